@@ -1,0 +1,1 @@
+"""Quality measures on rendered clips: lip sync, jitter, blinks, identity drift."""

@@ -1,0 +1,41 @@
+"""Load the pack under one package name (comfyui_modit) so tests see the same modules nodes use."""
+import importlib.util
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+_spec = importlib.util.spec_from_file_location("_modit_pack_loader", os.path.join(ROOT, "modit", "pack.py"))
+_loader = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_loader)
+PACK = _loader.load_pack()
+
+
+@pytest.fixture
+def pack():
+    """The pack's root package: pack.nodes.NODE_CLASS_MAPPINGS, pack.modit.types, ..."""
+    return PACK
+
+
+@pytest.fixture
+def models_dir(tmp_path, monkeypatch):
+    """An empty models directory that the adapter's fallback folder lookup uses (models/<folder>/...)."""
+    root = tmp_path / "models"
+    for folder in ("modit", "wav2lip", "audio_encoders"):
+        (root / folder).mkdir(parents=True)
+    monkeypatch.setenv("MODIT_MODELS_DIR", str(root))
+    return root
+
+
+@pytest.fixture
+def user_dirs(tmp_path, monkeypatch):
+    """Fresh input/output/temp folders for nodes that read or write user files."""
+    dirs = {}
+    for kind in ("input", "output", "temp"):
+        path = tmp_path / kind
+        path.mkdir()
+        monkeypatch.setenv(f"MODIT_{kind.upper()}_DIR", str(path))
+        dirs[kind] = path
+    return dirs
