@@ -24,8 +24,8 @@ def test_matches_core_create_video_trim():
 
 
 def test_ntsc_rate_is_exact():
-    # 30000/1001 fps passed as a float: 30030 frames are exactly 1001 s = 48048000 samples at 48 kHz.
-    assert samples_for_frames(30030, 48000, 30000 / 1001) == 48000 * 1001
+    # 30000/1001 fps passed as a float: 30000 frames are exactly 1001 s = 48048000 samples at 48 kHz.
+    assert samples_for_frames(30000, 48000, 30000 / 1001) == 48000 * 1001
 
 
 def test_frame_of_time_floor():
