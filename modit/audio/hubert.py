@@ -217,7 +217,10 @@ class EncoderCurve:
         if self._cache is not None and self._cache[0] == index:
             return self._cache[1]
         lo, hi = max(0, a - self.context), min(self.length, b + self.context)
-        samples = self.waveform[lo * HOP:(hi - 1) * HOP + RECEPTIVE]  # exactly hi - lo output vectors
+        # exactly hi - lo output vectors; the last window keeps the tail too, so that a one-window recording
+        # is encoded exactly as a plain model call (group norm in the first conv sees every sample)
+        end = self.waveform.shape[0] if hi == self.length else (hi - 1) * HOP + RECEPTIVE
+        samples = self.waveform[lo * HOP:end]
         with torch.inference_mode():
             hidden = self.model(samples.to(self.dtype).unsqueeze(0)).last_hidden_state[0]  # [hi - lo, D]
         result = hidden[a - lo:b - lo].float()
