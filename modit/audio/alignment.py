@@ -24,6 +24,8 @@ from ..timing import frames_for_samples, samples_for_frames
 
 log = logging.getLogger(__name__)
 
+_CHECK_CHUNK = 1 << 20  # samples per step of the input check and downmix
+
 
 @dataclass(frozen=True)
 class AlignedAudio:
@@ -67,19 +69,25 @@ def align_audio(audio: dict | None, fps: float) -> AlignedAudio:
         raise ValueError(f"audio: the recording is empty (waveform shape {(B, C, S)}); load a file that has sound")
     if B > 1:
         log.warning("audio: batch of %d recordings; encoding the first one only (as CreateVideo does)", B)
-    samples = waveform[0].float()  # [C, S]
-    finite = torch.isfinite(samples).all(dim=0)  # [S]
-    if not bool(finite.all()):
-        first = int((~finite).nonzero()[0, 0])
-        raise ValueError(f"audio: {int((~finite).sum())} samples are NaN or infinite (first at {first / sample_rate:.3f} s); "
-                         f"the file is damaged or an upstream node overflowed: re-export the audio")
+    samples = waveform[0]  # [C, S]
     if Fraction(S) * Fraction(fps).limit_denominator(100000) < sample_rate:
         raise ValueError(f"audio: {S} samples ({1000 * S / sample_rate:.1f} ms) is shorter than one video frame "
                          f"({1000 / fps:.1f} ms at {fps} fps); use a longer recording")
     num_frames = frames_for_samples(S, sample_rate, fps)
     total = samples_for_frames(num_frames, sample_rate, fps)
-    mono = samples.mean(dim=0)  # [S]
-    mono = torch.nn.functional.pad(mono, (0, total - S))  # [S_aligned], zeros after the speech
+    mono = torch.zeros(total, dtype=torch.float32, device=samples.device)  # [S_aligned], zeros after the speech
+    bad, first_bad = 0, None
+    for start in range(0, S, _CHECK_CHUNK):  # chunked, so no [C, S] temporaries on long recordings
+        piece = samples[:, start:start + _CHECK_CHUNK].float()  # [C, n]
+        finite = torch.isfinite(piece).all(dim=0)  # [n]
+        if not bool(finite.all()):
+            bad += int((~finite).sum())
+            first_bad = first_bad if first_bad is not None else start + int((~finite).nonzero()[0, 0])
+            continue
+        torch.mean(piece, dim=0, out=mono[start:start + piece.shape[1]])
+    if bad:
+        raise ValueError(f"audio: {bad} samples are NaN or infinite (first at {first_bad / sample_rate:.3f} s); "
+                         f"the file is damaged or an upstream node overflowed: re-export the audio")
     log.info("audio: %.2f s at %d Hz, %d channel(s) -> %d frames at %g fps", S / sample_rate, sample_rate, C,
              num_frames, fps)
     return AlignedAudio(waveform=mono, sample_rate=sample_rate, num_frames=num_frames, fps=fps)
