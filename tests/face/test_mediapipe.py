@@ -15,9 +15,17 @@ from comfyui_modit.modit.face.mediapipe.networks import NETWORKS, WEIGHT_FILES, 
 skimage_data = pytest.importorskip("skimage.data")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """These small networks run fastest on one thread; on a shared 2-core machine more threads only contend."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="module")
 def stack():
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     return FaceStack.load("cpu")
 
 
