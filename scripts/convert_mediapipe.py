@@ -195,7 +195,8 @@ def convert(tflite_path: str, module: torch.nn.Module, names: dict) -> dict:
     missing = sorted(set(expected) - set(state_dict))
     unused = sorted(set(kinds) - used)
     if missing or unused:
-        raise ValueError(f"{os.path.basename(tflite_path)}: parameters left unset {missing}, graph weights unused {unused}")
+        raise ValueError(f"{os.path.basename(tflite_path)}: parameters left unset {missing}, "
+                         f"graph weights unused {unused}")
     return state_dict
 
 

@@ -11,6 +11,7 @@ from comfyui_modit.modit.face.mediapipe.blazeface import (FULL_RANGE, SHORT_RANG
                                                           weighted_nms)
 from comfyui_modit.modit.face.mediapipe.layers import same_padding
 from comfyui_modit.modit.face.mediapipe.networks import NETWORKS, WEIGHT_FILES, load_network
+from comfyui_modit.modit.face.mediapipe.roi import EYE_CONTOUR_MESH_INDICES
 
 skimage_data = pytest.importorskip("skimage.data")
 
@@ -101,7 +102,8 @@ def test_detection_maps_back_through_the_letterbox(stack, astronaut, astronaut_f
         # the face lands on other 128-px input pixels (1 input px = 4-5 image px here): the detector's own
         # jitter, far below the 64 / 100 px a wrong letterbox offset would cause
         assert torch.allclose(moved[0].box_xyxy, face.box_xyxy + torch.tensor(shift * 2), atol=8)
-        assert torch.allclose(moved[0].keypoints[:4], face.keypoints[:4] + torch.tensor(shift), atol=8)  # ears jitter more
+        eyes_nose_mouth = moved[0].keypoints[:4]  # the ear points jitter more
+        assert torch.allclose(eyes_nose_mouth, face.keypoints[:4] + torch.tensor(shift), atol=8)
     mirrored = stack.detect(astronaut.flip(1))
     assert len(mirrored) == 1
     expected = torch.tensor([512 - face.box_xyxy[2], face.box_xyxy[1], 512 - face.box_xyxy[0], face.box_xyxy[3]])
@@ -141,6 +143,16 @@ def test_mesh_and_iris_agree_on_the_eye_corners(astronaut_face):
         low, high = torch.minimum(result.mesh[outer, :2], result.mesh[inner, :2]), torch.maximum(
             result.mesh[outer, :2], result.mesh[inner, :2])
         assert low[0] < centre[0] < high[0] and abs(float(centre[1] - (low[1] + high[1]) / 2)) < 5
+
+
+def test_iris_lids_land_on_the_mesh_points_they_refine(astronaut_face):
+    _, result = astronaut_face
+    for eye, indices in enumerate(EYE_CONTOUR_MESH_INDICES):
+        lids = result.eye_contours[eye, :16, :2]
+        distance = torch.linalg.norm(lids - result.mesh[list(indices), :2], dim=1)
+        assert float(distance.max()) < 3.0  # the eye is about 20 px wide here
+        lower, upper = lids[1:8], lids[9:]
+        assert float(lower[:, 1].mean()) > float(upper[:, 1].mean()) + 2  # lower lid below the upper (y down)
 
 
 def test_landmarks_follow_a_rotated_portrait(stack, astronaut, astronaut_face):

@@ -158,7 +158,8 @@ def _reference_detections(scores, regressors, anchors, size, min_score=0.5, iou_
             ix = max(0.0, min(best[2], points[2]) - max(best[0], points[0]))
             iy = max(0.0, min(best[3], points[3]) - max(best[1], points[1]))
             inter = ix * iy
-            union = (best[2] - best[0]) * (best[3] - best[1]) + (points[2] - points[0]) * (points[3] - points[1]) - inter
+            area_best = (best[2] - best[0]) * (best[3] - best[1])
+            union = area_best + (points[2] - points[0]) * (points[3] - points[1]) - inter
             (group if inter / union > iou_threshold or points is best else rest).append((score, points))
         total = sum(s for s, _ in group)
         results.append((candidates[0][0], sum(s * p for s, p in group) / total))

@@ -9,8 +9,8 @@ imports tensorflow, tflite or mediapipe. Use the handle:
     landmarks, presence = stack.mesh(crops)      # raw Face Mesh on [B, 192, 192, 3] crops
     contour, iris = stack.iris(eye_crops)        # raw Iris on [B, 64, 64, 3] eye crops
 """
-from .roi import Region, crop_region, eye_region, face_region, to_image
+from .roi import EYE_CONTOUR_MESH_INDICES, EYE_CORNERS, Region, crop_region, eye_region, face_region, to_image
 from .stack import DETECTOR_CHOICES, Detection, FaceLandmarks, FaceStack, letterbox
 
-__all__ = ["DETECTOR_CHOICES", "Detection", "FaceLandmarks", "FaceStack", "Region", "crop_region", "eye_region",
-           "face_region", "letterbox", "to_image"]
+__all__ = ["DETECTOR_CHOICES", "EYE_CONTOUR_MESH_INDICES", "EYE_CORNERS", "Detection", "FaceLandmarks", "FaceStack",
+           "Region", "crop_region", "eye_region", "face_region", "letterbox", "to_image"]

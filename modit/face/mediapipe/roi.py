@@ -12,8 +12,16 @@ import torch.nn.functional as F
 
 FACE_SCALE = 1.5  # MediaPipe face_detection_front_detection_to_roi: detection box x 1.5
 EYE_SCALE = 2.3  # MediaPipe iris_landmark_left_and_right: eye corner span x 2.3
-# Face Mesh eye corners: (outer, inner) of the eye the iris model sees unflipped, then of the flipped one
+# Face Mesh eye corners: (outer, inner) of the eye the iris model sees unflipped (the subject's right eye, on
+# the image left), then of the flipped one (the subject's left eye)
 EYE_CORNERS = ((33, 133), (263, 362))
+# The Face Mesh points that Iris contour points 0..15 refine (MediaPipe's UpdateFaceLandmarks table), per eye in
+# EYE_CORNERS order: points 0..8 run along the lower lid from the outer to the inner corner, 9..15 along the
+# upper lid from outer to inner, corners excluded. Contour points 16..70 are the eye region and brow.
+EYE_CONTOUR_MESH_INDICES = (
+    (33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 160, 159, 158, 157, 173),
+    (263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 385, 384, 398),
+)
 
 
 @dataclass(frozen=True)

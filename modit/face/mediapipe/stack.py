@@ -46,8 +46,10 @@ class FaceLandmarks:
 
     mesh: torch.Tensor  # [468, 3] float32 image px (z has the scale of x, larger = farther)
     presence: float  # 0..1 Face Mesh face-presence probability
-    eye_contours: torch.Tensor  # [2, 71, 3] image px; [0] the eye on the image left when upright (subject's right)
-    irises: torch.Tensor  # [2, 5, 3] image px, same eye order; point 0 is the iris centre
+    # [2, 71, 3] image px; [0] the subject's right eye (image left when upright), [1] the left eye. Points 0..15
+    # are the lids, matching mesh points roi.EYE_CONTOUR_MESH_INDICES; z is relative to the eye crop
+    eye_contours: torch.Tensor
+    irises: torch.Tensor  # [2, 5, 3] image px, same eye order; point 0 is the iris centre, 1..4 on its rim
     face_region: roi.Region  # where the mesh looked
 
 
