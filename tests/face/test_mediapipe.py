@@ -53,6 +53,19 @@ def test_bundled_weights_load_with_expected_keys_and_provenance(key):
     assert not load_network(key).training
 
 
+def test_damaged_weights_are_named_with_the_fix(tmp_path, monkeypatch):
+    from comfyui_modit.modit.face.mediapipe import networks
+
+    state_dict, _ = checkpoints.load_checkpoint(checkpoints.bundled_path(WEIGHT_FILES["iris_landmark"]))
+    state_dict["iris_head.weight"] = state_dict["iris_head.weight"][:3]
+    checkpoints.save_checkpoint(str(tmp_path / WEIGHT_FILES["iris_landmark"]), state_dict)
+    monkeypatch.setattr(networks, "bundled_path", lambda name: str(tmp_path / name))
+    with pytest.raises(ValueError, match=r"mediapipe_iris_landmark.safetensors.*iris_head.weight.*convert_mediapipe"):
+        networks.load_network("iris_landmark")
+    with pytest.raises(FileNotFoundError, match="convert_mediapipe"):
+        networks.load_network("face_landmark")
+
+
 def test_same_padding_is_tflite_asymmetric():
     assert same_padding(128, 5, 2) == (1, 2)  # BlazeFace stem
     assert same_padding(64, 3, 2) == (0, 1)  # every stride-2 depthwise: nothing before, one after

@@ -80,6 +80,7 @@ class FaceStack:
         device = torch.device(device) if device is not None else comfy_adapter.compute_device()
         if device not in cls._cache:
             cls._cache[device] = cls(_Networks(), device)
+            log.info("MediaPipe face stack (BlazeFace short/full, Face Mesh, Iris) loaded for %s", device)
         return cls._cache[device]
 
     def _net(self, key: str) -> nn.Module:
@@ -142,6 +143,7 @@ class FaceStack:
         out = comfy_adapter.intermediate_device()
         firsts, seconds = [], []
         for start in range(0, crops.shape[0], _CHUNK):
+            comfy_adapter.check_interrupt()
             chunk = crops[start:start + _CHUNK].to(self.device, torch.float32).permute(0, 3, 1, 2)
             first, second = net(_nhwc(chunk))
             firsts.append(first.float().to(out))
