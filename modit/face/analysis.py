@@ -24,7 +24,11 @@ MIN_PRESENCE = 0.5  # mesh "face present" probability below which the crop is no
 @functools.lru_cache(maxsize=2)
 def default_stack(device: str | None = None):
     """The embedded MediaPipe stack (BlazeFace, face mesh, iris), loaded once per device."""
-    from .mediapipe import FaceStack
+    try:
+        from .mediapipe import FaceStack
+    except ImportError as error:
+        raise RuntimeError(f"modit/face/mediapipe (the embedded face stack) is missing from this install: {error}; "
+                           "reinstall the pack") from error
     return FaceStack.load(device=device)
 
 
@@ -157,4 +161,36 @@ def image_landmarks(face: Face) -> torch.Tensor:
     return apply_affine(face.crop_to_image, face.landmarks)
 
 
-__all__ = ["analyse_portrait", "prepare_image", "default_stack", "image_landmarks", "lm"]
+__all__ = ["analyse_portrait", "prepare_image", "default_stack", "image_landmarks", "preview"]
+
+
+def preview(face: Face) -> torch.Tensor:
+    """[S, S, 3] float32 0..1: the face crop with mesh dots, irises, pose axes and eye openness / jaw text."""
+    import cv2
+    import numpy as np
+
+    canvas = np.ascontiguousarray((face.crop.numpy() * 255).astype(np.uint8))
+    S = face.crop_size
+    k = max(1, S // 256)
+    for x, y, _ in face.landmarks.numpy():
+        cv2.circle(canvas, (int(round(x)), int(round(y))), k, (0, 255, 0), -1, cv2.LINE_AA)
+    for iris in face.iris.numpy():
+        radius = float(np.linalg.norm(iris[1:, :2] - iris[0, :2], axis=1).mean())
+        cv2.circle(canvas, (int(round(iris[0, 0])), int(round(iris[0, 1]))), max(1, int(round(radius))),
+                   (0, 200, 255), k, cv2.LINE_AA)
+    yaw, pitch, roll, tx, ty, scale = face.pose.tolist()
+    R = geometry.rotation_matrix(*torch.tensor([yaw, pitch, roll - face.extras.get("crop_roll", 0.0)],
+                                               dtype=torch.float64))
+    origin = face.landmarks[lm.NOSE_TIP, :2].numpy()
+    for axis, colour in zip(range(3), ((255, 60, 60), (60, 255, 60), (60, 120, 255))):
+        end = origin + 0.6 * scale * R[:2, axis].numpy()  # canonical x (subject's left), y (down), z (into head)
+        cv2.arrowedLine(canvas, tuple(int(v) for v in origin), tuple(int(v) for v in end), colour, 2 * k,
+                        cv2.LINE_AA, tipLength=0.15)
+    lines = [f"yaw {geometry.degrees(yaw):+.1f}  pitch {geometry.degrees(pitch):+.1f}  roll {geometry.degrees(roll):+.1f}",
+             f"eyes open L {float(face.eye_openness[0]):.2f}  R {float(face.eye_openness[1]):.2f}",
+             f"jaw_open {float(face.beta_0[components.JAW_OPEN]):+.2f}  score {face.score:.2f}"]
+    for i, text in enumerate(lines):
+        y = int((18 + 22 * i) * S / 512)
+        cv2.putText(canvas, text, (6, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * S / 512, (0, 0, 0), 3 * k, cv2.LINE_AA)
+        cv2.putText(canvas, text, (6, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * S / 512, (255, 255, 255), k, cv2.LINE_AA)
+    return torch.from_numpy(canvas).float() / 255.0

@@ -72,7 +72,7 @@ class LiteRTFaceStack:
                                   else (self.full, self.full_anchors, 192))
             x = cv2.resize(pad, (size, size), interpolation=cv2.INTER_AREA) * 2 - 1
             reg, cls = self._run(net, x)
-            scores = 1 / (1 + np.exp(-np.clip(cls[:, 0], -100, 100)))
+            scores = 0.5 * (1 + np.tanh(0.5 * np.clip(cls[:, 0], -100, 100)))  # sigmoid without overflow
             keep = np.nonzero(scores >= min_score)[0]
             boxes = []
             for i in keep[np.argsort(-scores[keep])]:
