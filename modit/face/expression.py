@@ -7,7 +7,8 @@ Notation:
     beta     [K]          expression coefficients; 0 = relaxed neutral, 1 = full natural extent
     neutral  [468, 3]     identity mesh with expression removed
     decode:  X = neutral + sum_k beta_k B_k
-    fit:     beta = argmin_beta  sum_i w_i |X_i - neutral_i - (B beta)_i|^2 + lambda |beta|^2   (closed form)
+    fit:     beta = argmin_beta  sum_i w_i |a * (X_i - neutral_i - (B beta)_i)|^2 + lambda |beta|^2   (closed form;
+             a = AXIS_WEIGHTS^(1/2) per axis: z counts less, see AXIS_WEIGHTS)
 
 The basis is BUILT, not learned: each field is an analytic displacement on the canonical mesh, made from the
 MediaPipe landmark groups in landmarks.py with smooth (Gaussian / smoothstep) falloff, so that each one looks like
@@ -15,7 +16,7 @@ its name when decoded. Sizes are in canonical units (1 unit = outer eye corner d
 
   jaw_open        the lower face rotates 0.35 rad about a hinge axis behind the cheeks (x axis through
                   y = 0.05, z = 0.9): lower lip, chin and jaw line drop ~0.3 and move back; upper lip fixed.
-                  Weight 1 on the lower lip and below the mouth, 0 above, smoothstep between; corners 0.4.
+                  Weight 1 on the lower lip and below the mouth, 0 above, smoothstep between; corners 0.6.
                   Linearised (the displacement at full extent), so beta 0.5 is half that displacement.
   lip_round       lip-region points move toward the mouth's vertical midline by 40 % of their offset and the
                   lips come 0.12 forward: the mouth narrows and protrudes.
@@ -46,7 +47,10 @@ from .geometry import canonical_mesh
 
 K = components.NUM_COMPONENTS
 RIDGE = 1e-3  # lambda, relative to the mean diagonal of B^T W B: keeps nearly opposite fields (corners up/down) apart
-CLOSED_LIP_GAP = 0.01  # canonical units between inner lip midpoints in the closed-mouth template
+CLOSED_LIP_GAP = 0.01
+# Per-axis weight of fit residuals: the mesh's depth (z) from one photo is mostly the network's prior (a frontal jaw
+# drop shows no depth cue), so z disagreements count a tenth; x and y carry the evidence.
+AXIS_WEIGHTS = (1.0, 1.0, 0.1)  # canonical units between inner lip midpoints in the closed-mouth template
 
 
 def _smoothstep(x: torch.Tensor) -> torch.Tensor:
@@ -99,7 +103,7 @@ def build_basis(X: torch.Tensor) -> torch.Tensor:
     w = _smoothstep((y - X[corners[:2], 1].mean()) / 0.25)
     w = torch.where(upper_lip > 0, torch.zeros_like(w), w)
     w = torch.where(lower_lip > 0, torch.ones_like(w), w)
-    w[corners] = 0.4
+    w[corners] = 0.6  # corners follow the jaw about halfway (measured on a synthetic opening: 0.6 of the lower lip)
     rel = X - pivot
     c, s = math.cos(angle), math.sin(angle)
     # Rotation about +x that sends the chin (below and in front of the hinge) down and back.
@@ -196,7 +200,7 @@ def fit(mesh: torch.Tensor, neutral: torch.Tensor, B: torch.Tensor | None = None
     B = (basis() if B is None else B).to(mesh.device).double()
     w = fit_weights(B.float()).to(mesh.device).double()  # [468]
     A = B.reshape(K, -1).T  # [468*3, K]
-    wa = A * w.repeat_interleave(3)[:, None]
+    wa = A * (w[:, None] * w.new_tensor(AXIS_WEIGHTS)).reshape(-1)[:, None]
     gram = A.T @ wa  # [K, K]
     gram = gram + ridge * gram.diagonal().mean() * torch.eye(K, dtype=gram.dtype, device=gram.device)
     d = (mesh.double() - neutral.double().to(mesh.device)).reshape(*mesh.shape[:-2], -1)  # [..., 468*3]
