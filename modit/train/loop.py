@@ -97,8 +97,12 @@ def _distributed():
 
 def train(dataset: ShardDataset, preset: str, out: str, options: TrainOptions, device: str = "cpu",
           resume: bool = False, schedule_config: ScheduleConfig = ScheduleConfig(), decode=None,
-          config_overrides: dict | None = None) -> tuple[MoDiT, DiTInfo]:
-    """Train a DiT on `dataset` and write the EMA weights to `out` (safetensors). Returns (EMA model, info)."""
+          config_overrides: dict | None = None, on_step=None) -> tuple[MoDiT, DiTInfo]:
+    """Train a DiT on `dataset` and write the EMA weights to `out` (safetensors). Returns (EMA model, info).
+
+    decode: optional [B, L, K] expression -> [B, L, N, 3] points, enabling the landmark loss L_lks.
+    on_step(step, {"total", "noise", "velocity", ...}: float): called after every optimiser step (tests, UIs).
+    """
     rank, world, local_rank = _distributed()
     if world > 1 and str(device).startswith("cuda"):
         device = f"cuda:{local_rank}"
@@ -155,8 +159,11 @@ def train(dataset: ShardDataset, preset: str, out: str, options: TrainOptions, d
         with torch.no_grad():
             for p_ema, p in zip(ema.parameters(), model.parameters()):
                 p_ema.lerp_(p, 1 - decay)
-        for name, value in losses.items():
-            running[name] = running.get(name, 0.0) + value.item()
+        values = {name: value.item() for name, value in losses.items()}
+        for name, value in values.items():
+            running[name] = running.get(name, 0.0) + value
+        if on_step is not None:
+            on_step(step + 1, values)
         done = step + 1
         if rank == 0 and (done % options.log_every == 0 or done == options.steps):
             count = options.log_every if done % options.log_every == 0 else (done - start) % options.log_every or 1
