@@ -1,8 +1,10 @@
 """The one rule that keeps audio samples and video frames aligned everywhere in the pack.
 
-A clip of S samples at sample rate sr, shown at fps, has T = ceil(S * fps / sr) frames: a partial last frame
-still counts, so no speech is cut. The audio that goes with T frames is exactly samples_for_frames(T) =
-ceil(T * sr / fps) samples long (zero-padded at the end), which is also what core `CreateVideo` keeps.
+The audio that goes with T frames is exactly samples_for_frames(T) = ceil(T * sr / fps) samples long, which is
+also what core `CreateVideo` keeps. A clip of S samples gets the fewest frames whose audio covers it: T is the
+smallest count with samples_for_frames(T) >= S (that is ceil(S * fps / sr), or one less when the rounding up to
+whole samples already covers S). A partial last frame still counts, so no speech is cut, and the audio is
+zero-padded at the end to samples_for_frames(T); padding to the rule never changes T.
 Frame i covers the time span [i / fps, (i + 1) / fps).
 """
 import math
@@ -10,15 +12,18 @@ from fractions import Fraction
 
 
 def _exact(value: float) -> Fraction:
-    # fps like 29.97 arrive as floats; limit_denominator keeps 30000/1001-style rates exact.
-    return Fraction(value).limit_denominator(100000)
+    # fps arrive as floats; denominators up to 1001 keep 25, 29.97 and 30000/1001 (NTSC) rates exact.
+    return Fraction(value).limit_denominator(1001)
 
 
 def frames_for_samples(num_samples: int, sample_rate: int, fps: float) -> int:
-    """Number of video frames T for num_samples of audio (ceil rule)."""
+    """Number of video frames T for num_samples of audio: the fewest whose audio covers every sample."""
     if num_samples <= 0:
         return 0
-    return math.ceil(Fraction(num_samples) * _exact(fps) / sample_rate)
+    frames = math.ceil(Fraction(num_samples) * _exact(fps) / sample_rate)
+    if frames > 1 and samples_for_frames(frames - 1, sample_rate, fps) >= num_samples:
+        frames -= 1
+    return frames
 
 
 def samples_for_frames(num_frames: int, sample_rate: int, fps: float) -> int:

@@ -1,0 +1,141 @@
+"""Run an API-format ComfyUI workflow outside ComfyUI, with the pack's own node classes.
+
+The CLI uses it to run the bundled workflows exactly as ComfyUI would (same graph, same node code). The few core
+nodes those workflows use (LoadImage, LoadAudio, CreateVideo, SaveVideo, ImageScaleBy) have small stand-ins
+here that read and write files the same way.
+"""
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import comfy_adapter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class VideoParts:
+    """What core CreateVideo hands to SaveVideo: frames [T, H, W, 3] 0..1, fps and optional AUDIO."""
+
+    images: torch.Tensor
+    fps: float
+    audio: dict | None
+
+
+def _input_file(name: str) -> str:
+    path = name if os.path.isabs(name) else os.path.join(comfy_adapter.input_directory(), name)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{name}: no such input file (looked for {path})")
+    return path
+
+
+class LoadImage:
+    RETURN_TYPES = ("IMAGE", "MASK")
+
+    def run(self, image: str):
+        from PIL import Image, ImageOps
+
+        with Image.open(_input_file(image)) as img:
+            img = ImageOps.exif_transpose(img)
+            has_alpha = "A" in img.getbands()
+            rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
+        frames = torch.from_numpy(rgba[..., :3].copy())[None]
+        mask = (1.0 - torch.from_numpy(rgba[..., 3].copy()))[None] if has_alpha else torch.zeros(1, 64, 64)
+        return frames, mask
+
+
+class LoadAudio:
+    RETURN_TYPES = ("AUDIO",)
+
+    def run(self, audio: str):
+        import av
+
+        chunks, rate = [], None
+        with av.open(_input_file(audio)) as container:
+            stream = container.streams.audio[0]
+            rate = stream.rate
+            resampler = av.AudioResampler(format="fltp", layout=stream.layout.name, rate=rate)
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray())
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray())
+        waveform = torch.from_numpy(np.concatenate(chunks, axis=1).astype(np.float32))[None]  # [1, C, S]
+        return ({"waveform": waveform, "sample_rate": int(rate)},)
+
+
+class ImageScaleBy:
+    RETURN_TYPES = ("IMAGE",)
+
+    def run(self, image: torch.Tensor, upscale_method: str, scale_by: float):
+        mode = {"nearest-exact": "nearest-exact", "bilinear": "bilinear", "area": "area"}.get(upscale_method, "bicubic")
+        H, W = image.shape[1:3]
+        size = (round(H * scale_by), round(W * scale_by))
+        kwargs = {"align_corners": False} if mode in ("bilinear", "bicubic") else {}
+        scaled = torch.nn.functional.interpolate(image.movedim(-1, 1).float(), size=size, mode=mode, **kwargs)
+        return (scaled.movedim(1, -1).clamp(0, 1).to(image.dtype),)
+
+
+class CreateVideo:
+    RETURN_TYPES = ("VIDEO",)
+
+    def run(self, images: torch.Tensor, fps: float, audio: dict | None = None, bit_depth: int = 8):
+        return (VideoParts(images, float(fps), audio),)
+
+
+class SaveVideo:
+    RETURN_TYPES = ("VIDEO",)
+    output_path = None  # set by the CLI: the exact file to write
+
+    def run(self, video: VideoParts, filename_prefix: str, format: str = "auto", codec: str = "auto"):
+        from .render.video_writer import write_video
+
+        path = SaveVideo.output_path or os.path.join(comfy_adapter.output_directory(), f"{filename_prefix}.mp4")
+        write_video(path, video.images, video.fps, video.audio)
+        log.info("wrote %s", path)
+        return (video,)
+
+
+CORE_STAND_INS = {cls.__name__: cls for cls in (LoadImage, LoadAudio, ImageScaleBy, CreateVideo, SaveVideo)}
+
+
+def run_graph(graph: dict, node_classes: dict) -> dict:
+    """Execute every node of an API-format graph in dependency order; returns {node_id: outputs tuple}."""
+    outputs: dict = {}
+    visiting: set = set()
+
+    def evaluate(node_id: str):
+        if node_id in outputs:
+            return outputs[node_id]
+        if node_id in visiting:
+            raise ValueError(f"workflow has a cycle through node {node_id}")
+        visiting.add(node_id)
+        node = graph[node_id]
+        kind = node["class_type"]
+        kwargs = {}
+        for name, value in node.get("inputs", {}).items():
+            if isinstance(value, list) and len(value) == 2 and str(value[0]) in graph:
+                kwargs[name] = evaluate(str(value[0]))[value[1]]
+            else:
+                kwargs[name] = value
+        if kind in node_classes:
+            cls = node_classes[kind]
+            result = getattr(cls(), cls.FUNCTION)(**kwargs)
+        elif kind in CORE_STAND_INS:
+            result = CORE_STAND_INS[kind]().run(**kwargs)
+        else:
+            raise ValueError(f"node {node_id}: {kind} is a core node this runner cannot stand in for; run the "
+                             f"workflow in ComfyUI")
+        if isinstance(result, dict):  # V1 {"ui": ..., "result": (...)}
+            result = result.get("result", ())
+        log.debug("ran node %s (%s)", node_id, kind)
+        outputs[node_id] = tuple(result)
+        visiting.discard(node_id)
+        return outputs[node_id]
+
+    for node_id in graph:
+        evaluate(node_id)
+    return outputs

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# One command, fresh machine: build a virtual environment with CPU torch and the pack's requirements, then
+# write output/modit_demo.mp4 from the bundled sample portrait and speech with the embedded default (no ComfyUI).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+VENV="${MODIT_DEMO_VENV:-.venv-demo}"
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  # CPU torch first (with a GPU, install your CUDA torch instead): plain `torch` pulls a multi-GB CUDA build.
+  "$VENV/bin/python" -m pip install -q "torch==2.13.0"
+  "$VENV/bin/python" -m pip install -q -r requirements.txt
+fi
+"$VENV/bin/python" -m modit generate --image samples/portrait.png --audio samples/speech.wav \
+  --out output/modit_demo.mp4 "$@"
