@@ -4,6 +4,7 @@ import logging
 from ..modit import comfy_adapter
 from ..modit.blink.blink_pose import HEAD_MOTION_MODES, add_blink_and_pose
 from ..modit.blink.mapping_net import BlinkMappingModel
+from ..modit.motion_curves import motion_ui
 from ..modit.types import MODIT_AUDIO_FEATURES, MODIT_FACE, MODIT_MOTION
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ class MoDiTBlinkPose:
             mapping = BlinkMappingModel.from_file(comfy_adapter.model_path(comfy_adapter.MODEL_FOLDER, pose_model))
         result = add_blink_and_pose(motion, audio_features, face, seed=seed, blink_rate=blink_rate,
                                     head_motion=head_motion, pose_amount=pose_amount, mapping=mapping)
-        return (result,)
+        return {"ui": motion_ui(result), "result": (result,)}
 
 
 NODE_CLASS_MAPPINGS = {"MoDiTBlinkPose": MoDiTBlinkPose}

@@ -5,6 +5,7 @@ import os
 from ..modit import comfy_adapter
 from ..modit.motion.filters import COMPONENT_GROUPS, scale_expression, smooth_motion
 from ..modit.motion.preview import draw_motion_curves
+from ..modit.motion_curves import motion_ui
 from ..modit.motion.track_files import (SUBFOLDER, list_motion_files, load_motion, resolve_motion_file,
                                         save_motion, validate_track_name)
 from ..modit.types import MODIT_FACE, MODIT_MOTION
@@ -37,7 +38,8 @@ class MoDiTSmoothMotion:
         }}
 
     def smooth(self, motion, expression_smoothing, pose_smoothing):
-        return (smooth_motion(motion, expression_smoothing, pose_smoothing),)
+        result = smooth_motion(motion, expression_smoothing, pose_smoothing)
+        return {"ui": motion_ui(result), "result": (result,)}
 
 
 class MoDiTScaleExpression:
@@ -67,7 +69,8 @@ class MoDiTScaleExpression:
 
     def scale(self, motion, scale, components, face=None):
         about = face.beta_0 if face is not None else None
-        return (scale_expression(motion, scale, about=about, group=components),)
+        result = scale_expression(motion, scale, about=about, group=components)
+        return {"ui": motion_ui(result), "result": (result,)}
 
 
 class MoDiTSaveMotion:
@@ -99,7 +102,9 @@ class MoDiTSaveMotion:
 
     def save(self, motion, filename):
         path = save_motion(motion, filename)
-        return {"ui": {"text": [os.path.join(SUBFOLDER, os.path.basename(path))]}, "result": (motion,)}
+        ui = motion_ui(motion)
+        ui["text"] = [f"{SUBFOLDER}/{os.path.basename(path)}"]
+        return {"ui": ui, "result": (motion,)}
 
 
 class MoDiTLoadMotion:
@@ -128,7 +133,8 @@ class MoDiTLoadMotion:
             return float("nan")
 
     def load(self, track):
-        return (load_motion(resolve_motion_file(track)),)
+        result = load_motion(resolve_motion_file(track))
+        return {"ui": motion_ui(result), "result": (result,)}
 
 
 class MoDiTPreviewMotion:

@@ -114,8 +114,11 @@ def sample_blinks(num_frames: int, fps: float, config: BlinkConfig, seed: int) -
         if placed[0].first_frame >= num_frames:
             break
         blinks.extend(b for b in placed if b.first_frame >= 0 and b.last_frame < num_frames)
+        # The refractory gap counts from the last blink of a double, and the next blink may only start
+        # closing once that one has reopened (even at rates so high that the gap shrinks).
+        reopened = (placed[-1].last_frame + 3) / fps + config.close_fraction * config.duration_range_s[1]
         time = max(time + refractory + rng.gamma(config.interval_shape, scale),
-                   (placed[-1].last_frame + 2) / fps)
+                   placed[-1].peak / fps + refractory, reopened)
     return blinks
 
 
