@@ -12,6 +12,7 @@ GRID = (60, 60, 68)
 TEXT = (210, 210, 215)
 COLOURS = {"mouth": (240, 170, 60), "left eye": (90, 200, 250), "right eye": (250, 110, 170),
            "yaw": (240, 90, 80), "pitch": (110, 210, 110), "roll": (120, 140, 250)}
+LINE_WIDTH = {"left eye": 3, "right eye": 1}  # the eyes mostly overlap: a thin line over a thick one shows both
 
 
 def _font(size: int):
@@ -84,7 +85,7 @@ def draw_motion_curves(motion: Motion, width: int = 1024, height: int = 512) -> 
                 continue
             ys = y1 - (np.clip(values, low, high) - low) / (high - low) * (y1 - y0)
             draw.line(list(zip(xs.tolist(), ys.tolist())) if T > 1 else [(xs[0], ys[0]), (xs[0] + 1, ys[0])],
-                      fill=colour, width=2)
+                      fill=colour, width=LINE_WIDTH.get(label, 2))
 
     duration = motion.duration
     step = _time_step(duration)
