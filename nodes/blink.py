@@ -4,6 +4,7 @@ import logging
 from ..modit import comfy_adapter
 from ..modit.blink.blink_pose import HEAD_MOTION_MODES, add_blink_and_pose
 from ..modit.blink.mapping_net import BlinkMappingModel
+from ..modit.blink.reference import REFERENCE_USES, measure_reference
 from ..modit.motion_curves import motion_ui
 from ..modit.types import MODIT_AUDIO_FEATURES, MODIT_FACE, MODIT_MOTION
 
@@ -57,14 +58,26 @@ class MoDiTBlinkPose:
                                "(file name containing 'blink') predicts pose from expression and blinks instead; "
                                "it loads in well under a second."}),
             },
+            "optional": {
+                "reference_frames": ("IMAGE", {
+                    "tooltip": "Frames of a driving video (at the motion's fps): their head pose and blinks are "
+                               "measured with the face stack and transferred; shorter clips play back and forth. "
+                               "Costs one face analysis per frame."}),
+                "reference_use": (list(REFERENCE_USES), {
+                    "default": REFERENCE_USES[0],
+                    "tooltip": "What the reference frames drive when connected; the rest stays statistical."}),
+            },
         }
 
-    def apply(self, motion, face, audio_features, seed, blink_rate, head_motion, pose_amount, pose_model):
+    def apply(self, motion, face, audio_features, seed, blink_rate, head_motion, pose_amount, pose_model,
+              reference_frames=None, reference_use=REFERENCE_USES[0]):
         mapping = None
         if pose_model != STATISTICAL:
             mapping = BlinkMappingModel.from_file(comfy_adapter.model_path(comfy_adapter.MODEL_FOLDER, pose_model))
+        reference = measure_reference(reference_frames) if reference_frames is not None else None
         result = add_blink_and_pose(motion, audio_features, face, seed=seed, blink_rate=blink_rate,
-                                    head_motion=head_motion, pose_amount=pose_amount, mapping=mapping)
+                                    head_motion=head_motion, pose_amount=pose_amount, mapping=mapping,
+                                    reference=reference, reference_use=reference_use)
         return {"ui": motion_ui(result), "result": (result,)}
 
 

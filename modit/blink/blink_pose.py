@@ -2,8 +2,8 @@
 
 Eye closure always comes from the blink sequence (statistical, deterministic per seed). Head pose comes
 from the statistical generator (head_motion.py), driven by the speech activity of the aligned audio, or from
-a trained blink mapping net fed with the expression track and that same blink sequence. The "still" mode
-keeps the source pose and still blinks.
+a trained blink mapping net fed with the expression track and that same blink sequence, or both are measured
+on a driving video (reference.py) and transferred. The "still" mode keeps the source pose and still blinks.
 """
 import logging
 
@@ -13,6 +13,7 @@ from ..types import AudioFeatures, Face, Motion
 from .blink_sequence import BlinkConfig, blink_sequence
 from .head_motion import HeadMotionConfig, head_pose, speech_activity
 from .mapping_net import BlinkMappingModel
+from .reference import REFERENCE_USES, ReferenceTrack, fit_length
 
 log = logging.getLogger(__name__)
 
@@ -29,17 +30,22 @@ def check_alignment(motion: Motion, audio: AudioFeatures) -> None:
 
 def add_blink_and_pose(motion: Motion, audio: AudioFeatures, face: Face, seed: int = 0, blink_rate: float = 17.0,
                        head_motion: str = "natural", pose_amount: float = 1.0,
-                       mapping: BlinkMappingModel | None = None) -> Motion:
+                       mapping: BlinkMappingModel | None = None, reference: ReferenceTrack | None = None,
+                       reference_use: str = "pose and blinks") -> Motion:
     """A copy of `motion` with eye_closure [T, 2] and pose [T, 6] replaced; expression is kept.
 
     seed: the same seed gives the same blinks and pose. blink_rate: blinks per minute (0 = none).
     head_motion: "natural" or "still" (pose stays at the source pose, blinks continue).
     pose_amount: scales head motion (1 = natural talking-head amplitude).
     mapping: a trained mapping net; None uses the statistical head motion.
+    reference: pose and eye closure measured on a driving video (trimmed, or ping-ponged when shorter);
+    reference_use picks what it drives: "pose and blinks", "pose only" or "blinks only".
     """
     check_alignment(motion, audio)
     if head_motion not in HEAD_MOTION_MODES:
         raise ValueError(f"head_motion: expected one of {HEAD_MOTION_MODES}, got {head_motion!r}")
+    if reference_use not in REFERENCE_USES:
+        raise ValueError(f"reference_use: expected one of {REFERENCE_USES}, got {reference_use!r}")
     if pose_amount < 0:
         raise ValueError(f"pose_amount: expected >= 0, got {pose_amount}")
     if face.space != motion.space:
@@ -50,9 +56,16 @@ def add_blink_and_pose(motion: Motion, audio: AudioFeatures, face: Face, seed: i
                     [round(float(v), 2) for v in face.eye_openness])
 
     T, fps = motion.num_frames, motion.fps
-    closure = blink_sequence(T, fps, BlinkConfig(rate_per_minute=blink_rate), seed)  # [T, 2]
+    blinks_from_reference = reference is not None and reference_use != "pose only"
+    pose_from_reference = reference is not None and reference_use != "blinks only"
+    if blinks_from_reference:
+        closure = fit_length(reference.eye_closure, T)  # [T, 2]
+    else:
+        closure = blink_sequence(T, fps, BlinkConfig(rate_per_minute=blink_rate), seed)  # [T, 2]
     if head_motion == "still" or pose_amount == 0:
         pose = torch.zeros(T, 6)
+    elif pose_from_reference:
+        pose = fit_length(reference.pose, T) * pose_amount  # [T, 6]
     elif mapping is not None:
         if mapping.space != motion.space:
             raise ValueError(f"{mapping.name}: trained on space {mapping.space!r} but the motion is in "
@@ -61,8 +74,10 @@ def add_blink_and_pose(motion: Motion, audio: AudioFeatures, face: Face, seed: i
     else:
         activity = speech_activity(audio.waveform, audio.sample_rate, fps, T)  # [T] 0..1
         pose = head_pose(T, fps, activity, HeadMotionConfig(amount=pose_amount), seed)  # [T, 6]
-    log.info("blink & pose: %d frames at %g fps, %d blinks, head motion %s", T, fps,
-             count_blinks(closure), "mapping net" if mapping is not None and head_motion != "still" else head_motion)
+    source = ("still" if head_motion == "still" else "reference" if pose_from_reference
+              else "mapping net" if mapping is not None else "statistical")
+    log.info("blink & pose: %d frames at %g fps, %d blinks (%s), head pose %s", T, fps, count_blinks(closure),
+             "reference" if blinks_from_reference else "statistical", source)
     device, dtype = motion.pose.device, torch.float32
     return motion.replace(pose=pose.to(device, dtype), eye_closure=closure.to(device, dtype))
 
