@@ -6,10 +6,12 @@ relative to the first frame where a face was found, in the Motion conventions:
 - tx, ty: the face centre's image shift divided by the first face's crop side (crop-size units, x right, y down);
 - tz: log of the face's size relative to the first frame;
 - eye closure: 1 - openness / (the eye's open level: its 90th percentile over the clip), clamped to 0..1.
-Frames where no face is found are filled by interpolating their neighbours (logged). The measured pose is
-lightly smoothed (landmark jitter would read as head tremor); eye closure is not, so blinks stay sharp.
+Frames where no face is found are filled by interpolating their neighbours (logged). The measured head is
+lightly smoothed before the offsets are taken (landmark jitter would read as head tremor), so the first frame
+is exactly the source pose; eye closure is not smoothed, so blinks stay sharp.
 """
 import logging
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,7 +64,12 @@ def measure_reference(frames: torch.Tensor, analyse=None) -> ReferenceTrack:
         shape = tuple(frames.shape) if isinstance(frames, torch.Tensor) else type(frames).__name__
         raise ValueError(f"reference_frames: expected an IMAGE batch [R, H, W, C] with R >= 1, got {shape}")
     if analyse is None:
-        from ..face.analysis import analyse_portrait as analyse
+        try:
+            from ..face.analysis import analyse_portrait as analyse
+        except ImportError as error:
+            raise RuntimeError(f"reference_frames: the face analysis stage (modit/face/analysis.py and the "
+                               f"embedded face stack) is missing from this install ({error}); update the pack "
+                               f"or disconnect reference_frames") from error
     R = frames.shape[0]
     rotation = np.zeros((R, 3))
     centre = np.zeros((R, 2))
@@ -91,12 +98,14 @@ def measure_reference(frames: torch.Tensor, analyse=None) -> ReferenceTrack:
     rotation, centre = _fill_missing(rotation, found), _fill_missing(centre, found)
     side, openness = _fill_missing(side[:, None], found)[:, 0], _fill_missing(openness, found)
 
+    # Smooth the measurements before taking offsets, so the first analysed frame is exactly the zero pose.
+    head = gaussian_smooth(np.concatenate([rotation, centre, np.log(side)[:, None]], axis=1), POSE_SMOOTHING_FRAMES)
     first = int(np.argmax(found))
+    side_first = math.exp(head[first, 5])
     pose = np.zeros((R, 6))
-    pose[:, :3] = rotation - rotation[first]
-    pose[:, 3:5] = (centre - centre[first]) / side[first]
-    pose[:, 5] = np.log(side / side[first])
-    pose = gaussian_smooth(pose, POSE_SMOOTHING_FRAMES)
+    pose[:, :3] = head[:, :3] - head[first, :3]
+    pose[:, 3:5] = (head[:, 3:5] - head[first, 3:5]) / side_first
+    pose[:, 5] = head[:, 5] - head[first, 5]
     open_level = np.maximum(np.percentile(openness, 90, axis=0), 0.2)  # [2]; 0.2 guards a clip of closed eyes
     closure = np.clip(1.0 - openness / open_level, 0.0, 1.0)
     return ReferenceTrack(pose=torch.from_numpy(pose).float(), eye_closure=torch.from_numpy(closure).float(),
