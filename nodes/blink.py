@@ -2,7 +2,7 @@
 import logging
 
 from ..modit import comfy_adapter
-from ..modit.blink.blink_pose import HEAD_MOTION_MODES, add_blink_and_pose
+from ..modit.blink.blink_pose import HEAD_MOTION_MODES, add_blink_and_pose, check_alignment
 from ..modit.blink.mapping_net import BlinkMappingModel
 from ..modit.blink.reference import REFERENCE_USES, measure_reference
 from ..modit.motion_curves import motion_ui
@@ -71,6 +71,7 @@ class MoDiTBlinkPose:
 
     def apply(self, motion, face, audio_features, seed, blink_rate, head_motion, pose_amount, pose_model,
               reference_frames=None, reference_use=REFERENCE_USES[0]):
+        check_alignment(motion, audio_features)  # before any model load or face analysis
         mapping = None
         if pose_model != STATISTICAL:
             mapping = BlinkMappingModel.from_file(comfy_adapter.model_path(comfy_adapter.MODEL_FOLDER, pose_model))

@@ -93,7 +93,9 @@ class MoDiTSaveMotion:
         }}
 
     @classmethod
-    def VALIDATE_INPUTS(cls, filename):
+    def VALIDATE_INPUTS(cls, filename=None):
+        if filename is None:  # linked from another node: checked when the node runs
+            return True
         try:
             validate_track_name(filename)
         except ValueError as error:

@@ -1,5 +1,4 @@
 """MoDiT Blink & Pose fills pose and eye closure, keeps expression, and honours still mode and seeds."""
-import numpy as np
 import pytest
 import torch
 

@@ -11,7 +11,7 @@ from comfyui_modit.modit.blink.reference import fit_length, measure_reference
 from comfyui_modit.modit.types import Face
 from comfyui_modit.nodes import blink as blink_nodes
 
-from .conftest import FPS, make_face, speech_like, still_motion
+from .conftest import make_face, speech_like, still_motion
 
 R = 60
 BLINK = {20: 0.9, 21: 0.5, 22: 0.05, 23: 0.4, 24: 0.8}  # eye openness during one reference blink

@@ -1,5 +1,4 @@
 """Reference transfer through the real embedded face stack (skipped where the face stages are not installed)."""
-import math
 import os
 
 import numpy as np
