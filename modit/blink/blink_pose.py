@@ -58,10 +58,11 @@ def add_blink_and_pose(motion: Motion, audio: AudioFeatures, face: Face, seed: i
     T, fps = motion.num_frames, motion.fps
     blinks_from_reference = reference is not None and reference_use != "pose only"
     pose_from_reference = reference is not None and reference_use != "blinks only"
+    activity = speech_activity(audio.waveform, audio.sample_rate, fps, T)  # [T] 0..1
     if blinks_from_reference:
         closure = fit_length(reference.eye_closure, T)  # [T, 2]
     else:
-        closure = blink_sequence(T, fps, BlinkConfig(rate_per_minute=blink_rate), seed)  # [T, 2]
+        closure = blink_sequence(T, fps, BlinkConfig(rate_per_minute=blink_rate), seed, activity)  # [T, 2]
     if head_motion == "still" or pose_amount == 0:
         pose = torch.zeros(T, 6)
     elif pose_from_reference:
@@ -72,7 +73,6 @@ def add_blink_and_pose(motion: Motion, audio: AudioFeatures, face: Face, seed: i
                              f"{motion.space!r}; pick a mapping net for this space or 'statistical'")
         pose = mapping.predict_pose(motion.expression.float().cpu(), closure) * pose_amount  # [T, 6]
     else:
-        activity = speech_activity(audio.waveform, audio.sample_rate, fps, T)  # [T] 0..1
         pose = head_pose(T, fps, activity, HeadMotionConfig(amount=pose_amount), seed)  # [T, 6]
     source = ("still" if head_motion == "still" else "reference" if pose_from_reference
               else "mapping net" if mapping is not None else "statistical")

@@ -7,7 +7,9 @@ This is the default that needs no weights. It follows what is measured on people
 - one blink lasts roughly 100-400 ms: the lid falls fast and rises about twice as slowly (Trutoiu et al.,
   "Modeling and Animating Eye Blinks", ACM TAP 2011);
 - both eyes close together, with a tiny difference in depth and timing;
-- now and then a second blink follows right after the first (a double blink).
+- now and then a second blink follows right after the first (a double blink);
+- blinks cluster in pauses and at phrase ends rather than mid-word (with speech activity given, each blink
+  drifts a little toward the nearest quiet moment).
 
 Notation: T frames at `fps`; a blink peaks (eye fully closed) on frame `peak`, takes `close_frames` frames
 to close before it and `open_frames` frames to reopen after it, so it touches close_frames + 1 + open_frames
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from ..motion.filters import gaussian_smooth
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class BlinkConfig:
     min_depth: float = 0.96  # every blink closes the eye at least this far (the shallower eye included)
     asymmetry: float = 0.015  # typical depth difference between the eyes
     max_lag_frames: float = 0.12  # the right eye may trail or lead the left by this fraction of a frame
+    pause_window_s: float = 0.35  # with speech activity given, a blink may move this far toward a pause
+    pause_pull: float = 0.5  # cost of moving the whole window, against activity 0..1 of the frame moved to
 
     def __post_init__(self):
         if not 0 <= self.rate_per_minute <= 120:
@@ -83,9 +89,24 @@ def _eyes(config: BlinkConfig, rng: np.random.Generator) -> tuple[tuple, tuple]:
     return depths, (0.0, lag)
 
 
-def sample_blinks(num_frames: int, fps: float, config: BlinkConfig, seed: int) -> list[Blink]:
+def _toward_pause(peak: int, earliest: int, activity: np.ndarray, window: int, pull: float) -> int:
+    """The frame near `peak` (within `window`, not before `earliest`) that best trades speech activity for
+    distance: people tend to blink in pauses and at phrase ends."""
+    candidates = np.arange(max(peak - window, earliest, 0), min(peak + window, activity.shape[0] - 1) + 1)
+    if candidates.size == 0:
+        return peak
+    cost = activity[candidates] + pull * np.abs(candidates - peak) / max(window, 1)
+    return int(candidates[np.argmin(cost)])
+
+
+def sample_blinks(num_frames: int, fps: float, config: BlinkConfig, seed: int,
+                  activity: torch.Tensor | None = None) -> list[Blink]:
     """Blink events for a clip of num_frames at fps, deterministic for a seed. Every blink lies wholly
-    inside the clip, so each one both closes and reopens on screen."""
+    inside the clip, so each one both closes and reopens on screen.
+
+    activity: optional speech activity [T] in 0..1; each blink event then drifts (at most pause_window_s)
+    toward a quieter frame. Timing statistics barely change and the seed still fixes everything.
+    """
     if config.rate_per_minute <= 0 or num_frames < 3:
         return []
     rng = np.random.default_rng([int(seed), 0xB11C])
@@ -94,12 +115,18 @@ def sample_blinks(num_frames: int, fps: float, config: BlinkConfig, seed: int) -
     refractory = min(config.refractory_s, 0.5 * event_interval)
     mean_beyond = event_interval - refractory
     scale = mean_beyond / config.interval_shape
+    quiet = None
+    if activity is not None:
+        if activity.shape != (num_frames,):
+            raise ValueError(f"speech activity must be [{num_frames}], got {tuple(activity.shape)}")
+        quiet = gaussian_smooth(activity.double().cpu().numpy(), 2.0)  # [T]; a pause, not one quiet frame
+    window = round(config.pause_window_s * fps)
 
     blinks = []
     # The clip starts mid-stream: the first event comes after a uniform share of one interval.
     time = float(rng.uniform(0.15, 0.15 + event_interval))
+    earliest = 0.15  # seconds: no blink event may peak before this (refractory gap, previous blink reopened)
     while True:
-        peak_time = time
         events = 2 if rng.random() < config.double_blink_probability else 1
         placed = []
         for _ in range(events):
@@ -108,7 +135,10 @@ def sample_blinks(num_frames: int, fps: float, config: BlinkConfig, seed: int) -
                 gap = max(1, round(rng.uniform(*config.double_gap_s) * fps))
                 peak = placed[-1].last_frame + gap + close_frames + 1
             else:
-                peak = round(peak_time * fps)
+                peak = round(time * fps)
+                if quiet is not None:
+                    peak = _toward_pause(peak, math.ceil(earliest * fps), quiet, window, config.pause_pull)
+                    time = peak / fps
             depths, lag = _eyes(config, rng)
             placed.append(Blink(peak, close_frames, open_frames, depths, lag))
         if placed[0].first_frame >= num_frames:
@@ -117,8 +147,8 @@ def sample_blinks(num_frames: int, fps: float, config: BlinkConfig, seed: int) -
         # The refractory gap counts from the last blink of a double, and the next blink may only start
         # closing once that one has reopened (even at rates so high that the gap shrinks).
         reopened = (placed[-1].last_frame + 3) / fps + config.close_fraction * config.duration_range_s[1]
-        time = max(time + refractory + rng.gamma(config.interval_shape, scale),
-                   placed[-1].peak / fps + refractory, reopened)
+        earliest = max(placed[-1].peak / fps + refractory, reopened)
+        time = max(time + refractory + rng.gamma(config.interval_shape, scale), earliest)
     return blinks
 
 
@@ -142,7 +172,11 @@ def render_blinks(blinks: list[Blink], num_frames: int) -> torch.Tensor:
     return torch.from_numpy(closure).float()
 
 
-def blink_sequence(num_frames: int, fps: float, config: BlinkConfig | None = None, seed: int = 0) -> torch.Tensor:
-    """The statistical blink sequence: eye closure [T, 2] float32 in 0..1, deterministic per seed."""
+def blink_sequence(num_frames: int, fps: float, config: BlinkConfig | None = None, seed: int = 0,
+                   activity: torch.Tensor | None = None) -> torch.Tensor:
+    """The statistical blink sequence: eye closure [T, 2] float32 in 0..1, deterministic per seed.
+
+    activity: optional speech activity [T] 0..1 (head_motion.speech_activity); blinks then favour pauses.
+    """
     config = config or BlinkConfig()
-    return render_blinks(sample_blinks(num_frames, fps, config, seed), num_frames)
+    return render_blinks(sample_blinks(num_frames, fps, config, seed, activity), num_frames)

@@ -92,3 +92,22 @@ def test_blinks_never_merge_even_at_very_high_rates():
     runs = blink_runs(closure)
     assert len(runs) == len(sample_blinks(TEN_MINUTES, FPS, BlinkConfig(rate_per_minute=60), seed=2))
     assert all(end - start <= 10 for start, end in runs)
+
+
+def test_blinks_favour_pauses_in_speech_and_keep_their_rate():
+    from comfyui_modit.modit.blink.head_motion import speech_activity
+
+    from .conftest import speech_like
+
+    audio = speech_like(TEN_MINUTES)
+    activity = speech_activity(audio.waveform, audio.sample_rate, FPS, TEN_MINUTES)
+    pause = (activity == 0).numpy()
+    share = {}
+    for label, given in (("with", activity), ("without", None)):
+        peaks = [b.peak for seed in range(3) for b in sample_blinks(TEN_MINUTES, FPS, BlinkConfig(), seed, given)]
+        share[label] = pause[peaks].mean()
+        assert abs(len(peaks) / 30.0 - 17.0) <= 0.2 * 17.0
+    assert share["with"] > 1.5 * share["without"], share
+    closure = blink_sequence(TEN_MINUTES, FPS, BlinkConfig(), 0, activity).numpy()
+    for start, end in blink_runs(closure):
+        assert 3 <= end - start <= 10 and closure[start:end].max(axis=0).min() >= 0.9
