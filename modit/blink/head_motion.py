@@ -1,0 +1,114 @@
+"""Head pose of paper §3.4.4 without weights: smooth, low-frequency motion that speech energy modulates.
+
+A talking head sways slowly all the time, moves more while it speaks, and dips its chin a little when the
+voice rises into a stressed syllable. We build each pose channel from Gaussian-smoothed noise, so the pose
+and its first two derivatives are continuous (no jerks), at two time scales:
+- idle sway: slow drift (kernel sigma `idle_time_s`), always present;
+- speech motion: quicker moves (kernel sigma `speech_time_s`) scaled by the smoothed speech activity;
+- nods: pitch follows the rising edges of speech activity (chin down, then back).
+Translation follows rotation about a pivot at the neck, plus a little sway of its own. Motion fades in
+over the first `fade_in_s`, so frame 0 shows the source pose exactly.
+
+Pose channels (modit.types.POSE_CHANNELS): yaw, pitch, roll in radians; tx, ty in crop-size units; tz log scale.
+"""
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..motion.filters import gaussian_smooth
+from ..timing import samples_for_frames
+
+
+@dataclass(frozen=True)
+class HeadMotionConfig:
+    """Amplitudes (standard deviations) and time scales of statistical head motion, for amount = 1."""
+
+    amount: float = 1.0  # scales every amplitude; 0 = still head
+    idle_deg: tuple = (1.0, 0.7, 0.4)  # yaw, pitch, roll sway with or without speech
+    speech_deg: tuple = (1.8, 1.2, 0.7)  # yaw, pitch, roll added at full speech activity
+    nod_deg: float = 1.2  # chin dip on a rise of speech activity
+    idle_time_s: float = 1.6  # smoothing sigma of the sway: slow
+    speech_time_s: float = 0.3  # smoothing sigma of speech moves: up to about one per second
+    activity_time_s: float = 0.4  # smoothing sigma of speech activity before it scales motion
+    neck_pivot: float = 0.5  # distance from the neck pivot to the face centre, in crop-size units
+    translation_sway: tuple = (0.004, 0.003, 0.006)  # tx, ty (crop units), tz (log scale) sway of their own
+    fade_in_s: float = 1.0
+
+    def __post_init__(self):
+        if not 0 <= self.amount <= 10:
+            raise ValueError(f"head motion amount: expected 0..10, got {self.amount}")
+
+
+def speech_activity(waveform: torch.Tensor, sample_rate: int, fps: float, num_frames: int) -> torch.Tensor:
+    """How much speech each frame carries: [T] float32 in 0..1 (0 for silence).
+
+    Per-frame RMS level in dBFS, mapped linearly from 35 dB below the clip's loud level (its 95th percentile,
+    at least -40 dBFS so quiet noise never counts as speech) to that level; below -55 dBFS is silence.
+    """
+    signal = waveform.detach().float().reshape(-1).cpu().numpy()
+    bounds = [samples_for_frames(i, sample_rate, fps) for i in range(num_frames + 1)]
+    level = np.full(num_frames, -120.0)
+    for i in range(num_frames):
+        chunk = signal[bounds[i]:bounds[i + 1]]
+        if chunk.size:
+            level[i] = 20.0 * math.log10(math.sqrt(float(np.mean(chunk.astype(np.float64) ** 2))) + 1e-9)
+    if num_frames == 0:
+        return torch.zeros(0)
+    loud = max(float(np.percentile(level, 95)), -40.0)
+    activity = np.clip((level - (loud - 35.0)) / 35.0, 0.0, 1.0)
+    activity[level < -55.0] = 0.0
+    return torch.from_numpy(activity).float()
+
+
+def smooth_noise(rng: np.random.Generator, num_frames: int, channels: int, sigma_frames: float) -> np.ndarray:
+    """Unit-variance Gaussian-smoothed white noise [T, channels]: smooth in all derivatives, any length."""
+    radius = max(1, int(math.ceil(4 * sigma_frames)))
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / max(sigma_frames, 1e-6)) ** 2)
+    kernel /= math.sqrt(float(np.sum(kernel ** 2)))  # unit variance whatever sigma and fps
+    white = rng.standard_normal((num_frames + 2 * radius, channels))
+    return np.stack([np.convolve(white[:, c], kernel, mode="valid") for c in range(channels)], axis=1)
+
+
+def _smootherstep(x: np.ndarray) -> np.ndarray:
+    # 6x^5 - 15x^4 + 10x^3: zero first and second derivative at both ends, so the fade adds no jerk spike
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * x * (x * (6.0 * x - 15.0) + 10.0)
+
+
+def head_pose(num_frames: int, fps: float, activity: torch.Tensor | None = None,
+              config: HeadMotionConfig | None = None, seed: int = 0) -> torch.Tensor:
+    """Statistical head pose offsets [T, 6] float32 (POSE_CHANNELS), deterministic per seed.
+
+    activity: [T] speech activity in 0..1 (speech_activity), or None for silence (idle sway only).
+    """
+    config = config or HeadMotionConfig()
+    if num_frames == 0 or config.amount == 0:
+        return torch.zeros(num_frames, 6)
+    rng = np.random.default_rng([int(seed), 0x4EAD])
+    if activity is None:
+        activity = torch.zeros(num_frames)
+    if activity.shape != (num_frames,):
+        raise ValueError(f"speech activity must be [{num_frames}], got {tuple(activity.shape)}")
+    envelope = gaussian_smooth(activity.double().cpu().numpy(), config.activity_time_s * fps)  # [T]
+
+    idle = smooth_noise(rng, num_frames, 3, config.idle_time_s * fps) * np.radians(config.idle_deg)  # [T, 3]
+    speech = smooth_noise(rng, num_frames, 3, config.speech_time_s * fps) * np.radians(config.speech_deg)
+    rotation = idle + speech * envelope[:, None]  # [T, 3] yaw, pitch, roll
+    # Nods: the chin drops (pitch < 0) while speech activity rises; the rise is taken on the smooth
+    # envelope and smoothed again, so the nod eases in and out.
+    rise = gaussian_smooth(np.maximum(np.gradient(envelope) * fps, 0.0), config.speech_time_s * fps)
+    rotation[:, 1] -= np.radians(config.nod_deg) * np.tanh(rise)
+
+    sway = smooth_noise(rng, num_frames, 3, config.idle_time_s * fps) * np.asarray(config.translation_sway)
+    yaw, pitch, roll = rotation.T
+    pivot = config.neck_pivot
+    translation = sway.copy()
+    translation[:, 0] += pivot * (0.5 * yaw + roll)  # turning and tilting about the neck move the face sideways
+    translation[:, 1] += -pivot * 0.5 * pitch  # chin up lifts the face a little
+
+    pose = np.concatenate([rotation, translation], axis=1) * config.amount  # [T, 6]
+    if config.fade_in_s > 0:
+        pose *= _smootherstep(np.arange(num_frames) / (config.fade_in_s * fps))[:, None]
+    return torch.from_numpy(pose).float()

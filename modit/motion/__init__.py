@@ -1,0 +1,1 @@
+"""Tools on MODIT_MOTION tracks between sampler and renderer: smoothing, scaling, track files, curve previews."""
