@@ -136,7 +136,12 @@ def standin_driven_landmarks(face: Face, expression: torch.Tensor, pose: torch.T
     upper_lip_y = landmarks[topology.inner_lip_upper, 1].max()
     weight = ((y - upper_lip_y) / (0.08 * height)).clamp(0, 1)
     weight = weight * weight * (3 - 2 * weight)  # smoothstep below the upper lip
-    weight[topology.inner_lip_lower[1:-1]] = 1.0
+    lower_lip = topology.inner_lip_lower[1:-1]
+    weight[lower_lip] = 1.0
+    x = landmarks[:, 0]
+    corners = landmarks[topology.inner_lip_upper[[0, -1]], 0]
+    side = ((x - corners.mean()) / (corners[1] - corners[0]).abs().clamp_min(1.0) * 2).abs().clamp(0, 1.5)
+    weight = weight * (1 - 0.45 * side.clamp(0, 1) ** 2)  # the mouth opens least at its corners
     theta = 0.32 * jaw[:, None] * weight  # [T, 468] radians
     dy, dz = y - hinge_y, z - hinge_z
     mesh = landmarks.expand(T, -1, -1).clone()

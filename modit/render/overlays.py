@@ -58,6 +58,23 @@ def polygon_alpha(polygon: torch.Tensor, points: torch.Tensor, softness: float =
     return (0.5 - signed / (2 * softness)).clamp(0, 1).reshape(T, *points.shape[:2])
 
 
+def between_curves_alpha(upper: torch.Tensor, lower: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Antialiased coverage of the opening between two curves that share their end points (lips, eyelids).
+
+    upper, lower: [T, P, 2] corner to corner; points: [h, w, 2]. Returns [T, h, w] in 0..1 with a 1 px ramp
+    measured across the opening, so the edge follows sub-pixel motion smoothly. Cheaper than a polygon test.
+    """
+    return opening_alpha(*mouth_coordinates(upper, lower, points))
+
+
+def opening_alpha(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
+    """between_curves_alpha from precomputed mouth_coordinates."""
+    along = u * width[:, None, None]
+    inside_lips = (depth + 0.5).clamp(0, 1) * (height - depth + 0.5).clamp(0, 1)
+    inside_ends = (along + 0.5).clamp(0, 1) * (width[:, None, None] - along + 0.5).clamp(0, 1)
+    return inside_lips * inside_ends * height.clamp(0, 1)  # a closed (zero-height) opening covers nothing
+
+
 def fit_affine(driven: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
     """Least-squares affine [T, 3, 2] with source ~ [driven, 1] @ A; driven, source: [T, N, 2]."""
     ones = torch.ones_like(driven[..., :1])
@@ -105,7 +122,9 @@ def mouth_coordinates(upper: torch.Tensor, lower: torch.Tensor, points: torch.Te
     axis = upper[:, -1] - origin
     width = axis.norm(dim=-1).clamp_min(1e-3)  # [T]
     ex = axis / width[:, None]
-    ey = torch.stack([-ex[:, 1], ex[:, 0]], -1)  # y down in image coordinates
+    # The across axis points down the image whichever corner comes first (the right eye runs right to left).
+    flip = torch.where(ex[:, 0] < 0, -1.0, 1.0)[:, None]
+    ey = torch.stack([-ex[:, 1], ex[:, 0]], -1) * flip
     rel = points.reshape(1, -1, 2) - origin[:, None]  # [T, N, 2]
     xq, yq = (rel * ex[:, None]).sum(-1), (rel * ey[:, None]).sum(-1)  # [T, N]
     to_frame = lambda row: (((row - origin[:, None]) * ex[:, None]).sum(-1),  # noqa: E731
@@ -128,23 +147,45 @@ def cavity(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, width: to
     side = (u - 0.5).abs()
     v = (depth / height.clamp_min(1e-3)).clamp(0, 1)
     opening = (height / w).clamp(0, 1)
-    cave = lip_colour * 0.16 * (0.75 + 0.9 * (v - 0.4).abs())[..., None]
-    tongue = smoothstep(0.55, 1.0, v) * smoothstep(0.12, 0.45, opening)
-    rgb = cave * (1 - tongue[..., None]) + (lip_colour * 0.5) * tongue[..., None]
+    # Dark, warm cavity: deepest in the middle, catching a little light near the lips.
+    cave = lip_colour * (0.15 + 0.2 * smoothstep(0.25, 0.0, v) + 0.16 * smoothstep(0.7, 1.0, v))[..., None]
+    # The tongue rises as an arc from the floor of the mouth, visible once the mouth opens a little.
+    arc = 0.62 + 0.25 * (2 * side) ** 2
+    tongue = smoothstep(arc, arc + 0.18, v) * smoothstep(0.1, 0.35, opening)
+    tongue_rgb = lip_colour * torch.tensor([0.62, 0.38, 0.4], device=u.device) * (
+        0.6 + 0.4 * smoothstep(arc + 0.05, 1.0, v))[..., None]
+    rgb = cave * (1 - tongue[..., None]) + tongue_rgb * tongue[..., None]
     # Upper teeth hang from the upper lip; only the front ones show, fading into the dark toward the corners.
     front = 1 - smoothstep(0.22, 0.42, side)
     upper_h = torch.minimum(0.55 * height, 0.11 * w) * (0.35 + 0.65 * front)
     upper = (upper_h - depth + 0.5).clamp(0, 1) * (depth > -1).float()
     tooth = 0.095 * w  # a front tooth's width
     gap = ((u - 0.5) * w / tooth + 0.5).frac()
-    gaps = 1 - 0.22 * torch.exp(-(((gap - 0.5).abs() - 0.5) / 0.07) ** 2)
+    gaps = 1 - 0.12 * torch.exp(-(((gap - 0.5).abs() - 0.5) / 0.07) ** 2)
     shade = (0.72 + 0.28 * smoothstep(0.0, 0.4, depth / upper_h.clamp_min(1e-3))) * gaps * (0.45 + 0.55 * front)
     rgb = rgb * (1 - upper[..., None]) + teeth_colour * shade[..., None] * upper[..., None]
-    lower_h = torch.minimum(0.22 * height, 0.05 * w) * front * smoothstep(0.12, 0.35, opening)
+    lower_h = torch.minimum(0.12 * height, 0.03 * w) * front * smoothstep(0.25, 0.5, opening)
     below = height - depth
     lower = (lower_h - below + 0.5).clamp(0, 1) * (lower_h > 0.3).float()
-    rgb = rgb * (1 - lower[..., None]) + teeth_colour * 0.7 * shade[..., None] * lower[..., None]
+    rgb = rgb * (1 - lower[..., None]) + (0.45 * teeth_colour + 0.2 * lip_colour) * shade[..., None] * lower[..., None]
     return rgb * (1 - 0.55 * smoothstep(0.3, 0.5, side))[..., None]
+
+
+def eyelid(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, lid_colours: torch.Tensor) -> torch.Tensor:
+    """Skin of a lowered upper lid with its lash line at the lower edge.
+
+    u, depth, height: [T, h, w] mouth_coordinates between the open and the lowered lid margin; lid_colours:
+    [P, 3] source skin above the crease, corner to corner. Returns RGB [T, h, w, 3].
+    """
+    P = lid_colours.shape[0]
+    position = (u.clamp(0, 1) * (P - 1))
+    lo = position.floor().long().clamp(0, P - 2)
+    t = (position - lo)[..., None]
+    skin = lid_colours[lo] * (1 - t) + lid_colours[lo + 1] * t  # [T, h, w, 3]
+    to_margin = height - depth  # px above the lowered margin
+    shade = 0.82 + 0.18 * smoothstep(0.0, 3.0, to_margin)  # the lid curves away from the light near its edge
+    lashes = 1 - 0.6 * smoothstep(1.6, 0.4, to_margin)
+    return skin * (shade * lashes)[..., None]
 
 
 def opening_gain(upper_d, lower_d, upper_s, lower_s, u: torch.Tensor) -> torch.Tensor:

@@ -69,11 +69,18 @@ class FlowRenderer:
         if box is None:
             raise ValueError("face: the head lies outside the image; re-run the face analysis on this image")
         x0, y0, bw, bh = box
-        cells = options.flow_resolution / max(bw, bh)
-        self.grid = Grid(x0, y0, bw, bh, max(round(bw * min(cells, 1.0)), 2), max(round(bh * min(cells, 1.0)), 2))
+        # The face is rasterised on the flow grid; the whole mesh, for the anchor band around the face where the
+        # flow is smooth and the triangles are long (costly bounding boxes), on a grid of half the resolution.
+        # The coarse layer covers the face too, so its upsampled flow agrees with the fine one at the oval.
+        cells = min(options.flow_resolution / max(bw, bh), 1.0)
+        self.grid = Grid(x0, y0, bw, bh, max(round(bw * cells), 2), max(round(bh * cells), 2))
+        self.band_grid = Grid(x0, y0, bw, bh, max(round(bw * cells / 2), 2), max(round(bh * cells / 2), 2))
+        in_face = (self.triangles < NUM_LANDMARKS).all(1)
+        self.face_triangles = self.triangles[in_face]
         self.box = box
         self.box_pixels = overlays.pixel_centres(box, self.device)  # [h, w, 2]
         self.lip_colour, self.teeth_colour = self._colours()
+        self.lid_colours = self._lid_colours()
 
     def _colours(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Lip colour and a teeth colour at the source's exposure, sampled from the source image."""
@@ -85,6 +92,18 @@ class FlowRenderer:
         skin_luma = (at(skin) @ torch.tensor([0.299, 0.587, 0.114], device=self.device)).median()
         teeth = torch.tensor([0.93, 0.9, 0.84], device=self.device) * (skin_luma / 0.62).clamp(0.45, 1.1)
         return lip, teeth
+
+    def _lid_colours(self) -> torch.Tensor:
+        """[2, 9, 3] skin colour above each lid crease (corner to corner), for lowered lids."""
+        t = self.topology
+        colours = []
+        for eye in range(2):
+            margin = self.vertices[t.eye_upper[eye].to(self.device)]  # [9, 2]
+            crease = margin.clone()
+            crease[1:-1] = self.vertices[t.lid_crease[eye].to(self.device)]
+            above = crease + 0.6 * (crease - margin)  # clear of the fold's shadow
+            colours.append(overlays.sample(self.image, above[None, None])[0, 0])
+        return torch.stack(colours)
 
     # --------------------------------------------------------------------------------------------- per chunk
 
@@ -102,7 +121,16 @@ class FlowRenderer:
         vertices, depth = driven_vertices(closed, self.source, self.topology)
         open_vertices, _ = driven_vertices(landmarks, self.source, self.topology)
         vertices, depth = vertices.to(self.device), depth.to(self.device)
-        flow, mask = backward_flow(vertices, depth, self.vertices, self.mask_value, self.triangles, self.grid)
+        flow, covered = backward_flow(vertices, depth, self.vertices, self.mask_value, self.face_triangles,
+                                      self.grid)
+        band_flow, band_mask = backward_flow(vertices, depth, self.vertices, self.mask_value, self.triangles,
+                                             self.band_grid)
+        size = (self.grid.height, self.grid.width)
+        band_flow = F.interpolate(band_flow.permute(0, 3, 1, 2), size=size, mode="bilinear", align_corners=False)
+        band_mask = F.interpolate(band_mask[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
+        face = covered > 0  # the face mask value is 1 on every face vertex
+        flow = torch.where(face[..., None], flow, band_flow.permute(0, 2, 3, 1))  # [T, h, w, 2]
+        mask = torch.where(face, covered, band_mask)
         x0, y0, bw, bh = self.box
         flow = F.interpolate(flow.permute(0, 3, 1, 2), size=(bh, bw), mode="bilinear", align_corners=False)
         mask = F.interpolate(mask[:, None], size=(bh, bw), mode="bilinear", align_corners=False)[:, 0]
@@ -136,14 +164,18 @@ class FlowRenderer:
         for eye in range(2):
             ring = torch.cat([t.eye_upper[eye], t.eye_lower[eye, 1:-1].flip(0)]).to(self.device)
             fit_points = torch.cat([ring, t.lid_crease[eye].to(self.device)])
-            box = self._clip_to_head_box(overlays.union_box(vertices[:, ring], 2, self.width, self.height))
+            box = self._clip_to_head_box(overlays.union_box(open_vertices[:, ring], 2, self.width, self.height))
             if box is None:
                 continue
             pixels = overlays.pixel_centres(box, self.device)
-            alpha = overlays.polygon_alpha(vertices[:, ring], pixels)  # [T, h, w]
+            upper, lower = t.eye_upper[eye].to(self.device), t.eye_lower[eye].to(self.device)
+            alpha = overlays.between_curves_alpha(vertices[:, upper], vertices[:, lower], pixels)  # [T, h, w]
             affine = overlays.fit_affine(open_vertices[:, fit_points], self.vertices[fit_points])
             eyeball = overlays.sample(self.image, overlays.apply_affine(affine, pixels))
             self._paste(rgb, box, eyeball, alpha)
+            # The lowered lid: skin between the open and the lowered upper margin, lashes along its edge.
+            lid = overlays.mouth_coordinates(open_vertices[:, upper], vertices[:, upper], pixels)
+            self._paste(rgb, box, overlays.eyelid(*lid[:3], self.lid_colours[eye]), overlays.opening_alpha(*lid))
 
     def _paint_mouth(self, rgb: torch.Tensor, vertices: torch.Tensor, reference: torch.Tensor | None) -> None:
         t = self.topology
@@ -156,7 +188,7 @@ class FlowRenderer:
         pixels = overlays.pixel_centres(box, self.device)
         u, depth, height, width = overlays.mouth_coordinates(upper, lower, pixels)
         gain = overlays.opening_gain(upper, lower, self.vertices[upper_i], self.vertices[lower_i], u)
-        alpha = overlays.polygon_alpha(ring, pixels, softness=0.6) * gain
+        alpha = overlays.opening_alpha(u, depth, height, width) * gain
         if reference is not None:
             jaw_points = torch.cat([t.outer_lip_upper, t.inner_lip_upper]).to(self.device)
             affine = overlays.fit_affine(vertices[:, jaw_points], self.vertices[jaw_points])
