@@ -15,29 +15,26 @@ from .network import MEL_BINS, MEL_STEPS
 
 log = logging.getLogger(__name__)
 
-WAV2LIP_SAMPLE_RATE = 16000  # the rate Wav2Lip's mel front end was trained on
-WINDOW_KIND = "wav2lip_mel_windows"  # an AudioFeatures kind whose rows already are flattened [80, 16] windows
-
-
 def mel_windows_for(audio: AudioFeatures) -> torch.Tensor:
-    """Wav2Lip's mel windows [T, 80, 16] float32 for the T frames of `audio`.
+    """Wav2Lip's mel windows [T, 80, 16] float32 for the T frames of `audio`, whatever its feature kind.
 
-    Features of kind WINDOW_KIND are used as they are; any other kind (HuBERT, per-frame mel, ...) has the
-    windows computed from the aligned 16 kHz waveform that AudioFeatures always carries.
+    Computed from the aligned waveform that AudioFeatures always carries, so HuBERT, "mel80" or any other kind
+    works. Window i starts at frame i's own time (Wav2Lip's inference rule, 80 / fps mel frames per video frame);
+    at the end the last mel frame is repeated ("clamp") rather than shifting the window back as Wav2Lip's loop
+    does, so every window stays at its frame's time.
     """
-    T = audio.num_frames
-    if audio.kind == WINDOW_KIND and audio.dim == MEL_BINS * MEL_STEPS:
-        return audio.features.float().reshape(T, MEL_BINS, MEL_STEPS)
-    if audio.sample_rate != WAV2LIP_SAMPLE_RATE:
-        raise ValueError(f"audio features: Wav2Lip needs the waveform at {WAV2LIP_SAMPLE_RATE} Hz, got "
-                         f"{audio.sample_rate} Hz; encode the audio with a MoDiT audio node (it resamples to 16 kHz)")
-    from ..audio.mel import log_mel, mel_windows
+    from ..audio.mel import SAMPLE_RATE, log_mel, mel_windows
+    from ..audio.resample import resample
 
-    mel = log_mel(audio.waveform.float().cpu())  # [80, M]
-    windows = mel_windows(mel, T, audio.fps)  # [T, 80, 16]
-    if tuple(windows.shape) != (T, MEL_BINS, MEL_STEPS):
-        raise RuntimeError(f"mel_windows returned {tuple(windows.shape)}, expected ({T}, {MEL_BINS}, {MEL_STEPS})")
-    return windows.float()
+    waveform = audio.waveform.float().cpu()  # [S]
+    if audio.sample_rate != SAMPLE_RATE:
+        waveform = resample(waveform, audio.sample_rate, SAMPLE_RATE)
+    mel = log_mel(waveform)  # [80, M]
+    windows = mel_windows(mel, audio.num_frames, audio.fps, rule="wav2lip", edge="clamp")  # [T, 80, 16]
+    if tuple(windows.shape) != (audio.num_frames, MEL_BINS, MEL_STEPS):
+        raise RuntimeError(f"mel_windows returned {tuple(windows.shape)}, expected "
+                           f"({audio.num_frames}, {MEL_BINS}, {MEL_STEPS})")
+    return windows
 
 
 def lip_sync(network, frames: torch.Tensor, mel: torch.Tensor, box: FaceBox, *, batch_size: int,

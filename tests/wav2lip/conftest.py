@@ -26,8 +26,13 @@ def _published_shapes() -> dict[str, tuple]:
 
 @pytest.fixture(scope="session")
 def random_state_dict():
-    """Random weights in exactly the public key layout (no prefix), with non-trivial BatchNorm statistics."""
+    """Random weights in exactly the public key layout (no prefix), with non-trivial BatchNorm statistics.
+
+    The audio path's BatchNorm gains are raised so the output visibly depends on the mel window (at PyTorch's
+    default init the audio signal fades away and every window would give the same face).
+    """
     generator = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
     state_dict = Wav2Lip().state_dict()
     for key, value in state_dict.items():
         if key.endswith("running_mean"):
@@ -36,7 +41,18 @@ def random_state_dict():
             state_dict[key] = torch.rand(value.shape, generator=generator) + 0.5
         elif key.endswith("num_batches_tracked"):
             state_dict[key] = torch.tensor(1000)
+        elif key.startswith("audio_encoder.") and key.endswith("conv_block.1.weight"):
+            state_dict[key] = value * 3
+    state_dict["face_decoder_blocks.0.0.conv_block.1.weight"] *= 30
     return state_dict
+
+
+@pytest.fixture(scope="session")
+def random_network(random_state_dict):
+    """A Wav2Lip in eval mode with random_state_dict's weights (shared: tests must not change it)."""
+    network = Wav2Lip()
+    network.load_state_dict(random_state_dict)
+    return network.eval().requires_grad_(False)
 
 
 @pytest.fixture(scope="session")
