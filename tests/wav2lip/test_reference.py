@@ -1,4 +1,5 @@
 """The lip-sync loop: frames out match audio frames and the crop, colours survive, batches and OOM back-off."""
+import copy
 import math
 
 import pytest
@@ -173,3 +174,12 @@ def test_real_network_output_shape_range_and_alignment(random_network, make_face
     # a still crop (face encoded once) gives what dubbing T copies of it gives
     dubbed = model.lip_reference(face, audio, frames=face.crop.expand(3, -1, -1, -1).half(), batch_size=3)
     assert (dubbed - out).abs().max() < 2e-3  # fp16 input frames
+
+
+def test_bfloat16_weights_give_float32_frames_close_to_fp32(random_network, make_face, make_audio):
+    face, audio = make_face(64), make_audio(2)
+    reference = Wav2LipModel(random_network, "fp32", torch.float32, torch.device("cpu")).lip_reference(face, audio)
+    half = Wav2LipModel(copy.deepcopy(random_network), "bf16", torch.bfloat16, torch.device("cpu"))
+    out = half.lip_reference(face, audio)
+    assert out.dtype == torch.float32
+    assert (out - reference).abs().max() < 0.02
