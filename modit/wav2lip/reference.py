@@ -9,11 +9,16 @@ import logging
 import torch
 
 from .. import comfy_adapter
+from ..audio.mel import SAMPLE_RATE, log_mel_frames, mel_windows, num_mel_frames
+from ..audio.resample import resample
 from ..types import AudioFeatures
 from .face_crop import FaceBox, crop_faces, paste_faces, rgb_to_bgr, wav2lip_input
 from .network import MEL_BINS, MEL_STEPS
 
 log = logging.getLogger(__name__)
+
+MEL_CHUNK = 2400  # mel frames (30 s) per STFT pass: bounds the spectrogram temporaries for long audio
+
 
 def mel_windows_for(audio: AudioFeatures) -> torch.Tensor:
     """Wav2Lip's mel windows [T, 80, 16] float32 for the T frames of `audio`, whatever its feature kind.
@@ -23,13 +28,11 @@ def mel_windows_for(audio: AudioFeatures) -> torch.Tensor:
     at the end the last mel frame is repeated ("clamp") rather than shifting the window back as Wav2Lip's loop
     does, so every window stays at its frame's time.
     """
-    from ..audio.mel import SAMPLE_RATE, log_mel, mel_windows
-    from ..audio.resample import resample
-
     waveform = audio.waveform.float().cpu()  # [S]
     if audio.sample_rate != SAMPLE_RATE:
         waveform = resample(waveform, audio.sample_rate, SAMPLE_RATE)
-    mel = log_mel(waveform)  # [80, M]
+    M = num_mel_frames(waveform.shape[0])
+    mel = torch.cat([log_mel_frames(waveform, a, min(a + MEL_CHUNK, M)) for a in range(0, M, MEL_CHUNK)], 1)  # [80, M]
     windows = mel_windows(mel, audio.num_frames, audio.fps, rule="wav2lip", edge="clamp")  # [T, 80, 16]
     if tuple(windows.shape) != (audio.num_frames, MEL_BINS, MEL_STEPS):
         raise RuntimeError(f"mel_windows returned {tuple(windows.shape)}, expected "

@@ -79,7 +79,8 @@ def _make_face(size: int = 128) -> Face:
         angle = 2 * math.pi * i / len(FACE_OVAL)
         landmarks[index, 0] = size * (0.5 + 0.3 * math.sin(angle))
         landmarks[index, 1] = size * (0.5 - 0.4 * math.cos(angle))
-    return Face(image=crop.clone(), crop=crop, crop_to_image=torch.tensor([[1.0, 0, 0], [0, 1.0, 0]], dtype=torch.float64),
+    identity = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]], dtype=torch.float64)
+    return Face(image=crop.clone(), crop=crop, crop_to_image=identity,
                 landmarks=landmarks, iris=torch.zeros(2, 5, 3), pose=torch.zeros(6), beta_0=torch.zeros(12),
                 eye_openness=torch.ones(2), neutral_mesh=landmarks.clone(), space="embedded-v1")
 

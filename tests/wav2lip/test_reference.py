@@ -183,3 +183,12 @@ def test_bfloat16_weights_give_float32_frames_close_to_fp32(random_network, make
     out = half.lip_reference(face, audio)
     assert out.dtype == torch.float32
     assert (out - reference).abs().max() < 0.02
+
+
+def test_mel_in_chunks_equals_one_pass(make_audio, monkeypatch):
+    from comfyui_modit.modit.wav2lip import reference
+
+    audio = make_audio(9)
+    one_pass = mel_windows_for(audio)
+    monkeypatch.setattr(reference, "MEL_CHUNK", 7)
+    torch.testing.assert_close(mel_windows_for(audio), one_pass, rtol=0, atol=1e-5)
