@@ -85,8 +85,8 @@ class MoDiTWav2LipReference:
                                "are computed from the 16 kHz audio they carry."}),
                 "batch_size": ("INT", {
                     "default": 32, "min": 1, "max": 512,
-                    "tooltip": "Frames per Wav2Lip pass. Larger is faster on a GPU and needs about 6 MB (fp16) per "
-                               "frame; halved automatically on out-of-memory."}),
+                    "tooltip": "Frames per Wav2Lip pass. Larger is faster on a GPU and needs more memory (about "
+                               "10 MB per frame at fp16 and a 256 px crop); halved automatically on out-of-memory."}),
                 "blend": (list(BLEND_MODES), {
                     "default": "feathered",
                     "tooltip": "feathered: blend only Wav2Lip's generated lower face with a soft seam (upper face "

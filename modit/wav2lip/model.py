@@ -17,8 +17,10 @@ from .reference import lip_sync, mel_windows_for
 
 log = logging.getLogger(__name__)
 
-# Peak activation memory of one frame in the batch at fp32 (skips + the widest decoder maps at 96 px), with margin.
-_BYTES_PER_FRAME_FP32 = 12 * 1024 * 1024
+# Peak network activations per frame of a batch at fp32 (skips + ~200 live channels at 96x96), with margin; the
+# frames themselves add about 4 float32 copies of [S, S, 3] each (input, expanded, pasted, blended).
+_NETWORK_BYTES_PER_FRAME_FP32 = 12 * 1024 * 1024
+_FRAME_COPIES = 4
 
 
 class Wav2LipModel:
@@ -54,7 +56,8 @@ class Wav2LipModel:
         box = face_box(face.landmarks, face.crop_size, pads).rescaled(source.shape[1])
         mel = mel_windows_for(audio)  # [T, 80, 16]
         itemsize = torch.empty((), dtype=self.dtype).element_size()
-        memory = min(batch_size, T) * _BYTES_PER_FRAME_FP32 * itemsize // 4
+        per_frame = _NETWORK_BYTES_PER_FRAME_FP32 * itemsize // 4 + _FRAME_COPIES * source[0].numel() * 4
+        memory = min(batch_size, T) * per_frame
         comfy_adapter.load_models([self._patcher], memory_required=memory)
         log.info("Wav2Lip %s: %d frames at %s px, box %dx%d, on %s in %s", self.name, T, source.shape[1],
                  box.width, box.height, self.load_device, self.dtype)
