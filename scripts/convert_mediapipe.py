@@ -10,7 +10,7 @@ one parameter of our module, with the shape our module expects; anything else is
 
 Layouts: TFLite CONV_2D kernels are OHWI (-> OIHW), DEPTHWISE_CONV_2D kernels 1HWC (-> C1HW), PReLU alphas
 1x1xC (-> C). float16 constants (the detectors store their weights as float16 behind DEQUANTIZE ops) are
-widened to float32.
+widened to float32; int8-quantized models are refused (none of these four is quantized).
 """
 import argparse
 import hashlib
@@ -142,8 +142,13 @@ def read_tflite(path: str) -> tuple[dict, dict]:
     for i in range(graph.TensorsLength()):
         tensor = graph.Tensors(i)
         data = model.Buffers(tensor.Buffer()).DataAsNumpy()
-        if isinstance(data, int) or tensor.Type() not in dtypes:  # no data: an activation tensor
+        if isinstance(data, int):  # no data: an activation tensor
             continue
+        if tensor.Type() not in dtypes:
+            # the four face models store float16 (detectors) or float32 (mesh, iris) weights; an int8-quantized
+            # release would need scale / zero-point dequantization, which is deliberately not guessed at here
+            raise ValueError(f"{os.path.basename(path)}: constant {tensor.Name().decode()!r} has TFLite type "
+                             f"{tensor.Type()}, expected float32, float16 or int32; use the float models")
         shape = tuple(int(s) for s in tensor.ShapeAsNumpy())
         constants[i] = np.frombuffer(data.tobytes(), dtype=dtypes[tensor.Type()]).reshape(shape).astype(np.float32)
     dequantized = {}  # output tensor of a DEQUANTIZE -> its constant input

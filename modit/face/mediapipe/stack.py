@@ -31,7 +31,9 @@ class Detection:
     """One detected face in image pixels."""
 
     box_xyxy: torch.Tensor  # [4] float32: xmin, ymin, xmax, ymax
-    keypoints: torch.Tensor  # [6, 2] float32: right eye, left eye, nose tip, mouth, right ear tragion, left ear
+    # [6, 2] float32: right eye, left eye, nose tip, mouth centre, right ear tragion, left ear tragion (the
+    # subject's right and left: on an upright, unmirrored photo the right eye is the one on the image left)
+    keypoints: torch.Tensor
     score: float  # 0..1
 
     @property
