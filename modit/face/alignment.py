@@ -104,6 +104,7 @@ def eye_rois(points: torch.Tensor) -> tuple[Roi, Roi]:
     rois = []
     for outer, inner in (lm.RIGHT_EYE_CORNERS, lm.LEFT_EYE_CORNERS):
         a, b = points[outer, :2].double(), points[inner, :2].double()
+        # Roll is measured from the corner on the image left to the one on the image right, for either eye.
         right_end, left_end = (a, b) if outer == lm.RIGHT_EYE_CORNERS[0] else (b, a)
         centre = (a + b) / 2
         rois.append(Roi((float(centre[0]), float(centre[1])), EYE_ROI_SCALE * float(torch.dist(a, b)),

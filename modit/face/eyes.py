@@ -5,12 +5,15 @@ mean vertical gap between the upper and lower eyelid over the middle three lid p
 71-point eye contour, divided by the eye width (outer to inner corner), both measured in the eye's own
 roll-free frame.
 
-Calibration (outer/inner corner = contour points 0 / 8; lower lid 1..7 and upper lid 9..15, outer -> inner):
-- OPEN_RATIO 0.36: a relaxed open eye looking at the camera; the astronaut portrait (skimage.data.astronaut)
-  reads 0.40 / 0.36 on its two eyes, typical adult eyes 0.3-0.45 (eye aspect ratio literature), so a relaxed
-  eye lands near 1.
-- CLOSED_RATIO 0.10: the same contour on eyes painted shut with skin (tests/face/test_analysis.py) reads
-  0.08-0.12; the model never returns 0 because the closed lid line keeps some thickness.
+Calibration (outer/inner corner = contour points 0 / 8; lower lid 1..7 and upper lid 9..15, outer -> inner), measured
+with the embedded FaceStack:
+- OPEN_RATIO 0.36: a relaxed open eye looking at the camera. The astronaut portrait (skimage.data.astronaut) reads
+  0.361 / 0.353 on its two eyes; adult eye aspect ratios are typically 0.3-0.45, so a relaxed eye lands near 1 and
+  a wide-open one a little above (clamped at 1.5).
+- CLOSED_RATIO 0.10: eyes painted shut with skin in tests/face/test_analysis.py read 0.13-0.17 (openness 0.11-0.26):
+  the model keeps some lid thickness and still half-sees the painted eye. A real closure (lashes meeting, no iris
+  visible) should read at or below that, so the zero point sits a little under the painted value. No photograph
+  of a really closed eye was available here to check it: treat values under ~0.3 as "closed".
 """
 import torch
 

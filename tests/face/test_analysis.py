@@ -105,6 +105,26 @@ def test_mirrored_image_mirrors_yaw_and_roll(stack, astronaut):
     assert abs(float(face.eye_openness[0] - mirrored.eye_openness[1])) < 0.15
 
 
+def _turn(image: torch.Tensor, centre_x: float, shift: float) -> torch.Tensor:
+    """Fake a small head turn: slide the inner face sideways by `shift` px, tapering to 0 at ~190 px (cv2.remap)."""
+    H, W = image.shape[:2]
+    ys, xs = np.mgrid[0:H, 0:W].astype(np.float32)
+    u = (xs - centre_x) / 60.0
+    source_x = xs - shift * 0.5 * (1 + np.cos(np.clip(u, -np.pi, np.pi)))
+    return torch.from_numpy(cv2.remap(image.numpy(), source_x.astype(np.float32), ys, cv2.INTER_LINEAR,
+                                      borderMode=cv2.BORDER_REFLECT))
+
+
+def test_mirrored_turn_mirrors_yaw(stack, astronaut, astronaut_face):
+    nose_x = float(image_landmarks(astronaut_face)[lm.NOSE_TIP, 0])
+    turned = _turn(astronaut, nose_x, 24.0)  # features slide to the viewer's right: a turn to the right
+    face = analyse_portrait(turned, stack=stack)
+    mirrored = analyse_portrait(turned.flip(1), stack=stack)
+    assert face.pose[0] > math.radians(2), f"yaw {math.degrees(face.pose[0]):.1f} deg"
+    assert mirrored.pose[0] < -math.radians(2), f"mirrored yaw {math.degrees(mirrored.pose[0]):.1f} deg"
+    assert abs(float(face.pose[0] + mirrored.pose[0])) < math.radians(2)
+
+
 def test_image_formats(stack, astronaut, astronaut_face):
     gray = astronaut.mean(-1, keepdim=True)
     rgba = torch.cat([astronaut, torch.ones(512, 512, 1)], -1)
