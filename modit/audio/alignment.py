@@ -144,7 +144,7 @@ def encode_frames(curve: Curve, num_frames: int, fps: float, sub_steps: int, poi
         last = min(first + chunk_frames, num_frames)
         try:
             out[first:last] = _frames_from_curve(curve, first, last, fps, sub_steps, points).to(out)
-        except Exception as error:  # only out-of-memory is retried; everything else propagates
+        except RuntimeError as error:  # torch.OutOfMemoryError is a RuntimeError; only OOM is retried
             if not comfy_adapter.is_oom(error) or chunk_frames == 1:
                 raise
             chunk_frames = max(1, chunk_frames // 2)

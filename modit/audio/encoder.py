@@ -25,6 +25,7 @@ BUILTIN_MEL = "built-in mel"
 SEARCH_FOLDERS = (comfy_adapter.AUDIO_ENCODER_FOLDER, comfy_adapter.MODEL_FOLDER)  # audio_encoders, modit
 ENCODER_OUTPUT_RATE = 50.0  # core's wav2vec2 and whisper encoders: one vector per 20 ms
 WHISPER_DIM = 1280  # whisper-large-v3, the only whisper core loads
+WHISPER_T0 = 0.01  # whisper vector n covers [20 n, 20 n + 20) ms of its 100 Hz mel input: centre 10 ms
 
 
 def encoder_choices() -> list[str]:
@@ -154,7 +155,7 @@ def features_from_encoder_output(output: dict, audio: dict | None, fps: float) -
     if kind == "whisper" and covered + 1.0 < seconds:
         raise ValueError(f"audio_encoder_output: whisper features cover {covered:.2f} s, the audio {seconds:.2f} s; "
                          f"connect the same AUDIO to AudioEncoderEncode and to MoDiT Encode Audio")
-    curve = TensorCurve(encoded[0], ENCODER_OUTPUT_RATE, hubert.T0 if kind == "wav2vec2" else 0.01)
+    curve = TensorCurve(encoded[0], ENCODER_OUTPUT_RATE, hubert.T0 if kind == "wav2vec2" else WHISPER_T0)
     progress = comfy_adapter.Progress(aligned.num_frames)
     features = encode_frames(curve, aligned.num_frames, fps, 1, sub_step_points(curve.rate, fps, 1),
                              max(1, int(CHUNK_SECONDS * fps)), progress)

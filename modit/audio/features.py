@@ -65,7 +65,10 @@ def to_16k(aligned: AlignedAudio, device: torch.device, progress: comfy_adapter.
         if progress is not None:
             step = units * n // len(starts) - done
             done += step
-            progress.update(step) if step else comfy_adapter.check_interrupt()
+            if step:
+                progress.update(step)
+            else:
+                comfy_adapter.check_interrupt()
     return out
 
 

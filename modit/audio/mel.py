@@ -170,15 +170,27 @@ WINDOW_RULES = {
 EDGE_MODES = ("clamp", "shift")
 
 
-def window_starts(num_frames: int, fps: float, rule: str = "wav2lip") -> torch.Tensor:
-    """[T] int64 first mel frame of each video frame's window: floor(80 * (i / fps + offset)), exact rationals."""
+def window_starts(num_frames: int, fps: float, rule: str = "wav2lip", first: int = 0) -> torch.Tensor:
+    """[T] int64 first mel frame of the windows of frames first .. first + T - 1: floor(80 (i / fps + offset)).
+
+    Exact rational arithmetic, so 25 fps gives Wav2Lip's int(3.2 i) without float drift.
+    """
     if rule not in WINDOW_RULES:
         raise ValueError(f"mel_windows: rule must be one of {sorted(WINDOW_RULES)}, got {rule!r}")
     rate = Fraction(fps).limit_denominator(100000)
     offset = WINDOW_RULES[rule]
     mel_rate = Fraction(SAMPLE_RATE, HOP)
-    return torch.tensor([math.floor(mel_rate * (Fraction(i) / rate + offset)) for i in range(num_frames)],
+    return torch.tensor([math.floor(mel_rate * (Fraction(i) / rate + offset)) for i in range(first, first + num_frames)],
                         dtype=torch.int64)
+
+
+def gather_windows(mel: torch.Tensor, starts: torch.Tensor, offset: int, total: int, edge: str) -> torch.Tensor:
+    """Windows [n, 80, 16] from mel frames offset .. offset + mel.shape[1] - 1 of a log-mel with `total` frames."""
+    starts = starts.to(mel.device)
+    if edge == "shift":
+        starts = torch.minimum(starts, torch.tensor(total - WINDOW_FRAMES, device=mel.device))
+    index = (starts[:, None] + torch.arange(WINDOW_FRAMES, device=mel.device)[None, :]).clamp(0, total - 1)  # [n, 16]
+    return mel[:, index - offset].permute(1, 0, 2).contiguous()  # [80, n, 16] -> [n, 80, 16]
 
 
 def mel_windows(mel: torch.Tensor, num_frames: int, fps: float, rule: str = "wav2lip",
@@ -200,9 +212,4 @@ def mel_windows(mel: torch.Tensor, num_frames: int, fps: float, rule: str = "wav
         raise ValueError(f"mel_windows: edge must be one of {EDGE_MODES}, got {edge!r}")
     if num_frames <= 0:
         return mel.new_zeros(0, N_MELS, WINDOW_FRAMES)
-    M = mel.shape[1]
-    starts = window_starts(num_frames, fps, rule).to(mel.device)  # [T]
-    if edge == "shift":
-        starts = torch.minimum(starts, torch.tensor(M - WINDOW_FRAMES, device=mel.device))
-    index = (starts[:, None] + torch.arange(WINDOW_FRAMES, device=mel.device)[None, :]).clamp(0, M - 1)  # [T, 16]
-    return mel[:, index].permute(1, 0, 2).contiguous()  # [80, T, 16] -> [T, 80, 16]
+    return gather_windows(mel, window_starts(num_frames, fps, rule), 0, mel.shape[1], edge)

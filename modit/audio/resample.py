@@ -121,15 +121,16 @@ def _resample_polyphase(x: torch.Tensor, up: int, down: int, start: int, stop: i
 def _resample_direct(x: torch.Tensor, up: int, down: int, start: int, stop: int) -> torch.Tensor:
     """Output samples [start, stop) evaluating the kernel per output (large `up`); same sum as the conv."""
     half = HALF_WIDTH_ZEROS * max(up, down)
-    m = torch.arange(start, stop, dtype=torch.int64, device=x.device)
+    # Kernel values are computed in float64 on the CPU (MPS has no float64), then moved.
+    m = torch.arange(start, stop, dtype=torch.int64)
     first = -((half - m * down) // up)  # smallest j with m * down - j * up <= half
     taps = 2 * half // up + 2
-    j = first[:, None] + torch.arange(taps, device=x.device)[None, :]  # [M, taps]
+    j = first[:, None] + torch.arange(taps)[None, :]  # [M, taps]
     offset = (m[:, None] * down - j * up).double()  # [M, taps] filter offset from centre
-    weight = (_kernel(offset, up, down) * _gain(up, down)).to(x.dtype)
+    weight = (_kernel(offset, up, down) * _gain(up, down)).to(device=x.device, dtype=x.dtype)
     lo = int(j.min())
     segment = _slice_padded(x, lo, int(j.max()) + 1)  # [R, L]
-    return (segment[:, j - lo] * weight).sum(-1)  # [R, M]
+    return (segment[:, (j - lo).to(x.device)] * weight).sum(-1)  # [R, M]
 
 
 def resample(x: torch.Tensor, source_rate: int, target_rate: int = TARGET_RATE,

@@ -92,3 +92,21 @@ def test_window_edges_and_other_fps():
     starts = M.window_starts(31, 30.0)
     assert starts.tolist() == [math.floor(i * 8 / 3) for i in range(31)]
     assert M.window_starts(3, 30000 / 1001).tolist() == [0, 2, 5]
+
+
+@pytest.mark.parametrize("fps,rule,edge", [(25.0, "wav2lip", "clamp"), (30.0, "sadtalker", "clamp"),
+                                           (25.0, "wav2lip", "shift")])
+def test_windows_for_features_in_chunks(fps, rule, edge):
+    from comfyui_modit.modit.audio.encoder import AudioEncoder
+    from comfyui_modit.modit.audio.lip_windows import MelWindows
+    from comfyui_modit.modit.audio.resample import to_16k_mono
+
+    wave = torch.from_numpy(speech_like(2.0, seed=5)).float()
+    wave = torch.from_numpy(scipy.signal.resample_poly(wave.numpy(), 441, 160)).float()  # to 44.1 kHz
+    features = AudioEncoder.builtin_mel().encode({"waveform": wave.reshape(1, 1, -1), "sample_rate": 44100}, fps)
+    x16 = to_16k_mono(features.waveform.reshape(1, 1, -1), 44100)[0]
+    expected = M.mel_windows(M.log_mel(x16), features.num_frames, fps, rule=rule, edge=edge)
+    windows = MelWindows(features, torch.device("cpu"), rule=rule, edge=edge)
+    chunks = [windows.windows(a, a + 7) for a in range(0, features.num_frames, 7)]
+    assert torch.allclose(torch.cat(chunks), expected, atol=1e-5)
+    assert expected.shape == (features.num_frames, 80, 16)
