@@ -122,8 +122,8 @@ class MoDiTLoadMotion:
     def INPUT_TYPES(cls):
         files = list_motion_files()
         return {"required": {
-            "track": (files, {"default": files[0],
-                              "tooltip": "A .safetensors motion track; [output] = saved by MoDiT Save Motion, "
+            # No "default": the list depends on the user's files (the first one is selected, as in LoadImage).
+            "track": (files, {"tooltip": "A .safetensors motion track; [output] = saved by MoDiT Save Motion, "
                                          "[input] = from the input folder. Refresh after saving. Cheap."}),
         }}
 

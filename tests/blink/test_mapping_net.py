@@ -48,7 +48,7 @@ def test_training_overfits_a_tiny_synthetic_set():
     torch.set_num_threads(1)
     tracks = [synthetic_track(0), synthetic_track(1)]
     net, history = train_mapping_net(tracks, mapping_tiny(),
-                                     BlinkTrainingConfig(steps=300, batch_size=32, learning_rate=3e-3, log_every=0))
+                                     BlinkTrainingConfig(steps=200, batch_size=32, learning_rate=5e-3, log_every=0))
     assert np.mean(history[-20:]) < 0.05 * np.mean(history[:5])
     model = BlinkMappingModel(net, "embedded-v1", FPS)
     for track in tracks:
