@@ -171,8 +171,9 @@ def cavity(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, width: to
     return rgb * (1 - 0.55 * smoothstep(0.3, 0.5, side))[..., None]
 
 
-def eyelid(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, lid_colours: torch.Tensor) -> torch.Tensor:
-    """Skin of a lowered upper lid with its lash line at the lower edge.
+def eyelid(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, lid_colours: torch.Tensor,
+           lashes: float = 0.6) -> torch.Tensor:
+    """Skin of a moved lid, with a lash line (of strength `lashes`) along the second curve's edge.
 
     u, depth, height: [T, h, w] mouth_coordinates between the open and the lowered lid margin; lid_colours:
     [P, 3] source skin above the crease, corner to corner. Returns RGB [T, h, w, 3].
@@ -184,8 +185,8 @@ def eyelid(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, lid_colou
     skin = lid_colours[lo] * (1 - t) + lid_colours[lo + 1] * t  # [T, h, w, 3]
     to_margin = height - depth  # px above the lowered margin
     shade = 0.82 + 0.18 * smoothstep(0.0, 3.0, to_margin)  # the lid curves away from the light near its edge
-    lashes = 1 - 0.6 * smoothstep(1.6, 0.4, to_margin)
-    return skin * (shade * lashes)[..., None]
+    lash_line = 1 - lashes * smoothstep(1.6, 0.4, to_margin)
+    return skin * (shade * lash_line)[..., None]
 
 
 def opening_gain(upper_d, lower_d, upper_s, lower_s, u: torch.Tensor) -> torch.Tensor:

@@ -80,7 +80,7 @@ class FlowRenderer:
         self.box = box
         self.box_pixels = overlays.pixel_centres(box, self.device)  # [h, w, 2]
         self.lip_colour, self.teeth_colour = self._colours()
-        self.lid_colours = self._lid_colours()
+        self.lid_colours, self.lower_lid_colours = self._lid_colours()
 
     def _colours(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Lip colour and a teeth colour at the source's exposure, sampled from the source image."""
@@ -93,17 +93,20 @@ class FlowRenderer:
         teeth = torch.tensor([0.93, 0.9, 0.84], device=self.device) * (skin_luma / 0.62).clamp(0.45, 1.1)
         return lip, teeth
 
-    def _lid_colours(self) -> torch.Tensor:
-        """[2, 9, 3] skin colour above each lid crease (corner to corner), for lowered lids."""
+    def _lid_colours(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """[2, 9, 3] skin colours above each lid crease and below each lower lid (corner to corner)."""
         t = self.topology
-        colours = []
+        upper_colours, lower_colours = [], []
         for eye in range(2):
             margin = self.vertices[t.eye_upper[eye].to(self.device)]  # [9, 2]
+            lower = self.vertices[t.eye_lower[eye].to(self.device)]
             crease = margin.clone()
             crease[1:-1] = self.vertices[t.lid_crease[eye].to(self.device)]
             above = crease + 0.6 * (crease - margin)  # clear of the fold's shadow
-            colours.append(overlays.sample(self.image, above[None, None])[0, 0])
-        return torch.stack(colours)
+            below = lower + 0.3 * (lower - margin)  # clear of the lower lashes
+            upper_colours.append(overlays.sample(self.image, above[None, None])[0, 0])
+            lower_colours.append(overlays.sample(self.image, below[None, None])[0, 0])
+        return torch.stack(upper_colours), torch.stack(lower_colours)
 
     # --------------------------------------------------------------------------------------------- per chunk
 
@@ -176,6 +179,13 @@ class FlowRenderer:
             # The lowered lid: skin between the open and the lowered upper margin, lashes along its edge.
             lid = overlays.mouth_coordinates(open_vertices[:, upper], vertices[:, upper], pixels)
             self._paste(rgb, box, overlays.eyelid(*lid[:3], self.lid_colours[eye]), overlays.opening_alpha(*lid))
+            # The raised lower lid: skin from below it, so no sliver of the eye shows under a closed lid.
+            # It reaches a little below the open margin: the mesh's lower-lid points tend to sit above the
+            # visible edge, so the iris's lowest rim would otherwise peek out under a closed lid.
+            rise = open_vertices[:, lower] - vertices[:, lower]
+            lid = overlays.mouth_coordinates(vertices[:, lower], vertices[:, lower] + 1.8 * rise, pixels)
+            skin = overlays.eyelid(*lid[:3], self.lower_lid_colours[eye], lashes=0.0)
+            self._paste(rgb, box, skin, overlays.opening_alpha(*lid))
 
     def _paint_mouth(self, rgb: torch.Tensor, vertices: torch.Tensor, reference: torch.Tensor | None) -> None:
         t = self.topology

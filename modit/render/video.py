@@ -168,3 +168,29 @@ def render_to_video(face: Face, motion: Motion, path: str, options: RenderOption
     encoder.finish()
     log.info("wrote %s (%d frames, %.2f s)", path, T, T / fps)
     return path
+
+
+def select_audio(motion: Motion, audio_features=None, audio: dict | None = None) -> tuple[torch.Tensor, int] | None:
+    """The soundtrack for a render: core AUDIO if given (usually the original quality), else the features' audio.
+
+    Returns (waveform [C, S] float32, sample_rate) or None. Raises ValueError when the audio's frame count
+    (timing.frames_for_samples) or fps disagrees with the motion's, naming both and the fix.
+    """
+    from ..timing import frames_for_samples
+
+    T, fps = motion.num_frames, motion.fps
+    if audio is not None:
+        waveform, sample_rate = audio["waveform"], int(audio["sample_rate"])
+        if waveform.ndim != 3 or waveform.shape[0] < 1:
+            raise ValueError(f"audio: expected a waveform [B, C, S], got {tuple(waveform.shape)}")
+        frames = frames_for_samples(waveform.shape[-1], sample_rate, fps)
+        if frames != T:
+            raise ValueError(f"audio: {waveform.shape[-1] / sample_rate:.3f} s of audio makes {frames} frames at "
+                             f"{fps} fps but the motion has {T}; use the audio the motion was sampled from")
+        return waveform[0].float().cpu(), sample_rate
+    if audio_features is not None:
+        if audio_features.num_frames != T or abs(audio_features.fps - fps) > 1e-6:
+            raise ValueError(f"audio_features: {audio_features.num_frames} frames at {audio_features.fps} fps but "
+                             f"the motion has {T} frames at {fps} fps; connect the features the motion came from")
+        return audio_features.waveform.float().cpu()[None], int(audio_features.sample_rate)
+    return None

@@ -2,7 +2,6 @@
 import os
 
 import numpy as np
-import pytest
 import torch
 import torch.nn.functional as F
 
@@ -44,9 +43,3 @@ def make_face(Face, size: int | None = None):
     return Face(image=image, crop=crop.contiguous(), crop_to_image=crop_to_image, landmarks=landmarks,
                 iris=iris, pose=torch.zeros(6), beta_0=torch.zeros(12), eye_openness=torch.ones(2),
                 neutral_mesh=landmarks.clone(), space="embedded-v1")
-
-
-@pytest.fixture(scope="session")
-def astronaut_face():
-    from comfyui_modit.modit.types import Face
-    return make_face(Face)
