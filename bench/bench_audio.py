@@ -30,8 +30,8 @@ def _rss_mb() -> float:
 
 
 def child(minutes: float, encoder_name: str, rate: int, threads: int) -> dict:
-    sys.path.insert(0, os.path.join(ROOT, "modit"))
-    from pack import load_pack
+    sys.path.insert(0, ROOT)  # `modit` as a package: modit/types.py must not shadow the stdlib types
+    from modit.pack import load_pack
 
     import torch
 

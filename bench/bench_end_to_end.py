@@ -18,7 +18,6 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "modit"))
 
 
 def make_inputs(workdir: str, seconds: float, size: int) -> tuple[str, str]:

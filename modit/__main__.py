@@ -1,9 +1,8 @@
 """python -m modit: the command line (see modit/cli.py). Loads the whole pack under one name first, so the
 nodes and the library it runs are the same modules ComfyUI would use."""
-import os
+import importlib
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pack import load_pack  # noqa: E402  (plain import: this file runs as __main__, outside the package)
+from .pack import load_pack
 
-sys.exit(load_pack().modit.cli.main())
+sys.exit(importlib.import_module(f"{load_pack().__name__}.modit.cli").main())

@@ -8,8 +8,8 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "modit"))
-from pack import PACK_ROOT, load_pack  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root, so `modit` is a package (modit/types.py must not shadow the stdlib types)
+from modit.pack import PACK_ROOT, load_pack  # noqa: E402
 
 OBJECT_INFO = os.path.join(PACK_ROOT, "tests", "data", "comfyui-0.27.0-object_info.json")
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
