@@ -81,6 +81,12 @@ class Graph:
             graph[str(node_id)] = {"class_type": kind, "inputs": inputs, "_meta": {"title": title or specs[kind].get("display", kind)}}
         return graph
 
+    @staticmethod
+    def _ui_inputs(specs, kind: str, values: dict) -> list:
+        """(name, type) of the node's UI input slots: sockets, and widgets that this graph links."""
+        return [(n, k) for n, k, _ in specs[kind]["inputs"]
+                if k not in WIDGET_TYPES or isinstance(values.get(n), tuple)]
+
     def _output_index(self, specs, source: int, output: str) -> int:
         kind = self.nodes[source - 1][1]
         names = [n for n, _ in specs[kind]["outputs"]]
@@ -93,23 +99,24 @@ class Graph:
         links, nodes_out = [], []
         outgoing = {}  # (node_id, slot) -> [link ids]
         for node_id, kind, values, _, _, _ in self.nodes:
-            sockets = [n for n, k, _ in specs[kind]["inputs"] if k not in WIDGET_TYPES]
+            sockets = self._ui_inputs(specs, kind, values)
             for key, value in values.items():
                 if isinstance(value, tuple):
                     source, output = value
                     slot = self._output_index(specs, source, output)
                     link_id = len(links) + 1
                     out_type = specs[self.nodes[source - 1][1]]["outputs"][slot][1]
-                    links.append([link_id, source, slot, node_id, sockets.index(key), out_type])
+                    links.append([link_id, source, slot, node_id, [n for n, _ in sockets].index(key), out_type])
                     outgoing.setdefault((source, slot), []).append(link_id)
         for order, (node_id, kind, values, pos, title, properties) in enumerate(self.nodes):
             spec = specs[kind]
             inputs = []
-            for key, kind_, _ in spec["inputs"]:
-                if kind_ in WIDGET_TYPES:
-                    continue
+            for key, kind_ in self._ui_inputs(specs, kind, values):
                 link = next((l[0] for l in links if l[3] == node_id and l[4] == len(inputs)), None)
-                inputs.append({"name": key, "type": kind_, "link": link})
+                entry = {"name": key, "type": kind_, "link": link}
+                if kind_ in WIDGET_TYPES:
+                    entry["widget"] = {"name": key}  # a widget converted to an input because it is linked
+                inputs.append(entry)
             outputs = [{"name": name, "type": type_, "links": outgoing.get((node_id, slot), []), "slot_index": slot}
                        for slot, (name, type_) in enumerate(spec["outputs"])]
             widgets = []

@@ -16,7 +16,8 @@ UI_WORKFLOWS = sorted(glob.glob(os.path.join(ROOT, "workflows", "*.json")))
 API_WORKFLOWS = sorted(glob.glob(os.path.join(ROOT, "workflows", "api", "*.json")))
 UI_ONLY_TYPES = {"Note", "MarkdownNote", "Reroute", "PrimitiveNode"}
 # Combos whose options list whatever files a user has: any value is fine here.
-FILE_COMBOS = {("LoadImage", "image"), ("LoadAudio", "audio"), ("UpscaleModelLoader", "model_name")}
+FILE_COMBOS = {("LoadImage", "image"), ("LoadAudio", "audio"), ("UpscaleModelLoader", "model_name"),
+               ("MoDiTLoadWav2Lip", "model_name"), ("MoDiTLoadMotion", "track"), ("MoDiTLoadAudioEncoder", "encoder")}
 
 
 def _our_specs():
