@@ -2,11 +2,13 @@
 
 ComfyUI imports this file. It stays cheap: no weights, no CUDA, no heavy optional imports.
 """
-from .modit.comfy_adapter import register_model_folders
-from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
-
-register_model_folders()
-
 WEB_DIRECTORY = "./web"
 
-__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "WEB_DIRECTORY"]
+if __package__:  # ComfyUI (and modit/pack.py) import this folder as a package. pytest may import this file as a
+    # lone module when the checkout's folder name is not a Python identifier; then there is nothing to register.
+    from .modit.comfy_adapter import register_model_folders
+    from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
+
+    register_model_folders()
+
+    __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "WEB_DIRECTORY"]

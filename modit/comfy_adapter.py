@@ -236,9 +236,11 @@ def list_models(folder: str, directories: bool = False) -> list[str]:
 def model_path(folder: str, name: str) -> str:
     """Full path of model `name` in `folder`; FileNotFoundError naming the folders searched if absent."""
     for root in folder_paths_for(folder):
-        candidate = os.path.realpath(os.path.join(root, name))
-        inside = os.path.commonpath([candidate, os.path.realpath(root)]) == os.path.realpath(root)
-        if inside and os.path.exists(candidate):
+        # The name must stay inside the folder, but what it names may be a symlink to a file kept elsewhere
+        # (users share wav2lip.pth between packs that way), so the check is on the path, not its target.
+        root = os.path.abspath(root)
+        candidate = os.path.normpath(os.path.join(root, name))
+        if os.path.commonpath([candidate, root]) == root and os.path.exists(candidate):
             return candidate
     searched = ", ".join(folder_paths_for(folder)) or f"models/{folder}"
     raise FileNotFoundError(f"model {name!r} not found in models/{folder} (searched: {searched}); "

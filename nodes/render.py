@@ -1,4 +1,122 @@
 """Flow rendering (paper §3.4.5): MoDiT Flow Render, MoDiT Render To Video."""
+import os
 
-NODE_CLASS_MAPPINGS = {}
-NODE_DISPLAY_NAME_MAPPINGS = {}
+from ..modit import comfy_adapter
+from ..modit.render.renderer import MOUTH_STYLES, RenderOptions, render_frames
+from ..modit.render.video import next_output_path, render_to_video, select_audio
+from ..modit.types import MODIT_AUDIO_FEATURES, MODIT_FACE, MODIT_MOTION
+
+SIZES = ["source", "256", "384", "512", "768", "1024", "1536", "2048"]
+PRESETS = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"]
+
+
+def _common_inputs() -> dict:
+    return {
+        "face": (MODIT_FACE, {"tooltip": "The analysed source portrait (MoDiT Analyze Face); its image is warped."}),
+        "motion": (MODIT_MOTION, {"tooltip": "Per-frame expression, head pose and eye closure to render; one "
+                                             "output frame per motion frame."}),
+        "output_size": (SIZES, {"default": "source", "tooltip": "'source' keeps the portrait's resolution; a "
+                                "number caps the longest side (smaller renders faster, never upscales)."}),
+        "feather": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 1.0, "step": 0.05,
+                              "tooltip": "Width of the soft band around the head where the warp fades into the "
+                                         "untouched background. Wider hides seams, narrower keeps more "
+                                         "background still. No speed cost."}),
+        "mouth_style": (MOUTH_STYLES, {"default": "cavity", "tooltip": "'cavity' paints teeth, tongue and a dark "
+                                       "mouth where the mouth opens beyond the source; 'stretch' only warps (lips "
+                                       "stretch). Ignored where a mouth reference is connected."}),
+        "flow_resolution": ("INT", {"default": 128, "min": 48, "max": 512, "step": 16, "advanced": True,
+                                    "tooltip": "Longest side of the grid the flow is computed on over the head. "
+                                               "Higher follows fine lip motion more closely; cost grows with "
+                                               "its square."}),
+    }
+
+
+def _reference_input() -> dict:
+    return {"mouth_reference": ("IMAGE", {"tooltip": "Optional Wav2Lip frames (MoDiT Wav2Lip Reference), one per "
+                                                     "motion frame, full image or face crop: their mouth interior "
+                                                     "is used instead of the painted cavity."})}
+
+
+def _options(output_size: str, feather: float, mouth_style: str, flow_resolution: int) -> RenderOptions:
+    if output_size not in SIZES:
+        raise ValueError(f"output_size: expected one of {SIZES}, got {output_size!r}")
+    max_side = 0 if output_size == "source" else int(output_size)
+    return RenderOptions(max_side=max_side, feather=float(feather), mouth_style=mouth_style,
+                         flow_resolution=int(flow_resolution))
+
+
+def _check_motion(motion) -> None:
+    if motion.num_frames == 0:
+        raise ValueError("motion: has no frames; sample motion from audio of at least one frame")
+
+
+class MoDiTFlowRender:
+    DESCRIPTION = ("Animates the source portrait with the motion: warps it along a flow computed from the driven "
+                   "face mesh, closes eyelids, paints the mouth interior (or takes it from a Wav2Lip reference) "
+                   "and pastes the head back into the full image. Returns all frames and the paste-back mask.")
+    CATEGORY = "MoDiT/render"
+    FUNCTION = "render"
+    RETURN_TYPES = ("IMAGE", "MASK")
+    RETURN_NAMES = ("frames", "mask")
+    OUTPUT_TOOLTIPS = ("Rendered frames [T, H, W, 3] at the chosen size; outside the mask they equal the source.",
+                       "Per-frame paste-back mask [T, H, W]: 1 on the head, fading to 0 in the feather band.")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": _common_inputs(), "optional": _reference_input()}
+
+    def render(self, face, motion, output_size, feather, mouth_style, flow_resolution, mouth_reference=None):
+        _check_motion(motion)
+        options = _options(output_size, feather, mouth_style, flow_resolution)
+        return render_frames(face, motion, options, mouth_reference)
+
+
+class MoDiTRenderToVideo:
+    DESCRIPTION = ("Renders the motion straight into an mp4 (H.264 + AAC) in the output folder, chunk by chunk, "
+                   "so long clips never sit in memory. Use it instead of Flow Render + Save Video for long audio.")
+    CATEGORY = "MoDiT/render"
+    FUNCTION = "render_video"
+    OUTPUT_NODE = True
+    RETURN_TYPES = ("STRING",)
+    RETURN_NAMES = ("path",)
+    OUTPUT_TOOLTIPS = ("Full path of the written mp4.",)
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        required = _common_inputs()
+        required["filename_prefix"] = ("STRING", {"default": "MoDiT/talking_head", "tooltip": "File name prefix "
+                                       "under the output folder (may include subfolders); a counter is added so "
+                                       "nothing is overwritten."})
+        required["crf"] = ("INT", {"default": 19, "min": 0, "max": 51, "advanced": True, "tooltip": "H.264 quality: "
+                           "lower is better and larger; 17-23 is visually good. No effect on speed."})
+        required["preset"] = (PRESETS, {"default": "veryfast", "advanced": True, "tooltip": "x264 speed preset: "
+                              "faster presets encode quicker but make larger files at the same quality."})
+        optional = {
+            "audio_features": (MODIT_AUDIO_FEATURES, {"tooltip": "Audio features the motion was sampled from; "
+                                                                  "their aligned audio becomes the soundtrack."}),
+            "audio": ("AUDIO", {"tooltip": "Soundtrack (used instead of the features' audio when connected); its "
+                                "length must give the motion's frame count at the motion's fps."}),
+        }
+        optional.update(_reference_input())
+        return {"required": required, "optional": optional}
+
+    def render_video(self, face, motion, output_size, feather, mouth_style, flow_resolution, filename_prefix,
+                     crf, preset, audio_features=None, audio=None, mouth_reference=None):
+        _check_motion(motion)
+        if preset not in PRESETS:
+            raise ValueError(f"preset: expected one of {PRESETS}, got {preset!r}")
+        options = _options(output_size, feather, mouth_style, flow_resolution)
+        soundtrack = select_audio(motion, audio_features, audio)
+        path, subfolder, name = next_output_path(comfy_adapter.output_directory(), filename_prefix)
+        try:
+            render_to_video(face, motion, path, options, soundtrack, mouth_reference, crf=int(crf), preset=preset)
+        except Exception:
+            if os.path.exists(path) and os.path.getsize(path) == 0:
+                os.remove(path)  # the reserved name was never written
+            raise
+        result = {"filename": name, "subfolder": subfolder, "type": "output"}
+        return {"ui": {"images": [result], "animated": [True], "text": [path]}, "result": (path,)}
+
+
+NODE_CLASS_MAPPINGS = {"MoDiTFlowRender": MoDiTFlowRender, "MoDiTRenderToVideo": MoDiTRenderToVideo}
+NODE_DISPLAY_NAME_MAPPINGS = {"MoDiTFlowRender": "MoDiT Flow Render", "MoDiTRenderToVideo": "MoDiT Render To Video"}

@@ -49,6 +49,15 @@ def test_fallback_lists_and_resolves_models(models_dir):
         comfy_adapter.model_path("modit", "../wav2lip")  # no escaping the folder
 
 
+def test_symlinked_model_is_found(models_dir, tmp_path):
+    shared = tmp_path / "elsewhere" / "wav2lip.pth"
+    shared.parent.mkdir()
+    shared.write_bytes(b"x")
+    (models_dir / "wav2lip" / "wav2lip.pth").symlink_to(shared)
+    assert comfy_adapter.list_models("wav2lip") == ["wav2lip.pth"]
+    assert comfy_adapter.model_path("wav2lip", "wav2lip.pth") == str(models_dir / "wav2lip" / "wav2lip.pth")
+
+
 def test_dtype_choices():
     import torch
 

@@ -51,7 +51,8 @@ class ComfyServer:
                      "--extra-model-paths-config", yaml, "--disable-auto-launch",
                      "--input-directory", self.input_dir, "--output-directory", self.output_dir,
                      "--temp-directory", os.path.join(self.workdir, "temp"),
-                     "--user-directory", os.path.join(self.workdir, "user")]
+                     "--user-directory", os.path.join(self.workdir, "user"),
+                     "--database-url", f"sqlite:///{os.path.join(self.workdir, 'user', 'comfyui.db')}"]
         self.process = None
 
     def __enter__(self):

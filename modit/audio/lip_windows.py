@@ -1,0 +1,48 @@
+"""Wav2Lip / SadTalker mel windows for the frames of an AudioFeatures, chunk by chunk (paper §3.4.5 lip reference).
+
+    windows = MelWindows(audio_features)           # resamples to 16 kHz once
+    for first in range(0, windows.num_frames, 64):
+        batch = windows.windows(first, first + 64)  # [n, 80, 16], the Wav2Lip audio input (add a channel dim)
+
+Only the mel frames a chunk needs are computed, so memory follows the chunk. Windows equal
+mel_windows(log_mel(16 kHz audio), T, fps, rule, edge) of the whole recording.
+"""
+import torch
+
+from .. import comfy_adapter
+from ..types import AudioFeatures
+from .alignment import AlignedAudio
+from .features import to_16k
+from .mel import EDGE_MODES, WINDOW_FRAMES, gather_windows, log_mel_frames, num_mel_frames, window_starts
+
+
+class MelWindows:
+    """Per-video-frame 16-mel-frame windows of an AudioFeatures' aligned audio, on `device`."""
+
+    def __init__(self, features: AudioFeatures, device: torch.device | None = None, rule: str = "wav2lip",
+                 edge: str = "clamp", pad_mode: str = "reflect"):
+        if edge not in EDGE_MODES:
+            raise ValueError(f"MelWindows: edge must be one of {EDGE_MODES}, got {edge!r}")
+        window_starts(1, features.fps, rule)  # checks the rule name now, not at the first chunk
+        self.device = device or comfy_adapter.compute_device()
+        aligned = AlignedAudio(features.waveform, features.sample_rate, features.num_frames, features.fps)
+        self.waveform_16k = to_16k(aligned, self.device)  # [S16]
+        self.num_mel_frames = num_mel_frames(self.waveform_16k.shape[0])
+        self.num_frames = features.num_frames
+        self.fps = features.fps
+        self.rule, self.edge, self.pad_mode = rule, edge, pad_mode
+
+    def windows(self, first: int = 0, last: int | None = None) -> torch.Tensor:
+        """Windows of frames [first, last): [n, 80, 16] float32 in [-4, 4]."""
+        last = self.num_frames if last is None else min(last, self.num_frames)
+        if not 0 <= first <= last:
+            raise ValueError(f"MelWindows: bad frame range [{first}, {last}) for {self.num_frames} frames")
+        starts = window_starts(last - first, self.fps, self.rule, first)  # [n]
+        if last == first:
+            return torch.zeros(0, 80, WINDOW_FRAMES, device=self.device)
+        if self.edge == "shift":
+            starts = starts.clamp(max=self.num_mel_frames - WINDOW_FRAMES)
+        lo = int(starts.min().clamp(0, self.num_mel_frames - 1))
+        hi = int((starts.max() + WINDOW_FRAMES).clamp(1, self.num_mel_frames))
+        mel = log_mel_frames(self.waveform_16k, lo, max(hi, lo + 1), self.pad_mode)  # [80, hi - lo]
+        return gather_windows(mel, starts, lo, self.num_mel_frames, self.edge)

@@ -1,0 +1,155 @@
+"""Driven geometry for the flow renderer (paper §3.4.5): expression, pose and blink -> render-mesh vertices.
+
+Per frame: decode the expression and pose into the 468-point mesh (modit.face.driving when available), close
+the eyelids by the frame's eye closure, map crop pixels to output pixels, and place the anchor rings: ring A
+(hair, ears, neck) follows the displacement of the nearest face-oval point, fully at the top and sides and
+partly under the chin; ring B stays on the background. Everything here is a smooth function of the motion, so
+the renderer adds no jitter of its own.
+
+Eyelid closure: the upper margin travels 80 % of the lid gap and the lower margin 20 %, so they meet at
+closure 1; the crease row above the margin follows by a third of the gap, so the lid skin stretches down over
+the eye instead of the eye squashing.
+"""
+import logging
+from dataclasses import dataclass
+
+import torch
+
+from ..face.components import JAW_OPEN
+from ..types import Face
+from .topology import NUM_LANDMARKS, RenderTopology
+
+log = logging.getLogger(__name__)
+
+RING_A_SCALE = 1.3  # ring A sits at 1.3x the face oval's distance from the face centre (hair, ears, neck)
+UPPER_LID_SHARE = 0.8  # of the lid gap the upper margin travels at closure 1 (the lower one takes the rest)
+CREASE_SHARE = 0.33  # of the lid gap the crease row follows, so the lid skin stretches evenly
+
+
+@dataclass(frozen=True)
+class SourceGeometry:
+    """Render-mesh vertices of the source portrait, in output pixels (x right, y down)."""
+
+    vertices: torch.Tensor  # [V, 2] float32 source positions (where each vertex samples the source image)
+    depth: torch.Tensor  # [V] float32 larger = farther; anchors sit behind the face
+    centre: torch.Tensor  # [2] float32 face centre (mean of the oval)
+    ring_a_follow: torch.Tensor  # [36] float32 how much ring A follows the oval (1 top/sides, less at the neck)
+    crop_to_output: torch.Tensor  # [2, 3] float32 affine: output_xy = crop_to_output @ [crop_x, crop_y, 1]
+
+
+def source_geometry(face: Face, topology: RenderTopology, output_scale: float, feather: float) -> SourceGeometry:
+    """Source vertices for `face` rendered at `output_scale` x its image size; feather widens ring B (0..1)."""
+    crop_to_output = face.crop_to_image.float() * output_scale  # [2, 3]
+    landmarks = face.landmarks.float()  # [468, 3] crop px
+    xy = landmarks[:, :2] @ crop_to_output[:, :2].T + crop_to_output[:, 2]  # [468, 2] output px
+    z_scale = crop_to_output[:, :2].det().abs().sqrt()
+    z = landmarks[:, 2] * z_scale  # [468]
+    oval = xy[topology.face_oval]  # [36, 2]
+    centre = oval.mean(0)
+    ring_b_scale = RING_A_SCALE + 0.25 + 0.75 * feather
+    ring_a = centre + (oval - centre) * RING_A_SCALE
+    ring_b = centre + (oval - centre) * ring_b_scale
+    direction = (oval - centre) / (oval - centre).norm(dim=1, keepdim=True).clamp_min(1e-6)
+    ring_a_follow = 1.0 - 0.45 * direction[:, 1].clamp(0, 1) ** 2  # the neck under the chin moves less
+    far = z.max() + (z.max() - z.min()).clamp_min(1.0)
+    depth = torch.cat([z, far.expand(len(oval)), (2 * far).expand(len(oval))])
+    vertices = torch.cat([xy, ring_a, ring_b])  # [V, 2]
+    return SourceGeometry(vertices, depth, centre, ring_a_follow, crop_to_output)
+
+
+def close_eyelids(landmarks: torch.Tensor, eye_closure: torch.Tensor, topology: RenderTopology) -> torch.Tensor:
+    """Move the lid margins and creases by the eye closure.
+
+    landmarks: [T, 468, 3] crop px; eye_closure: [T, 2] 0 (as driven) .. 1 (closed), (left, right).
+    Returns a new [T, 468, 3] tensor.
+    """
+    out = landmarks.clone()
+    closure = eye_closure.float().clamp(0, 1)
+    for eye in range(2):
+        upper = topology.eye_upper[eye, 1:-1]  # [7] margin points between the corners
+        lower = topology.eye_lower[eye, 1:-1]
+        crease = topology.lid_crease[eye]
+        gap = landmarks[:, lower] - landmarks[:, upper]  # [T, 7, 3]
+        c = closure[:, eye].reshape(-1, 1, 1)
+        out[:, upper] = landmarks[:, upper] + c * UPPER_LID_SHARE * gap
+        out[:, lower] = landmarks[:, lower] - c * (1 - UPPER_LID_SHARE) * gap
+        out[:, crease] = landmarks[:, crease] + c * CREASE_SHARE * gap
+    return out
+
+
+def driven_vertices(landmarks: torch.Tensor, source: SourceGeometry, topology: RenderTopology):
+    """Render-mesh vertices of the driven frames.
+
+    landmarks: [T, 468, 3] driven mesh in crop px. Returns (vertices [T, V, 2] output px, depth [T, V]).
+    """
+    T = landmarks.shape[0]
+    m = source.crop_to_output
+    xy = landmarks[..., :2] @ m[:, :2].T + m[:, 2]  # [T, 468, 2]
+    z = landmarks[..., 2] * m[:, :2].det().abs().sqrt()  # [T, 468]
+    oval = topology.face_oval
+    shift = xy[:, oval] - source.vertices[oval]  # [T, 36, 2]
+    ring_a = source.vertices[topology.ring_a] + shift * source.ring_a_follow[:, None]
+    ring_b = source.vertices[topology.ring_b].expand(T, -1, -1)
+    vertices = torch.cat([xy, ring_a, ring_b], dim=1)  # [T, V, 2]
+    depth = torch.cat([z, source.depth[NUM_LANDMARKS:].expand(T, -1)], dim=1)  # [T, V]
+    return vertices, depth
+
+# ------------------------------------------------------------------ expression + pose -> 468-point mesh
+
+
+def drive_landmarks(face: Face, expression: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
+    """The driven 468-point mesh [T, 468, 3] in crop px (face.landmarks exactly at zero motion)."""
+    try:
+        from ..face.driving import driven_landmarks
+    except ImportError:  # the face-analysis stage provides this; until then the jaw-only stand-in below
+        return standin_driven_landmarks(face, expression, pose)
+    return driven_landmarks(face, expression.float(), pose.float()).float()
+
+
+def _rotation(yaw: torch.Tensor, pitch: torch.Tensor, roll: torch.Tensor) -> torch.Tensor:
+    """[T, 3, 3] rotations in crop axes (x right, y down, z away) for the pose conventions of modit.types."""
+    T = yaw.shape[0]
+    cy, sy, cp, sp, cr, sr = yaw.cos(), yaw.sin(), pitch.cos(), pitch.sin(), roll.cos(), roll.sin()
+    one, zero = torch.ones(T), torch.zeros(T)
+    r_yaw = torch.stack([cy, zero, -sy, zero, one, zero, sy, zero, cy], 1).reshape(T, 3, 3)  # nose -> +x
+    r_pitch = torch.stack([one, zero, zero, zero, cp, sp, zero, -sp, cp], 1).reshape(T, 3, 3)  # chin up
+    r_roll = torch.stack([cr, -sr, zero, sr, cr, zero, zero, zero, one], 1).reshape(T, 3, 3)  # clockwise
+    return r_roll @ r_pitch @ r_yaw
+
+
+def standin_driven_landmarks(face: Face, expression: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
+    """Stand-in for modit.face.driving.driven_landmarks: jaw opening and head pose only.
+
+    The jaw rotates the lower face about a hinge at ear height behind the face; other components are ignored.
+    """
+    from .topology import render_topology
+
+    topology = render_topology()
+    landmarks = face.landmarks.float()  # [468, 3]
+    T = expression.shape[0]
+    jaw = (expression.float()[:, JAW_OPEN] - face.beta_0.float()[JAW_OPEN])  # [T]
+    y, z = landmarks[:, 1], landmarks[:, 2]
+    top, chin = landmarks[10], landmarks[152]
+    height = (chin[1] - top[1]).abs()
+    hinge_y = landmarks[[234, 454], 1].mean()
+    hinge_z = z.mean() + 0.6 * height
+    upper_lip_y = landmarks[topology.inner_lip_upper, 1].max()
+    weight = ((y - upper_lip_y) / (0.08 * height)).clamp(0, 1)
+    weight = weight * weight * (3 - 2 * weight)  # smoothstep below the upper lip
+    lower_lip = topology.inner_lip_lower[1:-1]
+    weight[lower_lip] = 1.0
+    x = landmarks[:, 0]
+    corners = landmarks[topology.inner_lip_upper[[0, -1]], 0]
+    side = ((x - corners.mean()) / (corners[1] - corners[0]).abs().clamp_min(1.0) * 2).abs().clamp(0, 1.5)
+    weight = weight * (1 - 0.45 * side.clamp(0, 1) ** 2)  # the mouth opens least at its corners
+    theta = 0.32 * jaw[:, None] * weight  # [T, 468] radians
+    dy, dz = y - hinge_y, z - hinge_z
+    mesh = landmarks.expand(T, -1, -1).clone()
+    mesh[..., 1] = hinge_y + dy * theta.cos() - dz * theta.sin()
+    mesh[..., 2] = hinge_z + dy * theta.sin() + dz * theta.cos()
+    pose = pose.float()
+    centre = landmarks.mean(0)
+    rotated = (mesh - centre) @ _rotation(pose[:, 0], pose[:, 1], pose[:, 2]).transpose(1, 2)
+    scale = pose[:, 5].exp().reshape(T, 1, 1)
+    shift = torch.stack([pose[:, 3], pose[:, 4], torch.zeros(T)], 1)[:, None] * face.crop_size
+    return centre + rotated * scale + shift

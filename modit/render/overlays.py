@@ -1,0 +1,207 @@
+"""Mouth interior and eyeballs painted over the warped face (paper §3.4.5: the lip reference and blink).
+
+The warp alone squashes what it cannot know: the inside of a mouth that opens wider than in the source, and the
+eye under a closing lid. Both are painted in small boxes at output resolution with antialiased polygon masks
+(signed distance to the driven lip / lid outline), so their edges move smoothly with sub-pixel motion:
+- eyeballs: the source eye moved only with the head (one affine per eye), shown inside the driven lid opening,
+  so a closing lid covers the iris instead of squashing it;
+- mouth interior: where the driven mouth opens beyond the source's opening, the Wav2Lip reference's mouth
+  (when given) or a synthesised cavity with teeth and tongue, lit to match the source.
+Pixel (j, i) of the output has its centre at (j + 0.5, i + 0.5); boxes are (x0, y0, w, h) in output pixels.
+"""
+import torch
+import torch.nn.functional as F
+
+
+def smoothstep(lo: float, hi: float, x: torch.Tensor) -> torch.Tensor:
+    t = ((x - lo) / (hi - lo)).clamp(0, 1)
+    return t * t * (3 - 2 * t)
+
+
+def union_box(points: torch.Tensor, pad: float, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """Integer box (x0, y0, w, h) around points [..., 2] plus pad, clipped to the image; None if empty."""
+    flat = points.reshape(-1, 2)
+    x0 = max(int(flat[:, 0].min().floor().item() - pad), 0)
+    y0 = max(int(flat[:, 1].min().floor().item() - pad), 0)
+    x1 = min(int(flat[:, 0].max().ceil().item() + pad), width)
+    y1 = min(int(flat[:, 1].max().ceil().item() + pad), height)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def pixel_centres(box: tuple[int, int, int, int], device) -> torch.Tensor:
+    """[h, w, 2] output-pixel centres of a box."""
+    x0, y0, w, h = box
+    ys = torch.arange(h, device=device, dtype=torch.float32) + y0 + 0.5
+    xs = torch.arange(w, device=device, dtype=torch.float32) + x0 + 0.5
+    return torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1)
+
+
+def polygon_alpha(polygon: torch.Tensor, points: torch.Tensor, softness: float = 0.7) -> torch.Tensor:
+    """Antialiased coverage of closed polygons.
+
+    polygon: [T, P, 2]; points: [h, w, 2]. Returns [T, h, w] in 0..1 (1 inside, a ramp of ~2*softness px).
+    """
+    T = polygon.shape[0]
+    p = points.reshape(1, -1, 1, 2)  # [1, N, 1, 2]
+    a = polygon[:, None]  # [T, 1, P, 2]
+    b = torch.roll(polygon, -1, dims=1)[:, None]
+    ab = b - a
+    t = (((p - a) * ab).sum(-1) / (ab * ab).sum(-1).clamp_min(1e-9)).clamp(0, 1)  # [T, N, P]
+    distance = (p - (a + t[..., None] * ab)).norm(dim=-1).amin(-1)  # [T, N]
+    px, py = p[..., 0], p[..., 1]
+    ax, ay, bx, by = a[..., 0], a[..., 1], b[..., 0], b[..., 1]
+    crosses = ((ay > py) != (by > py)) & (px < (bx - ax) * (py - ay) / (by - ay + 1e-12) + ax)
+    inside = crosses.sum(-1) % 2 == 1
+    signed = torch.where(inside, -distance, distance)
+    return (0.5 - signed / (2 * softness)).clamp(0, 1).reshape(T, *points.shape[:2])
+
+
+def between_curves_alpha(upper: torch.Tensor, lower: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Antialiased coverage of the opening between two curves that share their end points (lips, eyelids).
+
+    upper, lower: [T, P, 2] corner to corner; points: [h, w, 2]. Returns [T, h, w] in 0..1 with a 1 px ramp
+    measured across the opening, so the edge follows sub-pixel motion smoothly. Cheaper than a polygon test.
+    """
+    return opening_alpha(*mouth_coordinates(upper, lower, points))
+
+
+def opening_alpha(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
+    """between_curves_alpha from precomputed mouth_coordinates."""
+    along = u * width[:, None, None]
+    inside_lips = (depth + 0.5).clamp(0, 1) * (height - depth + 0.5).clamp(0, 1)
+    inside_ends = (along + 0.5).clamp(0, 1) * (width[:, None, None] - along + 0.5).clamp(0, 1)
+    return inside_lips * inside_ends * height.clamp(0, 1)  # a closed (zero-height) opening covers nothing
+
+
+def fit_affine(driven: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+    """Least-squares affine [T, 3, 2] with source ~ [driven, 1] @ A; driven, source: [T, N, 2]."""
+    ones = torch.ones_like(driven[..., :1])
+    X = torch.cat([driven, ones], -1).double()
+    return torch.linalg.lstsq(X, source.double().expand_as(driven)).solution.float()
+
+
+def sample(image: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """Bilinear samples of image [B or 1, C, H, W] at output-pixel positions [T, h, w, 2] -> [T, h, w, C]."""
+    H, W = image.shape[-2:]
+    norm = torch.stack([positions[..., 0] * (2 / W) - 1, positions[..., 1] * (2 / H) - 1], -1)
+    if image.shape[0] != positions.shape[0]:
+        image = image.expand(positions.shape[0], -1, -1, -1)
+    out = F.grid_sample(image, norm, mode="bilinear", padding_mode="border", align_corners=False)
+    return out.permute(0, 2, 3, 1)
+
+
+def apply_affine(affine: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """points [h, w, 2] through affine [T, 3, 2] -> [T, h, w, 2]."""
+    return torch.einsum("hwi,tij->thwj", points, affine[:, :2]) + affine[:, None, None, 2]
+
+# ------------------------------------------------------------------------------------------- mouth
+
+
+def _interp_rows(xq: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+    """Row-wise linear interpolation: xq [T, N], xp/fp [T, P] (xp increasing) -> [T, N], clamped at the ends."""
+    P = xp.shape[1]
+    idx = torch.searchsorted(xp.contiguous(), xq.contiguous()).clamp(1, P - 1)
+    x_lo, x_hi = xp.gather(1, idx - 1), xp.gather(1, idx)
+    f_lo, f_hi = fp.gather(1, idx - 1), fp.gather(1, idx)
+    t = ((xq - x_lo) / (x_hi - x_lo).clamp_min(1e-6)).clamp(0, 1)
+    return f_lo + t * (f_hi - f_lo)
+
+
+def mouth_coordinates(upper: torch.Tensor, lower: torch.Tensor, points: torch.Tensor):
+    """Mouth-frame coordinates of pixels.
+
+    upper, lower: [T, P, 2] inner lip rows, corner to corner (shared corners). points: [h, w, 2].
+    Returns u [T, h, w] (0 at one corner, 1 at the other), depth [T, h, w] px below the upper lip,
+    height [T, h, w] px between the lips at that u, and width [T] px corner to corner.
+    """
+    T = upper.shape[0]
+    h, w = points.shape[:2]
+    origin = upper[:, 0]  # [T, 2]
+    axis = upper[:, -1] - origin
+    width = axis.norm(dim=-1).clamp_min(1e-3)  # [T]
+    ex = axis / width[:, None]
+    # The across axis points down the image whichever corner comes first (the right eye runs right to left).
+    flip = torch.where(ex[:, 0] < 0, -1.0, 1.0)[:, None]
+    ey = torch.stack([-ex[:, 1], ex[:, 0]], -1) * flip
+    rel = points.reshape(1, -1, 2) - origin[:, None]  # [T, N, 2]
+    xq, yq = (rel * ex[:, None]).sum(-1), (rel * ey[:, None]).sum(-1)  # [T, N]
+    to_frame = lambda row: (((row - origin[:, None]) * ex[:, None]).sum(-1),  # noqa: E731
+                            ((row - origin[:, None]) * ey[:, None]).sum(-1))
+    xu, yu = to_frame(upper)
+    xl, yl = to_frame(lower)
+    xu, xl = xu.cummax(1).values, xl.cummax(1).values  # keep the rows monotone for interpolation
+    y_up, y_lo = _interp_rows(xq, xu, yu), _interp_rows(xq, xl, yl)
+    u = (xq / width[:, None]).reshape(T, h, w)
+    return u, (yq - y_up).reshape(T, h, w), (y_lo - y_up).clamp_min(0).reshape(T, h, w), width
+
+
+def cavity(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, width: torch.Tensor,
+           lip_colour: torch.Tensor, teeth_colour: torch.Tensor) -> torch.Tensor:
+    """A plausible open mouth: dark cavity, upper teeth under the upper lip, lower teeth, tongue.
+
+    u, depth, height: [T, h, w] from mouth_coordinates; width [T]; colours [3]. Returns RGB [T, h, w, 3] 0..1.
+    """
+    w = width[:, None, None]
+    side = (u - 0.5).abs()
+    v = (depth / height.clamp_min(1e-3)).clamp(0, 1)
+    opening = (height / w).clamp(0, 1)
+    # Dark, warm cavity: deepest in the middle, catching a little light near the lips.
+    cave = lip_colour * (0.15 + 0.2 * smoothstep(0.25, 0.0, v) + 0.16 * smoothstep(0.7, 1.0, v))[..., None]
+    # The tongue rises as an arc from the floor of the mouth, visible once the mouth opens a little.
+    arc = 0.62 + 0.25 * (2 * side) ** 2
+    tongue = smoothstep(arc, arc + 0.18, v) * smoothstep(0.1, 0.35, opening)
+    tongue_rgb = lip_colour * torch.tensor([0.62, 0.38, 0.4], device=u.device) * (
+        0.6 + 0.4 * smoothstep(arc + 0.05, 1.0, v))[..., None]
+    rgb = cave * (1 - tongue[..., None]) + tongue_rgb * tongue[..., None]
+    # Upper teeth hang from the upper lip; only the front ones show, fading into the dark toward the corners.
+    front = 1 - smoothstep(0.22, 0.42, side)
+    upper_h = torch.minimum(0.55 * height, 0.11 * w) * (0.35 + 0.65 * front)
+    upper = (upper_h - depth + 0.5).clamp(0, 1) * (depth > -1).float()
+    tooth = 0.095 * w  # a front tooth's width
+    gap = ((u - 0.5) * w / tooth + 0.5).frac()
+    gaps = 1 - 0.12 * torch.exp(-(((gap - 0.5).abs() - 0.5) / 0.07) ** 2)
+    shade = (0.72 + 0.28 * smoothstep(0.0, 0.4, depth / upper_h.clamp_min(1e-3))) * gaps * (0.45 + 0.55 * front)
+    rgb = rgb * (1 - upper[..., None]) + teeth_colour * shade[..., None] * upper[..., None]
+    lower_h = torch.minimum(0.12 * height, 0.03 * w) * front * smoothstep(0.25, 0.5, opening)
+    below = height - depth
+    lower = (lower_h - below + 0.5).clamp(0, 1) * (lower_h > 0.3).float()
+    rgb = rgb * (1 - lower[..., None]) + (0.45 * teeth_colour + 0.2 * lip_colour) * shade[..., None] * lower[..., None]
+    return rgb * (1 - 0.55 * smoothstep(0.3, 0.5, side))[..., None]
+
+
+def eyelid(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, lid_colours: torch.Tensor,
+           lashes: float = 0.6) -> torch.Tensor:
+    """Skin of a moved lid, with a lash line (of strength `lashes`) along the second curve's edge.
+
+    u, depth, height: [T, h, w] mouth_coordinates between the open and the lowered lid margin; lid_colours:
+    [P, 3] source skin above the crease, corner to corner. Returns RGB [T, h, w, 3].
+    """
+    P = lid_colours.shape[0]
+    position = (u.clamp(0, 1) * (P - 1))
+    lo = position.floor().long().clamp(0, P - 2)
+    t = (position - lo)[..., None]
+    skin = lid_colours[lo] * (1 - t) + lid_colours[lo + 1] * t  # [T, h, w, 3]
+    to_margin = height - depth  # px above the lowered margin
+    shade = 0.82 + 0.18 * smoothstep(0.0, 3.0, to_margin)  # the lid curves away from the light near its edge
+    lash_line = 1 - lashes * smoothstep(1.6, 0.4, to_margin)
+    return skin * (shade * lash_line)[..., None]
+
+
+def opening_gain(upper_d, lower_d, upper_s, lower_s, u: torch.Tensor) -> torch.Tensor:
+    """How far each column of the driven mouth opens beyond the source's, as a 0..1 weight [T, h, w].
+
+    upper_d, lower_d: [T, P, 2] driven inner lips; upper_s, lower_s: [P, 2] source inner lips.
+    0 where the mouth is no more open than in the source (the warped source is kept there exactly).
+    """
+    width_d = (upper_d[:, -1] - upper_d[:, 0]).norm(dim=-1).clamp_min(1e-3)[:, None]  # [T, 1]
+    width_s = (upper_s[-1] - upper_s[0]).norm().clamp_min(1e-3)
+    extra = (lower_d - upper_d).norm(dim=-1) / width_d - (lower_s - upper_s).norm(dim=-1) / width_s  # [T, P]
+    gain = smoothstep(0.005, 0.06, extra)
+    P = gain.shape[1]
+    position = (u.clamp(0, 1) * (P - 1)).reshape(u.shape[0], -1)
+    lo = position.floor().long().clamp(0, P - 2)
+    t = position - lo
+    value = gain.gather(1, lo) * (1 - t) + gain.gather(1, lo + 1) * t
+    return value.reshape(u.shape)

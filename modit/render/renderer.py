@@ -1,0 +1,293 @@
+"""The embedded flow renderer (paper §3.4.5): driven mesh -> dense backward flow -> warp -> overlays -> paste-back.
+
+MoDiT predicts optical flow from the 3DMM coefficients, pose, blink and the Wav2Lip lip reference and warps the
+source. Here the flow comes from geometry instead of a network: the driven render mesh (geometry.py) is
+rasterised on a coarse grid over the head box (flow.py), upsampled, and used with grid_sample; eyeballs and the
+mouth interior are painted over (overlays.py); the head box is pasted into the full-resolution source with a
+feathered mask that is exactly 0 outside ring B, so those pixels are the source's own.
+
+Notation: T frames, V render-mesh vertices, (h, w) the head box at output resolution, (H, W) the output.
+"""
+import logging
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .. import comfy_adapter
+from ..face.components import SPACE_NAME
+from ..types import Face, Motion
+from . import overlays
+from .flow import Grid, backward_flow
+from .geometry import close_eyelids, driven_vertices, drive_landmarks, source_geometry
+from .topology import NUM_LANDMARKS, render_topology
+
+log = logging.getLogger(__name__)
+
+MOUTH_STYLES = ("cavity", "stretch")
+# cavity: a synthesised mouth interior (teeth, tongue) where the mouth opens beyond the source's opening.
+# stretch: no interior; the warp alone (the lips' inner edge stretches), useful to compare or for closed mouths.
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    max_side: int = 0  # longest output side in px; 0 keeps the source resolution
+    feather: float = 0.5  # 0..1: width of the soft band around the head where the warp fades out
+    mouth_style: str = "cavity"
+    flow_resolution: int = 160  # longest side of the flow grid over the head box (cost ~ its square)
+    chunk_size: int = 8  # frames rasterised together
+
+
+class FlowRenderer:
+    """Renders frames of one source face; build once per (face, options), then call render() per chunk."""
+
+    def __init__(self, face: Face, options: RenderOptions, device: torch.device | None = None):
+        if face.space != SPACE_NAME:
+            raise ValueError(f"face: the flow renderer decodes the {SPACE_NAME!r} expression space, got "
+                             f"{face.space!r}; analyse the portrait with the embedded face stack")
+        if options.mouth_style not in MOUTH_STYLES:
+            raise ValueError(f"mouth_style: expected one of {MOUTH_STYLES}, got {options.mouth_style!r}")
+        self.face = face
+        self.options = options
+        self.device = device or comfy_adapter.compute_device()
+        H0, W0 = face.image.shape[:2]
+        scale = 1.0 if options.max_side <= 0 else min(1.0, options.max_side / max(H0, W0))
+        self.height, self.width = max(round(H0 * scale), 1), max(round(W0 * scale), 1)
+        self.scale = self.width / W0
+        image = face.image.float().permute(2, 0, 1)[None].to(self.device)  # [1, 3, H0, W0]
+        if (self.height, self.width) != (H0, W0):
+            image = F.interpolate(image, size=(self.height, self.width), mode="bilinear", antialias=True,
+                                  align_corners=False).clamp(0, 1)
+        self.image = image.contiguous()  # [1, 3, H, W]
+        self.topology = render_topology()
+        self.triangles = self.topology.triangles.to(self.device)
+        self.source = source_geometry(face, self.topology, self.scale, options.feather)
+        self.vertices = self.source.vertices.to(self.device)
+        self.mask_value = torch.cat([torch.ones(NUM_LANDMARKS + len(self.topology.face_oval)),
+                                     torch.zeros(len(self.topology.face_oval))]).to(self.device)
+        box = overlays.union_box(self.source.vertices[self.topology.ring_b], 1, self.width, self.height)
+        if box is None:
+            raise ValueError("face: the head lies outside the image; re-run the face analysis on this image")
+        x0, y0, bw, bh = box
+        # The face is rasterised on the flow grid; the whole mesh, for the anchor band around the face where the
+        # flow is smooth and the triangles are long (costly bounding boxes), on a grid of half the resolution.
+        # The coarse layer covers the face too, so its upsampled flow agrees with the fine one at the oval.
+        cells = min(options.flow_resolution / max(bw, bh), 1.0)
+        self.grid = Grid(x0, y0, bw, bh, max(round(bw * cells), 2), max(round(bh * cells), 2))
+        self.band_grid = Grid(x0, y0, bw, bh, max(round(bw * cells / 2), 2), max(round(bh * cells / 2), 2))
+        in_face = (self.triangles < NUM_LANDMARKS).all(1)
+        self.face_triangles = self.triangles[in_face]
+        self.box = box
+        self.box_pixels = overlays.pixel_centres(box, self.device)  # [h, w, 2]
+        self.lip_colour, self.teeth_colour = self._colours()
+        self.lid_colours, self.lower_lid_colours = self._lid_colours()
+
+    def _colours(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Lip colour and a teeth colour at the source's exposure, sampled from the source image."""
+        t = self.topology
+        lips = torch.cat([t.outer_lip_upper, t.inner_lip_upper])
+        skin = torch.tensor([50, 280, 101, 330, 151, 9])  # cheeks, forehead, nose bridge
+        at = lambda idx: overlays.sample(self.image, self.vertices[idx.to(self.device)][None, None])[0, 0]  # noqa: E731
+        lip = at(lips).median(0).values
+        skin_luma = (at(skin) @ torch.tensor([0.299, 0.587, 0.114], device=self.device)).median()
+        teeth = torch.tensor([0.93, 0.9, 0.84], device=self.device) * (skin_luma / 0.62).clamp(0.45, 1.1)
+        return lip, teeth
+
+    def _lid_colours(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """[2, 9, 3] skin colours above each lid crease and below each lower lid (corner to corner)."""
+        t = self.topology
+        upper_colours, lower_colours = [], []
+        for eye in range(2):
+            margin = self.vertices[t.eye_upper[eye].to(self.device)]  # [9, 2]
+            lower = self.vertices[t.eye_lower[eye].to(self.device)]
+            crease = margin.clone()
+            crease[1:-1] = self.vertices[t.lid_crease[eye].to(self.device)]
+            above = crease + 0.6 * (crease - margin)  # clear of the fold's shadow
+            below = lower + 0.3 * (lower - margin)  # clear of the lower lashes
+            upper_colours.append(overlays.sample(self.image, above[None, None])[0, 0])
+            lower_colours.append(overlays.sample(self.image, below[None, None])[0, 0])
+        return torch.stack(upper_colours), torch.stack(lower_colours)
+
+    # --------------------------------------------------------------------------------------------- per chunk
+
+    def render(self, expression: torch.Tensor, pose: torch.Tensor, eye_closure: torch.Tensor,
+               reference: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Render the head box of one chunk.
+
+        expression [T, K], pose [T, 6], eye_closure [T, 2] (any float dtype); reference: optional [T, h', w', 3]
+        mouth reference frames (full image or face crop layout). Returns (rgb [T, h, w, 3] float32 0..1,
+        mask [T, h, w] float32 0..1) for the head box self.box on self.device.
+        """
+        T = expression.shape[0]
+        landmarks = drive_landmarks(self.face, expression.float().cpu(), pose.float().cpu())  # [T, 468, 3]
+        closed = close_eyelids(landmarks, eye_closure.float().cpu(), self.topology)
+        vertices, depth = driven_vertices(closed, self.source, self.topology)
+        open_vertices, _ = driven_vertices(landmarks, self.source, self.topology)
+        vertices, depth = vertices.to(self.device), depth.to(self.device)
+        flow, covered = backward_flow(vertices, depth, self.vertices, self.mask_value, self.face_triangles,
+                                      self.grid)
+        band_flow, band_mask = backward_flow(vertices, depth, self.vertices, self.mask_value, self.triangles,
+                                             self.band_grid)
+        size = (self.grid.height, self.grid.width)
+        band_flow = F.interpolate(band_flow.permute(0, 3, 1, 2), size=size, mode="bilinear", align_corners=False)
+        band_mask = F.interpolate(band_mask[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
+        face = covered > 0  # the face mask value is 1 on every face vertex
+        flow = torch.where(face[..., None], flow, band_flow.permute(0, 2, 3, 1))  # [T, h, w, 2]
+        mask = torch.where(face, covered, band_mask)
+        x0, y0, bw, bh = self.box
+        flow = F.interpolate(flow.permute(0, 3, 1, 2), size=(bh, bw), mode="bilinear", align_corners=False)
+        mask = F.interpolate(mask[:, None], size=(bh, bw), mode="bilinear", align_corners=False)[:, 0]
+        positions = self.box_pixels + flow.permute(0, 2, 3, 1)  # [T, h, w, 2] where each pixel samples
+        rgb = overlays.sample(self.image, positions)  # [T, h, w, 3]
+        open_vertices = open_vertices.to(self.device)
+        self._paint_eyes(rgb, vertices, open_vertices)
+        if self.options.mouth_style == "cavity" or reference is not None:
+            self._paint_mouth(rgb, vertices, reference)
+        mask = overlays.smoothstep(0.0, 1.0, mask)
+        return rgb.clamp(0, 1), mask
+
+    def _paste(self, rgb: torch.Tensor, box: tuple, layer: torch.Tensor, alpha: torch.Tensor) -> None:
+        """Blend layer [T, h', w', 3] with alpha [T, h', w'] into rgb (head box) at the output-px box, in place."""
+        x0, y0, w, h = box
+        bx, by = x0 - self.box[0], y0 - self.box[1]
+        region = rgb[:, by:by + h, bx:bx + w]
+        region += alpha[..., None] * (layer - region)
+
+    def _clip_to_head_box(self, box):
+        if box is None:
+            return None
+        x0, y0, w, h = box
+        X0, Y0, W, H = self.box
+        x1, y1 = min(x0 + w, X0 + W), min(y0 + h, Y0 + H)
+        x0, y0 = max(x0, X0), max(y0, Y0)
+        return (x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
+
+    def _paint_eyes(self, rgb: torch.Tensor, vertices: torch.Tensor, open_vertices: torch.Tensor) -> None:
+        t = self.topology
+        for eye in range(2):
+            ring = torch.cat([t.eye_upper[eye], t.eye_lower[eye, 1:-1].flip(0)]).to(self.device)
+            fit_points = torch.cat([ring, t.lid_crease[eye].to(self.device)])
+            box = self._clip_to_head_box(overlays.union_box(open_vertices[:, ring], 2, self.width, self.height))
+            if box is None:
+                continue
+            pixels = overlays.pixel_centres(box, self.device)
+            upper, lower = t.eye_upper[eye].to(self.device), t.eye_lower[eye].to(self.device)
+            alpha = overlays.between_curves_alpha(vertices[:, upper], vertices[:, lower], pixels)  # [T, h, w]
+            affine = overlays.fit_affine(open_vertices[:, fit_points], self.vertices[fit_points])
+            eyeball = overlays.sample(self.image, overlays.apply_affine(affine, pixels))
+            self._paste(rgb, box, eyeball, alpha)
+            # The lowered lid: skin between the open and the lowered upper margin, lashes along its edge.
+            lid = overlays.mouth_coordinates(open_vertices[:, upper], vertices[:, upper], pixels)
+            self._paste(rgb, box, overlays.eyelid(*lid[:3], self.lid_colours[eye]), overlays.opening_alpha(*lid))
+            # The raised lower lid: skin from below it, so no sliver of the eye shows under a closed lid.
+            # It reaches a little below the open margin: the mesh's lower-lid points tend to sit above the
+            # visible edge, so the iris's lowest rim would otherwise peek out under a closed lid.
+            rise = open_vertices[:, lower] - vertices[:, lower]
+            lid = overlays.mouth_coordinates(vertices[:, lower], vertices[:, lower] + 1.8 * rise, pixels)
+            skin = overlays.eyelid(*lid[:3], self.lower_lid_colours[eye], lashes=0.0)
+            self._paste(rgb, box, skin, overlays.opening_alpha(*lid))
+
+    def _paint_mouth(self, rgb: torch.Tensor, vertices: torch.Tensor, reference: torch.Tensor | None) -> None:
+        t = self.topology
+        upper_i, lower_i = t.inner_lip_upper.to(self.device), t.inner_lip_lower.to(self.device)
+        upper, lower = vertices[:, upper_i], vertices[:, lower_i]
+        ring = torch.cat([upper, lower[:, 1:-1].flip(1)], 1)
+        box = self._clip_to_head_box(overlays.union_box(ring, 2, self.width, self.height))
+        if box is None:
+            return
+        pixels = overlays.pixel_centres(box, self.device)
+        u, depth, height, width = overlays.mouth_coordinates(upper, lower, pixels)
+        gain = overlays.opening_gain(upper, lower, self.vertices[upper_i], self.vertices[lower_i], u)
+        alpha = overlays.opening_alpha(u, depth, height, width) * gain
+        if reference is not None:
+            jaw_points = torch.cat([t.outer_lip_upper, t.inner_lip_upper]).to(self.device)
+            affine = overlays.fit_affine(vertices[:, jaw_points], self.vertices[jaw_points])
+            interior = self._sample_reference(reference, overlays.apply_affine(affine, pixels))
+        else:
+            interior = overlays.cavity(u, depth, height, width, self.lip_colour, self.teeth_colour)
+        self._paste(rgb, box, interior, alpha)
+
+    def _sample_reference(self, reference: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """Sample mouth reference frames [T, h', w', 3] at output-px positions [T, h, w, 2]."""
+        frames = reference.to(self.device, torch.float32).permute(0, 3, 1, 2)  # [T, 3, h', w']
+        h_ref, w_ref = frames.shape[-2:]
+        if (h_ref, w_ref) == tuple(self.face.image.shape[:2]) or (h_ref, w_ref) == (self.height, self.width):
+            scale = torch.tensor([w_ref / self.width, h_ref / self.height], device=self.device)
+            return overlays.sample(frames, positions * scale)
+        # A square reference is the aligned face crop (what the Wav2Lip node renders), at any resolution.
+        m = self.source.crop_to_output.to(self.device)
+        crop = torch.einsum("thwi,ij->thwj", positions - m[:, 2], torch.linalg.inv(m[:, :2]).T)
+        return overlays.sample(frames, crop * (w_ref / self.face.crop_size))
+
+
+def check_reference(reference: torch.Tensor | None, face: Face, num_frames: int) -> None:
+    """Raise ValueError if a mouth reference batch cannot go with these frames."""
+    if reference is None:
+        return
+    if reference.ndim != 4 or reference.shape[-1] != 3:
+        raise ValueError(f"mouth_reference: expected an IMAGE batch [T, H, W, 3], got {tuple(reference.shape)}")
+    if reference.shape[0] != num_frames:
+        raise ValueError(f"mouth_reference: {reference.shape[0]} frames but the motion has {num_frames}; "
+                         f"make the Wav2Lip reference from the same audio features as the motion")
+    h, w = reference.shape[1:3]
+    if (h, w) != tuple(face.image.shape[:2]) and h != w:
+        raise ValueError(f"mouth_reference: frames of {w}x{h} are neither the source image "
+                         f"({face.image.shape[1]}x{face.image.shape[0]}) nor a square face crop; connect the "
+                         f"Wav2Lip node's output directly")
+
+
+def render_chunks(face: Face, motion: Motion, options: RenderOptions, reference: torch.Tensor | None = None):
+    """Yield (start, rgb [t, h, w, 3], mask [t, h, w], renderer) per chunk of frames, with progress and cancel.
+
+    The head box is renderer.box; the rest of each frame is the source image (renderer.image).
+    """
+    if motion.space != face.space:
+        raise ValueError(f"motion: space {motion.space!r} does not match the face's {face.space!r}; "
+                         f"sample the motion from this face")
+    check_reference(reference, face, motion.num_frames)
+    renderer = FlowRenderer(face, options)
+    T = motion.num_frames
+    log.info("flow render: %d frames at %dx%d on %s (head box %dx%d, flow grid %dx%d)", T, renderer.width,
+             renderer.height, renderer.device, renderer.box[2], renderer.box[3], renderer.grid.width,
+             renderer.grid.height)
+    progress = comfy_adapter.Progress(T)
+    chunk = max(int(options.chunk_size), 1)
+    for start in range(0, T, chunk):
+        stop = min(start + chunk, T)
+        ref = None if reference is None else reference[start:stop]
+        rgb, mask = renderer.render(motion.expression[start:stop], motion.pose[start:stop],
+                                    motion.eye_closure[start:stop], ref)
+        yield start, rgb, mask, renderer
+        progress.update(stop - start, preview=_full_frame(renderer, rgb[-1], mask[-1]))
+
+
+def _full_frame(renderer: FlowRenderer, rgb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """One full output frame [H, W, 3] from a head-box frame (for previews)."""
+    frame = renderer.image[0].permute(1, 2, 0).clone()
+    x0, y0, w, h = renderer.box
+    region = frame[y0:y0 + h, x0:x0 + w]
+    region += mask[..., None] * (rgb - region)
+    return frame
+
+
+def render_frames(face: Face, motion: Motion, options: RenderOptions,
+                  reference: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """All frames: (IMAGE [T, H, W, 3], MASK [T, H, W]) on the intermediate device and dtype.
+
+    Outside the head box frames are the (resized) source; inside, source + mask * (render - source), so a
+    pixel with mask 0 is exactly the source's.
+    """
+    device, dtype = comfy_adapter.intermediate_device(), comfy_adapter.intermediate_dtype()
+    frames = masks = None
+    for start, rgb, mask, renderer in render_chunks(face, motion, options, reference):
+        if frames is None:
+            source = renderer.image[0].permute(1, 2, 0).to(device, dtype)  # [H, W, 3]
+            frames = source.expand(motion.num_frames, -1, -1, -1).clone()
+            masks = torch.zeros(motion.num_frames, renderer.height, renderer.width, device=device, dtype=dtype)
+            x0, y0, w, h = renderer.box
+            src_box = renderer.image[0, :, y0:y0 + h, x0:x0 + w].permute(1, 2, 0)  # [h, w, 3]
+        stop = start + rgb.shape[0]
+        blended = src_box + mask[..., None] * (rgb - src_box)
+        frames[start:stop, y0:y0 + h, x0:x0 + w] = blended.to(device, dtype)
+        masks[start:stop, y0:y0 + h, x0:x0 + w] = mask.to(device, dtype)
+    return frames, masks

@@ -1,0 +1,196 @@
+"""Streaming render to an mp4 with its audio (paper §3.4.5 output): chunks are encoded as they are rendered.
+
+Memory stays flat in clip length: each chunk of frames is pasted into a full-size uint8 chunk, handed to a
+background encoder thread (libx264 + AAC through PyAV) through a two-item queue, and dropped once encoded. The audio written is exactly the
+samples that cover the frames (modit/timing.py), encoded chunk by chunk alongside the video.
+"""
+import logging
+import os
+import queue
+import re
+import threading
+from fractions import Fraction
+
+import torch
+
+from ..timing import samples_for_frames
+from ..types import Face, Motion
+from .renderer import RenderOptions, render_chunks
+
+log = logging.getLogger(__name__)
+
+AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+
+
+def next_output_path(directory: str, filename_prefix: str, extension: str = "mp4") -> tuple[str, str, str]:
+    """A new file path under directory for the prefix (which may hold subfolders): never overwrites.
+
+    Returns (full path, subfolder, file name); names are '<prefix>_00001_.mp4' with the next free counter.
+    """
+    prefix = filename_prefix.strip().replace("\\", "/") or "MoDiT"
+    subfolder, base = os.path.split(prefix)
+    folder = os.path.realpath(os.path.join(directory, subfolder))
+    if os.path.commonpath([folder, os.path.realpath(directory)]) != os.path.realpath(directory):
+        raise ValueError(f"filename_prefix: {filename_prefix!r} points outside the output folder; use a plain "
+                         f"name or a subfolder such as 'modit/clip'")
+    os.makedirs(folder, exist_ok=True)
+    pattern = re.compile(re.escape(base) + r"_(\d+)_\." + re.escape(extension) + "$")
+    taken = [int(m.group(1)) for name in os.listdir(folder) if (m := pattern.match(name))]
+    counter = max(taken, default=0) + 1
+    while True:
+        name = f"{base}_{counter:05d}_.{extension}"
+        path = os.path.join(folder, name)
+        try:
+            with open(path, "xb"):  # claim the name atomically, so two runs never share a file
+                return path, subfolder, name
+        except FileExistsError:
+            counter += 1
+
+
+def audio_for_frames(waveform: torch.Tensor, sample_rate: int, num_frames: int, fps: float) -> torch.Tensor:
+    """Trim or zero-pad audio [C, S] to exactly cover num_frames (timing.samples_for_frames) -> [C, S'] float32."""
+    needed = samples_for_frames(num_frames, sample_rate, fps)
+    waveform = waveform.float()
+    if waveform.shape[1] >= needed:
+        return waveform[:, :needed]
+    return torch.nn.functional.pad(waveform, (0, needed - waveform.shape[1]))
+
+
+class _Encoder(threading.Thread):
+    """Encodes (frames uint8 [t, H, W, 3], audio [C, s]) items from a bounded queue into one mp4."""
+
+    def __init__(self, path: str, width: int, height: int, fps: float, sample_rate: int | None, channels: int,
+                 crf: int, preset: str):
+        super().__init__(daemon=True)
+        import av  # PyAV ships with ComfyUI; imported here so loading the pack stays cheap
+
+        self.av = av
+        self.items = queue.Queue(maxsize=2)
+        self.error = None
+        self.container = av.open(path, mode="w")
+        rate = Fraction(fps).limit_denominator(100000)
+        self.video = self.container.add_stream("libx264", rate=rate)
+        self.video.width, self.video.height = width, height
+        self.video.pix_fmt = "yuv420p"
+        self.video.options = {"crf": str(crf), "preset": preset}
+        self.audio = None
+        if sample_rate is not None:
+            self.audio = self.container.add_stream("aac", rate=sample_rate)
+            self.audio.layout = "stereo" if channels == 2 else "mono"
+            self.audio_pts = 0
+
+    def run(self):
+        try:
+            while (item := self.items.get()) is not None:
+                frames, audio = item
+                for frame in frames.numpy():
+                    self.container.mux(self.video.encode(self.av.VideoFrame.from_ndarray(frame, format="rgb24")))
+                if audio is not None and audio.shape[1] > 0:
+                    packed = audio.T.contiguous().reshape(1, -1).numpy()  # interleaved [1, s * C]
+                    chunk = self.av.AudioFrame.from_ndarray(packed, format="flt", layout=self.audio.layout.name)
+                    chunk.sample_rate = self.audio.rate
+                    chunk.pts = self.audio_pts
+                    self.audio_pts += audio.shape[1]
+                    self.container.mux(self.audio.encode(chunk))
+        except Exception as error:  # noqa: BLE001  reported to the rendering thread, which raises it
+            self.error = error
+            while self.items.get() is not None:  # drain so the producer never blocks
+                pass
+
+    def put(self, frames, audio):
+        if self.error is not None:
+            raise RuntimeError(f"video encoder failed: {self.error}") from self.error
+        self.items.put((frames, audio))
+
+    def finish(self):
+        self.items.put(None)
+        self.join()
+        try:
+            if self.error is None:
+                self.container.mux(self.video.encode(None))
+                if self.audio is not None:
+                    self.container.mux(self.audio.encode(None))
+        finally:
+            self.container.close()
+        if self.error is not None:
+            raise RuntimeError(f"video encoder failed: {self.error}") from self.error
+
+
+def render_to_video(face: Face, motion: Motion, path: str, options: RenderOptions,
+                    audio: tuple[torch.Tensor, int] | None = None, reference: torch.Tensor | None = None,
+                    crf: int = 19, preset: str = "veryfast") -> str:
+    """Render motion straight into an mp4 at `path`; audio = (waveform [C, S], sample_rate) or None.
+
+    Frame sizes are rounded down to even numbers (yuv420p); the audio is trimmed / padded to the frames.
+    """
+    T, fps = motion.num_frames, motion.fps
+    waveform = sample_rate = None
+    if audio is not None:
+        waveform, sample_rate = audio
+        if waveform.shape[0] not in (1, 2):
+            waveform = waveform.mean(0, keepdim=True)
+        waveform = audio_for_frames(waveform, sample_rate, T, fps)
+        if sample_rate not in AAC_RATES:
+            raise ValueError(f"audio: AAC cannot store {sample_rate} Hz; resample to one of {AAC_RATES}")
+    encoder = None
+    completed = False
+    try:
+        for start, rgb, mask, renderer in render_chunks(face, motion, options, reference):
+            if encoder is None:
+                H, W = renderer.height // 2 * 2, renderer.width // 2 * 2
+                encoder = _Encoder(path, W, H, fps, sample_rate, 1 if waveform is None else waveform.shape[0],
+                                   crf, preset)
+                encoder.start()
+                x0, y0, w, h = renderer.box
+                source = renderer.image[0].permute(1, 2, 0)  # [H, W, 3] float
+                source_u8 = (source * 255).round().to(torch.uint8).cpu()
+                src_box = source[y0:y0 + h, x0:x0 + w]
+            t = rgb.shape[0]
+            blended = src_box + mask[..., None] * (rgb - src_box)
+            frames = source_u8.expand(t, -1, -1, -1).clone()  # the encoder thread owns this chunk
+            frames[:, y0:y0 + h, x0:x0 + w] = (blended * 255).round().clamp(0, 255).to(torch.uint8).cpu()
+            frames = frames[:, :H, :W]
+            chunk_audio = None
+            if waveform is not None:
+                s0 = samples_for_frames(start, sample_rate, fps)
+                s1 = samples_for_frames(start + t, sample_rate, fps)
+                chunk_audio = waveform[:, s0:s1]
+            encoder.put(frames, chunk_audio)
+        completed = True
+    finally:
+        if encoder is not None and not completed:  # close the file before the error (or Cancel) propagates
+            try:
+                encoder.finish()
+            except RuntimeError as error:
+                log.warning("while stopping after an error, the encoder also failed: %s", error)
+    if encoder is None:
+        raise ValueError("motion: no frames to render")
+    encoder.finish()
+    log.info("wrote %s (%d frames, %.2f s)", path, T, T / fps)
+    return path
+
+
+def select_audio(motion: Motion, audio_features=None, audio: dict | None = None) -> tuple[torch.Tensor, int] | None:
+    """The soundtrack for a render: core AUDIO if given (usually the original quality), else the features' audio.
+
+    Returns (waveform [C, S] float32, sample_rate) or None. Raises ValueError when the audio's frame count
+    (timing.frames_for_samples) or fps disagrees with the motion's, naming both and the fix.
+    """
+    from ..timing import frames_for_samples
+
+    T, fps = motion.num_frames, motion.fps
+    if audio is not None:
+        waveform, sample_rate = audio["waveform"], int(audio["sample_rate"])
+        if waveform.ndim != 3 or waveform.shape[0] < 1:
+            raise ValueError(f"audio: expected a waveform [B, C, S], got {tuple(waveform.shape)}")
+        frames = frames_for_samples(waveform.shape[-1], sample_rate, fps)
+        if frames != T:
+            raise ValueError(f"audio: {waveform.shape[-1] / sample_rate:.3f} s of audio makes {frames} frames at "
+                             f"{fps} fps but the motion has {T}; use the audio the motion was sampled from")
+        return waveform[0].float().cpu(), sample_rate
+    if audio_features is not None:
+        if audio_features.num_frames != T or abs(audio_features.fps - fps) > 1e-6:
+            raise ValueError(f"audio_features: {audio_features.num_frames} frames at {audio_features.fps} fps but "
+                             f"the motion has {T} frames at {fps} fps; connect the features the motion came from")
+        return audio_features.waveform.float().cpu()[None], int(audio_features.sample_rate)
+    return None

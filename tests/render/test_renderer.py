@@ -1,0 +1,136 @@
+"""The embedded flow renderer: faithful at rest, untouched outside its mask, opens mouths, closes eyes, no flicker."""
+import pytest
+import torch
+
+from comfyui_modit.modit.render.renderer import FlowRenderer, RenderOptions, render_frames
+from comfyui_modit.modit.types import Face, Motion
+
+from .astronaut import make_face
+
+K = 12
+JAW = 0
+
+
+@pytest.fixture(scope="module")
+def astronaut_face():
+    return make_face(Face)
+
+
+def motion(T, jaw=0.0, closure=0.0, yaw=0.0, dtype=torch.float32):
+    expression = torch.zeros(T, K)
+    expression[:, JAW] = torch.as_tensor(jaw, dtype=torch.float32)
+    pose = torch.zeros(T, 6)
+    pose[:, 0] = torch.as_tensor(yaw, dtype=torch.float32)
+    eyes = torch.zeros(T, 2) + torch.as_tensor(closure, dtype=torch.float32).reshape(-1, 1)
+    return Motion(expression.to(dtype), pose.to(dtype), eyes.to(dtype), 25.0, "embedded-v1")
+
+
+def luma(image):
+    return image[..., 0] * 0.299 + image[..., 1] * 0.587 + image[..., 2] * 0.114
+
+
+def psnr(a, b):
+    return float(-10 * torch.log10(((a.float() - b.float()) ** 2).mean().clamp_min(1e-20)))
+
+
+def region(face, indices, pad=2):
+    """Integer box (x0, y0, x1, y1) in image px around some landmarks of the face."""
+    m = face.crop_to_image.float()
+    xy = face.landmarks[indices, :2] @ m[:, :2].T + m[:, 2]
+    low, high = xy.min(0).values, xy.max(0).values
+    return int(low[0]) - pad, int(low[1]) - pad, int(high[0]) + pad + 1, int(high[1]) + pad + 1
+
+
+def test_zero_motion_reproduces_source(astronaut_face):
+    frames, masks = render_frames(astronaut_face, Motion.still(astronaut_face.beta_0, 2, 25.0, "embedded-v1"),
+                                  RenderOptions())
+    assert frames.shape == (2, 512, 512, 3) and masks.shape == (2, 512, 512)
+    assert psnr(frames[0], astronaut_face.image) > 35
+    assert masks.max() == 1 and masks[:, 0, 0].max() == 0
+
+
+def test_outside_mask_is_the_source(astronaut_face):
+    m = motion(3, jaw=[0.0, 0.8, 0.4], closure=[0.0, 1.0, 0.5], yaw=[0.2, -0.15, 0.1])
+    frames, masks = render_frames(astronaut_face, m, RenderOptions(feather=0.3))
+    outside = masks == 0
+    assert outside.float().mean() > 0.5, "the mask should cover the head, not the whole image"
+    source = astronaut_face.image.expand_as(frames)
+    assert torch.equal(frames[outside], source[outside])
+    assert (frames - source).abs().amax(-1)[masks > 0.5].max() > 0.05, "the head should move"
+
+
+def test_jaw_opens_the_mouth(astronaut_face):
+    frames, _ = render_frames(astronaut_face, motion(2, jaw=[0.0, 1.0]), RenderOptions())
+    x0, y0, x1, y1 = region(astronaut_face, [61, 291, 0, 17, 152], pad=4)
+    dark = (luma(frames[:, y0:y1, x0:x1]) < 0.2).sum((1, 2))
+    # A wide-open mouth shows a dark cavity of at least a few % of the lower face.
+    assert dark[1] > dark[0] + 0.05 * (x1 - x0) * (y1 - y0), dark.tolist()
+
+
+def test_eye_closure_covers_the_iris(astronaut_face):
+    frames, _ = render_frames(astronaut_face, motion(3, closure=[0.0, 0.5, 1.0]), RenderOptions())
+    for ring in ([33, 133, 159, 145], [362, 263, 386, 374]):
+        x0, y0, x1, y1 = region(astronaut_face, ring, pad=0)
+        iris = (luma(frames[:, y0:y1, x0:x1]) < 0.3).sum((1, 2)).float()  # dark iris and pupil pixels
+        assert iris[0] > 20
+        assert iris[1] < 0.8 * iris[0] and iris[2] < 0.35 * iris[0], iris.tolist()
+        # The lid covers the eye with skin: the closed eye is as bright as the skin around it.
+        assert luma(frames[2, y0:y1, x0:x1]).mean() > luma(frames[0, y0:y1, x0:x1]).mean() + 0.05
+
+
+def test_half_closed_eye_keeps_the_iris_round(astronaut_face):
+    """A half-closed lid hides the top of the iris; the visible part is not squashed toward the lower lid."""
+    frames, _ = render_frames(astronaut_face, motion(2, closure=[0.0, 0.5]), RenderOptions())
+    x0, y0, x1, y1 = region(astronaut_face, [33, 133, 159, 145], pad=0)
+    dark = luma(frames[:, y0:y1, x0:x1]) < 0.3
+    rows = torch.arange(y1 - y0).float()[:, None]
+    lowest = [float(rows.expand_as(d)[d].max()) for d in dark]
+    assert abs(lowest[1] - lowest[0]) <= 1.0, lowest
+
+
+def test_fp16_inputs_give_finite_frames(astronaut_face):
+    half_face = Face(**{**{f: getattr(astronaut_face, f) for f in astronaut_face.__dataclass_fields__},
+                        "image": astronaut_face.image.half()})
+    m = motion(2, jaw=[0.3, 0.9], closure=[0.5, 1.0], yaw=[0.1, -0.1], dtype=torch.float16)
+    reference = astronaut_face.image.half()[None].repeat(2, 1, 1, 1)
+    frames, masks = render_frames(half_face, m, RenderOptions(), reference)
+    assert torch.isfinite(frames).all() and torch.isfinite(masks).all()
+    assert frames.min() >= 0 and frames.max() <= 1
+
+
+def test_mouth_reference_fills_the_interior(astronaut_face):
+    reference = astronaut_face.image.clone()
+    reference[..., :] = torch.tensor([0.0, 1.0, 0.0])  # all green: wherever it shows, we see it
+    frames, _ = render_frames(astronaut_face, motion(1, jaw=[1.0]), RenderOptions(), reference[None])
+    x0, y0, x1, y1 = region(astronaut_face, [61, 291, 0, 17, 152], pad=4)
+    patch = frames[0, y0:y1, x0:x1]
+    green = (patch[..., 1] > 0.8) & (patch[..., 0] < 0.2)
+    assert green.sum() > 0.05 * (x1 - x0) * (y1 - y0)
+
+
+def test_constant_motion_gives_identical_frames(astronaut_face):
+    frames, _ = render_frames(astronaut_face, motion(4, jaw=0.5, closure=0.3, yaw=0.1),
+                              RenderOptions(chunk_size=3))
+    assert all(torch.equal(frames[0], frames[i]) for i in range(1, 4))
+
+
+def test_smooth_motion_changes_frames_smoothly(astronaut_face):
+    """No flicker: a linear jaw and head ramp changes each frame by about the same amount."""
+    T = 12
+    ramp = torch.linspace(0, 1, T)
+    frames, _ = render_frames(astronaut_face, motion(T, jaw=0.6 * ramp, yaw=0.1 * ramp), RenderOptions())
+    steps = (frames[1:] - frames[:-1]).abs().mean((1, 2, 3))
+    assert steps.min() > 0
+    assert steps.max() < 2.0 * steps.median(), steps.tolist()
+
+
+def test_output_size_caps_the_longest_side(astronaut_face):
+    frames, masks = render_frames(astronaut_face, motion(1, jaw=[0.5]), RenderOptions(max_side=256))
+    assert frames.shape == (1, 256, 256, 3) and masks.shape == (1, 256, 256)
+
+
+def test_wrong_space_is_refused(astronaut_face):
+    face = Face(**{**{f: getattr(astronaut_face, f) for f in astronaut_face.__dataclass_fields__},
+                   "space": "bfm-64"})
+    with pytest.raises(ValueError, match="embedded-v1"):
+        FlowRenderer(face, RenderOptions())

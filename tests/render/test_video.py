@@ -1,0 +1,105 @@
+"""Streaming render to mp4: right frame count and duration, audio covering exactly the frames, no overwrites."""
+import math
+
+import pytest
+import torch
+
+from comfyui_modit.modit.render.renderer import RenderOptions
+from comfyui_modit.modit.render.video import next_output_path, render_to_video, select_audio
+from comfyui_modit.modit.timing import samples_for_frames
+from comfyui_modit.modit.types import AudioFeatures, Face, Motion
+from comfyui_modit.nodes.render import MoDiTFlowRender, MoDiTRenderToVideo
+
+from .astronaut import make_face
+
+FPS = 25.0
+SR = 16000
+
+
+@pytest.fixture(scope="module")
+def small_face():
+    return make_face(Face, size=256)
+
+
+def talking(T):
+    t = torch.arange(T).float()
+    expression = torch.zeros(T, 12)
+    expression[:, 0] = 0.4 + 0.4 * torch.sin(t / 2)
+    eyes = torch.zeros(T, 2)
+    eyes[T // 2] = 1.0
+    pose = torch.zeros(T, 6)
+    pose[:, 0] = 0.1 * torch.sin(t / 7)
+    return Motion(expression, pose, eyes, FPS, "embedded-v1")
+
+
+def features(T):
+    S = samples_for_frames(T, SR, FPS)
+    wave = 0.3 * torch.sin(torch.arange(S) / SR * 2 * math.pi * 220)
+    return AudioFeatures(torch.zeros(T, 80), FPS, "mel80", wave, SR)
+
+
+def probe(path):
+    import av
+
+    with av.open(path) as container:
+        video = container.streams.video[0]
+        audio = container.streams.audio[0] if container.streams.audio else None
+        frames = sum(1 for _ in container.decode(video=0))
+        return {"frames": frames, "width": video.width, "height": video.height,
+                "video_s": float(video.duration * video.time_base),
+                "audio_s": float(audio.duration * audio.time_base) if audio is not None else None,
+                "audio_rate": audio.rate if audio is not None else None}
+
+
+def test_streaming_file_has_the_frames_and_audio(small_face, tmp_path):
+    T = 33  # not a multiple of the chunk size
+    path, _, _ = next_output_path(str(tmp_path), "clip")
+    audio = select_audio(talking(T), features(T))
+    render_to_video(small_face, talking(T), path, RenderOptions(chunk_size=8), audio)
+    info = probe(path)
+    assert info["frames"] == T
+    assert info["width"] == 256 and info["height"] == 256
+    assert info["video_s"] == pytest.approx(T / FPS, abs=1e-3)
+    assert info["audio_rate"] == SR
+    assert info["audio_s"] == pytest.approx(T / FPS, abs=0.07)  # AAC works in 1024-sample frames
+
+
+def test_next_output_path_never_overwrites(tmp_path):
+    first = next_output_path(str(tmp_path), "sub/clip")
+    second = next_output_path(str(tmp_path), "sub/clip")
+    assert first[0] != second[0] and first[1] == "sub"
+    assert first[2] == "clip_00001_.mp4" and second[2] == "clip_00002_.mp4"
+    with pytest.raises(ValueError, match="outside the output folder"):
+        next_output_path(str(tmp_path), "../escape")
+
+
+def test_audio_that_does_not_match_the_frames_is_refused():
+    T = 10
+    with pytest.raises(ValueError, match="frames"):
+        select_audio(talking(T), features(T + 3))
+    long_audio = {"waveform": torch.zeros(1, 2, samples_for_frames(T + 5, 44100, FPS)), "sample_rate": 44100}
+    with pytest.raises(ValueError, match="motion has 10"):
+        select_audio(talking(T), None, long_audio)
+    stereo = {"waveform": torch.zeros(1, 2, samples_for_frames(T, 44100, FPS)), "sample_rate": 44100}
+    waveform, rate = select_audio(talking(T), features(T), stereo)  # core AUDIO wins when both are given
+    assert waveform.shape[0] == 2 and rate == 44100
+
+
+def test_render_to_video_node(small_face, user_dirs):
+    T = 12
+    node = MoDiTRenderToVideo()
+    out = node.render_video(small_face, talking(T), "source", 0.5, "cavity", 128, "MoDiT/test", 23, "ultrafast",
+                            audio_features=features(T))
+    path = out["result"][0]
+    assert path.startswith(str(user_dirs["output"])) and path.endswith("test_00001_.mp4")
+    assert out["ui"]["images"][0] == {"filename": "test_00001_.mp4", "subfolder": "MoDiT", "type": "output"}
+    assert probe(path)["frames"] == T
+
+
+def test_flow_render_node_outputs(small_face):
+    frames, mask = MoDiTFlowRender().render(small_face, talking(3), "256", 0.5, "cavity", 96)
+    assert frames.shape == (3, 256, 256, 3) and mask.shape == (3, 256, 256)
+    assert frames.dtype == torch.float32 and torch.isfinite(frames).all()
+    with pytest.raises(ValueError, match="mouth_reference"):
+        MoDiTFlowRender().render(small_face, talking(3), "source", 0.5, "cavity", 96,
+                                 mouth_reference=torch.zeros(2, 256, 256, 3))
