@@ -116,7 +116,8 @@ def head_pose(num_frames: int, fps: float, activity: torch.Tensor | None = None,
     rotation = idle + speech * envelope[:, None]  # [T, 3] yaw, pitch, roll
     # Nods: the chin drops (pitch < 0) while speech activity rises; the rise is taken on the smooth
     # envelope and smoothed again, so the nod eases in and out.
-    rise = gaussian_smooth(np.maximum(np.gradient(envelope) * fps, 0.0), config.speech_time_s * fps)
+    slope = np.gradient(envelope) * fps if num_frames > 1 else np.zeros(num_frames)  # [T] activity per second
+    rise = gaussian_smooth(np.maximum(slope, 0.0), config.speech_time_s * fps)
     rotation[:, 1] -= np.radians(config.nod_deg) * np.tanh(rise)
 
     sway = smooth_noise(rng, num_frames, 3, config.idle_time_s * fps) * np.asarray(config.translation_sway)

@@ -76,3 +76,10 @@ def test_closed_source_eyes_warn(caplog):
     face = make_face(eye_openness=(0.1, 0.1))
     run(still_motion(100), speech_like(100), face)
     assert "eyes look closed" in caplog.text
+
+
+@pytest.mark.parametrize("frames", [0, 1, 2])
+def test_tiny_clips_and_the_largest_seed_work(face, frames):
+    result = run(still_motion(frames), speech_like(frames), face, seed=0xFFFFFFFFFFFFFFFF)
+    assert result.pose.shape == (frames, 6) and result.eye_closure.shape == (frames, 2)
+    assert float(result.pose.abs().sum()) < 1e-3 and result.pose[:1].abs().sum() == 0, "motion fades in"
