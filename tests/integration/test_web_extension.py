@@ -158,8 +158,9 @@ def test_executed_nodes_show_duration_and_curves(server, page):
 
         drawn = _plot_pixels(page, node_id)
         for name, count in drawn["counts"].items():
-            # a curve across a ~340 px plot leaves hundreds of pixels of its colour; a legend label alone ~20
-            assert count > 150, f"node {node_id}: the {name!r} curve is not drawn under the node: {drawn}"
+            # drawn curves leave 220-870 pixels of their colour in the 340x150 plot (Chromium 156); the legend
+            # label alone leaves a few dozen, and nothing is there when the plot is not drawn
+            assert count > 100, f"node {node_id}: the {name!r} curve is not drawn under the node: {drawn}"
 
     # A second result (re-run, another track) replaces the duration in the title instead of stacking it.
     title = page.evaluate("(n => { n.onExecuted({modit_motion: [{...n.moditMotion, duration: 3.25}]}); return n.title; })"
