@@ -6,10 +6,12 @@ Notation (code name -> paper symbol):
   phase_threshold   -> t_T: M = M_D + M_E while t < t_T, else M = M_E (bias_injection.phase_bias)
   guidance_scale    -> w of classifier-free guidance: eps = eps_u + w (eps_c - eps_u), eps_u with the audio dropped
   window, context   -> long audio is sampled in windows of `window` frames; each window after the first starts
-                       with `context` (or more) frames already produced by the previous one, which are held at
-                       their known values by replacement at every step (inpainting: X_t[known] =
+                       with `context` (or more) frames already produced by the previous one. The first half of
+                       them is held at its known values by replacement at every step (inpainting: X_t[known] =
                        sqrt(alpha_bar_t) X_0[known] + sqrt(1 - alpha_bar_t) eps[known], eps being the noise those
-                       frames started from), so the new frames continue the old ones without a seam.
+                       frames started from), so the new frames continue the old ones; over the second half the old
+                       frames cross-fade linearly into the window's own version, which removes the small step a
+                       few-step sampler leaves where held frames meet free ones.
 
 Determinism: all noise comes from one torch.Generator on the CPU seeded with `seed`: the starting noise of every
 frame is drawn once up front ([T, K], tiny), then any per-step noise window by window, so one seed gives the
@@ -95,10 +97,17 @@ def sample_expression(model, schedule: NoiseSchedule, audio: torch.Tensor, beta_
     result = torch.zeros(T, K)  # [T, K] normalised units, filled window by window
     sampler = make_sampler(options.sampler, schedule)
     for w in plan:
-        known = result[w.start:w.start + w.known].to(device, dtype)[None]  # [1, n_known, K]
-        result[w.start:w.end] = _sample_window(
+        held = w.known - w.known // 2  # the first half of the context is held; the second half is cross-faded
+        known = result[w.start:w.start + held].to(device, dtype)[None]  # [1, held, K]
+        window_x0 = _sample_window(
             model, schedule, sampler, audio_n[w.start:w.end][None], beta_n,
             start_noise[w.start:w.end].to(device, dtype)[None], known, options, generator, on_chunk)[0].float().cpu()
+        fade = w.known - held
+        if fade:  # old frames fade into the new window's own version of them: no step at the seam
+            weight = torch.linspace(1, 0, fade + 2)[1:-1, None]  # [fade, 1] from ~1 (old) to ~0 (new)
+            span = slice(w.start + held, w.start + w.known)
+            window_x0[held:w.known] = weight * result[span] + (1 - weight) * window_x0[held:w.known]
+        result[w.start + held:w.end] = window_x0[held:]
     log.debug("sampled %d frames in %d windows of %d", T, len(plan), window)
     return model.denormalize_expression(result.to(device)).float().cpu()
 

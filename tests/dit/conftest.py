@@ -10,8 +10,8 @@ from synthetic import write_shards  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def trained_tiny(tmp_path_factory):
-    """(model, info, path) of a 'tiny' DiT trained 400 steps on jaw-follows-channel-5 data (~5 s on CPU)."""
+def trained_tiny(tmp_path_factory, one_thread):
+    """(model, info, path) of a 'tiny' DiT trained 400 steps on jaw-follows-the-audio data (~5 s on an idle CPU core)."""
     from comfyui_modit.modit.train.data import ShardDataset
     from comfyui_modit.modit.train.loop import TrainOptions, train
 
@@ -20,5 +20,14 @@ def trained_tiny(tmp_path_factory):
     path = str(root / "tiny.safetensors")
     torch.manual_seed(0)
     model, info = train(ShardDataset(corpus), "tiny", path,
-                        TrainOptions(steps=400, batch_size=32, learning_rate=3e-3, warmup_steps=20, log_every=1000))
+                        TrainOptions(steps=400, batch_size=16, learning_rate=3e-3, warmup_steps=20, log_every=1000))
     return model.eval(), info, path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_thread():
+    """Tiny tensors: on a shared 2-core machine, thread hand-offs cost far more than they save."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
