@@ -98,10 +98,10 @@ def sample_expression(model, schedule: NoiseSchedule, audio: torch.Tensor, beta_
     sampler = make_sampler(options.sampler, schedule)
     for w in plan:
         held = w.known - w.known // 2  # the first half of the context is held; the second half is cross-faded
-        known = result[w.start:w.start + held].to(device, dtype)[None]  # [1, held, K]
+        known = result[w.start:w.start + held].to(device)[None]  # [1, held, K] float32
         window_x0 = _sample_window(
             model, schedule, sampler, audio_n[w.start:w.end][None], beta_n,
-            start_noise[w.start:w.end].to(device, dtype)[None], known, options, generator, on_chunk)[0].float().cpu()
+            start_noise[w.start:w.end].to(device)[None], known, options, generator, on_chunk)[0].float().cpu()
         fade = w.known - held
         if fade:  # old frames fade into the new window's own version of them: no step at the seam
             weight = torch.linspace(1, 0, fade + 2)[1:-1, None]  # [fade, 1] from ~1 (old) to ~0 (new)
@@ -113,7 +113,11 @@ def sample_expression(model, schedule: NoiseSchedule, audio: torch.Tensor, beta_
 
 
 def _sample_window(model, schedule, sampler, audio, beta_0, noise, known, options, generator, on_chunk):
-    """One window: audio [1, L, D], beta_0 [1, K], noise [1, L, K], known [1, n, K] -> X_0 [1, L, K]."""
+    """One window: audio [1, L, D], beta_0 [1, K] (model dtype), noise [1, L, K], known [1, n, K] -> X_0 [1, L, K].
+
+    The sampler's arithmetic stays in float32 whatever the network's dtype: 1 - alpha_bar_t near t = 0 is ~1e-4,
+    which fp16 cannot resolve; only the network's inputs are cast.
+    """
     L = audio.shape[1]
     n = known.shape[1]
     sampler.set_timesteps(options.num_steps)
@@ -129,9 +133,9 @@ def _sample_window(model, schedule, sampler, audio, beta_0, noise, known, option
         x[:, :n] = schedule.add_noise(known, noise[:, :n], timesteps[0])
     for t in timesteps:
         bias = phase_bias(t, options.phase_threshold, L, options.bias_width, options.bias_spread,
-                          device=x.device, dtype=x.dtype)  # Alg. 1: the phase decider picks M for this t
+                          device=x.device, dtype=audio.dtype)  # Alg. 1: the phase decider picks M for this t
         steps = torch.full((audio.shape[0],), t, device=x.device, dtype=torch.long)
-        eps = model(x.expand(audio.shape[0], -1, -1), steps, audio, beta_0, bias, drop)  # [1 or 2, L, K]
+        eps = model(x.to(audio.dtype).expand(audio.shape[0], -1, -1), steps, audio, beta_0, bias, drop).float()
         if guided:
             eps = eps[1:] + options.guidance_scale * (eps[:1] - eps[1:])  # classifier-free guidance
         x = sampler.step(eps, t, x, generator).prev_sample

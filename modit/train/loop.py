@@ -177,6 +177,7 @@ def train(dataset: ShardDataset, preset: str, out: str, options: TrainOptions, d
         import torch.distributed as dist
 
         dist.barrier()
+        dist.destroy_process_group()
     return ema, info
 
 
