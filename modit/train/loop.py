@@ -125,7 +125,7 @@ def train(dataset: ShardDataset, preset: str, out: str, options: TrainOptions, d
         optimizer.load_state_dict(state["optimizer"])
         ema_model, _ = load_dit(out, device)
         ema.load_state_dict(ema_model.state_dict())
-        generator.set_state(state["generator"])
+        generator.set_state(state["generator"].cpu())  # map_location moved it; CPU generators need a CPU state
         start = int(state["step"])
         log.info("resumed %s at step %d", out, start)
     elif resume:
