@@ -8,6 +8,8 @@ from comfyui_modit.modit.dit.presets import modit_tiny
 from comfyui_modit.modit.dit.sampling import SamplingOptions, sample_expression
 from comfyui_modit.modit.dit.schedule import NoiseSchedule
 
+from synthetic import audio_features
+
 
 def test_diagonal_bias_is_a_band_of_the_given_width():
     m_d = diagonal_bias(10, width=2)
@@ -76,3 +78,17 @@ def test_sampler_injects_the_phase_bias_algorithm_1_asks_for():
         assert len(seen) == 20
         assert all(lip == (t < 400) for t, lip in seen), seen
         assert any(lip for _, lip in seen) and not all(lip for _, lip in seen)
+
+
+def test_lip_sync_phase_is_what_locks_a_trained_jaw_to_the_audio(trained_tiny):
+    """Algorithm 1 end to end: with t_T = 0 (M_E only, never M_D) the trained jaw loses the audio; with the
+    training t_T it follows it."""
+    model, info, _ = trained_tiny
+    features = audio_features(120, seed=12).features
+    schedule = NoiseSchedule(info.schedule)
+    corr = {}
+    for t_T in (0, info.bias["phase_threshold"]):
+        jaw = sample_expression(model, schedule, features, torch.zeros(12),
+                                SamplingOptions(num_steps=10, seed=0, phase_threshold=t_T))[:, 0]
+        corr[t_T] = float(torch.corrcoef(torch.stack([jaw, features[:, 5]]))[0, 1])
+    assert corr[info.bias["phase_threshold"]] > corr[0] + 0.3, corr
