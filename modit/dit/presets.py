@@ -38,20 +38,20 @@ class DiTConfig:
 
 def modit_paper(**overrides) -> DiTConfig:
     """The paper's network: 1 block, hidden 1024, FFN 2048, 4 heads, 12-frame training windows."""
-    return DiTConfig(hidden_size=1024, depth=1, num_heads=4, ffn_size=2048, window=12, temporal_range=12,
-                     **overrides)
+    return DiTConfig(**{**dict(hidden_size=1024, depth=1, num_heads=4, ffn_size=2048, window=12,
+                                temporal_range=12), **overrides})
 
 
 def modit_embedded(**overrides) -> DiTConfig:
     """The bundled CPU-friendly network: 2 s windows (50 frames at 25 fps), ~2 M parameters (< 10 MB fp32)."""
-    return DiTConfig(hidden_size=256, depth=2, num_heads=4, ffn_size=512, window=50, temporal_range=25,
-                     latent_size=64, **overrides)
+    return DiTConfig(**{**dict(hidden_size=256, depth=2, num_heads=4, ffn_size=512, window=50,
+                                temporal_range=25, latent_size=64), **overrides})
 
 
 def modit_tiny(**overrides) -> DiTConfig:
     """A few thousand parameters: for tests and smoke runs only."""
-    return DiTConfig(hidden_size=32, depth=1, num_heads=2, ffn_size=64, window=16, temporal_range=8,
-                     latent_size=8, **overrides)
+    return DiTConfig(**{**dict(hidden_size=32, depth=1, num_heads=2, ffn_size=64, window=16,
+                                temporal_range=8, latent_size=8), **overrides})
 
 
 PRESETS = {"paper": modit_paper, "embedded": modit_embedded, "tiny": modit_tiny}

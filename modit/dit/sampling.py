@@ -6,10 +6,12 @@ Notation (code name -> paper symbol):
   phase_threshold   -> t_T: M = M_D + M_E while t < t_T, else M = M_E (bias_injection.phase_bias)
   guidance_scale    -> w of classifier-free guidance: eps = eps_u + w (eps_c - eps_u), eps_u with the audio dropped
   window, context   -> long audio is sampled in windows of `window` frames; each window after the first starts
-                       with `context` (or more) frames already produced by the previous one, which are held at
-                       their known values by replacement at every step (inpainting: X_t[known] =
+                       with `context` (or more) frames already produced by the previous one. The first half of
+                       them is held at its known values by replacement at every step (inpainting: X_t[known] =
                        sqrt(alpha_bar_t) X_0[known] + sqrt(1 - alpha_bar_t) eps[known], eps being the noise those
-                       frames started from), so the new frames continue the old ones without a seam.
+                       frames started from), so the new frames continue the old ones; over the second half the old
+                       frames cross-fade linearly into the window's own version, which removes the small step a
+                       few-step sampler leaves where held frames meet free ones.
 
 Determinism: all noise comes from one torch.Generator on the CPU seeded with `seed`: the starting noise of every
 frame is drawn once up front ([T, K], tiny), then any per-step noise window by window, so one seed gives the
@@ -95,16 +97,27 @@ def sample_expression(model, schedule: NoiseSchedule, audio: torch.Tensor, beta_
     result = torch.zeros(T, K)  # [T, K] normalised units, filled window by window
     sampler = make_sampler(options.sampler, schedule)
     for w in plan:
-        known = result[w.start:w.start + w.known].to(device, dtype)[None]  # [1, n_known, K]
-        result[w.start:w.end] = _sample_window(
+        held = w.known - w.known // 2  # the first half of the context is held; the second half is cross-faded
+        known = result[w.start:w.start + held].to(device)[None]  # [1, held, K] float32
+        window_x0 = _sample_window(
             model, schedule, sampler, audio_n[w.start:w.end][None], beta_n,
-            start_noise[w.start:w.end].to(device, dtype)[None], known, options, generator, on_chunk)[0].float().cpu()
+            start_noise[w.start:w.end].to(device)[None], known, options, generator, on_chunk)[0].float().cpu()
+        fade = w.known - held
+        if fade:  # old frames fade into the new window's own version of them: no step at the seam
+            weight = torch.linspace(1, 0, fade + 2)[1:-1, None]  # [fade, 1] from ~1 (old) to ~0 (new)
+            span = slice(w.start + held, w.start + w.known)
+            window_x0[held:w.known] = weight * result[span] + (1 - weight) * window_x0[held:w.known]
+        result[w.start + held:w.end] = window_x0[held:]
     log.debug("sampled %d frames in %d windows of %d", T, len(plan), window)
     return model.denormalize_expression(result.to(device)).float().cpu()
 
 
 def _sample_window(model, schedule, sampler, audio, beta_0, noise, known, options, generator, on_chunk):
-    """One window: audio [1, L, D], beta_0 [1, K], noise [1, L, K], known [1, n, K] -> X_0 [1, L, K]."""
+    """One window: audio [1, L, D], beta_0 [1, K] (model dtype), noise [1, L, K], known [1, n, K] -> X_0 [1, L, K].
+
+    The sampler's arithmetic stays in float32 whatever the network's dtype: 1 - alpha_bar_t near t = 0 is ~1e-4,
+    which fp16 cannot resolve; only the network's inputs are cast.
+    """
     L = audio.shape[1]
     n = known.shape[1]
     sampler.set_timesteps(options.num_steps)
@@ -120,9 +133,9 @@ def _sample_window(model, schedule, sampler, audio, beta_0, noise, known, option
         x[:, :n] = schedule.add_noise(known, noise[:, :n], timesteps[0])
     for t in timesteps:
         bias = phase_bias(t, options.phase_threshold, L, options.bias_width, options.bias_spread,
-                          device=x.device, dtype=x.dtype)  # Alg. 1: the phase decider picks M for this t
+                          device=x.device, dtype=audio.dtype)  # Alg. 1: the phase decider picks M for this t
         steps = torch.full((audio.shape[0],), t, device=x.device, dtype=torch.long)
-        eps = model(x.expand(audio.shape[0], -1, -1), steps, audio, beta_0, bias, drop)  # [1 or 2, L, K]
+        eps = model(x.to(audio.dtype).expand(audio.shape[0], -1, -1), steps, audio, beta_0, bias, drop).float()
         if guided:
             eps = eps[1:] + options.guidance_scale * (eps[:1] - eps[1:])  # classifier-free guidance
         x = sampler.step(eps, t, x, generator).prev_sample

@@ -54,7 +54,7 @@ class NoiseSchedule:
 
     def alpha_bar(self, t, like: torch.Tensor) -> torch.Tensor:
         """alpha_bar_t as a tensor shaped to broadcast against `like` ([B] steps -> [B, 1, 1]); t = -1 gives 1."""
-        t = torch.as_tensor(t)
+        t = torch.as_tensor(t).cpu()  # the table lives on the CPU; only the result moves to `like`'s device
         values = torch.where(t >= 0, self.alphas_cumprod[t.clamp(min=0).cpu()], torch.ones((), dtype=torch.float64))
         values = values.to(device=like.device, dtype=like.dtype)
         return values.reshape(values.shape + (1,) * (like.ndim - values.ndim))

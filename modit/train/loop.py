@@ -110,6 +110,7 @@ def train(dataset: ShardDataset, preset: str, out: str, options: TrainOptions, d
     config = build_config(preset, feature_dim=dataset.feature_dim, expression_dim=dataset.expression_dim,
                           **(config_overrides or {}))
     schedule = NoiseSchedule(schedule_config)
+    torch.manual_seed(options.seed)  # the initial weights: same seed, same network on every rank
     model = MoDiT(config)
     for name, value in dataset.statistics().items():
         getattr(model, name).copy_(value)
@@ -125,7 +126,7 @@ def train(dataset: ShardDataset, preset: str, out: str, options: TrainOptions, d
         optimizer.load_state_dict(state["optimizer"])
         ema_model, _ = load_dit(out, device)
         ema.load_state_dict(ema_model.state_dict())
-        generator.set_state(state["generator"])
+        generator.set_state(state["generator"].cpu())  # map_location moved it; CPU generators need a CPU state
         start = int(state["step"])
         log.info("resumed %s at step %d", out, start)
     elif resume:
@@ -145,7 +146,7 @@ def train(dataset: ShardDataset, preset: str, out: str, options: TrainOptions, d
                  preset, model.num_parameters() / 1e6, device, world, options.batch_size, config.window, start,
                  options.steps)
     model.train()
-    running, tic = {}, time.time()
+    running, count, tic = {}, 0, time.time()  # loss sums over the steps since the last log line
     for step in range(start, options.steps):
         for group in optimizer.param_groups:
             group["lr"] = _learning_rate(options, step)
@@ -162,21 +163,22 @@ def train(dataset: ShardDataset, preset: str, out: str, options: TrainOptions, d
         values = {name: value.item() for name, value in losses.items()}
         for name, value in values.items():
             running[name] = running.get(name, 0.0) + value
+        count += 1
         if on_step is not None:
             on_step(step + 1, values)
         done = step + 1
         if rank == 0 and (done % options.log_every == 0 or done == options.steps):
-            count = options.log_every if done % options.log_every == 0 else (done - start) % options.log_every or 1
             log.info("step %d/%d  loss %.4f  L_t %.4f  L_v %.4f  lr %.2e  %.1f steps/s", done, options.steps,
                      running["total"] / count, running["noise"] / count, running["velocity"] / count,
                      optimizer.param_groups[0]["lr"], count / max(time.time() - tic, 1e-9))
-            running, tic = {}, time.time()
+            running, count, tic = {}, 0, time.time()
         if rank == 0 and (done % options.save_every == 0 or done == options.steps):
             info = _save(out, model, ema, optimizer, generator, info, done)
     if world > 1:
         import torch.distributed as dist
 
         dist.barrier()
+        dist.destroy_process_group()
     return ema, info
 
 

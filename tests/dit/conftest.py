@@ -11,14 +11,28 @@ from synthetic import write_shards  # noqa: E402
 
 @pytest.fixture(scope="session")
 def trained_tiny(tmp_path_factory):
-    """(model, info, path) of a 'tiny' DiT trained 400 steps on jaw-follows-channel-5 data (~5 s on CPU)."""
+    """(model, info, path) of a 'tiny' DiT trained 400 steps on jaw-follows-the-audio data (~5 s on an idle CPU core)."""
     from comfyui_modit.modit.train.data import ShardDataset
     from comfyui_modit.modit.train.loop import TrainOptions, train
 
     root = tmp_path_factory.mktemp("dit")
     corpus = write_shards(root / "corpus", num_shards=2, utterances=6, lengths=(20, 60))
     path = str(root / "tiny.safetensors")
-    torch.manual_seed(0)
-    model, info = train(ShardDataset(corpus), "tiny", path,
-                        TrainOptions(steps=400, batch_size=32, learning_rate=3e-3, warmup_steps=20, log_every=1000))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # see one_thread below
+    try:
+        model, info = train(ShardDataset(corpus), "tiny", path,
+                            TrainOptions(steps=400, batch_size=16, learning_rate=3e-3, warmup_steps=20,
+                                         log_every=1000))
+    finally:
+        torch.set_num_threads(threads)
     return model.eval(), info, path
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: on a shared 2-core machine, thread hand-offs cost far more than they save."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

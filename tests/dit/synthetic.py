@@ -22,7 +22,9 @@ def speech_envelope(num_frames: int, generator: torch.Generator) -> torch.Tensor
 def synthetic_utterance(num_frames: int, generator: torch.Generator, dim: int = 80):
     """(features [T, D], expression [T, K]) where jaw_open follows feature channel DRIVER."""
     envelope = speech_envelope(num_frames, generator)
-    features = 0.1 * torch.randn(num_frames, dim, generator=generator)
+    profile = 0.5 + torch.rand(dim, generator=torch.Generator().manual_seed(1234))  # a fixed "spectrum"
+    # like mel bands, every channel rises with loudness (plus a little noise); channel DRIVER is exactly 4 x jaw
+    features = envelope[:, None] * profile + 0.05 * torch.randn(num_frames, dim, generator=generator)
     features[:, DRIVER] = 4.0 * envelope
     expression = torch.zeros(num_frames, NUM_COMPONENTS)
     expression[:, JAW_OPEN] = envelope

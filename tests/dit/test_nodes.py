@@ -1,0 +1,72 @@
+"""MoDiT Load DiT and MoDiT Sample Expression: the Motion contract, bundled listing, and mismatch refusal."""
+import shutil
+
+import pytest
+import torch
+
+from comfyui_modit.modit.types import Motion
+from comfyui_modit.nodes.motion import NONE_FOUND, MoDiTLoadDiT, MoDiTSampleExpression
+
+from synthetic import audio_features, face
+
+
+def _load(trained_tiny, models_dir):
+    shutil.copy(trained_tiny[2], models_dir / "modit" / "tiny.safetensors")
+    assert "tiny.safetensors" in MoDiTLoadDiT.INPUT_TYPES()["required"]["checkpoint"][0]
+    return MoDiTLoadDiT().load("tiny.safetensors", "auto")[0]
+
+
+def _sample(handle, features, source, sampler="ddim", seed=0):
+    return MoDiTSampleExpression().sample(handle, features, source, seed, 6, sampler, 500, 1.0, 1.0)[0]
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "ddpm", "dpmpp_2m"])
+def test_every_sampler_keeps_the_motion_contract(trained_tiny, models_dir, sampler):
+    handle = _load(trained_tiny, models_dir)
+    features = audio_features(70)
+    motion = _sample(handle, features, face(), sampler)
+    assert isinstance(motion, Motion)
+    assert motion.expression.shape == (70, 12) and motion.fps == features.fps and motion.space == "embedded-v1"
+    assert torch.isfinite(motion.expression).all()
+    assert not motion.pose.any() and not motion.eye_closure.any()
+
+
+def test_expression_scale_scales_around_beta_0(trained_tiny, models_dir):
+    handle = _load(trained_tiny, models_dir)
+    features, source = audio_features(30), face()
+    node = MoDiTSampleExpression()
+    one = node.sample(handle, features, source, 1, 6, "ddim", 500, 1.0, 1.0)[0].expression
+    half = node.sample(handle, features, source, 1, 6, "ddim", 500, 1.0, 0.5)[0].expression
+    assert torch.allclose(half, 0.5 * one, atol=1e-6)  # beta_0 is zero here
+
+
+def test_mismatched_features_and_space_are_refused_naming_both(trained_tiny, models_dir):
+    handle = _load(trained_tiny, models_dir)
+    with pytest.raises(ValueError, match=r"trained on 'mel80' features of width 80.*'hubert' of width 768"):
+        _sample(handle, audio_features(20, kind="hubert", dim=768), face())
+    with pytest.raises(ValueError, match=r"space 'embedded-v1'.*space 'bfm-64'"):
+        _sample(handle, audio_features(20), face(space="bfm-64", k=64))
+    with pytest.raises(ValueError, match=r"trained at 25.0 fps.*30.0 fps"):
+        _sample(handle, audio_features(20, fps=30.0), face())
+
+
+def test_loader_lists_only_what_exists(models_dir, monkeypatch):
+    import comfyui_modit.nodes.motion as motion_nodes
+
+    monkeypatch.setattr(motion_nodes, "BUNDLED_WEIGHTS_DIR", str(models_dir / "nothing_here"))
+    choices = MoDiTLoadDiT.INPUT_TYPES()["required"]["checkpoint"][0]
+    assert choices == [NONE_FOUND]
+    with pytest.raises(FileNotFoundError, match="models/modit"):
+        MoDiTLoadDiT().load(NONE_FOUND, "auto")
+
+
+def test_bundled_checkpoints_are_listed_by_name(trained_tiny, models_dir, monkeypatch, tmp_path):
+    import comfyui_modit.nodes.motion as motion_nodes
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    shutil.copy(trained_tiny[2], weights / "modit_embedded_v1.safetensors")
+    monkeypatch.setattr(motion_nodes, "BUNDLED_WEIGHTS_DIR", str(weights))
+    assert MoDiTLoadDiT.INPUT_TYPES()["required"]["checkpoint"][0][0] == "embedded (bundled)"
+    handle = MoDiTLoadDiT().load("embedded (bundled)", "fp32")[0]
+    assert handle.info.space == "embedded-v1"

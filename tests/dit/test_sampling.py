@@ -1,0 +1,91 @@
+"""Samplers and the driver: exactness on an oracle, seeds, windows == one-shot, no seams on long audio."""
+import pytest
+import torch
+
+from comfyui_modit.modit.dit.sampling import SamplingOptions, plan_windows, sample_expression
+from comfyui_modit.modit.dit.samplers import SAMPLERS, make_sampler
+from comfyui_modit.modit.dit.schedule import NoiseSchedule
+from comfyui_modit.modit.face.components import JAW_OPEN
+
+from synthetic import audio_features
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_sampler_recovers_x0_from_an_oracle(name):
+    """With the true noise as the network's answer every sampler must land on X_0."""
+    schedule = NoiseSchedule()
+    x0 = torch.randn(1, 20, 12)
+    sampler = make_sampler(name, schedule)
+    sampler.set_timesteps(1000 if name == "ddpm" else 10)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 20, 12, generator=generator)
+    for t in sampler.timesteps.tolist():
+        x = sampler.step(schedule.predict_eps(x, x0, t), t, x, generator).prev_sample
+    assert torch.allclose(x, x0, atol=1e-3), (x - x0).abs().max()
+
+
+def test_timesteps_run_noisiest_first_and_end_at_zero():
+    sampler = make_sampler("ddim", NoiseSchedule())
+    sampler.set_timesteps(10)
+    steps = sampler.timesteps.tolist()
+    assert steps[0] == 999 and steps[-1] == 0 and steps == sorted(steps, reverse=True)
+    assert sampler.prev_timestep(0) == -1
+
+
+def test_plan_windows_covers_everything_with_context():
+    plan = plan_windows(130, 50, 10)
+    assert plan[0].start == 0 and plan[-1].end == 130
+    for before, after in zip(plan, plan[1:]):
+        assert after.start + after.known == before.end and after.known >= 10
+    assert plan_windows(40, 50, 10) == [plan_windows(40, 50, 10)[0]] and plan_windows(40, 50, 10)[0].known == 0
+
+
+@pytest.mark.parametrize("sampler", ["ddpm", "ddim", "dpmpp_2m"])
+def test_same_seed_same_motion(trained_tiny, sampler):
+    model, info, _ = trained_tiny
+    schedule = NoiseSchedule(info.schedule)
+    audio = audio_features(40).features
+    run = lambda seed: sample_expression(model, schedule, audio, torch.zeros(12),
+                                         SamplingOptions(sampler=sampler, num_steps=8, seed=seed))
+    assert torch.equal(run(7), run(7))
+    assert not torch.allclose(run(7), run(8))
+
+
+def test_windowed_equals_one_shot_on_a_short_input(trained_tiny):
+    model, info, _ = trained_tiny
+    schedule = NoiseSchedule(info.schedule)
+    audio = audio_features(model.config.window).features  # exactly one window
+    base = dict(num_steps=8, seed=3, guidance_scale=1.5)
+    one_shot = sample_expression(model, schedule, audio, torch.zeros(12), SamplingOptions(window=4 * model.config.window, **base))
+    windowed = sample_expression(model, schedule, audio, torch.zeros(12), SamplingOptions(context=3, **base))
+    assert torch.equal(one_shot, windowed)
+
+
+def test_trained_model_follows_the_audio(trained_tiny):
+    """The synthetic audio drives jaw_open; the sampled jaw must follow its own audio, not any audio."""
+    model, info, _ = trained_tiny
+    schedule = NoiseSchedule(info.schedule)
+    features = audio_features(120, seed=11).features
+    other = audio_features(120, seed=12).features
+    jaw = sample_expression(model, schedule, features, torch.zeros(12),
+                            SamplingOptions(num_steps=10, seed=0))[:, JAW_OPEN]
+    corr = lambda a, b: float(torch.corrcoef(torch.stack([a, b]))[0, 1])
+    own, foreign = corr(jaw, features[:, 5]), corr(jaw, other[:, 5])
+    assert own > 0.5 and own > foreign + 0.3, (own, foreign)
+
+
+def test_long_input_is_continuous_across_window_boundaries(trained_tiny):
+    model, info, _ = trained_tiny
+    L, context = model.config.window, 4
+    T = 6 * L
+    features = audio_features(T, seed=5).features
+    expression = sample_expression(model, NoiseSchedule(info.schedule), features, torch.zeros(12),
+                                   SamplingOptions(num_steps=10, seed=1, context=context))
+    step = (expression[1:] - expression[:-1]).abs().max(dim=1).values  # [T-1] largest change between frames
+    plan = plan_windows(T, L, context)
+    seams = torch.tensor([w.start + w.known - 1 for w in plan[1:]])  # jump from old frames to the first new one
+    inside = torch.ones(T - 1, dtype=torch.bool)
+    inside[seams] = False
+    # A seam is a boundary whose change between frames stands out from the motion inside windows.
+    assert step[seams].max() < 3 * step[inside].quantile(0.9), (step[seams], step[inside].quantile(0.9))
+    assert step[seams].mean() < 2 * step[inside].mean(), (step[seams], step[inside].mean())
