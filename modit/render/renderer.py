@@ -103,7 +103,7 @@ class FlowRenderer:
             crease = margin.clone()
             crease[1:-1] = self.vertices[t.lid_crease[eye].to(self.device)]
             above = crease + 0.6 * (crease - margin)  # clear of the fold's shadow
-            below = lower + 0.3 * (lower - margin)  # clear of the lower lashes
+            below = lower + 0.6 * (lower - margin)  # clear of the lower lashes
             upper_colours.append(overlays.sample(self.image, above[None, None])[0, 0])
             lower_colours.append(overlays.sample(self.image, below[None, None])[0, 0])
         return torch.stack(upper_colours), torch.stack(lower_colours)
