@@ -8,6 +8,7 @@ feathered mask that is exactly 0 outside ring B, so those pixels are the source'
 
 Notation: T frames, V render-mesh vertices, (h, w) the head box at output resolution, (H, W) the output.
 """
+import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -36,6 +37,10 @@ class RenderOptions:
     mouth_style: str = "cavity"
     flow_resolution: int = 160  # longest side of the flow grid over the head box (cost ~ its square)
     chunk_size: int = 8  # frames rasterised together
+    # CPU threads while rendering: its tensors are small (tens of thousands of elements), so thread hand-offs
+    # cost more than they save (bench/bench_render.py: 22 vs 150 ms per 512 px frame on a busy 2-core CPU), and
+    # a streaming encode gets the other cores. 0 leaves torch's setting alone. Restored after every chunk.
+    cpu_threads: int = 1
 
 
 class FlowRenderer:
@@ -255,10 +260,24 @@ def render_chunks(face: Face, motion: Motion, options: RenderOptions, reference:
     for start in range(0, T, chunk):
         stop = min(start + chunk, T)
         ref = None if reference is None else reference[start:stop]
-        rgb, mask = renderer.render(motion.expression[start:stop], motion.pose[start:stop],
-                                    motion.eye_closure[start:stop], ref)
+        with _cpu_threads(options.cpu_threads if renderer.device.type == "cpu" else 0):
+            rgb, mask = renderer.render(motion.expression[start:stop], motion.pose[start:stop],
+                                        motion.eye_closure[start:stop], ref)
         yield start, rgb, mask, renderer
         progress.update(stop - start, preview=_full_frame(renderer, rgb[-1], mask[-1]))
+
+
+@contextlib.contextmanager
+def _cpu_threads(threads: int):
+    """Run the block with `threads` torch CPU threads (0 = unchanged), then restore the previous count."""
+    previous = torch.get_num_threads()
+    if threads > 0 and threads != previous:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
 
 
 def _full_frame(renderer: FlowRenderer, rgb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
