@@ -148,7 +148,9 @@ class FlowRenderer:
         self._paint_eyes(rgb, vertices, open_vertices)
         if self.options.mouth_style == "cavity" or reference is not None:
             self._paint_mouth(rgb, vertices, reference)
-        mask = overlays.smoothstep(0.0, 1.0, mask)
+        # The warp already fades to zero displacement at ring B; the mask fades only over the band's outer
+        # third, where little moves, so the paste-back never blends moved hair with unmoved hair (ghosting).
+        mask = overlays.smoothstep(0.0, 0.35, mask)
         return rgb.clamp(0, 1), mask
 
     def _paste(self, rgb: torch.Tensor, box: tuple, layer: torch.Tensor, alpha: torch.Tensor) -> None:
