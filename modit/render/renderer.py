@@ -123,7 +123,6 @@ class FlowRenderer:
         mouth reference frames (full image or face crop layout). Returns (rgb [T, h, w, 3] float32 0..1,
         mask [T, h, w] float32 0..1) for the head box self.box on self.device.
         """
-        T = expression.shape[0]
         landmarks = drive_landmarks(self.face, expression.float().cpu(), pose.float().cpu())  # [T, 468, 3]
         closed = close_eyelids(landmarks, eye_closure.float().cpu(), self.topology)
         vertices, depth = driven_vertices(closed, self.source, self.topology)
@@ -139,7 +138,7 @@ class FlowRenderer:
         face = covered > 0  # the face mask value is 1 on every face vertex
         flow = torch.where(face[..., None], flow, band_flow.permute(0, 2, 3, 1))  # [T, h, w, 2]
         mask = torch.where(face, covered, band_mask)
-        x0, y0, bw, bh = self.box
+        _, _, bw, bh = self.box
         flow = F.interpolate(flow.permute(0, 3, 1, 2), size=(bh, bw), mode="bilinear", align_corners=False)
         mask = F.interpolate(mask[:, None], size=(bh, bw), mode="bilinear", align_corners=False)[:, 0]
         positions = self.box_pixels + flow.permute(0, 2, 3, 1)  # [T, h, w, 2] where each pixel samples
