@@ -171,19 +171,14 @@ def eyelid(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, lid_colou
     return skin * (shade * lash_line)[..., None]
 
 
-def opening_gain(upper_d, lower_d, upper_s, lower_s, u: torch.Tensor) -> torch.Tensor:
-    """How far each column of the driven mouth opens beyond the source's, as a 0..1 weight [T, h, w].
+def opening_gain(upper_d, lower_d, upper_s, lower_s) -> torch.Tensor:
+    """How far the driven mouth opens beyond the source's, as a 0..1 weight per frame [T].
 
-    upper_d, lower_d: [T, P, 2] driven inner lips; upper_s, lower_s: [P, 2] source inner lips.
-    0 where the mouth is no more open than in the source (the warped source is kept there exactly).
+    upper_d, lower_d: [T, P, 2] driven inner lips; upper_s, lower_s: [P, 2] source inner lips. 0 while the
+    mouth is nowhere more open than in the source (the warped source mouth is kept exactly); one weight for the
+    whole mouth so the painted interior reaches into the corners instead of ending in a seam.
     """
     width_d = (upper_d[:, -1] - upper_d[:, 0]).norm(dim=-1).clamp_min(1e-3)[:, None]  # [T, 1]
     width_s = (upper_s[-1] - upper_s[0]).norm().clamp_min(1e-3)
     extra = (lower_d - upper_d).norm(dim=-1) / width_d - (lower_s - upper_s).norm(dim=-1) / width_s  # [T, P]
-    gain = smoothstep(0.005, 0.06, extra)
-    P = gain.shape[1]
-    position = (u.clamp(0, 1) * (P - 1)).reshape(u.shape[0], -1)
-    lo = position.floor().long().clamp(0, P - 2)
-    t = position - lo
-    value = gain.gather(1, lo) * (1 - t) + gain.gather(1, lo + 1) * t
-    return value.reshape(u.shape)
+    return smoothstep(0.005, 0.06, extra.amax(1))

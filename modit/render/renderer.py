@@ -203,8 +203,8 @@ class FlowRenderer:
             return
         pixels = overlays.pixel_centres(box, self.device)
         u, depth, height, width = overlays.mouth_coordinates(upper, lower, pixels)
-        gain = overlays.opening_gain(upper, lower, self.vertices[upper_i], self.vertices[lower_i], u)
-        alpha = overlays.opening_alpha(u, depth, height, width) * gain
+        gain = overlays.opening_gain(upper, lower, self.vertices[upper_i], self.vertices[lower_i])  # [T]
+        alpha = overlays.opening_alpha(u, depth, height, width) * gain[:, None, None]
         if reference is not None:
             jaw_points = torch.cat([t.outer_lip_upper, t.inner_lip_upper]).to(self.device)
             affine = overlays.fit_affine(vertices[:, jaw_points], self.vertices[jaw_points])
