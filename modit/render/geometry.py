@@ -6,7 +6,7 @@ the eyelids by the frame's eye closure, map crop pixels to output pixels, and pl
 partly under the chin; ring B stays on the background. Everything here is a smooth function of the motion, so
 the renderer adds no jitter of its own.
 
-Eyelid closure: the upper margin travels 80 % of the lid gap and the lower margin 20 %, so they meet at
+Eyelid closure: the upper margin travels 90 % of the lid gap and the lower margin 10 %, so they meet at
 closure 1; the crease row above the margin follows by a third of the gap, so the lid skin stretches down over
 the eye instead of the eye squashing.
 """
@@ -15,14 +15,14 @@ from dataclasses import dataclass
 
 import torch
 
-from ..face.components import JAW_OPEN
+from ..face.driving import driven_landmarks
 from ..types import Face
 from .topology import NUM_LANDMARKS, RenderTopology
 
 log = logging.getLogger(__name__)
 
 RING_A_SCALE = 1.3  # ring A sits at 1.3x the face oval's distance from the face centre (hair, ears, neck)
-UPPER_LID_SHARE = 0.8  # of the lid gap the upper margin travels at closure 1 (the lower one takes the rest)
+UPPER_LID_SHARE = 0.9  # of the lid gap the upper margin travels at closure 1 (the lower one takes the rest)
 CREASE_SHARE = 0.33  # of the lid gap the crease row follows, so the lid skin stretches evenly
 
 
@@ -98,58 +98,5 @@ def driven_vertices(landmarks: torch.Tensor, source: SourceGeometry, topology: R
 
 
 def drive_landmarks(face: Face, expression: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
-    """The driven 468-point mesh [T, 468, 3] in crop px (face.landmarks exactly at zero motion)."""
-    try:
-        from ..face.driving import driven_landmarks
-    except ImportError:  # the face-analysis stage provides this; until then the jaw-only stand-in below
-        return standin_driven_landmarks(face, expression, pose)
+    """The driven 468-point mesh [T, 468, 3] float32 in crop px (face.landmarks exactly at zero motion)."""
     return driven_landmarks(face, expression.float(), pose.float()).float()
-
-
-def _rotation(yaw: torch.Tensor, pitch: torch.Tensor, roll: torch.Tensor) -> torch.Tensor:
-    """[T, 3, 3] rotations in crop axes (x right, y down, z away) for the pose conventions of modit.types."""
-    T = yaw.shape[0]
-    cy, sy, cp, sp, cr, sr = yaw.cos(), yaw.sin(), pitch.cos(), pitch.sin(), roll.cos(), roll.sin()
-    one, zero = torch.ones(T), torch.zeros(T)
-    r_yaw = torch.stack([cy, zero, -sy, zero, one, zero, sy, zero, cy], 1).reshape(T, 3, 3)  # nose -> +x
-    r_pitch = torch.stack([one, zero, zero, zero, cp, sp, zero, -sp, cp], 1).reshape(T, 3, 3)  # chin up
-    r_roll = torch.stack([cr, -sr, zero, sr, cr, zero, zero, zero, one], 1).reshape(T, 3, 3)  # clockwise
-    return r_roll @ r_pitch @ r_yaw
-
-
-def standin_driven_landmarks(face: Face, expression: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
-    """Stand-in for modit.face.driving.driven_landmarks: jaw opening and head pose only.
-
-    The jaw rotates the lower face about a hinge at ear height behind the face; other components are ignored.
-    """
-    from .topology import render_topology
-
-    topology = render_topology()
-    landmarks = face.landmarks.float()  # [468, 3]
-    T = expression.shape[0]
-    jaw = (expression.float()[:, JAW_OPEN] - face.beta_0.float()[JAW_OPEN])  # [T]
-    y, z = landmarks[:, 1], landmarks[:, 2]
-    top, chin = landmarks[10], landmarks[152]
-    height = (chin[1] - top[1]).abs()
-    hinge_y = landmarks[[234, 454], 1].mean()
-    hinge_z = z.mean() + 0.6 * height
-    upper_lip_y = landmarks[topology.inner_lip_upper, 1].max()
-    weight = ((y - upper_lip_y) / (0.08 * height)).clamp(0, 1)
-    weight = weight * weight * (3 - 2 * weight)  # smoothstep below the upper lip
-    lower_lip = topology.inner_lip_lower[1:-1]
-    weight[lower_lip] = 1.0
-    x = landmarks[:, 0]
-    corners = landmarks[topology.inner_lip_upper[[0, -1]], 0]
-    side = ((x - corners.mean()) / (corners[1] - corners[0]).abs().clamp_min(1.0) * 2).abs().clamp(0, 1.5)
-    weight = weight * (1 - 0.45 * side.clamp(0, 1) ** 2)  # the mouth opens least at its corners
-    theta = 0.32 * jaw[:, None] * weight  # [T, 468] radians
-    dy, dz = y - hinge_y, z - hinge_z
-    mesh = landmarks.expand(T, -1, -1).clone()
-    mesh[..., 1] = hinge_y + dy * theta.cos() - dz * theta.sin()
-    mesh[..., 2] = hinge_z + dy * theta.sin() + dz * theta.cos()
-    pose = pose.float()
-    centre = landmarks.mean(0)
-    rotated = (mesh - centre) @ _rotation(pose[:, 0], pose[:, 1], pose[:, 2]).transpose(1, 2)
-    scale = pose[:, 5].exp().reshape(T, 1, 1)
-    shift = torch.stack([pose[:, 3], pose[:, 4], torch.zeros(T)], 1)[:, None] * face.crop_size
-    return centre + rotated * scale + shift

@@ -1,10 +1,12 @@
 """Mouth interior and eyeballs painted over the warped face (paper §3.4.5: the lip reference and blink).
 
 The warp alone squashes what it cannot know: the inside of a mouth that opens wider than in the source, and the
-eye under a closing lid. Both are painted in small boxes at output resolution with antialiased polygon masks
-(signed distance to the driven lip / lid outline), so their edges move smoothly with sub-pixel motion:
+eye under a closing lid. Both are painted in small boxes at output resolution with antialiased masks of the
+opening between two curves (upper and lower lip or lid, measured across the opening in a frame aligned with the
+corners), so their edges move smoothly with sub-pixel motion:
 - eyeballs: the source eye moved only with the head (one affine per eye), shown inside the driven lid opening,
-  so a closing lid covers the iris instead of squashing it;
+  so a closing lid covers the iris instead of squashing it; the lowered lid itself is painted as skin from above
+  the crease with a lash line at its edge, and the raised lower lid as skin from below it;
 - mouth interior: where the driven mouth opens beyond the source's opening, the Wav2Lip reference's mouth
   (when given) or a synthesised cavity with teeth and tongue, lit to match the source.
 Pixel (j, i) of the output has its centre at (j + 0.5, i + 0.5); boxes are (x0, y0, w, h) in output pixels.
@@ -36,26 +38,6 @@ def pixel_centres(box: tuple[int, int, int, int], device) -> torch.Tensor:
     ys = torch.arange(h, device=device, dtype=torch.float32) + y0 + 0.5
     xs = torch.arange(w, device=device, dtype=torch.float32) + x0 + 0.5
     return torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1)
-
-
-def polygon_alpha(polygon: torch.Tensor, points: torch.Tensor, softness: float = 0.7) -> torch.Tensor:
-    """Antialiased coverage of closed polygons.
-
-    polygon: [T, P, 2]; points: [h, w, 2]. Returns [T, h, w] in 0..1 (1 inside, a ramp of ~2*softness px).
-    """
-    T = polygon.shape[0]
-    p = points.reshape(1, -1, 1, 2)  # [1, N, 1, 2]
-    a = polygon[:, None]  # [T, 1, P, 2]
-    b = torch.roll(polygon, -1, dims=1)[:, None]
-    ab = b - a
-    t = (((p - a) * ab).sum(-1) / (ab * ab).sum(-1).clamp_min(1e-9)).clamp(0, 1)  # [T, N, P]
-    distance = (p - (a + t[..., None] * ab)).norm(dim=-1).amin(-1)  # [T, N]
-    px, py = p[..., 0], p[..., 1]
-    ax, ay, bx, by = a[..., 0], a[..., 1], b[..., 0], b[..., 1]
-    crosses = ((ay > py) != (by > py)) & (px < (bx - ax) * (py - ay) / (by - ay + 1e-12) + ax)
-    inside = crosses.sum(-1) % 2 == 1
-    signed = torch.where(inside, -distance, distance)
-    return (0.5 - signed / (2 * softness)).clamp(0, 1).reshape(T, *points.shape[:2])
 
 
 def between_curves_alpha(upper: torch.Tensor, lower: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
@@ -189,19 +171,14 @@ def eyelid(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, lid_colou
     return skin * (shade * lash_line)[..., None]
 
 
-def opening_gain(upper_d, lower_d, upper_s, lower_s, u: torch.Tensor) -> torch.Tensor:
-    """How far each column of the driven mouth opens beyond the source's, as a 0..1 weight [T, h, w].
+def opening_gain(upper_d, lower_d, upper_s, lower_s) -> torch.Tensor:
+    """How far the driven mouth opens beyond the source's, as a 0..1 weight per frame [T].
 
-    upper_d, lower_d: [T, P, 2] driven inner lips; upper_s, lower_s: [P, 2] source inner lips.
-    0 where the mouth is no more open than in the source (the warped source is kept there exactly).
+    upper_d, lower_d: [T, P, 2] driven inner lips; upper_s, lower_s: [P, 2] source inner lips. 0 while the
+    mouth is nowhere more open than in the source (the warped source mouth is kept exactly); one weight for the
+    whole mouth so the painted interior reaches into the corners instead of ending in a seam.
     """
     width_d = (upper_d[:, -1] - upper_d[:, 0]).norm(dim=-1).clamp_min(1e-3)[:, None]  # [T, 1]
     width_s = (upper_s[-1] - upper_s[0]).norm().clamp_min(1e-3)
     extra = (lower_d - upper_d).norm(dim=-1) / width_d - (lower_s - upper_s).norm(dim=-1) / width_s  # [T, P]
-    gain = smoothstep(0.005, 0.06, extra)
-    P = gain.shape[1]
-    position = (u.clamp(0, 1) * (P - 1)).reshape(u.shape[0], -1)
-    lo = position.floor().long().clamp(0, P - 2)
-    t = position - lo
-    value = gain.gather(1, lo) * (1 - t) + gain.gather(1, lo + 1) * t
-    return value.reshape(u.shape)
+    return smoothstep(0.005, 0.06, extra.amax(1))

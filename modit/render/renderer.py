@@ -8,6 +8,7 @@ feathered mask that is exactly 0 outside ring B, so those pixels are the source'
 
 Notation: T frames, V render-mesh vertices, (h, w) the head box at output resolution, (H, W) the output.
 """
+import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -36,6 +37,10 @@ class RenderOptions:
     mouth_style: str = "cavity"
     flow_resolution: int = 160  # longest side of the flow grid over the head box (cost ~ its square)
     chunk_size: int = 8  # frames rasterised together
+    # CPU threads while rendering: its tensors are small (tens of thousands of elements), so thread hand-offs
+    # cost more than they save (bench/bench_render.py: 22 vs 150 ms per 512 px frame on a busy 2-core CPU), and
+    # a streaming encode gets the other cores. 0 leaves torch's setting alone. Restored after every chunk.
+    cpu_threads: int = 1
 
 
 class FlowRenderer:
@@ -103,7 +108,7 @@ class FlowRenderer:
             crease = margin.clone()
             crease[1:-1] = self.vertices[t.lid_crease[eye].to(self.device)]
             above = crease + 0.6 * (crease - margin)  # clear of the fold's shadow
-            below = lower + 0.3 * (lower - margin)  # clear of the lower lashes
+            below = lower + 0.6 * (lower - margin)  # clear of the lower lashes
             upper_colours.append(overlays.sample(self.image, above[None, None])[0, 0])
             lower_colours.append(overlays.sample(self.image, below[None, None])[0, 0])
         return torch.stack(upper_colours), torch.stack(lower_colours)
@@ -118,7 +123,6 @@ class FlowRenderer:
         mouth reference frames (full image or face crop layout). Returns (rgb [T, h, w, 3] float32 0..1,
         mask [T, h, w] float32 0..1) for the head box self.box on self.device.
         """
-        T = expression.shape[0]
         landmarks = drive_landmarks(self.face, expression.float().cpu(), pose.float().cpu())  # [T, 468, 3]
         closed = close_eyelids(landmarks, eye_closure.float().cpu(), self.topology)
         vertices, depth = driven_vertices(closed, self.source, self.topology)
@@ -134,7 +138,7 @@ class FlowRenderer:
         face = covered > 0  # the face mask value is 1 on every face vertex
         flow = torch.where(face[..., None], flow, band_flow.permute(0, 2, 3, 1))  # [T, h, w, 2]
         mask = torch.where(face, covered, band_mask)
-        x0, y0, bw, bh = self.box
+        _, _, bw, bh = self.box
         flow = F.interpolate(flow.permute(0, 3, 1, 2), size=(bh, bw), mode="bilinear", align_corners=False)
         mask = F.interpolate(mask[:, None], size=(bh, bw), mode="bilinear", align_corners=False)[:, 0]
         positions = self.box_pixels + flow.permute(0, 2, 3, 1)  # [T, h, w, 2] where each pixel samples
@@ -143,7 +147,9 @@ class FlowRenderer:
         self._paint_eyes(rgb, vertices, open_vertices)
         if self.options.mouth_style == "cavity" or reference is not None:
             self._paint_mouth(rgb, vertices, reference)
-        mask = overlays.smoothstep(0.0, 1.0, mask)
+        # The warp already fades to zero displacement at ring B; the mask fades only over the band's outer
+        # third, where little moves, so the paste-back never blends moved hair with unmoved hair (ghosting).
+        mask = overlays.smoothstep(0.0, 0.35, mask)
         return rgb.clamp(0, 1), mask
 
     def _paste(self, rgb: torch.Tensor, box: tuple, layer: torch.Tensor, alpha: torch.Tensor) -> None:
@@ -197,8 +203,8 @@ class FlowRenderer:
             return
         pixels = overlays.pixel_centres(box, self.device)
         u, depth, height, width = overlays.mouth_coordinates(upper, lower, pixels)
-        gain = overlays.opening_gain(upper, lower, self.vertices[upper_i], self.vertices[lower_i], u)
-        alpha = overlays.opening_alpha(u, depth, height, width) * gain
+        gain = overlays.opening_gain(upper, lower, self.vertices[upper_i], self.vertices[lower_i])  # [T]
+        alpha = overlays.opening_alpha(u, depth, height, width) * gain[:, None, None]
         if reference is not None:
             jaw_points = torch.cat([t.outer_lip_upper, t.inner_lip_upper]).to(self.device)
             affine = overlays.fit_affine(vertices[:, jaw_points], self.vertices[jaw_points])
@@ -255,10 +261,24 @@ def render_chunks(face: Face, motion: Motion, options: RenderOptions, reference:
     for start in range(0, T, chunk):
         stop = min(start + chunk, T)
         ref = None if reference is None else reference[start:stop]
-        rgb, mask = renderer.render(motion.expression[start:stop], motion.pose[start:stop],
-                                    motion.eye_closure[start:stop], ref)
+        with _cpu_threads(options.cpu_threads if renderer.device.type == "cpu" else 0):
+            rgb, mask = renderer.render(motion.expression[start:stop], motion.pose[start:stop],
+                                        motion.eye_closure[start:stop], ref)
         yield start, rgb, mask, renderer
         progress.update(stop - start, preview=_full_frame(renderer, rgb[-1], mask[-1]))
+
+
+@contextlib.contextmanager
+def _cpu_threads(threads: int):
+    """Run the block with `threads` torch CPU threads (0 = unchanged), then restore the previous count."""
+    previous = torch.get_num_threads()
+    if threads > 0 and threads != previous:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
 
 
 def _full_frame(renderer: FlowRenderer, rgb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

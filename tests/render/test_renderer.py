@@ -5,7 +5,7 @@ import torch
 from comfyui_modit.modit.render.renderer import FlowRenderer, RenderOptions, render_frames
 from comfyui_modit.modit.types import Face, Motion
 
-from .astronaut import make_face
+from .astronaut import analyse, make_face
 
 K = 12
 JAW = 0
@@ -13,12 +13,14 @@ JAW = 0
 
 @pytest.fixture(scope="module")
 def astronaut_face():
-    return make_face(Face)
+    return make_face(512)
 
 
-def motion(T, jaw=0.0, closure=0.0, yaw=0.0, dtype=torch.float32):
-    expression = torch.zeros(T, K)
-    expression[:, JAW] = torch.as_tensor(jaw, dtype=torch.float32)
+def motion(T, jaw=None, closure=0.0, yaw=0.0, dtype=torch.float32):
+    """T frames of the astronaut's own expression, with an absolute jaw_open, eye closure and yaw per frame."""
+    expression = make_face(512).beta_0.float().repeat(T, 1)
+    if jaw is not None:
+        expression[:, JAW] = torch.as_tensor(jaw, dtype=torch.float32)
     pose = torch.zeros(T, 6)
     pose[:, 0] = torch.as_tensor(yaw, dtype=torch.float32)
     eyes = torch.zeros(T, 2) + torch.as_tensor(closure, dtype=torch.float32).reshape(-1, 1)
@@ -60,11 +62,15 @@ def test_outside_mask_is_the_source(astronaut_face):
 
 
 def test_jaw_opens_the_mouth(astronaut_face):
-    frames, _ = render_frames(astronaut_face, motion(2, jaw=[0.0, 1.0]), RenderOptions())
+    frames, _ = render_frames(astronaut_face, motion(2, jaw=[1.0, 1.0]), RenderOptions())
+    frames = torch.stack([astronaut_face.image, frames[1]])
     x0, y0, x1, y1 = region(astronaut_face, [61, 291, 0, 17, 152], pad=4)
     dark = (luma(frames[:, y0:y1, x0:x1]) < 0.2).sum((1, 2))
-    # A wide-open mouth shows a dark cavity of at least a few % of the lower face.
-    assert dark[1] > dark[0] + 0.05 * (x1 - x0) * (y1 - y0), dark.tolist()
+    # An open mouth shows a dark cavity of at least a few % of the lower face ...
+    assert dark[1] > dark[0] + 0.03 * (x1 - x0) * (y1 - y0), dark.tolist()
+    # ... and the face stack, run again on the rendered frame, reads a wider jaw opening than in the source.
+    measured = analyse(frames[1]).beta_0[JAW]
+    assert measured > astronaut_face.beta_0[JAW] + 0.07, (float(astronaut_face.beta_0[JAW]), float(measured))
 
 
 def test_eye_closure_covers_the_iris(astronaut_face):
@@ -73,9 +79,12 @@ def test_eye_closure_covers_the_iris(astronaut_face):
         x0, y0, x1, y1 = region(astronaut_face, ring, pad=0)
         iris = (luma(frames[:, y0:y1, x0:x1]) < 0.3).sum((1, 2)).float()  # dark iris and pupil pixels
         assert iris[0] > 20
-        assert iris[1] < 0.8 * iris[0] and iris[2] < 0.35 * iris[0], iris.tolist()
+        assert iris[1] < 0.9 * iris[0] and iris[2] < 0.35 * iris[0], iris.tolist()
         # The lid covers the eye with skin: the closed eye is as bright as the skin around it.
         assert luma(frames[2, y0:y1, x0:x1]).mean() > luma(frames[0, y0:y1, x0:x1]).mean() + 0.05
+    # The face stack, run again on the rendered frame, reads both eyes as closed.
+    openness = analyse(frames[2]).eye_openness
+    assert (openness < 0.3).all(), openness.tolist()
 
 
 def test_half_closed_eye_keeps_the_iris_round(astronaut_face):
@@ -98,14 +107,17 @@ def test_fp16_inputs_give_finite_frames(astronaut_face):
     assert frames.min() >= 0 and frames.max() <= 1
 
 
-def test_mouth_reference_fills_the_interior(astronaut_face):
-    reference = astronaut_face.image.clone()
-    reference[..., :] = torch.tensor([0.0, 1.0, 0.0])  # all green: wherever it shows, we see it
-    frames, _ = render_frames(astronaut_face, motion(1, jaw=[1.0]), RenderOptions(), reference[None])
+@pytest.mark.parametrize("layout", ["image", "crop"])
+def test_mouth_reference_fills_the_interior(astronaut_face, layout):
+    size = astronaut_face.image.shape[:2] if layout == "image" else (96, 96)  # Wav2Lip renders the face crop
+    reference = torch.zeros(1, *size, 3)
+    reference[..., 1] = 1.0  # all green: wherever it shows, we see it
+    frames, _ = render_frames(astronaut_face, motion(1, jaw=[1.0]), RenderOptions(), reference)
     x0, y0, x1, y1 = region(astronaut_face, [61, 291, 0, 17, 152], pad=4)
     patch = frames[0, y0:y1, x0:x1]
     green = (patch[..., 1] > 0.8) & (patch[..., 0] < 0.2)
-    assert green.sum() > 0.05 * (x1 - x0) * (y1 - y0)
+    assert green.sum() > 0.03 * (x1 - x0) * (y1 - y0)
+    assert not ((frames[0, ..., 1] > 0.8) & (frames[0, ..., 0] < 0.2)).any(dim=1)[:y0].any(), "green above the mouth"
 
 
 def test_constant_motion_gives_identical_frames(astronaut_face):

@@ -7,7 +7,7 @@ import torch
 from comfyui_modit.modit.render.renderer import RenderOptions
 from comfyui_modit.modit.render.video import next_output_path, render_to_video, select_audio
 from comfyui_modit.modit.timing import samples_for_frames
-from comfyui_modit.modit.types import AudioFeatures, Face, Motion
+from comfyui_modit.modit.types import AudioFeatures, Motion
 from comfyui_modit.nodes.render import MoDiTFlowRender, MoDiTRenderToVideo
 
 from .astronaut import make_face
@@ -18,12 +18,12 @@ SR = 16000
 
 @pytest.fixture(scope="module")
 def small_face():
-    return make_face(Face, size=256)
+    return make_face(256)
 
 
 def talking(T):
     t = torch.arange(T).float()
-    expression = torch.zeros(T, 12)
+    expression = make_face(256).beta_0.float().repeat(T, 1)
     expression[:, 0] = 0.4 + 0.4 * torch.sin(t / 2)
     eyes = torch.zeros(T, 2)
     eyes[T // 2] = 1.0
