@@ -7,6 +7,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 
@@ -59,15 +60,26 @@ def generate(args) -> int:
         if value is not None and not _set_inputs(graph, name, value):
             log.warning("--%s: no node in %s has that widget", name, os.path.basename(args.workflow))
     out = os.path.abspath(args.out)
+    if os.path.exists(out) and not args.overwrite:
+        raise SystemExit(f"{out} exists; pass --overwrite to replace it, or choose another --out")
     os.makedirs(os.path.dirname(out), exist_ok=True)
-    graph_runner.SaveVideo.output_path = out
-    for node in graph.values():  # nodes that write their own file (Render To Video) write to --out too
-        if "filename_prefix" in node.get("inputs", {}) and node["class_type"].startswith("MoDiT"):
-            node["inputs"]["filename_prefix"] = os.path.splitext(os.path.basename(out))[0]
-    os.environ.setdefault("MODIT_OUTPUT_DIR", os.path.dirname(out))
+    # Everything is written beside --out under a temporary name and moved into place at the end, so a failed
+    # or cancelled run never leaves a half-written --out (nor replaces a good one).
+    staging = os.path.join(os.path.dirname(out), f".{os.path.basename(out)}.partial")
+    os.makedirs(staging, exist_ok=True)
+    os.environ["MODIT_OUTPUT_DIR"] = staging
+    graph_runner.SaveVideo.output_path = os.path.join(staging, "video.mp4")
     comfy_adapter.Progress.fallback_hook = _progress_printer()
     start = time.time()
-    graph_runner.run_graph(graph, nodes.NODE_CLASS_MAPPINGS)
+    try:
+        outputs = graph_runner.run_graph(graph, nodes.NODE_CLASS_MAPPINGS)
+        written = [graph_runner.SaveVideo.output_path] if os.path.exists(graph_runner.SaveVideo.output_path) else []
+        written += [outputs[i][0] for i, n in graph.items() if n["class_type"] == "MoDiTRenderToVideo"]
+        if len(written) != 1:
+            raise SystemExit(f"{os.path.basename(args.workflow)}: expected one video, the graph wrote {len(written)}")
+        os.replace(written[0], out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     log.info("done in %.1f s: %s", time.time() - start, out)
     return 0
 
@@ -83,6 +95,7 @@ def main(argv=None) -> int:
     gen.add_argument("--seed", type=int, help="motion seed (same seed, same motion)")
     gen.add_argument("--steps", type=int, help="sampler steps")
     gen.add_argument("--fps", type=float, help="video frame rate")
+    gen.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     gen.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")

@@ -91,10 +91,11 @@ class SaveVideo:
     output_path = None  # set by the CLI: the exact file to write
 
     def run(self, video: VideoParts, filename_prefix: str, format: str = "auto", codec: str = "auto"):
-        from .render.video_writer import write_video
+        from .render.video import next_output_path, write_frames
 
-        path = SaveVideo.output_path or os.path.join(comfy_adapter.output_directory(), f"{filename_prefix}.mp4")
-        write_video(path, video.images, video.fps, video.audio)
+        path = SaveVideo.output_path or next_output_path(comfy_adapter.output_directory(), filename_prefix)[0]
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        write_frames(path, video.images, video.fps, video.audio)
         log.info("wrote %s", path)
         return (video,)
 

@@ -13,4 +13,4 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$VENV/bin/python" -m pip install -q -r requirements.txt
 fi
 "$VENV/bin/python" -m modit generate --image samples/portrait.png --audio samples/speech.wav \
-  --out output/modit_demo.mp4 "$@"
+  --out output/modit_demo.mp4 --overwrite "$@"

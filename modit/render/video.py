@@ -194,3 +194,37 @@ def select_audio(motion: Motion, audio_features=None, audio: dict | None = None)
                              f"the motion has {T} frames at {fps} fps; connect the features the motion came from")
         return audio_features.waveform.float().cpu()[None], int(audio_features.sample_rate)
     return None
+
+
+def write_frames(path: str, frames: torch.Tensor, fps: float, audio: dict | None = None, crf: int = 19,
+                 preset: str = "veryfast", chunk: int = 64) -> str:
+    """Encode frames [T, H, W, 3] 0..1 (already rendered) into an mp4 at `path`, with core AUDIO if given.
+
+    What core CreateVideo + SaveVideo do, for the CLI; the audio is trimmed / padded to the frames and the frame
+    size rounded down to even numbers (yuv420p).
+    """
+    T, H, W = frames.shape[0], frames.shape[1] // 2 * 2, frames.shape[2] // 2 * 2
+    if T == 0:
+        raise ValueError("frames: no frames to encode")
+    waveform = sample_rate = None
+    if audio is not None:
+        waveform, sample_rate = audio["waveform"][0].float().cpu(), int(audio["sample_rate"])
+        if waveform.shape[0] not in (1, 2):
+            waveform = waveform.mean(0, keepdim=True)
+        waveform = audio_for_frames(waveform, sample_rate, T, fps)
+        if sample_rate not in AAC_RATES:
+            raise ValueError(f"audio: AAC cannot store {sample_rate} Hz; resample to one of {AAC_RATES}")
+    encoder = _Encoder(path, W, H, fps, sample_rate, 1 if waveform is None else waveform.shape[0], crf, preset)
+    encoder.start()
+    try:
+        for start in range(0, T, chunk):
+            piece = (frames[start:start + chunk, :H, :W, :3].float().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
+            piece_audio = None
+            if waveform is not None:
+                piece_audio = waveform[:, samples_for_frames(start, sample_rate, fps):
+                                       samples_for_frames(start + piece.shape[0], sample_rate, fps)]
+            encoder.put(piece, piece_audio)
+    finally:
+        encoder.finish()
+    log.info("wrote %s (%d frames, %.2f s)", path, T, T / fps)
+    return path
