@@ -41,6 +41,11 @@ class SamplingOptions:
     context: int | None = None  # frames carried into the next window; None = a fifth of the window
     bias_width: int = DEFAULT_WIDTH
     bias_spread: float = DEFAULT_SPREAD
+    # |X_0 estimate| bound in normalised units (training-data standard deviations), as DDPM's clip_denoised and
+    # diffusers' clip_sample: deterministic few-step samplers (DDIM, DPM-Solver++) otherwise follow the network's
+    # early, very noisy X_0 guesses far outside the expression space (seen as jaw_open of +-5 with the bundled
+    # DiT). None turns it off.
+    x0_clip: float | None = 5.0
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,9 @@ def _sample_window(model, schedule, sampler, audio, beta_0, noise, known, option
         eps = model(x.to(audio.dtype).expand(audio.shape[0], -1, -1), steps, audio, beta_0, bias, drop).float()
         if guided:
             eps = eps[1:] + options.guidance_scale * (eps[:1] - eps[1:])  # classifier-free guidance
+        if options.x0_clip is not None:  # keep the implied X_0 inside the space; eps stays consistent with it
+            x0 = schedule.predict_x0(x, eps, t).clamp(-options.x0_clip, options.x0_clip)
+            eps = schedule.predict_eps(x, x0, t)
         x = sampler.step(eps, t, x, generator).prev_sample
         if n:
             s = sampler.prev_timestep(t)

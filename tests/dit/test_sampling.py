@@ -89,3 +89,32 @@ def test_long_input_is_continuous_across_window_boundaries(trained_tiny):
     # A seam is a boundary whose change between frames stands out from the motion inside windows.
     assert step[seams].max() < 3 * step[inside].quantile(0.9), (step[seams], step[inside].quantile(0.9))
     assert step[seams].mean() < 2 * step[inside].mean(), (step[seams], step[inside].mean())
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "dpmpp_2m"])
+def test_x0_clip_keeps_deterministic_samplers_inside_the_space(trained_tiny, sampler):
+    model, info, _ = trained_tiny
+    schedule = NoiseSchedule(info.schedule)
+    audio = audio_features(40).features
+
+    class Overconfident(torch.nn.Module):
+        """The network's eps scaled up: its implied X_0 flies far outside the data, as an undertrained DiT's does."""
+
+        def __init__(self):
+            super().__init__()
+            self.inner, self.config = model, model.config
+
+        def forward(self, *args):
+            return 3.0 * self.inner(*args)
+
+        def __getattr__(self, name):
+            try:
+                return super().__getattr__(name)
+            except AttributeError:
+                return getattr(self.inner, name)
+
+    run = lambda clip: sample_expression(Overconfident(), schedule, audio, torch.zeros(12),
+                                         SamplingOptions(sampler=sampler, num_steps=8, seed=1, x0_clip=clip))
+    clipped, free = (model.normalize_expression(run(clip)) for clip in (2.0, None))  # in training-data stds
+    assert clipped.abs().max() <= 2.0 + 1e-4
+    assert free.abs().max() > 4.0, "without the clip the same run leaves the space"
