@@ -1,4 +1,109 @@
 """Expression sampling with the diffusion transformer (paper §3.2-3.4): MoDiT Load DiT, MoDiT Sample Expression."""
+import glob
+import os
 
-NODE_CLASS_MAPPINGS = {}
-NODE_DISPLAY_NAME_MAPPINGS = {}
+from ..modit import comfy_adapter
+from ..modit.checkpoints import BUNDLED_WEIGHTS_DIR
+from ..modit.dit.handle import DiTHandle
+from ..modit.dit.sampling import SamplingOptions
+from ..modit.dit.samplers import SAMPLERS
+from ..modit.types import MODIT_AUDIO_FEATURES, MODIT_DIT_MODEL, MODIT_FACE, MODIT_MOTION
+
+BUNDLED_SUFFIX = " (bundled)"
+NONE_FOUND = "no DiT checkpoint found (put one in models/modit)"
+
+
+def _bundled() -> dict:
+    """{"embedded (bundled)": path} for modit/weights/modit_<name>_*.safetensors ("embedded_v1" -> "embedded")."""
+    found = {}
+    for path in sorted(glob.glob(os.path.join(BUNDLED_WEIGHTS_DIR, "modit_*.safetensors"))):
+        stem = os.path.basename(path)[len("modit_"):-len(".safetensors")]
+        label = stem.rsplit("_v", 1)[0] if "_v" in stem else stem
+        found[label + BUNDLED_SUFFIX] = path
+    return found
+
+
+def _choices() -> list[str]:
+    names = list(_bundled()) + comfy_adapter.list_models(comfy_adapter.MODEL_FOLDER)
+    return names or [NONE_FOUND]
+
+
+class MoDiTLoadDiT:
+    CATEGORY = "MoDiT/motion"
+    DESCRIPTION = ("Load a MoDiT diffusion transformer that turns speech features into expression motion: the bundled "
+                   "embedded model or a checkpoint from models/modit trained with `python -m modit.train`.")
+    RETURN_TYPES = (MODIT_DIT_MODEL,)
+    RETURN_NAMES = ("dit_model",)
+    OUTPUT_TOOLTIPS = ("The loaded DiT, with the expression space, audio feature kind and fps it was trained on.",)
+    FUNCTION = "load"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        choices = _choices()
+        return {"required": {
+            "checkpoint": (choices, {"default": choices[0], "tooltip": "Which DiT to load: '(bundled)' ships with "
+                                     "the pack (small, fast on CPU); other files come from models/modit."}),
+            "dtype": (list(comfy_adapter.DTYPE_CHOICES), {"default": "auto", "tooltip": "Weight precision: auto "
+                      "picks fp32 on CPU and bf16/fp16 on GPUs; fp16/bf16 halve memory, fp32 is the reference.",
+                                                          "advanced": True}),
+        }}
+
+    def load(self, checkpoint, dtype):
+        bundled = _bundled()
+        if checkpoint in bundled:
+            path = bundled[checkpoint]
+        elif checkpoint == NONE_FOUND:
+            raise FileNotFoundError("MoDiT Load DiT: no DiT checkpoint is installed: the bundled "
+                                    "modit/weights/modit_embedded_v1.safetensors is missing and models/modit has "
+                                    "none; reinstall the pack or put a checkpoint in models/modit")
+        else:
+            path = comfy_adapter.model_path(comfy_adapter.MODEL_FOLDER, checkpoint)
+        return (DiTHandle.from_file(path, dtype),)
+
+
+class MoDiTSampleExpression:
+    CATEGORY = "MoDiT/motion"
+    DESCRIPTION = ("Sample per-frame expression coefficients for the speech with the DiT (paper Algorithm 1: "
+                   "lip-sync bias in the late steps below phase_threshold). Long audio runs in overlapping windows. "
+                   "Pose and eye closure are left at zero for the blink stage to fill.")
+    RETURN_TYPES = (MODIT_MOTION,)
+    RETURN_NAMES = ("motion",)
+    OUTPUT_TOOLTIPS = ("Expression [T, K] from the DiT, zero pose and eye closure, at the features' fps.",)
+    FUNCTION = "sample"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        samplers = sorted(SAMPLERS)
+        return {"required": {
+            "dit_model": (MODIT_DIT_MODEL, {"tooltip": "The DiT from MoDiT Load DiT."}),
+            "audio_features": (MODIT_AUDIO_FEATURES, {"tooltip": "Speech features; their kind, width and fps must "
+                               "be the ones the DiT was trained on (the bundled DiT: mel80 at 25 fps)."}),
+            "face": (MODIT_FACE, {"tooltip": "The analysed portrait: its expression beta_0 is the starting point."}),
+            "seed": ("INT", {"default": 0, "min": 0, "max": 0xffffffffffffffff, "control_after_generate": True,
+                             "tooltip": "Noise seed: the same seed gives the same motion; change it for a variation."}),
+            "steps": ("INT", {"default": 10, "min": 1, "max": 1000, "tooltip": "Denoising steps: cost grows "
+                              "linearly; ddim/dpmpp_2m are good at 10-20, ddpm needs 100+."}),
+            "sampler": (samplers, {"default": "ddim", "tooltip": "ddim: deterministic and fast; dpmpp_2m: sharper at "
+                                   "few steps; ddpm: the paper's stochastic Algorithm 1 loop (needs many steps)."}),
+            "phase_threshold": ("INT", {"default": 500, "min": 0, "max": 1000, "tooltip": "t_T of Algorithm 1: "
+                                        "steps t < t_T add the diagonal lip-sync bias; higher = lips lock to the "
+                                        "audio earlier, 0 = never. No effect on cost.", "advanced": True}),
+            "guidance_scale": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 10.0, "step": 0.1, "tooltip":
+                                         "Classifier-free guidance on the audio: >1 exaggerates audio-driven "
+                                         "motion; any value but 1 doubles the cost."}),
+            "expression_scale": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 3.0, "step": 0.05, "tooltip":
+                                           "Scales the motion around the source expression: <1 calmer, >1 more "
+                                           "animated. Free."}),
+        }}
+
+    def sample(self, dit_model, audio_features, face, seed, steps, sampler, phase_threshold, guidance_scale,
+               expression_scale):
+        options = SamplingOptions(sampler=sampler, num_steps=steps, phase_threshold=phase_threshold,
+                                  guidance_scale=guidance_scale, seed=seed,
+                                  bias_width=int(dit_model.info.bias.get("width", SamplingOptions.bias_width)),
+                                  bias_spread=float(dit_model.info.bias.get("spread", SamplingOptions.bias_spread)))
+        return (dit_model.sample(audio_features, face, options, expression_scale),)
+
+
+NODE_CLASS_MAPPINGS = {"MoDiTLoadDiT": MoDiTLoadDiT, "MoDiTSampleExpression": MoDiTSampleExpression}
+NODE_DISPLAY_NAME_MAPPINGS = {"MoDiTLoadDiT": "MoDiT Load DiT", "MoDiTSampleExpression": "MoDiT Sample Expression"}

@@ -1,0 +1,75 @@
+"""The loaded DiT as one handle (MODIT_DIT_MODEL): load a checkpoint, check inputs, sample a Motion (Algorithm 1)."""
+import logging
+import os
+
+import torch
+
+from .. import comfy_adapter
+from ..types import AudioFeatures, Face, Motion
+from .checkpoint import DiTInfo, load_dit
+from .sampling import SamplingOptions, count_chunks, sample_expression
+from .schedule import NoiseSchedule
+
+log = logging.getLogger(__name__)
+
+
+class DiTHandle:
+    """A MoDiT network wrapped for ComfyUI's memory manager, with what its checkpoint promises (`info`)."""
+
+    def __init__(self, model, info: DiTInfo, name: str, dtype: torch.dtype = torch.float32):
+        self.info = info
+        self.name = name
+        self.dtype = dtype
+        self.schedule = NoiseSchedule(info.schedule)
+        self.patcher = comfy_adapter.make_patcher(model.to(dtype).eval())
+
+    @classmethod
+    def from_file(cls, path: str, dtype_name: str = "auto") -> "DiTHandle":
+        dtype = comfy_adapter.resolve_dtype(dtype_name, comfy_adapter.compute_device())
+        model, info = load_dit(path)
+        log.info("loaded DiT %s: preset %s, %.2f M parameters, space %s, %s features (%d) at %s fps, dtype %s",
+                 os.path.basename(path), info.preset, model.num_parameters() / 1e6, info.space, info.feature_kind,
+                 info.feature_dim, info.fps, dtype)
+        return cls(model, info, os.path.basename(path), dtype)
+
+    @property
+    def num_train_steps(self) -> int:
+        return self.info.schedule.num_train_steps
+
+    def check_inputs(self, features: AudioFeatures, face: Face) -> None:
+        """ValueError naming both sides when the features or the face do not fit this checkpoint."""
+        info = self.info
+        if features.kind != info.feature_kind or features.dim != info.feature_dim:
+            raise ValueError(f"DiT {self.name} was trained on {info.feature_kind!r} features of width "
+                             f"{info.feature_dim}, but the audio features are {features.kind!r} of width "
+                             f"{features.dim}; encode the audio with the matching encoder or load a DiT trained "
+                             f"on {features.kind!r}")
+        if abs(features.fps - info.fps) > 1e-6:
+            raise ValueError(f"DiT {self.name} was trained at {info.fps} fps, but the audio features are at "
+                             f"{features.fps} fps; encode the audio at {info.fps} fps")
+        if face.space != info.space or face.beta_0.shape[0] != info.config.expression_dim:
+            raise ValueError(f"DiT {self.name} samples expressions in space {info.space!r} "
+                             f"(K={info.config.expression_dim}), but the face's beta_0 is in space {face.space!r} "
+                             f"(K={face.beta_0.shape[0]}); analyse the face with a model of space {info.space!r}")
+
+    def sample(self, features: AudioFeatures, face: Face, options: SamplingOptions,
+               expression_scale: float = 1.0) -> Motion:
+        """Motion for the audio: expression [T, K] from the DiT, pose and eye closure zero (other stages add them).
+
+        expression_scale multiplies the motion around the source expression: beta_0 + s (beta - beta_0).
+        """
+        self.check_inputs(features, face)
+        if not 0 <= options.phase_threshold <= self.num_train_steps:
+            raise ValueError(f"phase_threshold must be in 0..{self.num_train_steps} for this DiT, "
+                             f"got {options.phase_threshold}")
+        comfy_adapter.load_models([self.patcher])
+        model = self.patcher.model
+        T = features.num_frames
+        progress = comfy_adapter.Progress(count_chunks(T, options, model.config.window))
+        beta_0 = face.beta_0.float().cpu()
+        expression = sample_expression(model, self.schedule, features.features, beta_0, options,
+                                       on_chunk=progress.update)  # [T, K] float32 CPU
+        expression = beta_0 + expression_scale * (expression - beta_0)
+        device = comfy_adapter.intermediate_device()
+        return Motion(expression=expression.to(device), pose=torch.zeros(T, 6, device=device),
+                      eye_closure=torch.zeros(T, 2, device=device), fps=features.fps, space=self.info.space)

@@ -1,0 +1,197 @@
+"""The MoDiT denoiser (paper §3.2-3.3, Figure 3): a diffusion transformer predicting the noise in expressions.
+
+Notation (code name -> paper symbol):
+  x_t            -> X_t, the noisy expression sequence at diffusion step t          [B, T, K]
+  beta_0         -> beta_0, the source portrait's expression (one extra token)     [B, K]
+  audio          -> A_{1..T}, frame-aligned audio features                          [B, T, D]
+  audio_summary  -> A_n, the extra audio token prepended to the cross-attention keys/values: the mean of the
+                    window's audio tokens, so every frame also sees the whole utterance window (and a query
+                    always has one key that the masks of Algorithm 1 never hide)
+  attn_bias      -> M of Algorithm 1 (bias_injection.phase_bias), added to the audio cross-attention logits
+  c              -> the diffusion-step embedding c_t that drives adaLN-Zero and z_t of eq. 6
+  eps            -> epsilon_theta(X_t, t, A, beta_0), the predicted noise of eq. 3
+
+One block (Figure 3), each sub-layer pre-normed, modulated by c (adaLN-Zero) and gated into the residual:
+  1. self-attention, keys/values [beta_0; K_s], [beta_0; V_s]             (eq. 4)
+  2. cross-attention to audio, keys/values [A_n; K_c], [A_n; V_c], + M   (eq. 5 with Algorithm 1's bias)
+  3. revised temporal attention s~_t = Q K^T / sqrt(d_k) + f(z_t)        (eq. 6, temporal_attention.py)
+  4. feed-forward network
+
+Inputs are in the network's normalised units: the model keeps the data statistics it was trained with as
+buffers (`audio_mean/std`, `expression_mean/std`) and offers normalise/denormalise helpers to the sampler.
+"""
+import math
+
+import torch
+import torch.nn as nn
+
+from .presets import DiTConfig
+from .temporal_attention import TemporalAttention, scaled_attention
+
+
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """adaLN: x [B, T, C] * (1 + scale) + shift, with shift/scale [B, C] broadcast over frames."""
+    return x * (1 + scale[:, None]) + shift[:, None]
+
+
+def sinusoidal(positions: torch.Tensor, size: int, max_period: float = 10000.0) -> torch.Tensor:
+    """[...] positions (frame index or diffusion step) -> [..., size] sin/cos features."""
+    half = size // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=positions.device, dtype=torch.float32) / half)
+    angles = positions.to(torch.float32)[..., None] * freqs
+    return torch.cat([angles.cos(), angles.sin()], dim=-1)
+
+
+class MultiHeadAttention(nn.Module):
+    """Queries from the motion tokens, keys/values from `context` (which may carry prepended extra tokens)."""
+
+    def __init__(self, hidden_size: int, num_heads: int):
+        super().__init__()
+        self.num_heads = num_heads
+        self.q = nn.Linear(hidden_size, hidden_size)
+        self.kv = nn.Linear(hidden_size, 2 * hidden_size)
+        self.out = nn.Linear(hidden_size, hidden_size)
+
+    def forward(self, x, context, bias=None, return_weights=False):
+        """x: [B, T, C], context: [B, S, C], bias: broadcastable to [B, h, T, S] -> [B, T, C]."""
+        B, T, C = x.shape
+        S, h = context.shape[1], self.num_heads
+        q = self.q(x).view(B, T, h, C // h).transpose(1, 2)  # [B, h, T, d]
+        k, v = self.kv(context).view(B, S, 2, h, C // h).permute(2, 0, 3, 1, 4)  # 2x [B, h, S, d]
+        y, weights = scaled_attention(q, k, v, bias, return_weights)
+        return self.out(y.transpose(1, 2).reshape(B, T, C)), weights
+
+
+class DiTBlock(nn.Module):
+    """Figure 3: self-attention with beta_0, audio cross-attention with A_n and M, temporal attention, FFN."""
+
+    def __init__(self, config: DiTConfig):
+        super().__init__()
+        C = config.hidden_size
+        self.norms = nn.ModuleList(nn.LayerNorm(C, elementwise_affine=False, eps=1e-6) for _ in range(4))
+        self.context_norm = nn.LayerNorm(C, eps=1e-6)
+        self.self_attention = MultiHeadAttention(C, config.num_heads)
+        self.cross_attention = MultiHeadAttention(C, config.num_heads)
+        self.temporal_attention = TemporalAttention(C, config.num_heads, config.temporal_range, config.latent_size)
+        self.ffn = nn.Sequential(nn.Linear(C, config.ffn_size), nn.GELU(approximate="tanh"),
+                                 nn.Linear(config.ffn_size, C))
+        # adaLN-Zero: (shift, scale, gate) for each of the 4 sub-layers; zero-initialised in MoDiT.__init__.
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(C, 12 * C))
+
+    def forward(self, x, c, beta_token, audio_tokens, cross_bias, return_weights=False):
+        """x: [B, T, C]; c: [B, C]; beta_token: [B, 1, C]; audio_tokens: [B, 1+T, C] ([A_n; A_1..T]);
+        cross_bias: [B, 1, T, 1+T] or None. Returns x [B, T, C] and {name: weights} when asked."""
+        mods = self.adaLN_modulation(c).chunk(12, dim=1)  # 12 x [B, C]
+        weights = {}
+
+        h = modulate(self.norms[0](x), mods[0], mods[1])
+        y, weights["self"] = self.self_attention(h, torch.cat([beta_token, h], dim=1), None, return_weights)  # eq. 4
+        x = x + mods[2][:, None] * y
+
+        h = modulate(self.norms[1](x), mods[3], mods[4])
+        y, weights["cross"] = self.cross_attention(h, self.context_norm(audio_tokens), cross_bias, return_weights)
+        x = x + mods[5][:, None] * y
+
+        h = modulate(self.norms[2](x), mods[6], mods[7])
+        y, weights["temporal"] = self.temporal_attention(h, c, return_weights)  # eq. 6
+        x = x + mods[8][:, None] * y
+
+        h = modulate(self.norms[3](x), mods[9], mods[10])
+        x = x + mods[11][:, None] * self.ffn(h)
+        return x, weights
+
+
+class MoDiT(nn.Module):
+    """epsilon_theta(X_t, t, A, beta_0; M): one denoising prediction, no schedule, no step state, no RNG."""
+
+    def __init__(self, config: DiTConfig):
+        super().__init__()
+        self.config = config
+        C, K, D = config.hidden_size, config.expression_dim, config.feature_dim
+        self.expression_embed = nn.Linear(K, C)
+        self.beta_0_embed = nn.Linear(K, C)
+        self.audio_embed = nn.Sequential(nn.Linear(D, C), nn.GELU(approximate="tanh"), nn.Linear(C, C))
+        self.null_audio = nn.Parameter(torch.zeros(C))  # the dropped condition of classifier-free guidance
+        self.step_embed = nn.Sequential(nn.Linear(C, C), nn.SiLU(), nn.Linear(C, C))
+        self.blocks = nn.ModuleList(DiTBlock(config) for _ in range(config.depth))
+        self.final_norm = nn.LayerNorm(C, elementwise_affine=False, eps=1e-6)
+        self.final_modulation = nn.Sequential(nn.SiLU(), nn.Linear(C, 2 * C))
+        self.final = nn.Linear(C, K)
+        # Data statistics (set by training from the corpus): the network works in unit-variance coordinates.
+        self.register_buffer("audio_mean", torch.zeros(D))
+        self.register_buffer("audio_std", torch.ones(D))
+        self.register_buffer("expression_mean", torch.zeros(K))
+        self.register_buffer("expression_std", torch.ones(K))
+        self._initialize_weights()
+
+    def _initialize_weights(self):
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+        # TemporalAttention zeroed f's output layer in its own __init__; xavier above must not undo it.
+        for block in self.blocks:
+            nn.init.zeros_(block.temporal_attention.bias_mlp[-1].weight)
+            # adaLN-Zero: every gate starts at 0, so each block starts as the identity (facebookresearch/DiT).
+            nn.init.zeros_(block.adaLN_modulation[-1].weight)
+            nn.init.zeros_(block.adaLN_modulation[-1].bias)
+        nn.init.zeros_(self.final_modulation[-1].weight)
+        nn.init.zeros_(self.final_modulation[-1].bias)
+        nn.init.zeros_(self.final.weight)
+        nn.init.zeros_(self.final.bias)
+
+    # ------------------------------------------------------------------ units
+
+    def normalize_audio(self, audio: torch.Tensor) -> torch.Tensor:
+        return (audio - self.audio_mean) / self.audio_std
+
+    def normalize_expression(self, expression: torch.Tensor) -> torch.Tensor:
+        return (expression - self.expression_mean) / self.expression_std
+
+    def denormalize_expression(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.expression_std + self.expression_mean
+
+    # ------------------------------------------------------------------ prediction
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, audio: torch.Tensor, beta_0: torch.Tensor,
+                attn_bias: torch.Tensor | None = None, drop_audio: torch.Tensor | None = None) -> torch.Tensor:
+        """Predict the noise of eq. 3.
+
+        x_t: [B, T, K] noisy normalised expression; t: [B] int steps; audio: [B, T, D] normalised features;
+        beta_0: [B, K] normalised source expression; attn_bias: M, [T, T] or [B, T, T] (None = no bias);
+        drop_audio: [B] bool, True replaces that sample's audio by the null condition (guidance / training).
+        Returns eps: [B, T, K].
+        """
+        return self._predict(x_t, t, audio, beta_0, attn_bias, drop_audio, False)[0]
+
+    def forward_with_attention(self, x_t, t, audio, beta_0, attn_bias=None, drop_audio=None):
+        """forward(), plus each block's attention weights [{"self", "cross", "temporal": [B, h, T, S]}]."""
+        return self._predict(x_t, t, audio, beta_0, attn_bias, drop_audio, True)
+
+    def _predict(self, x_t, t, audio, beta_0, attn_bias, drop_audio, return_weights):
+        B, T, K = x_t.shape
+        C = self.config.hidden_size
+        frames = sinusoidal(torch.arange(T, device=x_t.device), C).to(x_t.dtype)  # [T, C]
+        c = self.step_embed(sinusoidal(t.reshape(-1).expand(B), C).to(x_t.dtype))  # [B, C] c_t
+        x = self.expression_embed(x_t) + frames  # [B, T, C]
+        beta_token = self.beta_0_embed(beta_0)[:, None]  # [B, 1, C]
+        audio_tokens = self.audio_embed(audio) + frames  # [B, T, C]
+        if drop_audio is not None:
+            null = self.null_audio.to(audio_tokens.dtype).expand(B, T, C)
+            audio_tokens = torch.where(drop_audio.reshape(B, 1, 1), null, audio_tokens)
+        audio_summary = audio_tokens.mean(dim=1, keepdim=True)  # [B, 1, C] A_n
+        audio_tokens = torch.cat([audio_summary, audio_tokens], dim=1)  # [B, 1+T, C]
+        cross_bias = None
+        if attn_bias is not None:
+            bias = attn_bias.to(x.dtype).expand(B, T, T) if attn_bias.ndim == 2 else attn_bias.to(x.dtype)
+            cross_bias = torch.cat([bias.new_zeros(B, T, 1), bias], dim=2)[:, None]  # [B, 1, T, 1+T]: A_n unbiased
+        all_weights = []
+        for block in self.blocks:
+            x, weights = block(x, c, beta_token, audio_tokens, cross_bias, return_weights)  # [B, T, C]
+            all_weights.append(weights)
+        shift, scale = self.final_modulation(c).chunk(2, dim=1)
+        eps = self.final(modulate(self.final_norm(x), shift, scale))  # [B, T, K]
+        return eps, all_weights
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

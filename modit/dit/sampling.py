@@ -1,0 +1,134 @@
+"""The sampling driver (paper Algorithm 1): phase-dependent bias injection, guidance, seeds, long audio in windows.
+
+Notation (code name -> paper symbol):
+  x                 -> X_t, the expression sequence being denoised (normalised units)     [1, L, K]
+  t, timesteps      -> t of Algorithm 1, from the noisiest step down to 0
+  phase_threshold   -> t_T: M = M_D + M_E while t < t_T, else M = M_E (bias_injection.phase_bias)
+  guidance_scale    -> w of classifier-free guidance: eps = eps_u + w (eps_c - eps_u), eps_u with the audio dropped
+  window, context   -> long audio is sampled in windows of `window` frames; each window after the first starts
+                       with `context` (or more) frames already produced by the previous one, which are held at
+                       their known values by replacement at every step (inpainting: X_t[known] =
+                       sqrt(alpha_bar_t) X_0[known] + sqrt(1 - alpha_bar_t) eps[known], eps being the noise those
+                       frames started from), so the new frames continue the old ones without a seam.
+
+Determinism: all noise comes from one torch.Generator on the CPU seeded with `seed`: the starting noise of every
+frame is drawn once up front ([T, K], tiny), then any per-step noise window by window, so one seed gives the
+same motion on every device. A short input (T <= window) is one window: windowed and one-shot are the same run.
+Memory is bounded by one window (plus the [T, K] result), whatever the audio length.
+"""
+import logging
+from dataclasses import dataclass
+
+import torch
+
+from .bias_injection import DEFAULT_SPREAD, DEFAULT_WIDTH, phase_bias
+from .samplers import make_sampler
+from .schedule import NoiseSchedule
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SamplingOptions:
+    sampler: str = "ddim"  # a key of samplers.SAMPLERS
+    num_steps: int = 10
+    phase_threshold: int = 500  # t_T in training-step units (0 = never inject M_D)
+    guidance_scale: float = 1.0  # 1 = the conditional prediction only (one network pass per step)
+    seed: int = 0
+    window: int | None = None  # frames per window; None = the network's training window
+    context: int | None = None  # frames carried into the next window; None = a fifth of the window
+    bias_width: int = DEFAULT_WIDTH
+    bias_spread: float = DEFAULT_SPREAD
+
+
+@dataclass(frozen=True)
+class Window:
+    start: int  # first frame of the window
+    end: int  # one past its last frame
+    known: int  # frames at its start that earlier windows already produced
+
+
+def plan_windows(num_frames: int, window: int, context: int) -> list[Window]:
+    """Overlapping windows covering [0, num_frames): stride window - context; the last one ends at num_frames."""
+    if num_frames <= window:
+        return [Window(0, num_frames, 0)]
+    if not 0 < context < window:
+        raise ValueError(f"context must be in 1..{window - 1} frames for window {window}, got {context}")
+    plan, produced, start = [], 0, 0
+    while True:
+        start = min(start, num_frames - window)
+        plan.append(Window(start, start + window, produced - start if plan else 0))
+        produced = start + window
+        if produced >= num_frames:
+            return plan
+        start += window - context
+
+
+def count_chunks(num_frames: int, options: SamplingOptions, default_window: int) -> int:
+    """Network-evaluation chunks (windows x steps) a run will report progress for."""
+    window = options.window or default_window
+    return len(plan_windows(num_frames, window, _context(options, window))) * options.num_steps
+
+
+def _context(options: SamplingOptions, window: int) -> int:
+    return options.context if options.context is not None else max(1, window // 5)
+
+
+@torch.no_grad()
+def sample_expression(model, schedule: NoiseSchedule, audio: torch.Tensor, beta_0: torch.Tensor,
+                      options: SamplingOptions = SamplingOptions(), on_chunk=None) -> torch.Tensor:
+    """Sample an expression sequence for the audio (Algorithm 1, windowed).
+
+    model: a MoDiT (its forward is eps_theta, its buffers give the data units); audio: [T, D] raw features;
+    beta_0: [K] raw source expression. on_chunk(): called after every network evaluation chunk (progress and
+    cancel). Returns expression [T, K] float32 on the CPU, in raw units.
+    """
+    parameter = next(model.parameters())
+    device, dtype = parameter.device, parameter.dtype
+    T, K = audio.shape[0], model.config.expression_dim
+    window = options.window or model.config.window
+    plan = plan_windows(T, window, _context(options, window))
+    generator = torch.Generator(device="cpu").manual_seed(int(options.seed))
+    start_noise = torch.randn(T, K, generator=generator)  # [T, K] eps of every frame, drawn once
+    audio_n = model.normalize_audio(audio.float().to(device)).to(dtype)  # [T, D]
+    beta_n = model.normalize_expression(beta_0.float().to(device)).to(dtype).reshape(1, K)  # [1, K]
+    result = torch.zeros(T, K)  # [T, K] normalised units, filled window by window
+    sampler = make_sampler(options.sampler, schedule)
+    for w in plan:
+        known = result[w.start:w.start + w.known].to(device, dtype)[None]  # [1, n_known, K]
+        result[w.start:w.end] = _sample_window(
+            model, schedule, sampler, audio_n[w.start:w.end][None], beta_n,
+            start_noise[w.start:w.end].to(device, dtype)[None], known, options, generator, on_chunk)[0].float().cpu()
+    log.debug("sampled %d frames in %d windows of %d", T, len(plan), window)
+    return model.denormalize_expression(result.to(device)).float().cpu()
+
+
+def _sample_window(model, schedule, sampler, audio, beta_0, noise, known, options, generator, on_chunk):
+    """One window: audio [1, L, D], beta_0 [1, K], noise [1, L, K], known [1, n, K] -> X_0 [1, L, K]."""
+    L = audio.shape[1]
+    n = known.shape[1]
+    sampler.set_timesteps(options.num_steps)
+    guided = options.guidance_scale != 1.0
+    if guided:  # one batch of two: the audio-conditioned and the audio-dropped prediction
+        audio, beta_0 = audio.expand(2, -1, -1), beta_0.expand(2, -1)
+        drop = torch.tensor([False, True], device=audio.device)
+    else:
+        drop = None
+    x = noise.clone()  # X_{t_max}: pure noise (alpha_bar of the noisiest step is ~0)
+    timesteps = sampler.timesteps.tolist()
+    if n:
+        x[:, :n] = schedule.add_noise(known, noise[:, :n], timesteps[0])
+    for t in timesteps:
+        bias = phase_bias(t, options.phase_threshold, L, options.bias_width, options.bias_spread,
+                          device=x.device, dtype=x.dtype)  # Alg. 1: the phase decider picks M for this t
+        steps = torch.full((audio.shape[0],), t, device=x.device, dtype=torch.long)
+        eps = model(x.expand(audio.shape[0], -1, -1), steps, audio, beta_0, bias, drop)  # [1 or 2, L, K]
+        if guided:
+            eps = eps[1:] + options.guidance_scale * (eps[:1] - eps[1:])  # classifier-free guidance
+        x = sampler.step(eps, t, x, generator).prev_sample
+        if n:
+            s = sampler.prev_timestep(t)
+            x[:, :n] = known if s < 0 else schedule.add_noise(known, noise[:, :n], s)  # hold the context
+        if on_chunk is not None:
+            on_chunk()
+    return x

@@ -1,0 +1,6 @@
+"""Entry point of `python -m modit.train` (see modit/train/cli.py)."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,58 @@
+"""`python -m modit.train`: train a MoDiT DiT on corpus shards (see modit/train/data.py for the format).
+
+    python -m modit.train --data corpus/ --preset embedded --steps 20000 --batch-size 64 \
+        --out modit_embedded_v1.safetensors --seed 0 [--device cuda] [--resume]
+    torchrun --nproc_per_node 4 -m modit.train ...   # DistributedDataParallel, one process per GPU
+"""
+import argparse
+import logging
+import os
+import sys
+
+import torch
+
+
+def _parser() -> argparse.ArgumentParser:
+    from ..dit.presets import PRESETS
+    from .loop import TrainOptions
+
+    defaults = TrainOptions()
+    p = argparse.ArgumentParser(prog="python -m modit.train", description=__doc__.splitlines()[0])
+    p.add_argument("--data", required=True, help="directory of *.safetensors corpus shards")
+    p.add_argument("--preset", default="embedded", choices=sorted(PRESETS))
+    p.add_argument("--steps", type=int, default=defaults.steps, help="total optimiser steps")
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="windows per step (per GPU)")
+    p.add_argument("--lr", type=float, default=defaults.learning_rate)
+    p.add_argument("--warmup", type=int, default=defaults.warmup_steps)
+    p.add_argument("--ema-decay", type=float, default=defaults.ema_decay)
+    p.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (torchrun sets one GPU per rank)")
+    p.add_argument("--resume", action="store_true", help="continue from <out> and <out>.train.pt")
+    p.add_argument("--phase-threshold", type=int, default=defaults.phase_threshold, help="t_T of Algorithm 1")
+    p.add_argument("--window", type=int, default=None, help="override the preset's training window (frames)")
+    p.add_argument("--log-every", type=int, default=defaults.log_every)
+    p.add_argument("--save-every", type=int, default=defaults.save_every)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    return p
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from .data import ShardDataset
+    from .loop import TrainOptions, train
+
+    if not args.out.endswith(".safetensors"):
+        raise SystemExit(f"--out {args.out!r}: expected a .safetensors file name")
+    options = TrainOptions(steps=args.steps, batch_size=args.batch_size, learning_rate=args.lr,
+                           warmup_steps=args.warmup, ema_decay=args.ema_decay, seed=args.seed,
+                           log_every=args.log_every, save_every=args.save_every,
+                           phase_threshold=args.phase_threshold)
+    overrides = {"window": args.window} if args.window else None
+    train(ShardDataset(args.data), args.preset, os.path.abspath(args.out), options, device=args.device,
+          resume=args.resume, config_overrides=overrides)
+    return 0

@@ -1,0 +1,116 @@
+"""Training data (paper §3.5): corpus shards of frame-aligned audio features and expression targets.
+
+Shard format (a directory of `*.safetensors` files, written with modit.checkpoints.save_checkpoint):
+  features    [sumT, D] float16 or float32  audio features, one row per video frame at `fps`
+  expression  [sumT, K] float32             target expression per frame in `space` (K = 12 for embedded-v1)
+  beta_0      [U, K] float32                the source expression of each utterance (usually zeros)
+  lengths     [U] int64                     frames per utterance; rows of features/expression are the U
+                                            utterances concatenated in order, so sum(lengths) == sumT
+  metadata    {"feature_kind": "mel80", "feature_dim": D, "fps": 25, "space": "embedded-v1"} (JSON values);
+              every shard of a directory must agree on these.
+
+Training draws random windows of `window` frames inside utterances (an utterance is chosen with probability
+proportional to its length, then a uniform start). Utterances shorter than the window are padded by repeating
+their last frame and the padded frames are masked out of the losses.
+"""
+import glob
+import logging
+import os
+from dataclasses import dataclass
+
+import torch
+
+from ..checkpoints import load_checkpoint
+
+log = logging.getLogger(__name__)
+
+REQUIRED_TENSORS = ("features", "expression", "beta_0", "lengths")
+REQUIRED_METADATA = ("feature_kind", "feature_dim", "fps", "space")
+
+
+@dataclass
+class Batch:
+    audio: torch.Tensor  # [B, L, D] float32 features (raw units)
+    expression: torch.Tensor  # [B, L, K] float32 targets (raw units)
+    beta_0: torch.Tensor  # [B, K] float32
+    mask: torch.Tensor  # [B, L] float32, 1 = real frame, 0 = padding
+
+    def to(self, device) -> "Batch":
+        return Batch(*(v.to(device) for v in (self.audio, self.expression, self.beta_0, self.mask)))
+
+
+class ShardDataset:
+    """All utterances of a shard directory, held in memory (features as stored, fp16 stays fp16)."""
+
+    def __init__(self, directory: str):
+        paths = sorted(glob.glob(os.path.join(directory, "*.safetensors")))
+        if not paths:
+            raise FileNotFoundError(f"{directory}: no *.safetensors corpus shards found; point --data at the "
+                                    f"directory the corpus generator wrote")
+        features, expressions, beta_0, lengths = [], [], [], []
+        self.metadata = None
+        for path in paths:
+            name = os.path.basename(path)
+            tensors, metadata = load_checkpoint(path)
+            missing = [k for k in REQUIRED_TENSORS if k not in tensors]
+            missing_meta = [k for k in REQUIRED_METADATA if k not in metadata]
+            if missing or missing_meta:
+                raise ValueError(f"{name}: not a corpus shard: missing tensors {missing} / metadata {missing_meta}; "
+                                 f"expected tensors {list(REQUIRED_TENSORS)} and metadata {list(REQUIRED_METADATA)}")
+            meta = {k: metadata[k] for k in REQUIRED_METADATA}
+            if self.metadata is None:
+                self.metadata = meta
+            elif meta != self.metadata:
+                raise ValueError(f"{name}: shard metadata {meta} differs from the first shard's {self.metadata}; "
+                                 f"train on one feature kind / space at a time")
+            n = tensors["lengths"].long()
+            total = int(n.sum())
+            if tensors["features"].shape[0] != total or tensors["expression"].shape[0] != total \
+                    or tensors["beta_0"].shape[0] != n.shape[0]:
+                raise ValueError(f"{name}: sum(lengths) = {total} but features has {tensors['features'].shape[0]} rows, "
+                                 f"expression {tensors['expression'].shape[0]}, beta_0 {tensors['beta_0'].shape[0]} "
+                                 f"(utterances {n.shape[0]}); the shard is inconsistent")
+            if tensors["features"].shape[1] != int(meta["feature_dim"]):
+                raise ValueError(f"{name}: features are {tensors['features'].shape[1]} wide, metadata says "
+                                 f"feature_dim {meta['feature_dim']}")
+            features.append(tensors["features"])
+            expressions.append(tensors["expression"].float())
+            beta_0.append(tensors["beta_0"].float())
+            lengths.append(n)
+        self.features = torch.cat(features)  # [sumT, D]
+        self.expression = torch.cat(expressions)  # [sumT, K]
+        self.beta_0 = torch.cat(beta_0)  # [U, K]
+        self.lengths = torch.cat(lengths)  # [U]
+        self.starts = torch.cumsum(self.lengths, 0) - self.lengths  # [U] first row of each utterance
+        log.info("corpus %s: %d shards, %d utterances, %d frames (%.1f min at %s fps), %s features, space %s",
+                 directory, len(paths), len(self.lengths), self.features.shape[0],
+                 self.features.shape[0] / float(self.metadata["fps"]) / 60, self.metadata["fps"],
+                 self.metadata["feature_kind"], self.metadata["space"])
+
+    @property
+    def feature_dim(self) -> int:
+        return self.features.shape[1]
+
+    @property
+    def expression_dim(self) -> int:
+        return self.expression.shape[1]
+
+    def statistics(self) -> dict:
+        """Per-channel mean and std of audio and expression (the network's normalisation buffers)."""
+        features = self.features.float()
+        return {"audio_mean": features.mean(0), "audio_std": features.std(0).clamp(min=1e-3),
+                "expression_mean": self.expression.mean(0), "expression_std": self.expression.std(0).clamp(min=1e-3)}
+
+    def sample_batch(self, batch_size: int, window: int, generator: torch.Generator) -> Batch:
+        """batch_size random windows of `window` frames (see the module docstring)."""
+        weights = self.lengths.float()
+        utterances = torch.multinomial(weights, batch_size, replacement=True, generator=generator)  # [B]
+        room = (self.lengths[utterances] - window).clamp(min=0)  # [B] last possible offset
+        offsets = (torch.rand(batch_size, generator=generator) * (room + 1).float()).long().clamp(max=room)
+        frames = torch.arange(window)
+        length = self.lengths[utterances]
+        local = torch.minimum(offsets[:, None] + frames, (length - 1)[:, None])  # [B, L] repeat the last frame
+        rows = self.starts[utterances][:, None] + local  # [B, L]
+        mask = ((offsets[:, None] + frames) < length[:, None]).float()  # [B, L]
+        return Batch(audio=self.features[rows].float(), expression=self.expression[rows],
+                     beta_0=self.beta_0[utterances], mask=mask)

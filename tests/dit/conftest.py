@@ -1,0 +1,24 @@
+"""Shared DiT fixtures: one tiny model trained for a few seconds on a synthetic corpus (session-wide)."""
+import os
+import sys
+
+import pytest
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from synthetic import write_shards  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def trained_tiny(tmp_path_factory):
+    """(model, info, path) of a 'tiny' DiT trained 400 steps on jaw-follows-channel-5 data (~5 s on CPU)."""
+    from comfyui_modit.modit.train.data import ShardDataset
+    from comfyui_modit.modit.train.loop import TrainOptions, train
+
+    root = tmp_path_factory.mktemp("dit")
+    corpus = write_shards(root / "corpus", num_shards=2, utterances=6, lengths=(20, 60))
+    path = str(root / "tiny.safetensors")
+    torch.manual_seed(0)
+    model, info = train(ShardDataset(corpus), "tiny", path,
+                        TrainOptions(steps=400, batch_size=32, learning_rate=3e-3, warmup_steps=20, log_every=1000))
+    return model.eval(), info, path
