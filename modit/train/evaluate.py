@@ -84,12 +84,15 @@ def _render_held_out(augment: bool):
     return examples
 
 
-def evaluate(predict, augment: bool = False) -> dict:
-    """predict(waveform [S] float32 at 16 kHz) -> jaw_open [T]; returns per-voice and overall figures."""
+def evaluate(predict, augment: bool = False, examples=None) -> dict:
+    """predict(waveform [S] float32 at 16 kHz) -> jaw_open [T]; returns per-voice and overall figures.
+
+    examples: held_out_examples(augment) when None (pass them in to reuse one rendering).
+    """
     from ..face.components import JAW_OPEN
 
     per_voice = {}
-    for voice, sentence, example in held_out_examples(augment):
+    for voice, sentence, example in examples if examples is not None else held_out_examples(augment):
         predicted = np.asarray(predict(example.waveform), dtype=np.float64)
         target = example.expression[:, JAW_OPEN].astype(np.float64)
         if predicted.shape != target.shape:
@@ -108,34 +111,48 @@ def evaluate(predict, augment: bool = False) -> dict:
     return report
 
 
-def dit_predictor(checkpoint: str, sampler: str, steps: int, seed: int):
-    """A predict(waveform) for evaluate(): features through the node's audio stage, then the DiT sampler."""
+def dit_predictor(checkpoint: str, options=None):
+    """A predict(waveform) for evaluate(): features through the node's audio stage, then the DiT sampler.
+
+    options: modit.dit.sampling.SamplingOptions; the default is MoDiT Sample Expression's defaults.
+    """
     import torch
 
-    from .corpus.generate import audio_features
-    from ..dit import inference
+    from ..dit.checkpoint import load_dit
+    from ..dit.sampling import SamplingOptions, sample_expression
+    from ..dit.schedule import NoiseSchedule
     from ..face.components import JAW_OPEN
+    from .corpus.generate import audio_features
 
-    model = inference.load(checkpoint)
+    model, info = load_dit(checkpoint)
+    schedule = NoiseSchedule(info.schedule)
+    options = options or SamplingOptions()
+    beta_0 = torch.zeros(info.config.expression_dim)  # the neutral face the corpus targets start from
 
     def predict(waveform: np.ndarray) -> np.ndarray:
-        features = audio_features(waveform)
-        expression = inference.sample(model, features, sampler=sampler, steps=steps, seed=seed)  # [T, K]
-        return expression[:, JAW_OPEN].cpu().numpy()
+        expression = sample_expression(model, schedule, audio_features(waveform), beta_0, options)  # [T, K]
+        return expression[:, JAW_OPEN].numpy()
 
     return predict
 
 
 def main(argv=None) -> None:
+    from ..dit.sampling import SamplingOptions
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--sampler", default="ddim")
-    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--augment", action="store_true", help="evaluate on augmented (noisy, reverberant) audio")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    report = evaluate(dit_predictor(args.checkpoint, args.sampler, args.steps, args.seed), args.augment)
+    logging.getLogger("modit.audio").setLevel(logging.WARNING)  # no per-utterance audio lines
+    import torch
+
+    torch.set_num_threads(1)
+    options = SamplingOptions(sampler=args.sampler, num_steps=args.steps, seed=args.seed)
+    report = evaluate(dit_predictor(args.checkpoint, options), args.augment)
     for voice, figures in report.items():
         log.info("%-26s r %.3f (min %.3f)  lag %+d", voice, figures["r"], figures["r_min"], figures["lag"])
     print(json.dumps(report))  # the machine-readable result on stdout (this is a CLI)

@@ -108,3 +108,18 @@ def test_noise_is_added_at_the_requested_snr():
     assert abs(snr - 10.0) < 0.5
     faster, time_scale = augment.change_speed(speech, 1.1)
     assert abs(faster.size - speech.size / 1.1) < 5 and abs(time_scale - 1 / 1.1) < 0.01
+
+
+def test_evaluation_finds_a_known_lag_and_correlation():
+    examples = evaluate.held_out_examples()
+    targets = {id(e.waveform): e.expression[:, JAW_OPEN] for _, _, e in examples}
+    assert len(examples) == len(evaluate.HELD_OUT_VOICES) * len(evaluate.HELD_OUT_SENTENCES)
+
+    def late_by_two(waveform):
+        target = targets[id(waveform)]
+        return np.concatenate([np.zeros(2), target[:-2]])
+
+    report = evaluate.evaluate(late_by_two, examples=examples)
+    assert report["all"]["lag"] == 2 and all(report[v]["lag"] == 2 for v in evaluate.HELD_OUT_VOICES)
+    exact = evaluate.evaluate(lambda waveform: targets[id(waveform)], examples=examples)
+    assert exact["all"]["r"] > 0.999 and exact["all"]["lag"] == 0

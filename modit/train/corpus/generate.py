@@ -192,10 +192,14 @@ def run_in_fresh_processes(function, jobs, workers: int) -> list:
 
 def audio_features(waveform: np.ndarray) -> torch.Tensor:
     """mel80 features [T, D] float32 of a 16 kHz waveform, through the code path of MoDiT Encode Audio."""
-    from ...audio import features as audio_stage
+    from ...audio.encoder import AudioEncoder
 
-    encoded = audio_stage.encode(torch.from_numpy(waveform), SAMPLE_RATE, fps=FPS, kind=FEATURE_KIND)
-    return encoded.features.float()
+    audio = {"waveform": torch.from_numpy(waveform).reshape(1, 1, -1), "sample_rate": SAMPLE_RATE}
+    encoded = AudioEncoder.builtin_mel().encode(audio, fps=FPS)
+    if encoded.kind != FEATURE_KIND:
+        raise RuntimeError(f"the built-in audio encoder gives {encoded.kind!r} features, the corpus expects "
+                           f"{FEATURE_KIND!r}")
+    return encoded.features.float().cpu()
 
 
 def featurize(raw_path: str, out_path: str, seed: int) -> str:
@@ -221,6 +225,11 @@ def featurize(raw_path: str, out_path: str, seed: int) -> str:
     return out_path
 
 
+def _featurize_job(job) -> str:
+    torch.set_num_threads(1)  # one thread per worker: torch's thread pool thrashes on a busy 2-core machine
+    return featurize(*job)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -232,13 +241,15 @@ def main(argv=None) -> None:
     parser.add_argument("--raw-only", action="store_true", help="stop after stage 1 (no audio features)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("comfyui_modit").setLevel(logging.WARNING)
+    logging.getLogger("modit.audio").setLevel(logging.WARNING)  # one line per utterance otherwise
     torch.set_num_threads(1)
     raw_paths = generate_raw(args.out, args.seed, args.utterances, args.shard_size, args.workers)
     if args.raw_only:
         return
-    for raw_path in sorted(raw_paths):
-        name = os.path.basename(raw_path).replace("raw-", "shard-").replace(".npz", ".safetensors")
-        log.info("wrote %s", featurize(raw_path, os.path.join(args.out, name), args.seed))
+    jobs = [(raw_path, os.path.join(args.out, os.path.basename(raw_path).replace("raw-", "shard-")
+                                    .replace(".npz", ".safetensors")), args.seed) for raw_path in sorted(raw_paths)]
+    run_in_fresh_processes(_featurize_job, jobs, args.workers)
     log.info("corpus ready: %d shards in %s", len(glob.glob(os.path.join(args.out, "shard-*.safetensors"))),
              args.out)
 
