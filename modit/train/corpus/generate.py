@@ -170,7 +170,9 @@ def generate_raw(out: str, seed: int, num_utterances: int, shard_size: int, work
         indices = list(range(first, min(first + shard_size, num_utterances)))
         path = os.path.join(out, "raw", f"raw-{shard:05d}.npz")
         jobs.append((path, seed, indices, [texts[i] for i in indices]))
-    return run_in_fresh_processes(_raw_shard, jobs, workers)
+    paths = run_in_fresh_processes(_raw_shard, jobs, workers)
+    log.info("raw shards ready: %d in %s", len(paths), os.path.join(out, "raw"))
+    return paths
 
 
 def run_in_fresh_processes(function, jobs, workers: int) -> list:
@@ -181,8 +183,8 @@ def run_in_fresh_processes(function, jobs, workers: int) -> list:
     # maxtasksperchild=1: one shard per process, so no shard inherits another's espeak state.
     with multiprocessing.get_context("fork").Pool(workers, maxtasksperchild=1) as pool:
         for result in pool.imap(function, jobs):
-            log.info("wrote %s", result)
             results.append(result)
+            log.debug("job %d of %d done", len(results), len(jobs))
     return results
 
 
