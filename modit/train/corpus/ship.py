@@ -6,7 +6,8 @@
 
 Adds to the DiT metadata (modit/dit/checkpoint.py keeps its own keys untouched):
   corpus      {"seed", "utterances", "shards", "minutes", "command"}: the corpus the weights were trained on
-  training    {"command"}: the exact `python -m modit.train` call
+  training    {"command", "checkpoint_step"}: the exact `python -m modit.train` call, and the step whose save
+              was shipped (the run may have been stopped before its last step)
   evaluation  the held-out report of modit/train/evaluate.py (r and lag per held-out voice), if given
   license     "Apache-2.0"
 """
@@ -45,7 +46,9 @@ def main(argv=None) -> None:
     state_dict, metadata = load_checkpoint(args.checkpoint)
     metadata = dict(metadata)
     metadata["corpus"] = corpus_summary(args.corpus)
-    metadata["training"] = {"command": args.train_command}
+    # The loop saves the EMA weights every --save-every steps; a run stopped early ships the save of
+    # `checkpoint_step` (num_train_steps), which the same command reproduces at that step.
+    metadata["training"] = {"command": args.train_command, "checkpoint_step": int(metadata["num_train_steps"])}
     if args.evaluation:
         with open(args.evaluation) as f:
             metadata["evaluation"] = json.loads(f.read().strip().splitlines()[-1])
