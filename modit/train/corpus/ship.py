@@ -1,0 +1,60 @@
+"""Ship a trained DiT as the bundled checkpoint: same weights, plus metadata saying how to reproduce it.
+
+    python -m modit.train.corpus.ship --checkpoint run/modit_embedded_v1.safetensors --corpus corpus/ \
+        --train-command "python -m modit.train ..." --evaluation eval.json \
+        --out modit/weights/modit_embedded_v1.safetensors
+
+Adds to the DiT metadata (modit/dit/checkpoint.py keeps its own keys untouched):
+  corpus      {"seed", "utterances", "shards", "minutes", "command"}: the corpus the weights were trained on
+  training    {"command", "checkpoint_step"}: the exact `python -m modit.train` call, and the step whose save
+              was shipped (the run may have been stopped before its last step)
+  evaluation  the held-out report of modit/train/evaluate.py (r and lag per held-out voice), if given
+  license     "Apache-2.0"
+"""
+import argparse
+import glob
+import json
+import os
+
+from ...checkpoints import load_checkpoint, save_checkpoint
+
+
+def corpus_summary(directory: str) -> dict:
+    paths = sorted(glob.glob(os.path.join(directory, "shard-*.safetensors")))
+    if not paths:
+        raise FileNotFoundError(f"{directory}: no shard-*.safetensors corpus shards; run "
+                                f"`python -m modit.train.corpus.generate --out {directory}` first")
+    utterances, frames, seed, fps = 0, 0, None, None
+    for path in paths:
+        tensors, metadata = load_checkpoint(path)
+        utterances += int(tensors["lengths"].shape[0])
+        frames += int(tensors["lengths"].sum())
+        seed, fps = metadata.get("corpus_seed"), float(metadata["fps"])
+    return {"seed": seed, "utterances": utterances, "shards": len(paths), "minutes": round(frames / fps / 60, 1),
+            "command": f"python -m modit.train.corpus.generate --out {os.path.basename(os.path.normpath(directory))} "
+                       f"--seed {seed} --utterances {utterances}"}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", required=True, help="the DiT that python -m modit.train wrote")
+    parser.add_argument("--corpus", required=True, help="the corpus directory it was trained on")
+    parser.add_argument("--train-command", required=True)
+    parser.add_argument("--evaluation", help="JSON report printed by python -m modit.train.evaluate")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    state_dict, metadata = load_checkpoint(args.checkpoint)
+    metadata = dict(metadata)
+    metadata["corpus"] = corpus_summary(args.corpus)
+    # The loop saves the EMA weights every --save-every steps; a run stopped early ships the save of
+    # `checkpoint_step` (num_train_steps), which the same command reproduces at that step.
+    metadata["training"] = {"command": args.train_command, "checkpoint_step": int(metadata["num_train_steps"])}
+    if args.evaluation:
+        with open(args.evaluation) as f:
+            metadata["evaluation"] = json.loads(f.read().strip().splitlines()[-1])
+    metadata["license"] = "Apache-2.0"
+    save_checkpoint(args.out, state_dict, metadata)
+
+
+if __name__ == "__main__":
+    main()
