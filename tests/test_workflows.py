@@ -122,3 +122,9 @@ def test_api_workflow_has_ui_twin(path):
     with open(twin) as f:
         ui_types = sorted(n["type"] for n in json.load(f)["nodes"] if n["type"] not in UI_ONLY_TYPES)
     assert api_types == ui_types, f"{os.path.basename(path)}: API and UI graphs hold different nodes"
+
+
+@pytest.mark.parametrize("path", UI_WORKFLOWS, ids=os.path.basename)
+def test_ui_workflow_has_a_thumbnail(path):
+    # ComfyUI's template browser shows <name>.jpg beside <name>.json.
+    assert os.path.exists(os.path.splitext(path)[0] + ".jpg"), f"{os.path.basename(path)}: no .jpg thumbnail"
