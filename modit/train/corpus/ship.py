@@ -1,14 +1,15 @@
 """Ship a trained DiT as the bundled checkpoint: same weights, plus metadata saying how to reproduce it.
 
     python -m modit.train.corpus.ship --checkpoint run/modit_embedded_v1.safetensors --corpus corpus/ \
-        --train-command "python -m modit.train ..." --evaluation eval.json \
+        --train-command "python -m modit.train ..." --evaluation guidance_1=eval.json \
         --out modit/weights/modit_embedded_v1.safetensors
 
 Adds to the DiT metadata (modit/dit/checkpoint.py keeps its own keys untouched):
   corpus      {"seed", "utterances", "shards", "minutes", "command"}: the corpus the weights were trained on
   training    {"command", "checkpoint_step"}: the exact `python -m modit.train` call, and the step whose save
               was shipped (the run may have been stopped before its last step)
-  evaluation  the held-out report of modit/train/evaluate.py (r and lag per held-out voice), if given
+  evaluation  {name: held-out report of modit/train/evaluate.py (r and lag per held-out voice)}, if given
+  recommended_sampling  {"guidance_scale"}: the setting with the best held-out figures, if given
   license     "Apache-2.0"
 """
 import argparse
@@ -40,7 +41,10 @@ def main(argv=None) -> None:
     parser.add_argument("--checkpoint", required=True, help="the DiT that python -m modit.train wrote")
     parser.add_argument("--corpus", required=True, help="the corpus directory it was trained on")
     parser.add_argument("--train-command", required=True)
-    parser.add_argument("--evaluation", help="JSON report printed by python -m modit.train.evaluate")
+    parser.add_argument("--evaluation", action="append", default=[], metavar="NAME=PATH",
+                        help="a JSON report printed by python -m modit.train.evaluate, under NAME (repeatable)")
+    parser.add_argument("--recommended-guidance", type=float, default=None,
+                        help="the guidance_scale that gives this checkpoint's best held-out lip sync")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     state_dict, metadata = load_checkpoint(args.checkpoint)
@@ -49,9 +53,15 @@ def main(argv=None) -> None:
     # The loop saves the EMA weights every --save-every steps; a run stopped early ships the save of
     # `checkpoint_step` (num_train_steps), which the same command reproduces at that step.
     metadata["training"] = {"command": args.train_command, "checkpoint_step": int(metadata["num_train_steps"])}
-    if args.evaluation:
-        with open(args.evaluation) as f:
-            metadata["evaluation"] = json.loads(f.read().strip().splitlines()[-1])
+    reports = {}
+    for entry in args.evaluation:
+        name, _, path = entry.partition("=")
+        with open(path) as f:
+            reports[name] = json.loads(f.read().strip().splitlines()[-1])
+    if reports:
+        metadata["evaluation"] = reports
+    if args.recommended_guidance is not None:
+        metadata["recommended_sampling"] = {"guidance_scale": args.recommended_guidance}
     metadata["license"] = "Apache-2.0"
     save_checkpoint(args.out, state_dict, metadata)
 
