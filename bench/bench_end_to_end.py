@@ -4,7 +4,8 @@
     python bench/bench_end_to_end.py --seconds 10 600 --sizes 512 --workflow workflows/api/modit_long_audio_to_file.json
 
 Each run is a fresh `python -m modit generate` process, so peak RSS is that run's own. Prints medians.
-Real-time factor = compute seconds per second of video (<= 1.0 is real time).
+Real-time factor (RTF) = wall seconds per second of video (<= 1.0 is real time); it includes process
+start-up and model loading. CPU s adds up every thread's time.
 """
 import argparse
 import os
@@ -36,9 +37,9 @@ def make_inputs(workdir: str, seconds: float, size: int) -> tuple[str, str]:
     return image_path, audio_path
 
 
-def run_once(image: str, audio: str, out: str, workflow: str | None) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MiB) of one generate process."""
-    command = [sys.executable, "-m", "modit", "generate", "--image", image, "--audio", audio, "--out", out]
+def run_once(image: str, audio: str, out: str, workflow: str | None) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS in MiB) of one generate process."""
+    command = [sys.executable, "-m", "modit", "generate", "--image", image, "--audio", audio, "--out", out, "--overwrite"]
     if workflow:
         command += ["--workflow", workflow]
     start = time.perf_counter()
@@ -50,7 +51,7 @@ def run_once(image: str, audio: str, out: str, workflow: str | None) -> tuple[fl
         if process.returncode != 0:
             log.seek(0)
             raise RuntimeError(f"generate failed ({process.returncode}):\n{log.read().decode(errors='replace')[-3000:]}")
-    return wall, usage.ru_maxrss / 1024.0
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
 
 
 def main() -> int:
@@ -64,18 +65,20 @@ def main() -> int:
 
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"python {platform.python_version()}, workflow {os.path.basename(args.workflow or 'modit_basic.json')}")
-    print(f"{'audio s':>8} {'size':>5} {'median wall s':>14} {'RTF':>6} {'peak RSS MiB':>13}")
+    print(f"{'audio s':>8} {'size':>5} {'median wall s':>14} {'RTF':>6} {'CPU s':>7} {'peak RSS MiB':>13}")
     with tempfile.TemporaryDirectory() as workdir:
         for size in args.sizes:
             for seconds in sorted(args.seconds):
                 image, audio = make_inputs(workdir, seconds, size)
-                walls, peaks = [], []
+                walls, cpus, peaks = [], [], []
                 for run in range(args.runs):
-                    wall, peak = run_once(image, audio, os.path.join(workdir, f"out_{run}.mp4"), args.workflow)
+                    wall, cpu, peak = run_once(image, audio, os.path.join(workdir, f"out_{run}.mp4"), args.workflow)
                     walls.append(wall)
+                    cpus.append(cpu)
                     peaks.append(peak)
                 wall = statistics.median(walls)
-                print(f"{seconds:8.0f} {size:5d} {wall:14.2f} {wall / seconds:6.2f} {max(peaks):13.0f}", flush=True)
+                print(f"{seconds:8.0f} {size:5d} {wall:14.2f} {wall / seconds:6.2f} {statistics.median(cpus):7.1f} "
+                      f"{max(peaks):13.0f}", flush=True)
     return 0
 
 
