@@ -1,9 +1,9 @@
 """Load the pack under one package name (comfyui_modit) so tests see the same modules nodes use."""
 import importlib.util
 import os
-import sys
 
 import pytest
+import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -11,6 +11,16 @@ _spec = importlib.util.spec_from_file_location("_modit_pack_loader", os.path.joi
 _loader = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_loader)
 PACK = _loader.load_pack()
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Every test runs torch on one thread: the suite's networks are tiny, and on a 2-core machine (CI's, or one
+    shared with other work) thread hand-offs cost far more than they save."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from ..checkpoints import check_state_dict, load_checkpoint, save_checkpoint, st
 from .bias_injection import DEFAULT_SPREAD, DEFAULT_WIDTH
 from .model import MoDiT
 from .presets import DiTConfig
-from .schedule import NoiseSchedule, ScheduleConfig
+from .schedule import ScheduleConfig
 
 ARCHITECTURE = "modit-dit"
 DEFAULT_PHASE_THRESHOLD = 500  # t_T used in training when none is given (half of 1000 diffusion steps)

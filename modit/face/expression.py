@@ -80,7 +80,7 @@ def _lip_line(X: torch.Tensor) -> torch.Tensor:
 def build_basis(X: torch.Tensor) -> torch.Tensor:
     """[K, 468, 3] float32 displacement basis on canonical mesh X [468, 3], in components.COMPONENT_NAMES order."""
     X = X.float()
-    x, y, z = X[:, 0], X[:, 1], X[:, 2]
+    x, y = X[:, 0], X[:, 1]
     sign_x = torch.tanh(x / 0.05)  # smooth sign: 0 on the midline, so midline points never move sideways
     corners = [lm.MOUTH_CORNER_RIGHT, lm.MOUTH_CORNER_LEFT, lm.INNER_MOUTH_CORNER_RIGHT, lm.INNER_MOUTH_CORNER_LEFT]
     upper_lip = _indicator(lm.LIPS_UPPER_OUTER + lm.LIPS_UPPER_INNER)

@@ -1,7 +1,6 @@
 """The batch client queues jobs, retries failures and never overwrites files, against a fake ComfyUI on loopback."""
 import json
 import threading
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest

@@ -45,7 +45,6 @@ def test_window_too_short_for_the_blocks_is_refused():
 
 
 def test_training_overfits_a_tiny_synthetic_set():
-    torch.set_num_threads(1)
     tracks = [synthetic_track(0), synthetic_track(1)]
     net, history = train_mapping_net(tracks, mapping_tiny(),
                                      BlinkTrainingConfig(steps=200, batch_size=32, learning_rate=5e-3, log_every=0))

@@ -24,7 +24,6 @@ def test_roll_of_a_rotated_portrait_is_transferred_with_the_right_sign():
     cv2 = pytest.importorskip("cv2")
     from PIL import Image
 
-    torch.set_num_threads(1)
     image = np.asarray(Image.open(PORTRAIT).convert("RGB")).astype(np.float32) / 255
     H, W = image.shape[:2]
     angles = [0.0, 0.0, 0.0, 2.0, 4.0, 6.0, 6.0, 6.0]  # cv2 degrees: positive = counter-clockwise on screen

@@ -19,7 +19,7 @@ def trained_tiny(tmp_path_factory):
     corpus = write_shards(root / "corpus", num_shards=2, utterances=6, lengths=(20, 60))
     path = str(root / "tiny.safetensors")
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # see one_thread below
+    torch.set_num_threads(1)  # session-scoped: set up before tests/conftest.py's one_thread
     try:
         model, info = train(ShardDataset(corpus), "tiny", path,
                             TrainOptions(steps=400, batch_size=16, learning_rate=3e-3, warmup_steps=20,
@@ -29,10 +29,3 @@ def trained_tiny(tmp_path_factory):
     return model.eval(), info, path
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: on a shared 2-core machine, thread hand-offs cost far more than they save."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

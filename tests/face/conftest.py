@@ -25,7 +25,6 @@ def _make_stack():
 
 @pytest.fixture(scope="session")
 def stack():
-    torch.set_num_threads(1)
     return _make_stack()
 
 

@@ -16,14 +16,6 @@ from comfyui_modit.modit.face.mediapipe.roi import EYE_CONTOUR_MESH_INDICES
 skimage_data = pytest.importorskip("skimage.data")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These small networks run fastest on one thread; on a shared 2-core machine more threads only contend."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 @pytest.fixture(scope="module")
 def stack():

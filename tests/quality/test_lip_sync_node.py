@@ -4,7 +4,6 @@ import pytest
 import torch
 from skimage import data
 
-from comfyui_modit.modit.quality import tracking
 from comfyui_modit.modit.quality.tracking import FaceTrack, track_faces
 from comfyui_modit.nodes.quality import MoDiTLipSyncScore
 
@@ -38,7 +37,6 @@ def test_node_refuses_too_few_frames():
 
 
 def test_tracker_follows_a_real_face_and_reports_open_eyes():
-    torch.set_num_threads(1)
     image = torch.from_numpy(data.astronaut()).float() / 255.0
     frames = torch.stack([image, torch.roll(image, shifts=6, dims=1), torch.zeros_like(image)])
     track = track_faces(frames)

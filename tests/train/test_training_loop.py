@@ -15,13 +15,6 @@ from comfyui_modit.modit.train.data import ShardDataset  # noqa: E402
 from comfyui_modit.modit.train.loop import TrainOptions, train  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: on a shared 2-core machine, thread hand-offs cost far more than they save."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_tiny_model_overfits_a_tiny_dataset(tmp_path):
