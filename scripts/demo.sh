@@ -5,12 +5,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 VENV="${MODIT_DEMO_VENV:-.venv-demo}"
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/python" -m pip install -q --upgrade pip
-  # CPU torch first (with a GPU, install your CUDA torch instead): plain `torch` pulls a multi-GB CUDA build.
-  "$VENV/bin/python" -m pip install -q "torch==2.13.0"
-  "$VENV/bin/python" -m pip install -q -r requirements.txt
-fi
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --upgrade pip
+# CPU torch first (with a GPU, install your CUDA torch instead): plain `torch` pulls a multi-GB CUDA build.
+# Both installs are quick no-ops once satisfied, so a re-run also picks up changed requirements.
+"$VENV/bin/python" -m pip install -q "torch==2.13.0"
+"$VENV/bin/python" -m pip install -q -r requirements.txt
 "$VENV/bin/python" -m modit generate --image samples/portrait.png --audio samples/speech.wav \
   --out output/modit_demo.mp4 --overwrite "$@"
