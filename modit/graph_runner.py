@@ -4,6 +4,7 @@ The CLI uses it to run the bundled workflows exactly as ComfyUI would (same grap
 nodes those workflows use (LoadImage, LoadAudio, CreateVideo, SaveVideo, ImageScaleBy) have small stand-ins
 here that read and write files the same way.
 """
+import itertools
 import logging
 import os
 from dataclasses import dataclass
@@ -53,18 +54,25 @@ class LoadAudio:
     def run(self, audio: str):
         import av
 
-        chunks, rate = [], None
         with av.open(_input_file(audio)) as container:
             stream = container.streams.audio[0]
-            rate = stream.rate
+            rate, channels = stream.rate, stream.channels
+            seconds = float(stream.duration * stream.time_base) if stream.duration else float(container.duration or 0) / 1e6
+            # One buffer sized from the header (grown if the header was short), so a long recording is never held
+            # twice as a list of decoded pieces and their concatenation.
+            waveform = torch.zeros(channels, int(seconds * rate) + rate)
+            filled = 0
             resampler = av.AudioResampler(format="fltp", layout=stream.layout.name, rate=rate)
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray())
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray())
-        waveform = torch.from_numpy(np.concatenate(chunks, axis=1).astype(np.float32))[None]  # [1, C, S]
-        return ({"waveform": waveform, "sample_rate": int(rate)},)
+            frames = itertools.chain(container.decode(stream), [None])  # None flushes the resampler
+            pieces = (out for frame in frames for out in resampler.resample(frame))
+            for out in pieces:
+                piece = torch.from_numpy(out.to_ndarray())  # [C, n] float32
+                if filled + piece.shape[1] > waveform.shape[1]:
+                    waveform = torch.cat([waveform, torch.zeros(channels, max(piece.shape[1], rate * 10))], dim=1)
+                waveform[:, filled:filled + piece.shape[1]] = piece
+                filled += piece.shape[1]
+        # A view: the buffer's unused tail (about a second) is not worth a second copy of the recording.
+        return ({"waveform": waveform[None, :, :filled], "sample_rate": int(rate)},)
 
 
 class ImageScaleBy:

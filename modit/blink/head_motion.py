@@ -42,7 +42,7 @@ class HeadMotionConfig:
             raise ValueError(f"head motion amount: expected 0..10, got {self.amount}")
 
 
-ACTIVITY_CHUNK_FRAMES = 4096
+ACTIVITY_CHUNK_FRAMES = 256  # frames per step of the level pass (~10 s): float64 squares of a chunk stay ~3 MB
 
 
 def frame_bounds(num_frames: int, sample_rate: int, fps: float) -> np.ndarray:
