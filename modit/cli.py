@@ -99,4 +99,10 @@ def main(argv=None) -> int:
     gen.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    return generate(args)
+    try:
+        return generate(args)
+    except (ValueError, FileNotFoundError) as error:  # bad input: the message says what and how to fix it
+        if args.verbose:
+            raise
+        sys.stderr.write(f"error: {error}\n")
+        return 2

@@ -54,7 +54,16 @@ class LoadAudio:
     def run(self, audio: str):
         import av
 
-        with av.open(_input_file(audio)) as container:
+        path = _input_file(audio)
+        try:
+            container = av.open(path)
+        except av.error.FFmpegError as error:
+            raise ValueError(f"{audio}: not a readable audio file ({error.strerror}); export it as wav, mp3 or "
+                             f"flac and try again") from error
+        if not container.streams.audio:
+            container.close()
+            raise ValueError(f"{audio}: the file has no audio track; give a speech recording")
+        with container:
             stream = container.streams.audio[0]
             rate, channels = stream.rate, stream.channels
             seconds = float(stream.duration * stream.time_base) if stream.duration else float(container.duration or 0) / 1e6
