@@ -20,9 +20,11 @@ def load_pack(name: str = PACK_NAME):
                                                   submodule_search_locations=[PACK_ROOT])
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    loaded = False
     try:
         spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
+        loaded = True
+    finally:
+        if not loaded:  # a half-imported pack must not be found by the next attempt
+            del sys.modules[name]
     return module
