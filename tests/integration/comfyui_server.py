@@ -39,14 +39,18 @@ class ComfyServer:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = os.path.join(self.workdir, "comfyui.log")
-        for name in ("custom_nodes", "input", "output", "temp", "user"):
+        for name in ("custom_nodes", "input", "output", "temp", "user", os.path.join("models", "wav2lip")):
             os.makedirs(os.path.join(self.workdir, name), exist_ok=True)
+        # Tests may put model files here; ComfyUI learns the folder from extra_model_paths.yaml before the pack
+        # registers its own default for the same key (COMFYUI.md §3), so this also exercises that idiom.
+        self.wav2lip_dir = os.path.join(self.workdir, "models", "wav2lip")
         os.symlink(ROOT, os.path.join(self.workdir, "custom_nodes", PACK_FOLDER))
         self.input_dir = os.path.join(self.workdir, "input")
         self.output_dir = os.path.join(self.workdir, "output")
         yaml = os.path.join(self.workdir, "extra_model_paths.yaml")
         with open(yaml, "w") as f:
-            f.write(f"modit_test:\n  custom_nodes: {os.path.join(self.workdir, 'custom_nodes')}\n")
+            f.write(f"modit_test:\n  custom_nodes: {os.path.join(self.workdir, 'custom_nodes')}\n"
+                    f"  wav2lip: {self.wav2lip_dir}\n")
         self.args = [python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
                      "--extra-model-paths-config", yaml, "--disable-auto-launch",
                      "--input-directory", self.input_dir, "--output-directory", self.output_dir,

@@ -16,7 +16,7 @@ ENV, WHY = comfyui_env()
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(ENV is None, reason=WHY)]
 
 SAMPLES = os.path.join(ROOT, "samples")
-NEEDS_USER_WEIGHTS = {"MoDiTLoadWav2Lip", "UpscaleModelLoader", "MoDiTLoadAudioEncoder"}
+NEEDS_USER_WEIGHTS = {"UpscaleModelLoader", "MoDiTLoadAudioEncoder"}  # Wav2Lip: random weights, see server()
 
 
 def _runnable_workflows():
@@ -38,7 +38,20 @@ def server(tmp_path_factory):
     with ComfyServer(root, python, tmp_path_factory.mktemp("comfyui")) as running:
         running.add_input(os.path.join(SAMPLES, "portrait.png"))
         running.add_input(os.path.join(SAMPLES, "speech.wav"))
+        _write_random_wav2lip(os.path.join(running.wav2lip_dir, "wav2lip_gan.pth"))
         yield running
+
+
+def _write_random_wav2lip(path):
+    """A Wav2Lip checkpoint laid out like the released wav2lip_gan.pth (training snapshot, 'module.' keys),
+    with random weights: the real file is the user's to supply, but the graph around it must run."""
+    import torch
+
+    from comfyui_modit.modit.wav2lip.network import Wav2Lip
+
+    torch.manual_seed(0)
+    state = {f"module.{k}": v for k, v in Wav2Lip().state_dict().items()}
+    torch.save({"state_dict": state, "global_step": 0}, path)
 
 
 def _probe(path):
