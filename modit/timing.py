@@ -10,17 +10,22 @@ Frame i covers the time span [i / fps, (i + 1) / fps).
 import math
 from fractions import Fraction
 
+import numpy as np
 
-def _exact(value: float) -> Fraction:
-    # fps arrive as floats; denominators up to 1001 keep 25, 29.97 and 30000/1001 (NTSC) rates exact.
-    return Fraction(value).limit_denominator(1001)
+
+def exact_fps(fps: float) -> Fraction:
+    """The frame rate as the exact fraction every stage computes with (25, 2997/100, 30000/1001, ...).
+
+    fps arrive as floats; denominators up to 1001 keep 25, 29.97 and 30000/1001 (NTSC) rates exact.
+    """
+    return Fraction(fps).limit_denominator(1001)
 
 
 def frames_for_samples(num_samples: int, sample_rate: int, fps: float) -> int:
     """Number of video frames T for num_samples of audio: the fewest whose audio covers every sample."""
     if num_samples <= 0:
         return 0
-    frames = math.ceil(Fraction(num_samples) * _exact(fps) / sample_rate)
+    frames = math.ceil(Fraction(num_samples) * exact_fps(fps) / sample_rate)
     if frames > 1 and samples_for_frames(frames - 1, sample_rate, fps) >= num_samples:
         frames -= 1
     return frames
@@ -30,9 +35,16 @@ def samples_for_frames(num_frames: int, sample_rate: int, fps: float) -> int:
     """Number of audio samples that exactly cover num_frames video frames (ceil rule, as core CreateVideo)."""
     if num_frames <= 0:
         return 0
-    return math.ceil(Fraction(num_frames) * sample_rate / _exact(fps))
+    return math.ceil(Fraction(num_frames) * sample_rate / exact_fps(fps))
 
 
 def frame_of_time(seconds: float, fps: float) -> int:
     """Index of the video frame showing time `seconds` (floor rule)."""
-    return math.floor(Fraction(seconds) * _exact(fps))
+    return math.floor(Fraction(seconds) * exact_fps(fps))
+
+
+def frame_bounds(num_frames: int, sample_rate: int, fps: float) -> np.ndarray:
+    """Sample index where each frame starts, plus the end: [T + 1] int64, bounds[i] == samples_for_frames(i)."""
+    rate = exact_fps(fps)
+    frames = np.arange(num_frames + 1, dtype=np.int64)
+    return -((-frames * sample_rate * rate.denominator) // rate.numerator)  # ceil(i * sr / fps), exact

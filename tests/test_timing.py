@@ -33,3 +33,11 @@ def test_frame_of_time_floor():
     assert frame_of_time(0.0399, 25) == 0
     assert frame_of_time(0.04, 25) == 1
     assert frames_for_samples(0, 16000, 25) == 0
+
+
+@pytest.mark.parametrize("fps", [25, 29.97, 30000 / 1001, 24.975, 12.345, 60])
+def test_frame_bounds_are_the_rule(fps):
+    from comfyui_modit.modit.timing import frame_bounds
+
+    bounds = frame_bounds(200, 22050, fps)
+    assert bounds.tolist() == [samples_for_frames(i, 22050, fps) for i in range(201)]

@@ -20,7 +20,7 @@ from typing import Protocol
 import torch
 
 from .. import comfy_adapter
-from ..timing import frames_for_samples, samples_for_frames
+from ..timing import exact_fps, frames_for_samples, samples_for_frames
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def align_audio(audio: dict | None, fps: float) -> AlignedAudio:
     if B > 1:
         log.warning("audio: batch of %d recordings; encoding the first one only (as CreateVideo does)", B)
     samples = waveform[0]  # [C, S]
-    if Fraction(S) * Fraction(fps).limit_denominator(100000) < sample_rate:
+    if Fraction(S) * exact_fps(fps) < sample_rate:
         raise ValueError(f"audio: {S} samples ({1000 * S / sample_rate:.1f} ms) is shorter than one video frame "
                          f"({1000 / fps:.1f} ms at {fps} fps); use a longer recording")
     num_frames = frames_for_samples(S, sample_rate, fps)

@@ -21,6 +21,8 @@ from functools import lru_cache
 
 import torch
 
+from ..timing import exact_fps
+
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
@@ -177,7 +179,7 @@ def window_starts(num_frames: int, fps: float, rule: str = "wav2lip", first: int
     """
     if rule not in WINDOW_RULES:
         raise ValueError(f"mel_windows: rule must be one of {sorted(WINDOW_RULES)}, got {rule!r}")
-    rate = Fraction(fps).limit_denominator(100000)
+    rate = exact_fps(fps)
     offset = WINDOW_RULES[rule]
     mel_rate = Fraction(SAMPLE_RATE, HOP)
     return torch.tensor([math.floor(mel_rate * (Fraction(i) / rate + offset)) for i in range(first, first + num_frames)],

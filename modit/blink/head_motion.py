@@ -13,13 +13,12 @@ Pose channels (modit.types.POSE_CHANNELS): yaw, pitch, roll in radians; tx, ty i
 """
 import math
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 import torch
 
 from ..motion.filters import gaussian_smooth
-from ..timing import samples_for_frames
+from ..audio.loudness import frame_mean_square
 
 
 @dataclass(frozen=True)
@@ -42,19 +41,6 @@ class HeadMotionConfig:
             raise ValueError(f"head motion amount: expected 0..10, got {self.amount}")
 
 
-ACTIVITY_CHUNK_FRAMES = 256  # frames per step of the level pass (~10 s): float64 squares of a chunk stay ~3 MB
-
-
-def frame_bounds(num_frames: int, sample_rate: int, fps: float) -> np.ndarray:
-    """Sample index where each frame starts, plus the end: [T + 1] int64, bounds[i] == samples_for_frames(i)."""
-    rate = Fraction(fps).limit_denominator(100000)  # the timing rule's exact fps (29.97 -> 30000/1001)
-    frames = np.arange(num_frames + 1, dtype=np.int64)
-    bounds = -((-frames * sample_rate * rate.denominator) // rate.numerator)  # ceil(i * sr / fps), exact
-    if num_frames and bounds[-1] != samples_for_frames(num_frames, sample_rate, fps):
-        raise RuntimeError(f"frame bounds disagree with modit.timing for {num_frames} frames at {fps} fps")
-    return bounds
-
-
 def speech_activity(waveform: torch.Tensor, sample_rate: int, fps: float, num_frames: int) -> torch.Tensor:
     """How much speech each frame carries: [T] float32 in 0..1 (0 for silence).
 
@@ -63,16 +49,7 @@ def speech_activity(waveform: torch.Tensor, sample_rate: int, fps: float, num_fr
     """
     if num_frames == 0:
         return torch.zeros(0)
-    signal = waveform.detach().reshape(-1).cpu()
-    bounds = frame_bounds(num_frames, sample_rate, fps)
-    if signal.shape[0] < bounds[-1]:  # AudioFeatures guarantees the length; other callers get zero padding
-        signal = torch.nn.functional.pad(signal, (0, int(bounds[-1]) - signal.shape[0]))
-    mean_square = np.zeros(num_frames)
-    for start in range(0, num_frames, ACTIVITY_CHUNK_FRAMES):  # chunks keep memory flat for long audio
-        stop = min(num_frames, start + ACTIVITY_CHUNK_FRAMES)
-        chunk = signal[bounds[start]:bounds[stop]].double().numpy() ** 2
-        sums = np.add.reduceat(chunk, bounds[start:stop] - bounds[start])  # [frames in chunk]
-        mean_square[start:stop] = sums / (bounds[start + 1:stop + 1] - bounds[start:stop])
+    mean_square = frame_mean_square(waveform, sample_rate, fps, num_frames)
     level = 10.0 * np.log10(np.maximum(mean_square, 0.0) + 1e-18)  # dBFS; silence reads -180
     loud = max(float(np.percentile(level, 95)), -40.0)
     activity = np.clip((level - (loud - 35.0)) / 35.0, 0.0, 1.0)

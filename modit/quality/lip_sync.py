@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..timing import samples_for_frames
+from ..audio.loudness import frame_mean_square
 
 # MediaPipe 468-mesh indices: inner-lip centre (upper, lower) and a face height reference (forehead top, chin).
 UPPER_INNER_LIP, LOWER_INNER_LIP = 13, 14
@@ -33,11 +33,7 @@ def mouth_opening(landmarks: np.ndarray) -> np.ndarray:
 
 def speech_envelope(waveform: np.ndarray, sample_rate: int, num_frames: int, fps: float) -> np.ndarray:
     """Loudness per video frame: RMS of each frame's samples in dB above the clip's noise floor. [S] -> [T]."""
-    waveform = np.asarray(waveform, dtype=np.float64).reshape(-1)
-    needed = samples_for_frames(num_frames, sample_rate, fps)
-    waveform = np.pad(waveform, (0, max(needed - waveform.shape[0], 0)))
-    edges = np.array([samples_for_frames(i, sample_rate, fps) for i in range(num_frames + 1)])
-    rms = np.array([np.sqrt(np.mean(waveform[a:b] ** 2)) if b > a else 0.0 for a, b in zip(edges[:-1], edges[1:])])
+    rms = np.sqrt(frame_mean_square(np.asarray(waveform, dtype=np.float32), sample_rate, fps, num_frames))
     db = 20 * np.log10(rms + 1e-5)
     floor = np.percentile(db, 10)
     return np.clip(db - floor, 0.0, None)

@@ -9,11 +9,10 @@ import os
 import queue
 import re
 import threading
-from fractions import Fraction
 
 import torch
 
-from ..timing import samples_for_frames
+from ..timing import exact_fps, samples_for_frames
 from ..types import Face, Motion
 from .renderer import RenderOptions, render_chunks
 
@@ -68,7 +67,7 @@ class _Encoder(threading.Thread):
         self.items = queue.Queue(maxsize=2)
         self.error = None
         self.container = av.open(path, mode="w")
-        rate = Fraction(fps).limit_denominator(100000)
+        rate = exact_fps(fps)
         self.video = self.container.add_stream("libx264", rate=rate)
         self.video.width, self.video.height = width, height
         self.video.pix_fmt = "yuv420p"
