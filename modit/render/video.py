@@ -55,6 +55,18 @@ def audio_for_frames(waveform: torch.Tensor, sample_rate: int, num_frames: int, 
     return torch.nn.functional.pad(waveform, (0, needed - waveform.shape[1]))
 
 
+def _soundtrack(audio: tuple[torch.Tensor, int] | None, num_frames: int, fps: float):
+    """(waveform [C, S] with C 1 or 2, cut / padded to the frames, sample_rate), or (None, None) without audio."""
+    if audio is None:
+        return None, None
+    waveform, sample_rate = audio
+    if sample_rate not in AAC_RATES:
+        raise ValueError(f"audio: AAC cannot store {sample_rate} Hz; resample to one of {AAC_RATES}")
+    if waveform.shape[0] not in (1, 2):
+        waveform = waveform.mean(0, keepdim=True)
+    return audio_for_frames(waveform, sample_rate, num_frames, fps), sample_rate
+
+
 class _Encoder(threading.Thread):
     """Encodes (frames uint8 [t, H, W, 3], audio [C, s]) items from a bounded queue into one mp4."""
 
@@ -123,14 +135,7 @@ def render_to_video(face: Face, motion: Motion, path: str, options: RenderOption
     Frame sizes are rounded down to even numbers (yuv420p); the audio is trimmed / padded to the frames.
     """
     T, fps = motion.num_frames, motion.fps
-    waveform = sample_rate = None
-    if audio is not None:
-        waveform, sample_rate = audio
-        if waveform.shape[0] not in (1, 2):
-            waveform = waveform.mean(0, keepdim=True)
-        waveform = audio_for_frames(waveform, sample_rate, T, fps)
-        if sample_rate not in AAC_RATES:
-            raise ValueError(f"audio: AAC cannot store {sample_rate} Hz; resample to one of {AAC_RATES}")
+    waveform, sample_rate = _soundtrack(audio, T, fps)
     encoder = None
     completed = False
     try:
@@ -205,14 +210,8 @@ def write_frames(path: str, frames: torch.Tensor, fps: float, audio: dict | None
     T, H, W = frames.shape[0], frames.shape[1] // 2 * 2, frames.shape[2] // 2 * 2
     if T == 0:
         raise ValueError("frames: no frames to encode")
-    waveform = sample_rate = None
-    if audio is not None:
-        waveform, sample_rate = audio["waveform"][0].float().cpu(), int(audio["sample_rate"])
-        if waveform.shape[0] not in (1, 2):
-            waveform = waveform.mean(0, keepdim=True)
-        waveform = audio_for_frames(waveform, sample_rate, T, fps)
-        if sample_rate not in AAC_RATES:
-            raise ValueError(f"audio: AAC cannot store {sample_rate} Hz; resample to one of {AAC_RATES}")
+    soundtrack = None if audio is None else (audio["waveform"][0].float().cpu(), int(audio["sample_rate"]))
+    waveform, sample_rate = _soundtrack(soundtrack, T, fps)
     encoder = _Encoder(path, W, H, fps, sample_rate, 1 if waveform is None else waveform.shape[0], crf, preset)
     encoder.start()
     try:
