@@ -9,6 +9,7 @@ mean duration in frames; identity drift (median and max dlib distance to the fir
 """
 import argparse
 import glob
+from importlib import import_module
 import os
 import sys
 
@@ -45,15 +46,11 @@ def read_video(path: str, max_side: int = 512):
 
 
 def analyse(path: str, identity: bool) -> dict:
-    pack = __import__("modit.pack", fromlist=["load_pack"]).load_pack()
-    quality = pack.modit.quality
-    from importlib import import_module
+    from modit.pack import load_pack
 
-    lip_sync = import_module(f"{pack.__name__}.modit.quality.lip_sync")
-    jitter = import_module(f"{pack.__name__}.modit.quality.jitter")
-    blinks = import_module(f"{pack.__name__}.modit.quality.blinks")
-    tracking = import_module(f"{pack.__name__}.modit.quality.tracking")
-    del quality
+    quality = f"{load_pack().__name__}.modit.quality"
+    lip_sync, jitter, blinks, tracking = (import_module(f"{quality}.{name}")
+                                          for name in ("lip_sync", "jitter", "blinks", "tracking"))
     frames, fps, waveform, rate = read_video(path)
     track = tracking.track_faces(frames)
     landmarks = track.landmarks.numpy()
@@ -65,7 +62,7 @@ def analyse(path: str, identity: bool) -> dict:
            "confidence": sync.confidence, "jitter": jitter.landmark_jitter(landmarks),
            "blinks/min": stats.rate_per_minute, "depth": stats.mean_depth, "blink frames": stats.mean_duration_frames}
     if identity:
-        drift = import_module(f"{pack.__name__}.modit.quality.identity").identity_drift(
+        drift = import_module(f"{quality}.identity").identity_drift(
             (frames[0].numpy() * 255).astype(np.uint8), (frames[::5].numpy() * 255).astype(np.uint8))
         row["identity med/max"] = f"{np.nanmedian(drift):.3f}/{np.nanmax(drift):.3f}"
     return row
