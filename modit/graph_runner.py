@@ -110,6 +110,10 @@ class SaveVideo:
     def run(self, video: VideoParts, filename_prefix: str, format: str = "auto", codec: str = "auto"):
         from .render.video import next_output_path, write_frames
 
+        height, width = video.images.shape[1:3]
+        if height % 2 or width % 2:  # as core SaveVideo fails (libx264, yuv420p), so the CLI cannot hide it
+            raise ValueError(f"SaveVideo: frames of {width}x{height} px; H.264 (libx264, yuv420p) needs an even width "
+                             f"and height, as core SaveVideo does; crop the frames to even sides")
         path = SaveVideo.output_path or next_output_path(comfy_adapter.output_directory(), filename_prefix)[0]
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         write_frames(path, video.images, video.fps, video.audio)

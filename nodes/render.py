@@ -2,6 +2,7 @@
 import os
 
 from ..modit import comfy_adapter
+from ..modit.render.frame_size import crop_to_encodable
 from ..modit.render.renderer import MOUTH_STYLES, RenderOptions, render_frames
 from ..modit.render.video import next_output_path, render_to_video, select_audio
 from ..modit.types import MODIT_AUDIO_FEATURES, MODIT_FACE, MODIT_MOTION
@@ -16,7 +17,9 @@ def _common_inputs() -> dict:
         "motion": (MODIT_MOTION, {"tooltip": "Per-frame expression, head pose and eye closure to render; one "
                                              "output frame per motion frame."}),
         "output_size": (SIZES, {"default": "source", "tooltip": "'source' keeps the portrait's resolution; a "
-                                "number caps the longest side (smaller renders faster, never upscales)."}),
+                                "number caps the longest side (smaller renders faster, never upscales). An odd "
+                                "width or height loses its last pixel row/column (H.264 needs even sizes), "
+                                "e.g. 640x959 -> 640x958."}),
         "feather": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 1.0, "step": 0.05,
                               "tooltip": "Width of the soft band around the head where the warp fades into the "
                                          "untouched background. Wider hides seams, narrower keeps more "
@@ -58,7 +61,8 @@ class MoDiTFlowRender:
     FUNCTION = "render"
     RETURN_TYPES = ("IMAGE", "MASK")
     RETURN_NAMES = ("frames", "mask")
-    OUTPUT_TOOLTIPS = ("Rendered frames [T, H, W, 3] at the chosen size; outside the mask they equal the source.",
+    OUTPUT_TOOLTIPS = ("Rendered frames [T, H, W, 3] at the chosen size, with H and W even so SaveVideo can encode "
+                       "them (an odd side loses its last pixel); outside the mask they equal the source.",
                        "Per-frame paste-back mask [T, H, W]: 1 on the head, fading to 0 in the feather band.")
 
     @classmethod
@@ -68,7 +72,8 @@ class MoDiTFlowRender:
     def render(self, face, motion, output_size, feather, mouth_style, flow_resolution, mouth_reference=None):
         _check_motion(motion)
         options = _options(output_size, feather, mouth_style, flow_resolution)
-        return render_frames(face, motion, options, mouth_reference)
+        frames, masks = render_frames(face, motion, options, mouth_reference)
+        return crop_to_encodable(frames), crop_to_encodable(masks)
 
 
 class MoDiTRenderToVideo:

@@ -14,6 +14,7 @@ import torch
 
 from ..timing import exact_fps, samples_for_frames
 from ..types import Face, Motion
+from .frame_size import encodable_size
 from .renderer import RenderOptions, render_chunks
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,7 @@ def render_to_video(face: Face, motion: Motion, path: str, options: RenderOption
                     crf: int = 19, preset: str = "veryfast") -> str:
     """Render motion straight into an mp4 at `path`; audio = (waveform [C, S], sample_rate) or None.
 
-    Frame sizes are rounded down to even numbers (yuv420p); the audio is trimmed / padded to the frames.
+    An odd frame side loses its last pixel (frame_size.py); the audio is trimmed / padded to the frames.
     """
     T, fps = motion.num_frames, motion.fps
     waveform, sample_rate = _soundtrack(audio, T, fps)
@@ -141,7 +142,7 @@ def render_to_video(face: Face, motion: Motion, path: str, options: RenderOption
     try:
         for start, rgb, mask, renderer in render_chunks(face, motion, options, reference):
             if encoder is None:
-                H, W = renderer.height // 2 * 2, renderer.width // 2 * 2
+                H, W = encodable_size(renderer.height, renderer.width)
                 encoder = _Encoder(path, W, H, fps, sample_rate, 1 if waveform is None else waveform.shape[0],
                                    crf, preset)
                 encoder.start()
@@ -204,12 +205,13 @@ def write_frames(path: str, frames: torch.Tensor, fps: float, audio: dict | None
                  preset: str = "veryfast", chunk: int = 64) -> str:
     """Encode frames [T, H, W, 3] 0..1 (already rendered) into an mp4 at `path`, with core AUDIO if given.
 
-    What core CreateVideo + SaveVideo do, for the CLI; the audio is trimmed / padded to the frames and the frame
-    size rounded down to even numbers (yuv420p).
+    What core CreateVideo + SaveVideo do, for the CLI; the audio is trimmed / padded to the frames and an odd
+    frame side loses its last pixel (frame_size.py).
     """
-    T, H, W = frames.shape[0], frames.shape[1] // 2 * 2, frames.shape[2] // 2 * 2
+    T = frames.shape[0]
     if T == 0:
         raise ValueError("frames: no frames to encode")
+    H, W = encodable_size(frames.shape[1], frames.shape[2])
     soundtrack = None if audio is None else (audio["waveform"][0].float().cpu(), int(audio["sample_rate"]))
     waveform, sample_rate = _soundtrack(soundtrack, T, fps)
     encoder = _Encoder(path, W, H, fps, sample_rate, 1 if waveform is None else waveform.shape[0], crf, preset)
