@@ -37,12 +37,18 @@ class LoadImage:
     RETURN_TYPES = ("IMAGE", "MASK")
 
     def run(self, image: str):
-        from PIL import Image, ImageOps
+        from PIL import Image, ImageOps, UnidentifiedImageError
 
-        with Image.open(_input_file(image)) as img:
-            img = ImageOps.exif_transpose(img)
-            has_alpha = "A" in img.getbands()
-            rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
+        path = _input_file(image)
+        try:
+            with Image.open(path) as img:
+                img = ImageOps.exif_transpose(img)
+                has_alpha = "A" in img.getbands()
+                rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
+        except (UnidentifiedImageError, OSError, SyntaxError) as error:  # not an image, or a damaged one
+            raise ValueError(f"{image}: not a readable image ({error}); give a PNG or JPEG portrait") from error
+        except Image.DecompressionBombError as error:
+            raise ValueError(f"{image}: {error}; scale the portrait down (a 2048 px side is plenty)") from error
         frames = torch.from_numpy(rgba[..., :3].copy())[None]
         mask = (1.0 - torch.from_numpy(rgba[..., 3].copy()))[None] if has_alpha else torch.zeros(1, 64, 64)
         return frames, mask
@@ -74,12 +80,18 @@ class LoadAudio:
             resampler = av.AudioResampler(format="fltp", layout=stream.layout.name, rate=rate)
             frames = itertools.chain(container.decode(stream), [None])  # None flushes the resampler
             pieces = (out for frame in frames for out in resampler.resample(frame))
-            for out in pieces:
-                piece = torch.from_numpy(out.to_ndarray())  # [C, n] float32
-                if filled + piece.shape[1] > waveform.shape[1]:
-                    waveform = torch.cat([waveform, torch.zeros(channels, max(piece.shape[1], rate * 10))], dim=1)
-                waveform[:, filled:filled + piece.shape[1]] = piece
-                filled += piece.shape[1]
+            try:
+                for out in pieces:
+                    piece = torch.from_numpy(out.to_ndarray())  # [C, n] float32
+                    if filled + piece.shape[1] > waveform.shape[1]:
+                        waveform = torch.cat([waveform, torch.zeros(channels, max(piece.shape[1], rate * 10))], 1)
+                    waveform[:, filled:filled + piece.shape[1]] = piece
+                    filled += piece.shape[1]
+            except av.error.FFmpegError as error:  # damaged mid-stream: keep what decoded, as players do
+                log.warning("%s: the audio is damaged after %.2f s (%s); using the part that decodes", audio,
+                            filled / rate, error.strerror)
+        if filled == 0:
+            raise ValueError(f"{audio}: no audio could be decoded (the file is empty or truncated); re-export it")
         # A view: the buffer's unused tail (about a second) is not worth a second copy of the recording.
         return ({"waveform": waveform[None, :, :filled], "sample_rate": int(rate)},)
 
@@ -124,25 +136,50 @@ class SaveVideo:
 CORE_STAND_INS = {cls.__name__: cls for cls in (LoadImage, LoadAudio, ImageScaleBy, CreateVideo, SaveVideo)}
 
 
+def _links(node: dict, graph: dict):
+    """(input name, producer id, output slot) for every input of `node` that is a link."""
+    for name, value in node.get("inputs", {}).items():
+        if isinstance(value, list) and len(value) == 2 and str(value[0]) in graph:
+            yield name, str(value[0]), int(value[1])
+
+
 def run_graph(graph: dict, node_classes: dict) -> dict:
-    """Execute every node of an API-format graph in dependency order; returns {node_id: outputs tuple}."""
+    """Execute every node of an API-format graph in dependency order; returns {node_id: outputs tuple} of the
+    nodes nothing consumes (the graph's outputs).
+
+    An output is released as soon as the last node that reads it has run, so a long recording's AUDIO, its
+    features and the frames are not all held to the end of the run (ComfyUI itself keeps them in its cache;
+    the CLI has no later run to serve).
+    """
     outputs: dict = {}
+    finished: set = set()
     visiting: set = set()
+    readers: dict = {}  # (producer id, slot) -> links still to be read
+    for node in graph.values():
+        for _, producer, slot in _links(node, graph):
+            readers[producer, slot] = readers.get((producer, slot), 0) + 1
+
+    def release(producer: str, slot: int) -> None:
+        readers[producer, slot] -= 1
+        if readers[producer, slot] == 0 and producer in outputs:
+            held = list(outputs[producer])
+            held[slot] = None
+            outputs[producer] = tuple(held)
+            if all(readers.get((producer, s), 0) == 0 for s in range(len(held))):
+                del outputs[producer]
 
     def evaluate(node_id: str):
-        if node_id in outputs:
-            return outputs[node_id]
         if node_id in visiting:
             raise ValueError(f"workflow has a cycle through node {node_id}")
         visiting.add(node_id)
         node = graph[node_id]
         kind = node["class_type"]
-        kwargs = {}
-        for name, value in node.get("inputs", {}).items():
-            if isinstance(value, list) and len(value) == 2 and str(value[0]) in graph:
-                kwargs[name] = evaluate(str(value[0]))[value[1]]
-            else:
-                kwargs[name] = value
+        kwargs = {name: value for name, value in node.get("inputs", {}).items()}
+        links = list(_links(node, graph))
+        for name, producer, slot in links:
+            if producer not in finished:
+                evaluate(producer)
+            kwargs[name] = outputs[producer][slot]
         if kind in node_classes:
             cls = node_classes[kind]
             result = getattr(cls(), cls.FUNCTION)(**kwargs)
@@ -154,10 +191,18 @@ def run_graph(graph: dict, node_classes: dict) -> dict:
         if isinstance(result, dict):  # V1 {"ui": ..., "result": (...)}
             result = result.get("result", ())
         log.debug("ran node %s (%s)", node_id, kind)
+        del kwargs
         outputs[node_id] = tuple(result)
+        finished.add(node_id)
         visiting.discard(node_id)
-        return outputs[node_id]
+        for _, producer, slot in links:
+            release(producer, slot)
+        unread = [slot for slot in range(len(outputs[node_id])) if readers.get((node_id, slot), 0) == 0]
+        if any(readers.get((node_id, slot), 0) for slot in range(len(outputs[node_id]))):
+            # slots nobody reads (e.g. Encode Audio's AUDIO in the streaming workflow) are dropped at once
+            outputs[node_id] = tuple(None if slot in unread else value for slot, value in enumerate(outputs[node_id]))
 
     for node_id in graph:
-        evaluate(node_id)
+        if node_id not in finished:
+            evaluate(node_id)
     return outputs

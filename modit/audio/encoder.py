@@ -17,7 +17,8 @@ from .. import comfy_adapter
 from ..types import AudioFeatures
 from . import hubert
 from .alignment import AlignedAudio, align_audio, encode_frames
-from .features import CHUNK_SECONDS, MEL80, MEL80_DIM, MEL80_SUB_STEPS, MelCurve, sub_step_points, to_16k
+from .features import (CHUNK_SECONDS, MEL80, MEL80_DIM, MEL80_SUB_STEPS, MelCurve, Waveform16k, sub_step_points,
+                       to_16k)
 
 log = logging.getLogger(__name__)
 
@@ -94,14 +95,14 @@ class AudioEncoder:
         """
         aligned = align_audio(audio, fps)
         T = aligned.num_frames
-        progress = comfy_adapter.Progress(2 * T)  # first half: resampling, second half: features
         if self.patcher is None:
-            device = comfy_adapter.compute_device()
-            waveform_16k = to_16k(aligned, device, progress, units=T)
-            curve = MelCurve(waveform_16k)
+            progress = comfy_adapter.Progress(T)
+            # resampled chunk by chunk as the mel frames need it: no full-length 16 kHz copy
+            curve = MelCurve(Waveform16k(aligned, comfy_adapter.compute_device()))
             sub_steps = MEL80_SUB_STEPS
             chunk = chunk_seconds or CHUNK_SECONDS
         else:
+            progress = comfy_adapter.Progress(2 * T)  # first half: resampling, second half: features
             comfy_adapter.load_models([self.patcher])
             device = self.patcher.load_device
             waveform_16k = to_16k(aligned, device, progress, units=T)

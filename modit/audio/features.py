@@ -32,8 +32,8 @@ class MelCurve:
     t0 = 0.0
     dim = N_MELS
 
-    def __init__(self, waveform_16k: torch.Tensor, pad_mode: str = "reflect"):
-        self.waveform = waveform_16k  # [S16]
+    def __init__(self, waveform_16k: "torch.Tensor | Waveform16k", pad_mode: str = "reflect"):
+        self.waveform = waveform_16k  # [S16], or read slice by slice
         self.length = num_mel_frames(waveform_16k.shape[0])
         self.pad_mode = pad_mode
 
@@ -70,6 +70,37 @@ def to_16k(aligned: AlignedAudio, device: torch.device, progress: comfy_adapter.
             else:
                 comfy_adapter.check_interrupt()
     return out
+
+
+class Waveform16k:
+    """The aligned waveform at 16 kHz, resampled on demand for each slice asked for; never held whole.
+
+    Stands in for the [S16] tensor where only slices are read (the mel curve), so a long recording costs one
+    chunk of 16 kHz samples instead of a second full-length copy (60 min: 230 MB). Each output sample depends
+    only on its position (_resample_range), so slices agree with to_16k's chunks.
+    """
+
+    dtype = torch.float32
+
+    def __init__(self, aligned: AlignedAudio, device: torch.device):
+        self.source, self.rate, self.device = aligned.waveform, aligned.sample_rate, device
+        self.shape = (output_length(self.source.shape[0], self.rate, TARGET_RATE),)
+
+    def float(self) -> "Waveform16k":
+        return self
+
+    def new_zeros(self, *size) -> torch.Tensor:
+        return torch.zeros(*size, dtype=self.dtype, device=self.device)
+
+    def __getitem__(self, item: slice) -> torch.Tensor:
+        if not isinstance(item, slice):
+            raise TypeError("Waveform16k: only slices can be read")
+        start, stop, step = item.indices(self.shape[0])
+        if step != 1:
+            raise TypeError("Waveform16k: only contiguous slices can be read")
+        if stop <= start:
+            return torch.zeros(0, dtype=self.dtype, device=self.device)
+        return _resample_range(self.source, self.rate, start, stop, self.device).float()
 
 
 def _resample_range(source: torch.Tensor, rate: int, start: int, stop: int, device: torch.device) -> torch.Tensor:

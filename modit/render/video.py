@@ -19,7 +19,8 @@ from .renderer import RenderOptions, render_chunks
 
 log = logging.getLogger(__name__)
 
-AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+AAC_RATES = (7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)  # MPEG-4's
+AAC_FALLBACK_RATE = 48000  # any other rate (192 kHz, 37.8 kHz, ...) is resampled to this for the soundtrack
 
 
 def next_output_path(directory: str, filename_prefix: str, extension: str = "mp4") -> tuple[str, str, str]:
@@ -57,14 +58,22 @@ def audio_for_frames(waveform: torch.Tensor, sample_rate: int, num_frames: int, 
 
 
 def _soundtrack(audio: tuple[torch.Tensor, int] | None, num_frames: int, fps: float):
-    """(waveform [C, S] with C 1 or 2, cut / padded to the frames, sample_rate), or (None, None) without audio."""
+    """(waveform [C, S] with C 1 or 2, cut / padded to the frames, sample_rate), or (None, None) without audio.
+
+    More than two channels are mixed to mono; a rate AAC cannot store is resampled to 48 kHz.
+    """
     if audio is None:
         return None, None
     waveform, sample_rate = audio
-    if sample_rate not in AAC_RATES:
-        raise ValueError(f"audio: AAC cannot store {sample_rate} Hz; resample to one of {AAC_RATES}")
-    if waveform.shape[0] not in (1, 2):
+    if waveform.shape[0] not in (1, 2):  # 5.1, 7.1, 8-channel arrays: the soundtrack is their mono mix
         waveform = waveform.mean(0, keepdim=True)
+    if sample_rate not in AAC_RATES:
+        from ..audio.resample import resample
+
+        log.info("audio: AAC cannot store %d Hz; the soundtrack is resampled to %d Hz", sample_rate,
+                 AAC_FALLBACK_RATE)
+        waveform = resample(waveform.float(), sample_rate, AAC_FALLBACK_RATE)
+        sample_rate = AAC_FALLBACK_RATE
     return audio_for_frames(waveform, sample_rate, num_frames, fps), sample_rate
 
 
