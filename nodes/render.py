@@ -2,7 +2,7 @@
 import os
 
 from ..modit import comfy_adapter
-from ..modit.render.frame_size import crop_to_encodable
+from ..modit.render.frame_size import check_batch_fits, crop_to_encodable, render_size
 from ..modit.render.renderer import MOUTH_STYLES, RenderOptions, render_frames
 from ..modit.render.video import next_output_path, render_to_video, select_audio
 from ..modit.types import MODIT_AUDIO_FEATURES, MODIT_FACE, MODIT_MOTION
@@ -72,6 +72,9 @@ class MoDiTFlowRender:
     def render(self, face, motion, output_size, feather, mouth_style, flow_resolution, mouth_reference=None):
         _check_motion(motion)
         options = _options(output_size, feather, mouth_style, flow_resolution)
+        height, width = render_size(face.image.shape[0], face.image.shape[1], options.max_side)
+        check_batch_fits(motion.num_frames, height, width, comfy_adapter.intermediate_dtype(),
+                         comfy_adapter.intermediate_device())
         frames, masks = render_frames(face, motion, options, mouth_reference)
         return crop_to_encodable(frames), crop_to_encodable(masks)
 

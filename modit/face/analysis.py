@@ -85,6 +85,49 @@ def _by_index(items: list, face_index: int, left_edge):
     return ordered[face_index]
 
 
+def _shifted(detection, dx: float, dy: float):
+    """The detection moved by (dx, dy) pixels (from tile to image coordinates)."""
+    shift = torch.tensor([dx, dy], dtype=detection.box_xyxy.dtype, device=detection.box_xyxy.device)
+    return type(detection)(detection.box_xyxy + shift.repeat(2), detection.keypoints + shift, detection.score)
+
+
+def _iou(a: torch.Tensor, b: torch.Tensor) -> float:
+    lo, hi = torch.maximum(a[:2], b[:2]), torch.minimum(a[2:], b[2:])
+    inter = float((hi - lo).clamp(min=0).prod())
+    return inter / max(_area(a) + _area(b) - inter, 1e-9)
+
+
+def detect_faces(stack, image: torch.Tensor, min_score: float, detector: str, wanted: int = 1) -> list:
+    """Faces in the image, largest first: the whole image, then overlapping tiles while fewer than `wanted`.
+
+    The detectors see the image shrunk to 128 / 192 px, so in a group photo each face may be too small to
+    find (or only the largest is). 2x2 and 3x3 tiles overlapping by half a tile give each face 1.5-2x more
+    detector pixels; tiles use the full-range detector (made for small faces) unless detector is "short".
+    A face found twice (whole image and tiles, or two tiles) is kept once, with the higher score.
+    """
+    found = list(stack.detect(image, min_score=min_score, model=detector))
+    H, W = image.shape[:2]
+    tile_model = "short" if detector == "short" else "full"
+    for n in (2, 3):
+        if len(found) >= wanted:
+            break
+        tile_h, tile_w = min(H, 2 * H // (n + 1)), min(W, 2 * W // (n + 1))  # n x n tiles, half-tile overlap
+        if min(tile_h, tile_w) < MIN_SIDE:
+            break
+        for y0 in sorted({round(i * (H - tile_h) / (n - 1)) for i in range(n)}):
+            for x0 in sorted({round(i * (W - tile_w) / (n - 1)) for i in range(n)}):
+                tile = image[y0:y0 + tile_h, x0:x0 + tile_w]
+                for detection in stack.detect(tile, min_score=min_score, model=tile_model):
+                    detection = _shifted(detection, x0, y0)
+                    twin = next((i for i, f in enumerate(found) if _iou(f.box_xyxy, detection.box_xyxy) > 0.3), None)
+                    if twin is None:
+                        found.append(detection)
+                    elif detection.score > found[twin].score:
+                        found[twin] = detection
+        log.info("face detection: %d face(s) after %dx%d tiles", len(found), n, n)
+    return sorted(found, key=lambda d: d.area, reverse=True)
+
+
 def analyse_portrait(image: torch.Tensor, face_index: int = -1, min_score: float = 0.5, margin: float = 0.4,
                      detector: str = "auto", crop_size: int = CROP_SIZE, face_landmarks: dict | None = None,
                      stack=None) -> Face:
@@ -103,7 +146,8 @@ def analyse_portrait(image: torch.Tensor, face_index: int = -1, min_score: float
     if hint is not None:
         roi = roi_from_landmarks(hint)
     else:
-        detections = stack.detect(image, min_score=min_score, model=detector)
+        # the largest face: the whole image's detections suffice; a face by number: count every face, tiles too
+        detections = detect_faces(stack, image, min_score, detector, wanted=1 if face_index < 0 else 1 << 30)
         if not detections:
             best = stack.detect(image, min_score=0.0, model=detector)
             best_score = max((float(d.score) for d in best), default=0.0)
