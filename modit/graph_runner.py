@@ -64,8 +64,8 @@ class LoadAudio:
         try:
             container = av.open(path)
         except av.error.FFmpegError as error:
-            raise ValueError(f"{audio}: not a readable audio file ({error.strerror}); export it as wav, mp3 or "
-                             f"flac and try again") from error
+            raise ValueError(f"{audio}: not a readable audio file ({error.strerror}): damaged, truncated or not "
+                             f"audio; export it again as wav, mp3 or flac") from error
         if not container.streams.audio:
             container.close()
             raise ValueError(f"{audio}: the file has no audio track; give a speech recording")
@@ -92,6 +92,9 @@ class LoadAudio:
                             filled / rate, error.strerror)
         if filled == 0:
             raise ValueError(f"{audio}: no audio could be decoded (the file is empty or truncated); re-export it")
+        if filled < (seconds - 0.5) * rate:
+            log.warning("%s: the header says %.2f s but only %.2f s decode (a truncated file?); using what is there",
+                        audio, seconds, filled / rate)
         # A view: the buffer's unused tail (about a second) is not worth a second copy of the recording.
         return ({"waveform": waveform[None, :, :filled], "sample_rate": int(rate)},)
 
