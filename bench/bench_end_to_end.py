@@ -1,13 +1,18 @@
 """End to end (audio encoding to encoded mp4): real-time factor and peak memory per clip length and output size.
 
     python bench/bench_end_to_end.py                      # 10 s and 60 s at 256 and 512 px, 3 runs each
-    python bench/bench_end_to_end.py --seconds 10 600 --sizes 512 --workflow workflows/api/modit_long_audio_to_file.json
+    python bench/bench_end_to_end.py --seconds 10 600 --sizes 512 --workflow streaming
+    python bench/bench_end_to_end.py --device cuda --seconds 10 --sizes 512 1024 --workflow basic --runs 1
 
 Each run is a fresh `python -m modit generate` process, so peak RSS is that run's own. Prints medians.
 Real-time factor (RTF) = wall seconds per second of video (<= 1.0 is real time); it includes process
-start-up and model loading. CPU s adds up every thread's time.
+start-up and model loading. CPU s adds up every thread's time. --workflow: "basic" (frames as IMAGE ->
+CreateVideo -> SaveVideo), "streaming" (MoDiT Render To Video) or a path to an API workflow. --device sets
+MODIT_DEVICE for the run (cpu, cuda, cuda:1, mps). The stage split is seconds per second of video per stage
+(the run's median), from the CLI's --timings: start-up = wall minus every node's own time.
 """
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -37,21 +42,48 @@ def make_inputs(workdir: str, seconds: float, size: int) -> tuple[str, str]:
     return image_path, audio_path
 
 
-def run_once(image: str, audio: str, out: str, workflow: str | None) -> tuple[float, float, float]:
-    """(wall seconds, CPU seconds, peak RSS in MiB) of one generate process."""
-    command = [sys.executable, "-m", "modit", "generate", "--image", image, "--audio", audio, "--out", out, "--overwrite"]
+WORKFLOWS = {"basic": "modit_basic.json", "streaming": "modit_long_audio_to_file.json"}
+# class_type -> stage of the split (nodes not listed count as "other")
+STAGES = {"LoadImage": "load", "LoadAudio": "load", "MoDiTEncodeAudio": "audio", "MoDiTLoadAudioEncoder": "audio",
+          "MoDiTExtract3DMM": "face", "MoDiTLoadDiT": "dit", "MoDiTSampleExpression": "dit",
+          "MoDiTBlinkPose": "blink+pose", "MoDiTFlowRender": "render", "MoDiTRenderToVideo": "render+encode",
+          "ImageScaleBy": "render", "CreateVideo": "encode", "SaveVideo": "encode"}
+STAGE_ORDER = ("start-up", "load", "audio", "face", "dit", "blink+pose", "render", "render+encode", "encode", "other")
+
+
+def workflow_path(name: str | None) -> str | None:
+    if name is None or os.path.isfile(name):
+        return name
+    if name in WORKFLOWS:
+        return os.path.join(ROOT, "workflows", "api", WORKFLOWS[name])
+    raise SystemExit(f"--workflow {name!r}: neither {sorted(WORKFLOWS)} nor a file")
+
+
+def run_once(image: str, audio: str, out: str, workflow: str | None, device: str | None = None
+             ) -> tuple[float, float, float, dict]:
+    """(wall seconds, CPU seconds, peak RSS in MiB, {stage: seconds}) of one generate process."""
+    timings = out + ".timings.json"
+    command = [sys.executable, "-m", "modit", "generate", "--image", image, "--audio", audio, "--out", out,
+               "--overwrite", "--timings", timings]
     if workflow:
         command += ["--workflow", workflow]
+    env = dict(os.environ, **({"MODIT_DEVICE": device} if device else {}))
     start = time.perf_counter()
     with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=log)
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=log, env=env)
         _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage (RUSAGE_CHILDREN would be a max)
         process.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - start
         if process.returncode != 0:
             log.seek(0)
             raise RuntimeError(f"generate failed ({process.returncode}):\n{log.read().decode(errors='replace')[-3000:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
+    stages = {}
+    with open(timings) as f:
+        for entry in json.load(f):
+            stage = STAGES.get(entry["class_type"], "other")
+            stages[stage] = stages.get(stage, 0.0) + entry["seconds"]
+    stages["start-up"] = max(0.0, wall - sum(stages.values()))
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, stages
 
 
 def main() -> int:
@@ -59,26 +91,35 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, nargs="+", default=[10, 60])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--workflow", default=None, help="API workflow to run (default: the CLI's basic one)")
+    parser.add_argument("--workflow", default=None, help="basic, streaming, or an API workflow file (default: the "
+                                                             "CLI's basic one)")
+    parser.add_argument("--device", default=None, help="MODIT_DEVICE for the runs: cpu, cuda, mps (default: the "
+                                                       "pack's choice: cuda if present, else cpu)")
     args = parser.parse_args()
+    workflow = workflow_path(args.workflow)
     import torch
 
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    gpu = f", {torch.cuda.get_device_name()}" if device.startswith("cuda") and torch.cuda.is_available() else ""
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"python {platform.python_version()}, workflow {os.path.basename(args.workflow or 'modit_basic.json')}")
-    print(f"{'audio s':>8} {'size':>5} {'median wall s':>14} {'RTF':>6} {'CPU s':>7} {'peak RSS MiB':>13}")
+          f"python {platform.python_version()}, device {device}{gpu}, "
+          f"workflow {os.path.basename(workflow or 'modit_basic.json')}")
+    print(f"{'audio s':>8} {'size':>5} {'median wall s':>14} {'RTF':>6} {'CPU s':>7} {'peak RSS MiB':>13}  "
+          f"split, s per video s")
     with tempfile.TemporaryDirectory() as workdir:
         for size in args.sizes:
             for seconds in sorted(args.seconds):
                 image, audio = make_inputs(workdir, seconds, size)
-                walls, cpus, peaks = [], [], []
-                for run in range(args.runs):
-                    wall, cpu, peak = run_once(image, audio, os.path.join(workdir, f"out_{run}.mp4"), args.workflow)
-                    walls.append(wall)
-                    cpus.append(cpu)
-                    peaks.append(peak)
+                runs = [run_once(image, audio, os.path.join(workdir, f"out_{run}.mp4"), workflow, args.device)
+                        for run in range(args.runs)]
+                walls = [r[0] for r in runs]
                 wall = statistics.median(walls)
-                print(f"{seconds:8.0f} {size:5d} {wall:14.2f} {wall / seconds:6.2f} {statistics.median(cpus):7.1f} "
-                      f"{max(peaks):13.0f}", flush=True)
+                median_run = runs[walls.index(sorted(walls)[len(walls) // 2])]
+                split = "  ".join(f"{stage} {median_run[3][stage] / seconds:.3f}" for stage in STAGE_ORDER
+                                  if stage in median_run[3])
+                print(f"{seconds:8.0f} {size:5d} {wall:14.2f} {wall / seconds:6.2f} "
+                      f"{statistics.median(r[1] for r in runs):7.1f} {max(r[2] for r in runs):13.0f}  {split}",
+                      flush=True)
     return 0
 
 

@@ -72,7 +72,8 @@ def generate(args) -> int:
     comfy_adapter.Progress.fallback_hook = _progress_printer()
     start = time.time()
     try:
-        outputs = graph_runner.run_graph(graph, nodes.NODE_CLASS_MAPPINGS)
+        timings = []
+        outputs = graph_runner.run_graph(graph, nodes.NODE_CLASS_MAPPINGS, timings)
         written = [graph_runner.SaveVideo.output_path] if os.path.exists(graph_runner.SaveVideo.output_path) else []
         written += [outputs[i][0] for i, n in graph.items() if n["class_type"] == "MoDiTRenderToVideo"]
         if len(written) != 1:
@@ -81,6 +82,9 @@ def generate(args) -> int:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     log.info("done in %.1f s: %s", time.time() - start, out)
+    if args.timings:
+        with open(args.timings, "w") as f:
+            json.dump([{"node": n, "class_type": k, "seconds": round(t, 4)} for n, k, t in timings], f, indent=1)
     return 0
 
 
@@ -96,6 +100,7 @@ def main(argv=None) -> int:
     gen.add_argument("--steps", type=int, help="sampler steps")
     gen.add_argument("--fps", type=float, help="video frame rate")
     gen.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    gen.add_argument("--timings", help="write seconds per node as JSON here (bench/bench_end_to_end.py reads it)")
     gen.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
