@@ -75,6 +75,18 @@ def align_audio(audio: dict | None, fps: float) -> AlignedAudio:
                          f"({1000 / fps:.1f} ms at {fps} fps); use a longer recording")
     num_frames = frames_for_samples(S, sample_rate, fps)
     total = samples_for_frames(num_frames, sample_rate, fps)
+    if C == 1 and S == total and samples.dtype == torch.float32:
+        # Already mono and whole frames long (e.g. 22.05 kHz at 25 fps, whole seconds): the recording itself
+        # is the aligned audio, so no second copy is made (ComfyUI keeps the input AUDIO anyway).
+        mono = samples[0]
+        first_bad = _first_non_finite(mono)
+        if first_bad is not None:
+            bad = int((~torch.isfinite(mono)).sum())
+            raise ValueError(f"audio: {bad} samples are NaN or infinite (first at {first_bad / sample_rate:.3f} s); "
+                             f"the file is damaged or an upstream node overflowed: re-export the audio")
+        log.info("audio: %.2f s at %d Hz, 1 channel -> %d frames at %g fps (used as is)", S / sample_rate,
+                 sample_rate, num_frames, fps)
+        return AlignedAudio(waveform=mono, sample_rate=sample_rate, num_frames=num_frames, fps=fps)
     mono = torch.zeros(total, dtype=torch.float32, device=samples.device)  # [S_aligned], zeros after the speech
     bad, first_bad = 0, None
     for start in range(0, S, _CHECK_CHUNK):  # chunked, so no [C, S] temporaries on long recordings
@@ -91,6 +103,14 @@ def align_audio(audio: dict | None, fps: float) -> AlignedAudio:
     log.info("audio: %.2f s at %d Hz, %d channel(s) -> %d frames at %g fps", S / sample_rate, sample_rate, C,
              num_frames, fps)
     return AlignedAudio(waveform=mono, sample_rate=sample_rate, num_frames=num_frames, fps=fps)
+
+def _first_non_finite(samples: torch.Tensor) -> int | None:
+    """Index of the first NaN / infinite sample of a 1-D tensor, checked in chunks (no [S] temporaries)."""
+    for start in range(0, samples.shape[0], _CHECK_CHUNK):
+        finite = torch.isfinite(samples[start:start + _CHECK_CHUNK])
+        if not bool(finite.all()):
+            return start + int((~finite).nonzero()[0, 0])
+    return None
 
 # ------------------------------------------------------------------------------------------ curves
 
