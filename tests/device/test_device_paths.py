@@ -52,11 +52,15 @@ def cpu_face():
 
 @functools.lru_cache(maxsize=1)
 def cpu_features():
+    previous = os.environ.get("MODIT_DEVICE")
     os.environ["MODIT_DEVICE"] = "cpu"
     try:
         return AudioEncoder.builtin_mel().encode(speech(), 25.0)
     finally:
-        del os.environ["MODIT_DEVICE"]
+        if previous is None:
+            del os.environ["MODIT_DEVICE"]
+        else:
+            os.environ["MODIT_DEVICE"] = previous
 
 
 def test_audio_features(on_device, test_dtype):
