@@ -200,16 +200,17 @@ def run_graph(graph: dict, node_classes: dict, timings: list | None = None) -> d
         if timings is not None:
             timings.append((node_id, kind, seconds))
         log.debug("ran node %s (%s) in %.2f s", node_id, kind, seconds)
-        del kwargs
-        outputs[node_id] = tuple(result)
+        held = tuple(result)
+        del kwargs, result
+        if any(readers.get((node_id, slot), 0) for slot in range(len(held))):
+            # a node others read keeps only the slots they read (Encode Audio's AUDIO goes at once when, as in
+            # the streaming workflow, nothing reads it); a node nothing reads is an output of the graph
+            held = tuple(value if readers.get((node_id, slot), 0) else None for slot, value in enumerate(held))
+        outputs[node_id] = held
         finished.add(node_id)
         visiting.discard(node_id)
         for _, producer, slot in links:
             release(producer, slot)
-        unread = [slot for slot in range(len(outputs[node_id])) if readers.get((node_id, slot), 0) == 0]
-        if any(readers.get((node_id, slot), 0) for slot in range(len(outputs[node_id]))):
-            # slots nobody reads (e.g. Encode Audio's AUDIO in the streaming workflow) are dropped at once
-            outputs[node_id] = tuple(None if slot in unread else value for slot, value in enumerate(outputs[node_id]))
 
     for node_id in graph:
         if node_id not in finished:
