@@ -97,15 +97,16 @@ def sample_expression(model, schedule: NoiseSchedule, audio: torch.Tensor, beta_
     plan = plan_windows(T, window, _context(options, window))
     generator = torch.Generator(device="cpu").manual_seed(int(options.seed))
     start_noise = torch.randn(T, K, generator=generator)  # [T, K] eps of every frame, drawn once
-    audio_n = model.normalize_audio(audio.float().to(device)).to(dtype)  # [T, D]
     beta_n = model.normalize_expression(beta_0.float().to(device)).to(dtype).reshape(1, K)  # [1, K]
     result = torch.zeros(T, K)  # [T, K] normalised units, filled window by window
     sampler = make_sampler(options.sampler, schedule)
     for w in plan:
         held = w.known - w.known // 2  # the first half of the context is held; the second half is cross-faded
         known = result[w.start:w.start + held].to(device)[None]  # [1, held, K] float32
+        # normalised window by window: a whole-recording copy would be [T, D] (110 MB for an hour of mel80)
+        audio_n = model.normalize_audio(audio[w.start:w.end].float().to(device)).to(dtype)  # [L, D]
         window_x0 = _sample_window(
-            model, schedule, sampler, audio_n[w.start:w.end][None], beta_n,
+            model, schedule, sampler, audio_n[None], beta_n,
             start_noise[w.start:w.end].to(device)[None], known, options, generator, on_chunk)[0].float().cpu()
         fade = w.known - held
         if fade:  # old frames fade into the new window's own version of them: no step at the seam
