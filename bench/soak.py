@@ -206,9 +206,15 @@ def main(argv=None) -> int:
     servers = []
     try:
         started = time.time()
-        for i in range(args.servers):
-            server = comfy.ComfyServer(root, python, os.path.join(workdir, f"server{i}"))
-            servers.append(server.__enter__())
+        servers = [comfy.ComfyServer(root, python, os.path.join(workdir, f"server{i}")) for i in range(args.servers)]
+        starting = [threading.Thread(target=server.__enter__) for server in servers]  # start-up in parallel
+        for thread in starting:
+            thread.start()
+        for thread in starting:
+            thread.join()
+        for server in servers:
+            if not server.alive():
+                raise RuntimeError(f"server {server.url} did not start:\n{server.log()[-3000:]}")
         print(f"servers up in {time.time() - started:.0f} s: {', '.join(s.url for s in servers)}", flush=True)
         rss = RssRecorder({s.url: s for s in servers})
         out_dir = os.path.join(workdir, "downloads")
@@ -226,7 +232,8 @@ def main(argv=None) -> int:
         alive = all(s.alive() for s in servers)
     finally:
         for server in servers:
-            server.__exit__(None, None, None)
+            if server.process is not None:
+                server.__exit__(None, None, None)
 
     figures = {
         "jobs": args.jobs, "succeeded": done, "servers": args.servers, "workflow": args.workflow, "size": args.size,
