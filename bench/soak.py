@@ -114,6 +114,17 @@ class RssRecorder:
         if server is not None and server.process.poll() is None:
             self.samples[result.server].append((count, server.rss_mib()))
 
+    def trend(self, after_job: int = 10, window: int = 10) -> dict:
+        """url -> (mean of the first `window` samples from job `after_job` on, mean of the last `window`, ratio):
+        the same comparison with the job-to-job wobble (the last prompt's cached outputs) averaged out."""
+        report = {}
+        for url, samples in self.samples.items():
+            later = [mib for count, mib in samples if count >= after_job]
+            if len(later) >= 2 * window:
+                first, last = sum(later[:window]) / window, sum(later[-window:]) / window
+                report[url] = (first, last, last / first - 1.0)
+        return report
+
     def growth(self, after_job: int = 10) -> dict:
         """url -> (MiB at the first sample at or after job `after_job`, MiB at the last sample, growth ratio)."""
         report = {}
@@ -242,12 +253,17 @@ def main(argv=None) -> int:
         "job_s_p90": seconds[int(0.9 * (len(seconds) - 1))] if seconds else None,
         "job_s_max": seconds[-1] if seconds else None,
         "rss_from_job": args.rss_from, "rss_mib": {url: {"baseline": a, "last": b, "growth": g} for url, (a, b, g) in growth.items()},
+        "rss_trend_mib": {url: {"first_10_mean": a, "last_10_mean": b, "growth": g}
+                          for url, (a, b, g) in rss.trend(args.rss_from).items()},
         "rss_series": rss.samples, "file_problems": problems, "servers_alive_at_end": alive,
     }
     print(f"\njobs succeeded: {done}/{args.jobs}")
     for url, (first, last, ratio) in growth.items():
         print(f"RSS {url}: {first:.0f} MiB after job {args.rss_from} -> {last:.0f} MiB after the last job "
               f"({100 * ratio:+.1f} %)")
+    for url, (first, last, ratio) in rss.trend(args.rss_from).items():
+        print(f"RSS {url}, mean of 10 samples: {first:.0f} MiB from job {args.rss_from} on -> {last:.0f} MiB at the "
+              f"end ({100 * ratio:+.1f} %)")
     print(f"files: {len(os.listdir(out_dir)) if os.path.isdir(out_dir) else 0} downloaded; "
           + ("all distinct, complete, none empty or partial" if not problems else "; ".join(problems)))
     print(f"wall: {wall:.0f} s for {video_seconds:.0f} s of video = {wall / args.jobs:.1f} s per job with "

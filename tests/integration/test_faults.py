@@ -34,7 +34,7 @@ ODD_SIZE_FIX = ("odd frame sizes reach core SaveVideo at the source size and lib
                 "(frames the pack returns are always encodable) is the robust-memory branch's, issue 16")
 
 
-def _workflow(name, size="256", prefix=None, seed=None, image="portrait.png", audio="speech_3s.wav"):
+def _workflow(name, size="256", prefix=None, seed=None, image="portrait.png", audio="speech_2s.wav"):
     with open(os.path.join(ROOT, "workflows", "api", name)) as f:
         graph = json.load(f)
     for node in graph.values():
@@ -69,7 +69,7 @@ def server(tmp_path_factory):
     root, python = ENV
     with ComfyServer(root, python, tmp_path_factory.mktemp("faults"), extra_args=["--cache-none"]) as running:
         running.add_input(os.path.join(SAMPLES, "portrait.png"))
-        _write_clip(os.path.join(running.input_dir, "speech_3s.wav"), 3.0, start=1.0)
+        _write_clip(os.path.join(running.input_dir, "speech_2s.wav"), 2.0, start=1.0)
         yield running
 
 
@@ -246,7 +246,7 @@ def _speech(seconds=3.0):
 
 def make_bad_input(kind, folder):
     """Write the input for `kind` into folder; returns (image name, audio name)."""
-    image, audio = "portrait.png", "speech_3s.wav"
+    image, audio = "portrait.png", "speech_2s.wav"
     if kind == "truncated_wav":
         with open(os.path.join(SAMPLES, "speech.wav"), "rb") as f:
             content = f.read()
@@ -350,7 +350,7 @@ def test_killed_server_hands_its_jobs_to_the_other(server, tmp_path):
     pairs = tmp_path / "pairs"
     pairs.mkdir()
     jobs = []
-    for i in range(4):
+    for i in range(3):
         audio = pairs / f"clip{i}.wav"
         _write_clip(str(audio), 2.0 + 0.5 * i, start=0.5 * i)
         jobs.append(Job(f"clip{i}", os.path.join(SAMPLES, "portrait.png"), str(audio), seed=i))
@@ -380,5 +380,5 @@ def test_killed_server_hands_its_jobs_to_the_other(server, tmp_path):
     moved = [r for r in batch.results.values() if r.moved_from]
     assert moved and all(r.server == server.url for r in moved)
     files = sorted(os.listdir(tmp_path / "out"))
-    assert len(files) == 4 and all(os.path.getsize(tmp_path / "out" / f) > 0 for f in files)
+    assert len(files) == 3 and all(os.path.getsize(tmp_path / "out" / f) > 0 for f in files)
     assert server.alive()
