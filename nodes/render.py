@@ -116,12 +116,15 @@ class MoDiTRenderToVideo:
         options = _options(output_size, feather, mouth_style, flow_resolution)
         soundtrack = select_audio(motion, audio_features, audio)
         path, subfolder, name = next_output_path(comfy_adapter.output_directory(), filename_prefix)
+        written = False
         try:
             render_to_video(face, motion, path, options, soundtrack, mouth_reference, crf=int(crf), preset=preset)
-        except Exception:
-            if os.path.exists(path) and os.path.getsize(path) == 0:
-                os.remove(path)  # the reserved name was never written
-            raise
+            written = True
+        finally:
+            # Failed or cancelled (ComfyUI's cancel is a BaseException, so no `except` here): the file under the
+            # reserved name is ours and incomplete; left in the output folder it would pass for a finished clip.
+            if not written and os.path.exists(path):
+                os.remove(path)
         result = {"filename": name, "subfolder": subfolder, "type": "output"}
         return {"ui": {"images": [result], "animated": [True], "text": [path]}, "result": (path,)}
 

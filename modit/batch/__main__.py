@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from .client import ComfyClient, PromptFailed, output_files
+from .client import ComfyClient, PromptFailed, ServerUnreachable, output_files
 from .jobs import Job, graph_for_job, jobs_from_csv, jobs_from_folder, write_new_file
 
 log = logging.getLogger("modit.batch")
@@ -31,6 +31,26 @@ class Result:
     seconds: float = 0.0
     files: list = field(default_factory=list)
     error: str = ""
+    moved_from: list = field(default_factory=list)  # servers that went down while running this job
+
+
+@dataclass
+class Batch:
+    """What a batch run shares between its worker threads, and what it reports at the end."""
+    template: dict
+    results: dict  # job name -> Result
+    out_dir: str
+    retries: int
+    run_tag: str
+    on_finished: object = None  # callable(Result) called once per job when it is done or failed for good
+    pending: queue.Queue = field(default_factory=queue.Queue)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    events: list = field(default_factory=list)  # plain sentences: servers lost, jobs moved
+    live_servers: set = field(default_factory=set)
+
+    def finished(self) -> bool:
+        with self.lock:
+            return all(r.status in ("done", "failed") for r in self.results.values())
 
 
 def run_job(client: ComfyClient, template: dict, job: Job, out_dir: str, run_tag: str) -> list[str]:
@@ -51,46 +71,110 @@ def run_job(client: ComfyClient, template: dict, job: Job, out_dir: str, run_tag
     return saved
 
 
-def worker(client: ComfyClient, template: dict, jobs: queue.Queue, results: dict, out_dir: str, retries: int,
-           run_tag: str, lock: threading.Lock):
-    while True:
+def worker(client: ComfyClient, batch: Batch):
+    """Take jobs until every job is finished; stop early (handing the job back) if this server goes down."""
+    completed_here = 0
+    while not batch.finished():
         try:
-            job = jobs.get_nowait()
+            job = batch.pending.get(timeout=0.5)
         except queue.Empty:
-            return
-        result = results[job.name]
-        result.attempts += 1
-        result.server = client.url
+            continue  # another worker may still hand a job back
+        result = batch.results[job.name]
+        with batch.lock:
+            result.attempts += 1
+            result.server = client.url
         start = time.time()
         try:
-            result.files = run_job(client, template, job, out_dir, run_tag)
+            result.files = run_job(client, batch.template, job, batch.out_dir, batch.run_tag)
             result.status = "done"
-        except (PromptFailed, OSError, ValueError) as error:
-            result.error = str(error)
-            if result.attempts <= retries:
-                result.status = "retrying"
-                log.warning("%s failed on %s (attempt %d): %s", job.name, client.url, result.attempts, error)
-                jobs.put(job)
+            completed_here += 1
+        except ServerUnreachable as error:
+            if client.alive():  # a hiccup, not a dead server: an ordinary failed attempt
+                _failed_attempt(batch, result, job, client, error)
             else:
-                result.status = "failed"
-                log.error("%s failed for good: %s", job.name, error)
+                _server_lost(batch, result, job, client, error, completed_here)
+                return
+        except (PromptFailed, OSError, ValueError) as error:
+            _failed_attempt(batch, result, job, client, error)
         finally:
             result.seconds += time.time() - start
-        with lock:
-            done = sum(r.status in ("done", "failed") for r in results.values())
-            log.info("[%d/%d] %s: %s", done, len(results), job.name, result.status)
+        if result.status in ("done", "failed"):
+            with batch.lock:
+                done = sum(r.status in ("done", "failed") for r in batch.results.values())
+            log.info("[%d/%d] %s: %s on %s", done, len(batch.results), job.name, result.status, client.url)
+            if batch.on_finished is not None:
+                batch.on_finished(result)
 
 
-def summary_table(results: list[Result]) -> str:
+def _failed_attempt(batch: Batch, result: Result, job: Job, client: ComfyClient, error: Exception) -> None:
+    result.error = str(error)
+    if result.attempts <= batch.retries:
+        result.status = "retrying"
+        log.warning("%s failed on %s (attempt %d): %s", job.name, client.url, result.attempts, error)
+        batch.pending.put(job)
+    else:
+        result.status = "failed"
+        log.error("%s failed for good: %s", job.name, error)
+
+
+def _server_lost(batch: Batch, result: Result, job: Job, client: ComfyClient, error: Exception,
+                 completed_here: int) -> None:
+    """The server stopped answering: the job goes back to the queue without spending a retry."""
+    with batch.lock:
+        batch.live_servers.discard(client.url)
+        others = sorted(batch.live_servers)
+        result.attempts -= 1
+        result.moved_from.append(client.url)
+        result.status = "pending" if others else "failed"
+        result.error = f"{client.url} went down while running it ({error})"
+        batch.events.append(f"{time.strftime('%H:%M:%S')} {client.url} stopped answering after {completed_here} "
+                            f"job(s) here; {job.name} was running there and "
+                            + (f"goes to {', '.join(others)}" if others else "has no server left"))
+    log.error("%s is down (%s); %s", client.url, error, "moving its jobs to " + ", ".join(others) if others
+              else "no server left")
+    if others:
+        batch.pending.put(job)
+    elif batch.on_finished is not None:
+        batch.on_finished(result)
+
+
+def run_batch(template: dict, jobs_list: list[Job], servers: list[str], out_dir: str, retries: int = 1,
+              per_server: int = 1, on_finished=None) -> Batch:
+    """Run every job on the servers (per_server at a time each); returns the Batch with results and events."""
+    batch = Batch(template, {job.name: Result(job) for job in jobs_list}, out_dir, retries,
+                  time.strftime("%Y%m%d-%H%M%S"), on_finished)
+    for job in jobs_list:
+        batch.pending.put(job)
+    batch.live_servers = set(servers)
+    threads = [threading.Thread(target=worker, args=(ComfyClient(url), batch), daemon=True)
+               for url in servers for _ in range(max(per_server, 1))]
+    for thread in threads:
+        thread.start()
+    while any(thread.is_alive() for thread in threads):
+        if not batch.live_servers and not batch.finished():
+            break  # every server is gone: what is left cannot run
+        time.sleep(0.2)
+    for result in batch.results.values():
+        if result.status not in ("done", "failed"):
+            result.status = "failed"
+            result.error = result.error or "no server left to run it"
+    return batch
+
+
+def summary_table(results: list[Result], events: list[str] = ()) -> str:
     rows = [("job", "status", "tries", "seconds", "server", "output / error")]
     for r in results:
         detail = ", ".join(os.path.basename(f) for f in r.files) if r.status == "done" else r.error[:120]
+        if r.moved_from:
+            detail += f" (moved from {', '.join(r.moved_from)})"
         rows.append((r.job.name, r.status, str(r.attempts), f"{r.seconds:.1f}", r.server, detail))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths)) + "  " + row[-1] for row in rows]
     lines.insert(1, "-" * max(len(line) for line in lines))
+    lines.extend(f"server lost: {event}" for event in events)
     done = sum(r.status == "done" for r in results)
-    lines.append(f"{done} done, {len(results) - done} failed")
+    moved = sum(bool(r.moved_from) for r in results)
+    lines.append(f"{done} done, {len(results) - done} failed" + (f", {moved} moved to another server" if moved else ""))
     return "\n".join(lines)
 
 
@@ -114,22 +198,10 @@ def main(argv=None) -> int:
     names = [j.name for j in jobs_list]
     if len(set(names)) != len(names):
         parser.error("two jobs share a name; give them distinct names in the CSV's name column")
-    results = {job.name: Result(job) for job in jobs_list}
-    jobs = queue.Queue()
-    for job in jobs_list:
-        jobs.put(job)
-    run_tag = time.strftime("%Y%m%d-%H%M%S")
-    lock = threading.Lock()
-    threads = [threading.Thread(target=worker, args=(ComfyClient(url), template, jobs, results, args.out, args.retries, run_tag, lock))
-               for url in (args.server or ["http://127.0.0.1:8188"]) for _ in range(max(args.per_server, 1))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for result in results.values():
-        if result.status not in ("done", "failed"):
-            result.status = "failed"  # every worker stopped (say, every server down) with this job re-queued
-    print(summary_table(list(results.values())))
+    batch = run_batch(template, jobs_list, args.server or ["http://127.0.0.1:8188"], args.out, args.retries,
+                      args.per_server)
+    results = batch.results
+    print(summary_table(list(results.values()), batch.events))
     return 0 if all(r.status == "done" for r in results.values()) else 1
 
 

@@ -1,4 +1,5 @@
 """One ComfyUI server seen through its HTTP API: upload, queue, follow over the websocket, fetch outputs."""
+import http.client
 import json
 import logging
 import mimetypes
@@ -18,6 +19,10 @@ class PromptFailed(RuntimeError):
     """ComfyUI refused the prompt or its execution failed; the message carries ComfyUI's own words."""
 
 
+class ServerUnreachable(ConnectionError):
+    """The server did not answer at all (refused, reset, timed out): it may be down, not the job at fault."""
+
+
 class ComfyClient:
     """Talks to one server (e.g. http://127.0.0.1:8188) as one websocket client id."""
 
@@ -35,6 +40,20 @@ class ComfyClient:
         except urllib.error.HTTPError as error:
             detail = error.read().decode(errors="replace")
             raise PromptFailed(f"{self.url}{path}: HTTP {error.code}: {_summarise_error(detail)}") from error
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:  # refused, reset, timed out, cut off
+            reason = getattr(error, "reason", error)
+            raise ServerUnreachable(f"{self.url}{path}: no answer ({reason})") from error
+
+    def alive(self, tries: int = 3, wait: float = 2.0) -> bool:
+        """True if the server answers /system_stats within `tries` attempts `wait` seconds apart."""
+        for attempt in range(tries):
+            try:
+                self.get_json("/system_stats")
+                return True
+            except (ServerUnreachable, PromptFailed, ValueError):
+                if attempt + 1 < tries:
+                    time.sleep(wait)
+        return False
 
     def get_json(self, path: str):
         return json.loads(self._request("GET", path))

@@ -12,6 +12,7 @@ import threading
 
 import torch
 
+from .. import comfy_adapter
 from ..timing import exact_fps, samples_for_frames
 from ..types import Face, Motion
 from .frame_size import encodable_size
@@ -119,9 +120,16 @@ class _Encoder(threading.Thread):
                 pass
 
     def put(self, frames, audio):
-        if self.error is not None:
-            raise RuntimeError(f"video encoder failed: {self.error}") from self.error
-        self.items.put((frames, audio))
+        """Hand a chunk to the encoder; while the encoder is behind, keep answering Cancel and its errors."""
+        while True:
+            if self.error is not None:
+                raise RuntimeError(f"video encoder failed: {self.error}") from self.error
+            comfy_adapter.check_interrupt()
+            try:
+                self.items.put((frames, audio), timeout=0.25)
+                return
+            except queue.Full:
+                continue
 
     def finish(self):
         self.items.put(None)

@@ -135,3 +135,52 @@ def test_batch_reports_failure(server, tmp_path, capsys):
     workflow.write_text(json.dumps(TEMPLATE))
     code = main([str(workflow), str(pairs), "--server", server, "--out", str(tmp_path / "o"), "--retries", "0"])
     assert code == 1 and "boom" in capsys.readouterr().out
+
+
+def _fake_server(handler_state, hang=False):
+    """A FakeComfy on its own port with its own state; hang=True never finishes a prompt (it 'dies' instead)."""
+    handler = type("Fake", (FakeComfy,), {"state": handler_state})
+    if hang:
+        def do_GET(self):
+            if self.path.startswith("/history/"):
+                return self._json({})
+            return FakeComfy.do_GET(self)
+        handler.do_GET = do_GET
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
+
+
+def test_batch_moves_jobs_off_a_server_that_dies(tmp_path, capsys):
+    """Server A takes a job, never finishes it and goes down; every job still ends up done on server B, without
+    spending a retry, and the summary says what happened."""
+    good_state = {"uploads": 0, "prompts": [None], "history": {}}  # [None]: B's first prompt must not fail
+    dying_state = {"uploads": 0, "prompts": [None], "history": {}}
+    good, good_url = _fake_server(good_state)
+    dying, dying_url = _fake_server(dying_state, hang=True)
+
+    def kill_when_busy():
+        while len(dying_state["prompts"]) < 2:
+            threading.Event().wait(0.05)
+        dying.shutdown()
+        dying.server_close()
+
+    threading.Thread(target=kill_when_busy, daemon=True).start()
+    pairs = tmp_path / "pairs"
+    pairs.mkdir()
+    for stem in ("a", "b", "c", "d"):
+        (pairs / f"{stem}.png").write_bytes(b"x")
+        (pairs / f"{stem}.wav").write_bytes(b"x")
+    workflow = tmp_path / "wf.json"
+    workflow.write_text(json.dumps(TEMPLATE))
+    out = tmp_path / "out"
+    try:
+        code = main([str(workflow), str(pairs), "--server", dying_url, "--server", good_url, "--out", str(out),
+                     "--retries", "0"])
+    finally:
+        good.shutdown()
+    table = capsys.readouterr().out
+    assert code == 0, table
+    assert "4 done, 0 failed, 1 moved to another server" in table
+    assert f"server lost: " in table and f"{dying_url} stopped answering" in table
+    assert len(list(out.iterdir())) == 4

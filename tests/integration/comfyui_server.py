@@ -34,7 +34,7 @@ def _free_port():
 class ComfyServer:
     """A ComfyUI process whose custom_nodes holds only this pack, with its own input/output folders."""
 
-    def __init__(self, root, python, workdir):
+    def __init__(self, root, python, workdir, extra_args=()):
         self.root, self.python, self.workdir = root, python, str(workdir)
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -56,7 +56,8 @@ class ComfyServer:
                      "--input-directory", self.input_dir, "--output-directory", self.output_dir,
                      "--temp-directory", os.path.join(self.workdir, "temp"),
                      "--user-directory", os.path.join(self.workdir, "user"),
-                     "--database-url", f"sqlite:///{os.path.join(self.workdir, 'user', 'comfyui.db')}"]
+                     "--database-url", f"sqlite:///{os.path.join(self.workdir, 'user', 'comfyui.db')}",
+                     *extra_args]
         self.process = None
 
     def __enter__(self):
@@ -81,6 +82,29 @@ class ComfyServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
         self._log.close()
+
+    def rss_mib(self):
+        """The server process's resident memory in MiB (Linux /proc)."""
+        with open(f"/proc/{self.process.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS line")
+
+    def alive(self):
+        """True if the process runs and answers /system_stats."""
+        if self.process is None or self.process.poll() is not None:
+            return False
+        try:
+            self.get("/system_stats")
+            return True
+        except (urllib.error.URLError, ConnectionError, OSError):
+            return False
+
+    def kill(self):
+        """SIGKILL the server, as a crash or an OOM killer would."""
+        self.process.kill()
+        self.process.wait(30)
 
     def log(self):
         with open(self.log_path, errors="replace") as f:

@@ -103,3 +103,28 @@ def test_flow_render_node_outputs(small_face):
     with pytest.raises(ValueError, match="mouth_reference"):
         MoDiTFlowRender().render(small_face, talking(3), "source", 0.5, "cavity", 96,
                                  mouth_reference=torch.zeros(2, 256, 256, 3))
+
+
+class Cancelled(BaseException):
+    """Stands in for ComfyUI's InterruptProcessingException, which is a BaseException too."""
+
+
+@pytest.mark.parametrize("cancel_at", [1, 3])
+def test_cancelled_render_to_video_leaves_no_file(small_face, user_dirs, monkeypatch, pack, cancel_at):
+    """Cancel after the first rendered chunk, or while a later chunk waits for the encoder: no mp4 (partial or
+    empty) stays in the output folder, and the cancel itself reaches the caller."""
+    calls = []
+
+    def check_interrupt():
+        calls.append(1)
+        if len(calls) >= cancel_at:
+            raise Cancelled()
+
+    monkeypatch.setattr(pack.modit.comfy_adapter, "check_interrupt", check_interrupt)
+    T = 40
+    with pytest.raises(Cancelled):
+        MoDiTRenderToVideo().render_video(small_face, talking(T), "source", 0.5, "cavity", 96, "MoDiT/cancel", 23,
+                                          "ultrafast", audio_features=features(T))
+    assert calls, "the render never checked for cancel"
+    leftovers = [p for p in user_dirs["output"].rglob("*") if p.is_file()]
+    assert leftovers == [], f"cancel left {leftovers}"
