@@ -30,8 +30,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.skipif(ENV is None, reason=WH
 SAMPLES = os.path.join(ROOT, "samples")
 FACES = os.path.join(os.path.dirname(ROOT), "shared", "data", "faces")
 BASIC, STREAMING = "modit_basic.json", "modit_long_audio_to_file.json"
-ODD_SIZE_FIX = ("odd frame sizes reach core SaveVideo at the source size and libx264 refuses them; the fix "
-                "(frames the pack returns are always encodable) is the robust-memory branch's, issue 16")
 
 
 def _workflow(name, size="256", prefix=None, seed=None, image="portrait.png", audio="speech_2s.wav"):
@@ -303,8 +301,6 @@ def test_input_that_is_not_what_it_claims(server, kind, workflow, size, error_wo
         assert error_words and any(w in message.lower() for w in error_words), f"{kind}: refused with {message}"
         return
     error = _error(entry)
-    if kind == "odd_size_basic" and error and "libx264" in error["exception_message"]:
-        pytest.xfail(f"{ODD_SIZE_FIX} (got: {error['exception_message'].strip()[:200]})")
     if error_words is None:
         assert status == "success", f"{kind}: {error and error.get('exception_message')}"
         (video,) = _videos(entry, server)
