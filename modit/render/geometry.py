@@ -96,7 +96,71 @@ def driven_vertices(landmarks: torch.Tensor, source: SourceGeometry, topology: R
 
 # ------------------------------------------------------------------ expression + pose -> 468-point mesh
 
+NOSE_RIDGE = (168, 6, 197, 195, 5, 4, 1)  # bridge to tip: rigid bone and cartilage
+JAW_CHANNEL = 0  # jaw_open in the embedded space (modit/face/components.py)
+LIP_COLUMNS = slice(1, -1)  # the inner-lip columns between the corners
 
-def drive_landmarks(face: Face, expression: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
-    """The driven 468-point mesh [T, 468, 3] float32 in crop px (face.landmarks exactly at zero motion)."""
-    return driven_landmarks(face, expression.float(), pose.float()).float()
+
+def deformable_weights(face: Face, topology: RenderTopology) -> torch.Tensor:
+    """[468] float32: how much of the expression change each landmark takes (0 rigid .. 1 free).
+
+    Only the jaw, mouth and cheeks (and the lids, through the eye closure) deform; the eyes and the nose ridge
+    keep only the head pose, so expression noise (a brow twitch moves the eye corners in the basis) never
+    shimmers the eyes, glasses or nose. Smooth in distance, measured in inter-ocular distances (IOD).
+    """
+    xy = face.landmarks[:, :2].float()
+    eyes = torch.stack([xy[torch.cat([topology.eye_upper[e], topology.eye_lower[e]])].mean(0) for e in range(2)])
+    iod = (eyes[0] - eyes[1]).norm().clamp_min(1e-3)
+    to_eye = torch.cdist(xy, eyes).amin(1) / iod
+    to_nose = torch.cdist(xy, xy[list(NOSE_RIDGE)]).amin(1) / iod
+    return _smoothstep(0.28, 0.5, to_eye) * _smoothstep(0.06, 0.18, to_nose)
+
+
+def _smoothstep(lo: float, hi: float, x: torch.Tensor) -> torch.Tensor:
+    t = ((x - lo) / (hi - lo)).clamp(0, 1)
+    return t * t * (3 - 2 * t)
+
+
+def inner_lip_gaps(landmarks: torch.Tensor, topology: RenderTopology) -> torch.Tensor:
+    """[T, 9] px: how far each lower inner-lip point lies below its upper partner, across the mouth.
+
+    Measured perpendicular to the corner-to-corner line; negative where the lips have crossed (a fold).
+    """
+    upper = landmarks[:, topology.inner_lip_upper, :2]  # [T, 11, 2]
+    lower = landmarks[:, topology.inner_lip_lower, :2]
+    axis = upper[:, -1] - upper[:, 0]
+    axis = axis / axis.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+    down = torch.stack([-axis[:, 1], axis[:, 0]], -1)
+    down = down * torch.where(down[:, 1:] < 0, -1.0, 1.0)  # image down, whichever corner comes first
+    return ((lower - upper)[:, LIP_COLUMNS] * down[:, None]).sum(-1)
+
+
+def drive_landmarks(face: Face, expression: torch.Tensor, pose: torch.Tensor,
+                    topology: RenderTopology | None = None) -> torch.Tensor:
+    """The driven 468-point mesh [T, 468, 3] float32 in crop px (face.landmarks exactly at zero motion).
+
+    With a topology, two guards make any expression renderable: the lips never cross (the jaw is raised just
+    enough that the inner lips meet, so a mouth open in the source closes without folding the lips under each
+    other; the basis, scaled for an average face, over-closes on many sources), and the eyes and nose keep only
+    the head pose (deformable_weights).
+    """
+    expression, pose = expression.float(), pose.float()
+    if topology is None:
+        return driven_landmarks(face, expression, pose).float()
+    T = expression.shape[0]
+    jaw_up = expression.clone()
+    jaw_up[:, JAW_CHANNEL] += 1
+    rigid = face.beta_0.float().expand(T, -1)
+    meshes = driven_landmarks(face, torch.cat([expression, jaw_up, rigid]), pose.repeat(3, 1)).float()
+    driven, opened, still = meshes[:T], meshes[T:2 * T], meshes[2 * T:]
+    # Gaps are linear in the jaw coefficient at a fixed pose: raise it to the least value that keeps every
+    # column at least as open as the source's own (which may be slightly negative on a pressed mouth).
+    gaps = inner_lip_gaps(driven, topology)  # [T, 9]
+    per_jaw = inner_lip_gaps(opened, topology) - gaps
+    floor = inner_lip_gaps(face.landmarks[None].float(), topology).clamp(max=0)
+    usable = per_jaw > 0.2 * per_jaw.amax(1, keepdim=True).clamp_min(1e-6)
+    need = torch.where(usable, (floor - gaps) / per_jaw.clamp_min(1e-6), torch.zeros_like(gaps)).amax(1)
+    need = need.clamp_min(0)  # [T]
+    driven = driven + need[:, None, None] * (opened - driven)
+    weights = deformable_weights(face, topology)[None, :, None]
+    return still + weights * (driven - still)

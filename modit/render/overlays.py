@@ -57,6 +57,29 @@ def opening_alpha(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, wi
     return inside_lips * inside_ends * height.clamp(0, 1)  # a closed (zero-height) opening covers nothing
 
 
+def polygon_distance(ring: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Signed distance (px, positive inside) from pixels to closed polygons.
+
+    ring: [T, E, 2] vertices in order (the last joins the first); points: [h, w, 2]. Returns [T, h, w]. Unlike
+    a frame aligned with the corners, this follows a contour that bulges out beyond its corners (a wide-open
+    mouth's inner lips).
+    """
+    T, E, _ = ring.shape
+    h, w = points.shape[:2]
+    p = points.reshape(1, -1, 1, 2)  # [1, N, 1, 2]
+    a, b = ring[:, None], ring.roll(-1, 1)[:, None]  # [T, 1, E, 2]
+    ab = b - a
+    ap = p - a  # [T, N, E, 2]
+    t = ((ap * ab).sum(-1) / (ab * ab).sum(-1).clamp_min(1e-9)).clamp(0, 1)
+    distance = (ap - t[..., None] * ab).norm(dim=-1).amin(-1)  # [T, N]
+    # Even-odd rule: a horizontal ray from the pixel crosses the edges an odd number of times when inside.
+    ay, by_ = a[..., 1], b[..., 1]
+    straddles = (ay > p[..., 1]) != (by_ > p[..., 1])
+    x_cross = a[..., 0] + (p[..., 1] - ay) / torch.where(by_ == ay, torch.ones_like(ay), by_ - ay) * ab[..., 0]
+    inside = ((straddles & (p[..., 0] < x_cross)).sum(-1) % 2) == 1
+    return torch.where(inside, distance, -distance).reshape(T, h, w)
+
+
 def fit_affine(driven: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
     """Least-squares affine [T, 3, 2] with source ~ [driven, 1] @ A; driven, source: [T, N, 2]."""
     ones = torch.ones_like(driven[..., :1])
@@ -81,7 +104,7 @@ def apply_affine(affine: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
 # ------------------------------------------------------------------------------------------- mouth
 
 
-def _interp_rows(xq: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+def interp_rows(xq: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
     """Row-wise linear interpolation: xq [T, N], xp/fp [T, P] (xp increasing) -> [T, N], clamped at the ends."""
     P = xp.shape[1]
     idx = torch.searchsorted(xp.contiguous(), xq.contiguous()).clamp(1, P - 1)
@@ -114,7 +137,7 @@ def mouth_coordinates(upper: torch.Tensor, lower: torch.Tensor, points: torch.Te
     xu, yu = to_frame(upper)
     xl, yl = to_frame(lower)
     xu, xl = xu.cummax(1).values, xl.cummax(1).values  # keep the rows monotone for interpolation
-    y_up, y_lo = _interp_rows(xq, xu, yu), _interp_rows(xq, xl, yl)
+    y_up, y_lo = interp_rows(xq, xu, yu), interp_rows(xq, xl, yl)
     u = (xq / width[:, None]).reshape(T, h, w)
     return u, (yq - y_up).reshape(T, h, w), (y_lo - y_up).clamp_min(0).reshape(T, h, w), width
 

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from .. import comfy_adapter
 from ..face.components import SPACE_NAME
 from ..types import Face, Motion
-from . import overlays
+from . import mouth, overlays
 from .flow import Grid, backward_flow
 from .geometry import close_eyelids, driven_vertices, drive_landmarks, source_geometry
 from .topology import NUM_LANDMARKS, render_topology
@@ -26,6 +26,7 @@ from .topology import NUM_LANDMARKS, render_topology
 log = logging.getLogger(__name__)
 
 MOUTH_STYLES = ("cavity", "stretch")
+MOUTH_GRID_CELLS = 224  # longest side of the lips' own flow grid (output px up to this size)
 # cavity: a synthesised mouth interior (teeth, tongue) where the mouth opens beyond the source's opening.
 # stretch: no interior; the warp alone (the lips' inner edge stretches), useful to compare or for closed mouths.
 
@@ -84,19 +85,60 @@ class FlowRenderer:
         self.face_triangles = self.triangles[in_face]
         self.box = box
         self.box_pixels = overlays.pixel_centres(box, self.device)  # [h, w, 2]
-        self.lip_colour, self.teeth_colour = self._colours()
+        self.mouth_weight, self.mouth_triangles = self._mouth_patch()
+        self.mouth = self._source_mouth()
         self.lid_colours, self.lower_lid_colours = self._lid_colours()
 
-    def _colours(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Lip colour and a teeth colour at the source's exposure, sampled from the source image."""
+    def _mouth_patch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The lips' neighbourhood, rasterised again at output resolution every frame.
+
+        Returns a per-vertex blend weight [V] (1 around the lips, fading to 0 on an ellipse that follows the
+        face's own mouth size, 0 on the anchor rings) and the triangles [F', 3] that touch it. The coarse flow
+        grid (a few px per cell) cannot resolve the lip line: where the inner lips meet or part, its cells
+        mix the upper and lower lip's source positions into blocky, torn edges.
+        """
         t = self.topology
-        lips = torch.cat([t.outer_lip_upper, t.inner_lip_upper])
-        skin = torch.tensor([50, 280, 101, 330, 151, 9])  # cheeks, forehead, nose bridge
-        at = lambda idx: overlays.sample(self.image, self.vertices[idx.to(self.device)][None, None])[0, 0]  # noqa: E731
-        lip = at(lips).median(0).values
-        skin_luma = (at(skin) @ torch.tensor([0.299, 0.587, 0.114], device=self.device)).median()
-        teeth = torch.tensor([0.93, 0.9, 0.84], device=self.device) * (skin_luma / 0.62).clamp(0.45, 1.1)
-        return lip, teeth
+        xy = self.vertices[:NUM_LANDMARKS]
+        lips = torch.cat([t.outer_lip_upper, t.inner_lip_lower]).to(self.device)
+        centre = xy[lips].mean(0)
+        width = (xy[t.outer_lip_upper[-1]] - xy[t.outer_lip_upper[0]]).norm().clamp_min(2.0)
+        radius = (((xy - centre) / torch.stack([0.72 * width, 0.55 * width])) ** 2).sum(-1).sqrt()
+        weight = torch.zeros(self.vertices.shape[0], device=self.device)
+        weight[:NUM_LANDMARKS] = overlays.smoothstep(1.0, 0.7, radius)
+        touches = (weight[self.face_triangles] > 0).any(1)
+        return weight, self.face_triangles[touches]
+
+    def _refine_mouth(self, flow: torch.Tensor, vertices: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
+        """Blend the lips' flow, rasterised at output resolution, into the head-box flow [T, 2, bh, bw]."""
+        used = vertices[:, self.mouth_triangles.unique()]
+        box = self._clip_to_head_box(overlays.union_box(used, 1, self.width, self.height))
+        if box is None:
+            return flow
+        x0, y0, w, h = box
+        cells = min(1.0, MOUTH_GRID_CELLS / max(w, h))
+        grid = Grid(x0, y0, w, h, max(round(w * cells), 2), max(round(h * cells), 2))
+        fine, weight = backward_flow(vertices, depth, self.vertices, self.mouth_weight, self.mouth_triangles, grid)
+        fine, weight = fine.permute(0, 3, 1, 2), weight[:, None]
+        if (grid.height, grid.width) != (h, w):
+            fine = F.interpolate(fine, size=(h, w), mode="bilinear", align_corners=False)
+            weight = F.interpolate(weight, size=(h, w), mode="bilinear", align_corners=False)
+        bx, by = x0 - self.box[0], y0 - self.box[1]
+        region = flow[:, :, by:by + h, bx:bx + w]
+        region += weight * (fine - region)
+        return flow
+
+    def _source_mouth(self) -> mouth.SourceMouth:
+        """The source's inner-lip opening with lip, skin and teeth colours sampled from the source image."""
+        t = self.topology
+        at = lambda xy: overlays.sample(self.image, xy[None, None])[0, 0]  # noqa: E731
+        v = lambda idx: self.vertices[idx.to(self.device)]  # noqa: E731
+        upper, lower = v(t.inner_lip_upper), v(t.inner_lip_lower)
+        # Mid-lip points (between the outer and inner contours): lip, not moustache or teeth.
+        lip = at(torch.cat([(v(t.outer_lip_upper) + upper) / 2, (v(t.outer_lip_lower) + lower) / 2])[2:-2])
+        skin = at(v(torch.tensor([50, 280, 101, 330, 151, 9])))  # cheeks, forehead, nose bridge
+        skin_luma = (skin @ torch.tensor([0.299, 0.587, 0.114], device=self.device)).median()
+        lip = lip.median(0).values
+        return mouth.source_mouth(self.image, upper, lower, lip, skin_luma)
 
     def _lid_colours(self) -> tuple[torch.Tensor, torch.Tensor]:
         """[2, 9, 3] skin colours above each lid crease and below each lower lid (corner to corner)."""
@@ -123,7 +165,7 @@ class FlowRenderer:
         mouth reference frames (full image or face crop layout). Returns (rgb [T, h, w, 3] float32 0..1,
         mask [T, h, w] float32 0..1) for the head box self.box on self.device.
         """
-        landmarks = drive_landmarks(self.face, expression.float().cpu(), pose.float().cpu())  # [T, 468, 3]
+        landmarks = drive_landmarks(self.face, expression.float().cpu(), pose.float().cpu(), self.topology)
         closed = close_eyelids(landmarks, eye_closure.float().cpu(), self.topology)
         vertices, depth = driven_vertices(closed, self.source, self.topology)
         open_vertices, _ = driven_vertices(landmarks, self.source, self.topology)
@@ -140,6 +182,7 @@ class FlowRenderer:
         mask = torch.where(face, covered, band_mask)
         _, _, bw, bh = self.box
         flow = F.interpolate(flow.permute(0, 3, 1, 2), size=(bh, bw), mode="bilinear", align_corners=False)
+        flow = self._refine_mouth(flow, vertices, depth)
         mask = F.interpolate(mask[:, None], size=(bh, bw), mode="bilinear", align_corners=False)[:, 0]
         positions = self.box_pixels + flow.permute(0, 2, 3, 1)  # [T, h, w, 2] where each pixel samples
         rgb = overlays.sample(self.image, positions)  # [T, h, w, 3]
@@ -194,23 +237,23 @@ class FlowRenderer:
             self._paste(rgb, box, skin, overlays.opening_alpha(*lid))
 
     def _paint_mouth(self, rgb: torch.Tensor, vertices: torch.Tensor, reference: torch.Tensor | None) -> None:
+        """Fill the opening between the driven inner lips (never the lips themselves)."""
         t = self.topology
         upper_i, lower_i = t.inner_lip_upper.to(self.device), t.inner_lip_lower.to(self.device)
         upper, lower = vertices[:, upper_i], vertices[:, lower_i]
-        ring = torch.cat([upper, lower[:, 1:-1].flip(1)], 1)
-        box = self._clip_to_head_box(overlays.union_box(ring, 2, self.width, self.height))
+        box = self._clip_to_head_box(overlays.union_box(torch.cat([upper, lower], 1), 3, self.width, self.height))
         if box is None:
             return
         pixels = overlays.pixel_centres(box, self.device)
-        u, depth, height, width = overlays.mouth_coordinates(upper, lower, pixels)
-        gain = overlays.opening_gain(upper, lower, self.vertices[upper_i], self.vertices[lower_i])  # [T]
-        alpha = overlays.opening_alpha(u, depth, height, width) * gain[:, None, None]
-        if reference is not None:
+        if reference is None:
+            interior, alpha = mouth.interior(upper, lower, pixels, self.image, self.mouth)
+        else:  # the Wav2Lip mouth where the driven mouth opens beyond the source's
+            u, depth, height, width = overlays.mouth_coordinates(upper, lower, pixels)
+            gain = overlays.opening_gain(upper, lower, self.vertices[upper_i], self.vertices[lower_i])  # [T]
+            alpha = overlays.opening_alpha(u, depth, height, width) * gain[:, None, None]
             jaw_points = torch.cat([t.outer_lip_upper, t.inner_lip_upper]).to(self.device)
             affine = overlays.fit_affine(vertices[:, jaw_points], self.vertices[jaw_points])
             interior = self._sample_reference(reference, overlays.apply_affine(affine, pixels))
-        else:
-            interior = overlays.cavity(u, depth, height, width, self.lip_colour, self.teeth_colour)
         self._paste(rgb, box, interior, alpha)
 
     def _sample_reference(self, reference: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:

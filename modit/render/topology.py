@@ -29,6 +29,7 @@ class RenderTopology:
     inner_lip_upper: torch.Tensor  # [11] corner (78) to corner (308)
     inner_lip_lower: torch.Tensor  # [11] same corners
     outer_lip_upper: torch.Tensor  # [11]
+    outer_lip_lower: torch.Tensor  # [11]
     eye_upper: torch.Tensor  # [2, 9] upper lid margins (left, right eye), corner to corner
     eye_lower: torch.Tensor  # [2, 9] lower lid margins, same corners
     lid_crease: torch.Tensor  # [2, 7] the lid skin row above each upper margin (interior points only)
@@ -76,7 +77,7 @@ def render_topology() -> RenderTopology:
     return RenderTopology(
         triangles=as_long(triangles), face_oval=as_long(oval),
         inner_lip_upper=as_long(data["inner_lip_upper"]), inner_lip_lower=as_long(data["inner_lip_lower"]),
-        outer_lip_upper=as_long(data["outer_lip_upper"]),
+        outer_lip_upper=as_long(data["outer_lip_upper"]), outer_lip_lower=as_long(data["outer_lip_lower"]),
         eye_upper=as_long([data["left_eye_upper"], data["right_eye_upper"]]),
         eye_lower=as_long([data["left_eye_lower"], data["right_eye_lower"]]),
         lid_crease=as_long([data["left_lid_crease"], data["right_lid_crease"]]),
