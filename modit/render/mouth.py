@@ -73,9 +73,9 @@ def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, ima
     """
     u, depth, height, width = mouth_coordinates(upper, lower, pixels)
     W = width[:, None, None]
-    edge = (0.012 * W).clamp(0.6, 2.0)  # the inner-lip edge's soft ramp, px
+    edge = (0.02 * W).clamp(1.0, 3.0)  # the inner-lip edge's soft ramp, px
     ring = torch.cat([upper, lower[:, 1:-1].flip(1)], 1)
-    alpha = smoothstep(-0.5, edge, polygon_distance(ring, pixels)) * height.amax((1, 2), keepdim=True).clamp(0, 1)
+    alpha = smoothstep(-0.75, edge, polygon_distance(ring, pixels)) * height.amax((1, 2), keepdim=True).clamp(0, 1)
 
     # The source's own interior, each half carried by its lip at its own size.
     k = (source.width / width).clamp(0.8, 1.25)[:, None, None]  # driven px -> source px
@@ -86,7 +86,7 @@ def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, ima
     upper_half = from_upper * lower_part <= from_lower * upper_part  # the same split at zero motion
     src_at = torch.where(upper_half, from_upper, src_height - from_lower)
     beyond = torch.where(upper_half, from_upper - upper_part, from_lower - lower_part)  # px past its part
-    reuse = smoothstep(2 * edge, 0.0, beyond) * (src_height > 0.5).float()
+    reuse = smoothstep(2 * edge, 0.0, beyond)  # 1 wherever the source has this pixel (always at zero motion)
     own = sample(image, _source_points(source, src_u, src_depth + src_at))
 
     synthetic = _synthetic(u, depth, height, W, source)
@@ -141,13 +141,13 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     light = torch.exp(-to_lip / (0.1 * W)) * (1 - 0.5 * side ** 2)
     throat = red * (level * (0.12 + 0.3 * light))[..., None]
     rgb = throat
-    # Tongue: an arc rising from the floor of the mouth once it opens a little, its top catching light.
-    arc = (0.36 * height * (1 - 0.6 * side ** 2)).clamp_min(0)
-    soft = (0.03 * W).clamp_min(1.0)
-    tongue = smoothstep(arc + soft, arc - soft, below) * smoothstep(0.1, 0.3, opening) * (1 - side ** 3)
-    top = smoothstep(0.0, arc.clamp_min(1e-3), below)  # 0 at the lower lip, 1 at the tongue's top
-    tongue_rgb = red * (level * (0.3 + 0.22 * top) * (1 - 0.4 * side ** 2))[..., None]
-    rgb = rgb + tongue[..., None] * (tongue_rgb - rgb)
+    # Tongue: a low hump on the floor of the mouth once it opens a little, in the middle, in shadow.
+    arc = (0.26 * height * (1 - 0.8 * side ** 2)).clamp_min(0)
+    soft = (0.05 * W).clamp_min(1.5)
+    tongue = smoothstep(arc + soft, arc - soft, below) * smoothstep(0.12, 0.35, opening) * (1 - side ** 2)
+    top = smoothstep(0.0, arc.clamp_min(1e-3), below)  # 0 at the lower lip, 1 at the hump
+    tongue_rgb = red * (level * (0.2 + 0.12 * top))[..., None]
+    rgb = rgb + (0.85 * tongue)[..., None] * (tongue_rgb - rgb)
     # Teeth only where the source showed none of its own (those come with its interior).
     generic = 1.0 - source.shows_teeth
     if generic > 0:
@@ -163,7 +163,7 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
         # Lower teeth ride on the lower lip on wide openings, in its shadow.
         lower_h = torch.minimum(0.25 * height, 0.06 * W) * front * smoothstep(0.2, 0.4, opening)
         lower = smoothstep(lower_h + 0.6, lower_h - 0.6, below) * (lower_h > 0.4).float()
-        lower_rgb = source.teeth * (0.62 * shade)[..., None]
+        lower_rgb = source.teeth * (0.55 * shade)[..., None] + red * (0.08 * level)
         rgb = rgb + (generic * lower)[..., None] * (lower_rgb - rgb)
     # A soft shadow under each lip's edge.
     shadow = 0.65 + 0.35 * smoothstep(0.0, (0.03 * W).clamp_min(1.0), to_lip)
