@@ -62,21 +62,25 @@ def polygon_distance(ring: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
 
     ring: [T, E, 2] vertices in order (the last joins the first); points: [h, w, 2]. Returns [T, h, w]. Unlike
     a frame aligned with the corners, this follows a contour that bulges out beyond its corners (a wide-open
-    mouth's inner lips).
+    mouth's inner lips). One edge at a time, so the working set stays [T, h*w].
     """
     T, E, _ = ring.shape
     h, w = points.shape[:2]
-    p = points.reshape(1, -1, 1, 2)  # [1, N, 1, 2]
-    a, b = ring[:, None], ring.roll(-1, 1)[:, None]  # [T, 1, E, 2]
-    ab = b - a
-    ap = p - a  # [T, N, E, 2]
-    t = ((ap * ab).sum(-1) / (ab * ab).sum(-1).clamp_min(1e-9)).clamp(0, 1)
-    distance = (ap - t[..., None] * ab).norm(dim=-1).amin(-1)  # [T, N]
-    # Even-odd rule: a horizontal ray from the pixel crosses the edges an odd number of times when inside.
-    ay, by_ = a[..., 1], b[..., 1]
-    straddles = (ay > p[..., 1]) != (by_ > p[..., 1])
-    x_cross = a[..., 0] + (p[..., 1] - ay) / torch.where(by_ == ay, torch.ones_like(ay), by_ - ay) * ab[..., 0]
-    inside = ((straddles & (p[..., 0] < x_cross)).sum(-1) % 2) == 1
+    px, py = points[..., 0].reshape(1, -1), points[..., 1].reshape(1, -1)  # [1, N]
+    nearest = torch.full((T, h * w), float("inf"), device=points.device)
+    inside = torch.zeros(T, h * w, dtype=torch.bool, device=points.device)
+    for e in range(E):
+        ax, ay = ring[:, e, 0:1], ring[:, e, 1:2]  # [T, 1]
+        bx, by = ring[:, (e + 1) % E, 0:1], ring[:, (e + 1) % E, 1:2]
+        dx, dy = bx - ax, by - ay
+        rx, ry = px - ax, py - ay  # [T, N]
+        t = ((rx * dx + ry * dy) / (dx * dx + dy * dy).clamp_min(1e-9)).clamp(0, 1)
+        nearest = torch.minimum(nearest, (rx - t * dx) ** 2 + (ry - t * dy) ** 2)
+        # Even-odd rule: a ray toward +x from the pixel crosses the edges an odd number of times when inside.
+        straddles = (ay > py) != (by > py)
+        x_cross = ax + ry / torch.where(dy == 0, torch.ones_like(dy), dy) * dx
+        inside ^= straddles & (px < x_cross)
+    distance = nearest.sqrt()
     return torch.where(inside, distance, -distance).reshape(T, h, w)
 
 

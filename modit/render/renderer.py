@@ -102,7 +102,7 @@ class FlowRenderer:
         lips = torch.cat([t.outer_lip_upper, t.inner_lip_lower]).to(self.device)
         centre = xy[lips].mean(0)
         width = (xy[t.outer_lip_upper[-1]] - xy[t.outer_lip_upper[0]]).norm().clamp_min(2.0)
-        radius = (((xy - centre) / torch.stack([0.72 * width, 0.55 * width])) ** 2).sum(-1).sqrt()
+        radius = (((xy - centre) / torch.stack([0.75 * width, 0.5 * width])) ** 2).sum(-1).sqrt()
         weight = torch.zeros(self.vertices.shape[0], device=self.device)
         weight[:NUM_LANDMARKS] = overlays.smoothstep(1.0, 0.7, radius)
         touches = (weight[self.face_triangles] > 0).any(1)
