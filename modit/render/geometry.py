@@ -10,6 +10,7 @@ Eyelid closure: the upper margin travels 90 % of the lid gap and the lower margi
 closure 1; the crease row above the margin follows by a third of the gap, so the lid skin stretches down over
 the eye instead of the eye squashing.
 """
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -162,5 +163,63 @@ def drive_landmarks(face: Face, expression: torch.Tensor, pose: torch.Tensor,
     need = torch.where(usable, (floor - gaps) / per_jaw.clamp_min(1e-6), torch.zeros_like(gaps)).amax(1)
     need = need.clamp_min(0)  # [T]
     driven = driven + need[:, None, None] * (opened - driven)
+    driven = untangle(driven, still, face.neutral_mesh.float(), topology)
     weights = deformable_weights(face, topology)[None, :, None]
     return still + weights * (driven - still)
+
+
+def _signed_areas(xy: torch.Tensor, triangles: torch.Tensor) -> torch.Tensor:
+    """[T, F] twice the signed area of each triangle of [T, V, 2] points."""
+    a, b, c = (xy[:, triangles[:, k]] for k in range(3))
+    return (b[..., 0] - a[..., 0]) * (c[..., 1] - a[..., 1]) - (b[..., 1] - a[..., 1]) * (c[..., 0] - a[..., 0])
+
+
+@functools.lru_cache(maxsize=1)
+def _skin_neighbours() -> torch.Tensor:
+    """[468, 468] row-normalised adjacency of the face's own triangles (no edges across the mouth or eyes)."""
+    from .topology import render_topology
+
+    topology = render_topology()
+    triangles = topology.skin_triangles
+    adjacency = torch.zeros(NUM_LANDMARKS, NUM_LANDMARKS)
+    for i, j in ((0, 1), (1, 2), (2, 0)):
+        adjacency[triangles[:, i], triangles[:, j]] = 1
+        adjacency[triangles[:, j], triangles[:, i]] = 1
+    # The upper and lower lip never average each other's motion (that would close the opening).
+    upper, lower = topology.inner_lip_upper[1:-1], topology.inner_lip_lower[1:-1]
+    adjacency[upper[:, None], lower[None]] = 0
+    adjacency[lower[:, None], upper[None]] = 0
+    return adjacency / adjacency.sum(1, keepdim=True).clamp_min(1)
+
+
+def untangle(driven: torch.Tensor, still: torch.Tensor, neutral: torch.Tensor, topology: RenderTopology,
+             iterations: int = 16):
+    """Remove folds from the driven mesh: where the expression change collapses or flips a skin triangle (the
+    DiT's coefficients can sit far outside what the basis can bend this face into), smooth that change over the
+    neighbouring landmarks until the triangle opens again. Folds are what tear the lips into jagged, torn-paper
+    edges; a fold-free mesh is left exactly as it is.
+
+    driven, still: [T, 468, 3] (still = the same pose without expression); neutral: [468, 3] the face's
+    canonical mesh. Triangles already folded in the source (or by the pose) are left alone. Returns [T, 468, 3].
+    """
+    triangles = topology.skin_triangles
+    rest = _signed_areas(still[..., :2], triangles)  # [T, F]
+    canonical = _signed_areas(neutral[None, :, :2], triangles).sign()  # [1, F]
+    agree = rest.sign() * canonical
+    usable = (rest.abs() > 1e-3) & (agree == agree.sum(1, keepdim=True).sign())  # oriented as in the canonical face
+    neighbours = _skin_neighbours()
+    movable = torch.ones(NUM_LANDMARKS, dtype=torch.bool)
+    movable[topology.inner_lip_upper[[0, -1]]] = False  # the mouth corners hold
+    change = driven - still
+    for _ in range(iterations):
+        area = _signed_areas((still + change)[..., :2], triangles)
+        folded = (area * rest.sign() < 0.05 * rest.abs()) & usable  # flipped or collapsed to 5 %
+        if not folded.any():
+            break
+        touched = torch.zeros(change.shape[:2])
+        for k in range(3):
+            touched.index_add_(1, triangles[:, k], folded.float())
+        touched = (touched > 0) & movable
+        smoothed = torch.einsum("vw,twc->tvc", neighbours, change)
+        change = torch.where(touched[..., None], 0.5 * (change + smoothed), change)
+    return still + change

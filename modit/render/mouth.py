@@ -75,7 +75,9 @@ def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, ima
     W = width[:, None, None]
     edge = (0.02 * W).clamp(1.0, 3.0)  # the inner-lip edge's soft ramp, px
     ring = torch.cat([upper, lower[:, 1:-1].flip(1)], 1)
-    alpha = smoothstep(-0.75, edge, polygon_distance(ring, pixels)) * height.amax((1, 2), keepdim=True).clamp(0, 1)
+    # Full cover inside the opening, fading out over the lips' inner edge: there the interior is the lips' own
+    # texture carried with them, so a gap compressed below a pixel never shows the source's interior aliased.
+    alpha = smoothstep(-1.5 * edge, 0.5, polygon_distance(ring, pixels))
 
     # The source's own interior, each half carried by its lip at its own size.
     k = (source.width / width).clamp(0.8, 1.25)[:, None, None]  # driven px -> source px
@@ -121,7 +123,7 @@ def _in_frame(row: torch.Tensor, origin, ex, ey):
 def _source_points(source: SourceMouth, u: torch.Tensor, across: torch.Tensor) -> torch.Tensor:
     """Output-px source positions [T, h, w, 2] at mouth-frame coordinates (u, px across from the corner line)."""
     origin, ex, ey = _frame(source.upper)
-    return origin + (u.clamp(0, 1) * source.width)[..., None] * ex + across[..., None] * ey
+    return origin + (u * source.width)[..., None] * ex + across[..., None] * ey
 
 
 def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: torch.Tensor,

@@ -247,3 +247,28 @@ def test_fp16_motion_at_the_extremes_is_finite(astronaut_face):
     frames, masks = render_frames(face, m, RenderOptions())
     assert torch.isfinite(frames).all() and torch.isfinite(masks).all()
     assert frames.min() >= 0 and frames.max() <= 1
+
+
+def test_untangle_unfolds_the_lips_and_keeps_a_fold_free_mesh(astronaut_face):
+    """Coefficients far outside what the basis can bend this face into (as the DiT often samples) fold skin
+    triangles around the lips; untangling opens most of them again and leaves a fold-free mesh untouched."""
+    from comfyui_modit.modit.face.driving import driven_landmarks
+    from comfyui_modit.modit.render.geometry import _signed_areas, untangle
+
+    face, t = astronaut_face, render_topology()
+    extreme = torch.tensor([[0.75, -0.86, 0.65, 0.0, 0.0, 0.27, -0.14, 0.91, 0.0, 0.0, 0.0, 0.0],
+                            [-0.3, 1.6, -0.8, 0.9, 0.0, -0.8, 0.8, -1.0, 0.5, 0.0, 0.0, 0.0]])
+    pose = torch.zeros(2, 6)
+    driven = driven_landmarks(face, extreme, pose).float()
+    still = driven_landmarks(face, face.beta_0.float().expand(2, -1), pose).float()
+
+    def folds(mesh):
+        rest = _signed_areas(still[..., :2], t.skin_triangles)
+        area = _signed_areas(mesh[..., :2], t.skin_triangles)
+        return int(((area * rest.sign() < 0.05 * rest.abs()) & (rest.abs() > 1e-3)).sum())
+
+    before = folds(driven)
+    assert before > 10, "the test expression should fold the mesh"
+    after = folds(untangle(driven, still, face.neutral_mesh.float(), t))
+    assert after <= 0.4 * before, (before, after)
+    assert torch.equal(untangle(still, still, face.neutral_mesh.float(), t), still)
