@@ -83,6 +83,14 @@ class FlowRenderer:
         self.band_grid = Grid(x0, y0, bw, bh, max(round(bw * cells / 2), 2), max(round(bh * cells / 2), 2))
         in_face = (self.triangles < NUM_LANDMARKS).all(1)
         self.face_triangles = self.triangles[in_face]
+        # The band layer needs the anchor bands and the face's outer rows (its upsampled flow must agree with
+        # the fine layer just inside the oval); the rest of the face is covered by the fine layer.
+        oval = torch.zeros(self.vertices.shape[0], dtype=torch.bool, device=self.device)
+        oval[self.topology.face_oval.to(self.device)] = True
+        oval[NUM_LANDMARKS:] = True
+        near_oval = oval.clone()
+        near_oval[self.triangles[oval[self.triangles].any(1)].flatten()] = True
+        self.band_triangles = self.triangles[near_oval[self.triangles].any(1)]
         self.box = box
         self.box_pixels = overlays.pixel_centres(box, self.device)  # [h, w, 2]
         self.mouth_weight, self.mouth_triangles = self._mouth_patch()
@@ -110,8 +118,8 @@ class FlowRenderer:
 
     def _refine_mouth(self, flow: torch.Tensor, vertices: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
         """Blend the lips' flow, rasterised at output resolution, into the head-box flow [T, 2, bh, bw]."""
-        used = vertices[:, self.mouth_triangles.unique()]
-        box = self._clip_to_head_box(overlays.union_box(used, 1, self.width, self.height))
+        weighted = vertices[:, self.mouth_weight > 0]  # outside them the blend weight is 0
+        box = self._clip_to_head_box(overlays.union_box(weighted, 1, self.width, self.height))
         if box is None:
             return flow
         x0, y0, w, h = box
@@ -172,7 +180,7 @@ class FlowRenderer:
         vertices, depth = vertices.to(self.device), depth.to(self.device)
         flow, covered = backward_flow(vertices, depth, self.vertices, self.mask_value, self.face_triangles,
                                       self.grid)
-        band_flow, band_mask = backward_flow(vertices, depth, self.vertices, self.mask_value, self.triangles,
+        band_flow, band_mask = backward_flow(vertices, depth, self.vertices, self.mask_value, self.band_triangles,
                                              self.band_grid)
         size = (self.grid.height, self.grid.width)
         band_flow = F.interpolate(band_flow.permute(0, 3, 1, 2), size=size, mode="bilinear", align_corners=False)
