@@ -6,6 +6,10 @@ the eyelids by the frame's eye closure, map crop pixels to output pixels, and pl
 partly under the chin; ring B stays on the background. Everything here is a smooth function of the motion, so
 the renderer adds no jitter of its own.
 
+Guards (drive_landmarks with a topology) make any sampled expression renderable: the jaw is raised just enough
+that the inner lips never cross, folds of skin triangles are smoothed out (untangle), and the eyes and nose
+ridge take only the head pose (deformable_weights), so expression noise never shimmers them.
+
 Eyelid closure: the upper margin travels 90 % of the lid gap and the lower margin 10 %, so they meet at
 closure 1; the crease row above the margin follows by a third of the gap, so the lid skin stretches down over
 the eye instead of the eye squashing.
@@ -18,6 +22,7 @@ import torch
 
 from ..face.driving import driven_landmarks
 from ..types import Face
+from .overlays import smoothstep
 from .topology import NUM_LANDMARKS, RenderTopology
 
 log = logging.getLogger(__name__)
@@ -114,12 +119,7 @@ def deformable_weights(face: Face, topology: RenderTopology) -> torch.Tensor:
     iod = (eyes[0] - eyes[1]).norm().clamp_min(1e-3)
     to_eye = torch.cdist(xy, eyes).amin(1) / iod
     to_nose = torch.cdist(xy, xy[list(NOSE_RIDGE)]).amin(1) / iod
-    return _smoothstep(0.28, 0.5, to_eye) * _smoothstep(0.06, 0.18, to_nose)
-
-
-def _smoothstep(lo: float, hi: float, x: torch.Tensor) -> torch.Tensor:
-    t = ((x - lo) / (hi - lo)).clamp(0, 1)
-    return t * t * (3 - 2 * t)
+    return smoothstep(0.28, 0.5, to_eye) * smoothstep(0.06, 0.18, to_nose)
 
 
 def inner_lip_gaps(landmarks: torch.Tensor, topology: RenderTopology) -> torch.Tensor:

@@ -82,14 +82,14 @@ def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, ima
     # The source's own interior, each half carried by its lip at its own size.
     k = (source.width / width).clamp(0.8, 1.25)[:, None, None]  # driven px -> source px
     from_upper, from_lower = depth * k, (height - depth) * k
-    src_u, src_depth, src_height = _source_rows(source, u)
+    src_depth, src_height = _source_rows(source, u)
     upper_part = (source.split * src_height).clamp_min(1e-3)
     lower_part = (src_height - upper_part).clamp_min(1e-3)
     upper_half = from_upper * lower_part <= from_lower * upper_part  # the same split at zero motion
     src_at = torch.where(upper_half, from_upper, src_height - from_lower)
     beyond = torch.where(upper_half, from_upper - upper_part, from_lower - lower_part)  # px past its part
     reuse = smoothstep(2 * edge, 0.0, beyond)  # 1 wherever the source has this pixel (always at zero motion)
-    own = sample(image, _source_points(source, src_u, src_depth + src_at))
+    own = sample(image, _source_points(source, u, src_depth + src_at))
 
     synthetic = _synthetic(u, depth, height, W, source)
     rgb = synthetic + reuse[..., None] * (own - synthetic)
@@ -97,14 +97,14 @@ def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, ima
 
 
 def _source_rows(source: SourceMouth, u: torch.Tensor):
-    """For each pixel's u: (u, the source upper lip's offset across the mouth, the source opening height)."""
+    """For each pixel's u: (the source upper lip's offset across the mouth, the source opening height), px."""
     origin, ex, ey = _frame(source.upper)
     xu, yu = _in_frame(source.upper, origin, ex, ey)
     xl, yl = _in_frame(source.lower, origin, ex, ey)
     xq = (u.clamp(0, 1) * source.width).reshape(1, -1)
     y_up = interp_rows(xq, xu.cummax(0).values[None], yu[None])
     y_lo = interp_rows(xq, xl.cummax(0).values[None], yl[None])
-    return u, y_up.reshape(u.shape), (y_lo - y_up).clamp_min(0).reshape(u.shape)
+    return y_up.reshape(u.shape), (y_lo - y_up).clamp_min(0).reshape(u.shape)
 
 
 def _frame(upper: torch.Tensor):

@@ -1,4 +1,4 @@
-"""Mouth interior and eyeballs painted over the warped face (paper §3.4.5: the lip reference and blink).
+"""Eyeballs and lids painted over the warped face, and the geometry the mouth interior shares (paper §3.4.5).
 
 The warp alone squashes what it cannot know: the inside of a mouth that opens wider than in the source, and the
 eye under a closing lid. Both are painted in small boxes at output resolution with antialiased masks of the
@@ -7,8 +7,8 @@ corners), so their edges move smoothly with sub-pixel motion:
 - eyeballs: the source eye moved only with the head (one affine per eye), shown inside the driven lid opening,
   so a closing lid covers the iris instead of squashing it; the lowered lid itself is painted as skin from above
   the crease with a lash line at its edge, and the raised lower lid as skin from below it;
-- mouth interior: where the driven mouth opens beyond the source's opening, the Wav2Lip reference's mouth
-  (when given) or a synthesised cavity with teeth and tongue, lit to match the source.
+- mouth: the frame aligned with the corners and the inner-lip polygon's signed distance used by mouth.py, and the
+  opening gain with which a Wav2Lip reference's mouth is shown where the driven mouth opens beyond the source's.
 Pixel (j, i) of the output has its centre at (j + 0.5, i + 0.5); boxes are (x0, y0, w, h) in output pixels.
 """
 import torch
@@ -144,40 +144,6 @@ def mouth_coordinates(upper: torch.Tensor, lower: torch.Tensor, points: torch.Te
     y_up, y_lo = interp_rows(xq, xu, yu), interp_rows(xq, xl, yl)
     u = (xq / width[:, None]).reshape(T, h, w)
     return u, (yq - y_up).reshape(T, h, w), (y_lo - y_up).clamp_min(0).reshape(T, h, w), width
-
-
-def cavity(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, width: torch.Tensor,
-           lip_colour: torch.Tensor, teeth_colour: torch.Tensor) -> torch.Tensor:
-    """A plausible open mouth: dark cavity, upper teeth under the upper lip, lower teeth, tongue.
-
-    u, depth, height: [T, h, w] from mouth_coordinates; width [T]; colours [3]. Returns RGB [T, h, w, 3] 0..1.
-    """
-    w = width[:, None, None]
-    side = (u - 0.5).abs()
-    v = (depth / height.clamp_min(1e-3)).clamp(0, 1)
-    opening = (height / w).clamp(0, 1)
-    # Dark, warm cavity: deepest in the middle, catching a little light near the lips.
-    cave = lip_colour * (0.15 + 0.2 * smoothstep(0.25, 0.0, v) + 0.16 * smoothstep(0.7, 1.0, v))[..., None]
-    # The tongue rises as an arc from the floor of the mouth, visible once the mouth opens a little.
-    arc = 0.62 + 0.25 * (2 * side) ** 2
-    tongue = smoothstep(arc, arc + 0.18, v) * smoothstep(0.1, 0.35, opening)
-    tongue_rgb = lip_colour * torch.tensor([0.62, 0.38, 0.4], device=u.device) * (
-        0.6 + 0.4 * smoothstep(arc + 0.05, 1.0, v))[..., None]
-    rgb = cave * (1 - tongue[..., None]) + tongue_rgb * tongue[..., None]
-    # Upper teeth hang from the upper lip; only the front ones show, fading into the dark toward the corners.
-    front = 1 - smoothstep(0.22, 0.42, side)
-    upper_h = torch.minimum(0.55 * height, 0.11 * w) * (0.35 + 0.65 * front)
-    upper = (upper_h - depth + 0.5).clamp(0, 1) * (depth > -1).float()
-    tooth = 0.095 * w  # a front tooth's width
-    gap = ((u - 0.5) * w / tooth + 0.5).frac()
-    gaps = 1 - 0.12 * torch.exp(-(((gap - 0.5).abs() - 0.5) / 0.07) ** 2)
-    shade = (0.72 + 0.28 * smoothstep(0.0, 0.4, depth / upper_h.clamp_min(1e-3))) * gaps * (0.45 + 0.55 * front)
-    rgb = rgb * (1 - upper[..., None]) + teeth_colour * shade[..., None] * upper[..., None]
-    lower_h = torch.minimum(0.12 * height, 0.03 * w) * front * smoothstep(0.25, 0.5, opening)
-    below = height - depth
-    lower = (lower_h - below + 0.5).clamp(0, 1) * (lower_h > 0.3).float()
-    rgb = rgb * (1 - lower[..., None]) + (0.45 * teeth_colour + 0.2 * lip_colour) * shade[..., None] * lower[..., None]
-    return rgb * (1 - 0.55 * smoothstep(0.3, 0.5, side))[..., None]
 
 
 def eyelid(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, lid_colours: torch.Tensor,

@@ -1,10 +1,12 @@
 """The embedded flow renderer (paper §3.4.5): driven mesh -> dense backward flow -> warp -> overlays -> paste-back.
 
 MoDiT predicts optical flow from the 3DMM coefficients, pose, blink and the Wav2Lip lip reference and warps the
-source. Here the flow comes from geometry instead of a network: the driven render mesh (geometry.py) is
-rasterised on a coarse grid over the head box (flow.py), upsampled, and used with grid_sample; eyeballs and the
-mouth interior are painted over (overlays.py); the head box is pasted into the full-resolution source with a
-feathered mask that is exactly 0 outside ring B, so those pixels are the source's own.
+source. Here the flow comes from geometry instead of a network: the driven render mesh (geometry.py: lips that
+never cross or fold, eyes and nose moved only by the pose) is rasterised on a coarse grid over the head box
+(flow.py), upsampled, refined around the lips at output resolution (so the lip line stays crisp), and used with
+grid_sample; eyeballs and lids are painted over (overlays.py) and the gap between the inner lips is filled
+(mouth.py); the head box is pasted into the full-resolution source with a feathered mask that follows the
+head's anchor rings and is exactly 0 outside ring B, so those pixels are the source's own.
 
 Notation: T frames, V render-mesh vertices, (h, w) the head box at output resolution, (H, W) the output.
 """
@@ -27,7 +29,8 @@ log = logging.getLogger(__name__)
 
 MOUTH_STYLES = ("cavity", "stretch")
 MOUTH_GRID_CELLS = 224  # longest side of the lips' own flow grid (output px up to this size)
-# cavity: a synthesised mouth interior (teeth, tongue) where the mouth opens beyond the source's opening.
+# cavity: the gap between the driven inner lips is filled (mouth.py): the source's own interior carried by each lip,
+# and a shaded throat, teeth and tongue where it opens beyond the source's opening.
 # stretch: no interior; the warp alone (the lips' inner edge stretches), useful to compare or for closed mouths.
 
 

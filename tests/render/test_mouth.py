@@ -5,7 +5,8 @@ import os
 import pytest
 import torch
 
-from comfyui_modit.modit.render.geometry import drive_landmarks, inner_lip_gaps
+from comfyui_modit.modit.render.flow import Grid, backward_flow
+from comfyui_modit.modit.render.geometry import drive_landmarks, driven_vertices, inner_lip_gaps
 from comfyui_modit.modit.render.renderer import FlowRenderer, RenderOptions, render_frames
 from comfyui_modit.modit.render.topology import render_topology
 from comfyui_modit.modit.render import mouth, overlays
@@ -101,8 +102,7 @@ def test_mouth_interior_mask_follows_the_lips(astronaut_face, jaw):
     renderer = FlowRenderer(astronaut_face, RenderOptions())
     t = renderer.topology
     landmarks = drive_landmarks(astronaut_face, motion(astronaut_face, [jaw]).expression, torch.zeros(1, 6), t)
-    vertices, _ = __import__("comfyui_modit.modit.render.geometry", fromlist=["x"]).driven_vertices(
-        landmarks, renderer.source, t)
+    vertices, _ = driven_vertices(landmarks, renderer.source, t)
     upper, lower = vertices[:, t.inner_lip_upper], vertices[:, t.inner_lip_lower]
     box = overlays.union_box(torch.cat([upper, lower], 1), 3, renderer.width, renderer.height)
     pixels = overlays.pixel_centres(box, renderer.device)
@@ -129,8 +129,7 @@ def test_lip_flow_weight_covers_the_mouth_not_the_eyes(astronaut_face):
     # Rasterised, the weight is a soft oval around the mouth.
     box = overlays.union_box(renderer.vertices[renderer.mouth_triangles.unique()], 1, renderer.width,
                              renderer.height)
-    grid = __import__("comfyui_modit.modit.render.flow", fromlist=["Grid"]).Grid(*box, box[2], box[3])
-    from comfyui_modit.modit.render.flow import backward_flow
+    grid = Grid(*box, box[2], box[3])
     _, value = backward_flow(renderer.vertices[None], renderer.source.depth[None], renderer.vertices, weight,
                              renderer.mouth_triangles, grid)
     assert_follows_the_face(value[0], "lip flow weight", max_step=0.2)
