@@ -66,18 +66,24 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
 
 
 def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, image: torch.Tensor,
-             source: SourceMouth) -> tuple[torch.Tensor, torch.Tensor]:
+             source: SourceMouth, lower_inset: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """RGB [T, h, w, 3] and alpha [T, h, w] of the mouth interior between the driven inner lips.
 
-    upper, lower: [T, P, 2] driven inner lips (output px); pixels: [h, w, 2] output-px centres of the box.
+    upper, lower: [T, P, 2] driven inner lips (output px); pixels: [h, w, 2] output-px centres of the box;
+    lower_inset: [T] px by which the interior reaches over the lower lip's inner edge (the lower lip's texture
+    is then taken from as far below the source's edge, so the rim it skips never shows).
     """
+    if lower_inset is not None:
+        across = lower - upper
+        across = across / across.norm(dim=-1, keepdim=True).clamp_min(1e-3)
+        lower = lower + lower_inset[:, None, None] * across
     u, depth, height, width = mouth_coordinates(upper, lower, pixels)
     W = width[:, None, None]
     edge = (0.02 * W).clamp(1.0, 3.0)  # the inner-lip edge's soft ramp, px
     ring = torch.cat([upper, lower[:, 1:-1].flip(1)], 1)
     # Full cover inside the opening, fading out over the lips' inner edge: there the interior is the lips' own
     # texture carried with them, so a gap compressed below a pixel never shows the source's interior aliased.
-    alpha = smoothstep(-1.5 * edge, 0.5, polygon_distance(ring, pixels))
+    alpha = smoothstep(-1.5 * edge - 0.5, 0.0, polygon_distance(ring, pixels))
 
     # The source's own interior, each half carried by its lip at its own size.
     k = (source.width / width).clamp(0.8, 1.25)[:, None, None]  # driven px -> source px
@@ -86,9 +92,13 @@ def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, ima
     upper_part = (source.split * src_height).clamp_min(1e-3)
     lower_part = (src_height - upper_part).clamp_min(1e-3)
     upper_half = from_upper * lower_part <= from_lower * upper_part  # the same split at zero motion
-    src_at = torch.where(upper_half, from_upper, src_height - from_lower)
-    beyond = torch.where(upper_half, from_upper - upper_part, from_lower - lower_part)  # px past its part
-    reuse = smoothstep(2 * edge, 0.0, beyond)  # 1 wherever the source has this pixel (always at zero motion)
+    skip = 0.0 if lower_inset is None else lower_inset[:, None, None] * k
+    src_at = torch.where(upper_half, from_upper, src_height - from_lower + skip)
+    part = torch.where(upper_half, upper_part, lower_part)
+    beyond = torch.where(upper_half, from_upper, from_lower) - part  # px past its part
+    # 1 wherever the source has this pixel (always at zero motion), fading past it over at most the part's
+    # own size (an empty part, such as the lower lip's under a smile of upper teeth, lends nothing).
+    reuse = smoothstep(torch.minimum(2 * edge, part), torch.zeros_like(part), beyond)
     own = sample(image, _source_points(source, u, src_depth + src_at))
 
     synthetic = _synthetic(u, depth, height, W, source)
@@ -169,7 +179,10 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
         rgb = rgb + (generic * lower)[..., None] * (lower_rgb - rgb)
     # A soft shadow under each lip's edge.
     shadow = 0.65 + 0.35 * smoothstep(0.0, (0.03 * W).clamp_min(1.0), to_lip)
-    return rgb * shadow[..., None]
+    rgb = rgb * shadow[..., None]
+    # The lip's wet inner edge, shaded: a sub-pixel ramp from the lip's colour, so the edge is antialiased.
+    edge = smoothstep(0.0, 1.5, to_lip)[..., None]
+    return 0.7 * source.lip + edge * (rgb - 0.7 * source.lip)
 
 
 def _tooth_gaps(u: torch.Tensor) -> torch.Tensor:
