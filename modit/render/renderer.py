@@ -12,6 +12,7 @@ Notation: T frames, V render-mesh vertices, (h, w) the head box at output resolu
 """
 import contextlib
 import logging
+import math
 from dataclasses import dataclass
 
 import torch
@@ -117,17 +118,27 @@ class FlowRenderer:
         weight = torch.zeros(self.vertices.shape[0], device=self.device)
         weight[:NUM_LANDMARKS] = overlays.smoothstep(1.0, 0.7, radius)
         touches = (weight[self.face_triangles] > 0).any(1)
+        # Output px per cell of the lips' grid: 1 up to MOUTH_GRID_CELLS cells across the widest opening.
+        extent = 2.5 * float(width)
+        self.mouth_step = max(1, math.ceil(extent / MOUTH_GRID_CELLS))
         return weight, self.face_triangles[touches]
 
     def _refine_mouth(self, flow: torch.Tensor, vertices: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
         """Blend the lips' flow, rasterised at output resolution, into the head-box flow [T, 2, bh, bw]."""
+        step = self.mouth_step
         weighted = vertices[:, self.mouth_weight > 0]  # outside them the blend weight is 0
-        box = self._clip_to_head_box(overlays.union_box(weighted, 1, self.width, self.height))
+        box = self._clip_to_head_box(overlays.union_box(weighted, 2 * step, self.width, self.height))
         if box is None:
             return flow
-        x0, y0, w, h = box
-        cells = min(1.0, MOUTH_GRID_CELLS / max(w, h))
-        grid = Grid(x0, y0, w, h, max(round(w * cells), 2), max(round(h * cells), 2))
+        # Cells on one lattice (step px, anchored at the head box) whatever the chunk's box, so every chunk
+        # samples the same flow at the same pixel: no change of rasterisation at a chunk boundary.
+        X0, Y0, BW, BH = self.box
+        x0, y0 = X0 + (box[0] - X0) // step * step, Y0 + (box[1] - Y0) // step * step
+        w = min(-(-(box[0] + box[2] - x0) // step) * step, (X0 + BW - x0) // step * step)
+        h = min(-(-(box[1] + box[3] - y0) // step) * step, (Y0 + BH - y0) // step * step)
+        if w < 2 * step or h < 2 * step:
+            return flow
+        grid = Grid(x0, y0, w, h, w // step, h // step)
         fine, weight = backward_flow(vertices, depth, self.vertices, self.mouth_weight, self.mouth_triangles, grid)
         fine, weight = fine.permute(0, 3, 1, 2), weight[:, None]
         if (grid.height, grid.width) != (h, w):
