@@ -52,7 +52,8 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
         centre = slice(P // 4, P - P // 4)
         points = upper[centre] + rows[:, None, None] * (lower - upper)[centre]  # [17, C, 2]
         colours = sample(image, points[None])[0]  # [17, C, 3]
-        luma = colours @ torch.tensor([0.299, 0.587, 0.114], device=image.device)
+        luma_weights = torch.tensor([0.299, 0.587, 0.114], device=image.device)
+        luma = colours @ luma_weights
         profile = luma.mean(1)  # [17]
         # A gap between upper and lower teeth is a dark row with bright rows both above and below it; without
         # one (a smile whose upper teeth fill the opening, or a dark mouth) all of it hangs from the upper lip.
@@ -61,6 +62,9 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
         valley = torch.minimum(above, below) - profile
         split = float(rows[valley.argmax()]) if valley.max() > 0.15 * profile.max() else 1.0
         bright = colours.reshape(-1, 3)[luma.reshape(-1) >= luma.quantile(0.8)].mean(0)
+        # Teeth are there only if the opening holds something nearly as bright as the skin (a dark mouth or a
+        # few pixels between closed lips get generic teeth when the mouth opens wider).
+        shows *= float(smoothstep(0.6, 0.85, (bright @ luma_weights) / skin_luma.clamp_min(1e-3)))
         teeth = teeth + shows * (bright - teeth)  # the source's own teeth set the colour
     return SourceMouth(upper, lower, lip, skin_luma, teeth, shows, split)
 
