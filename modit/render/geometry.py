@@ -175,8 +175,9 @@ def _signed_areas(xy: torch.Tensor, triangles: torch.Tensor) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=1)
-def _skin_neighbours() -> torch.Tensor:
-    """[468, 468] row-normalised adjacency of the face's own triangles (no edges across the mouth or eyes)."""
+def _skin_neighbours() -> tuple[torch.Tensor, torch.Tensor]:
+    """Neighbours of each landmark over the face's own triangles, as (index [468, D], weight [468, D]) with the
+    weights of a row summing to 1 (padding has weight 0). No edges across the mouth or the eyes."""
     from .topology import render_topology
 
     topology = render_topology()
@@ -189,7 +190,9 @@ def _skin_neighbours() -> torch.Tensor:
     upper, lower = topology.inner_lip_upper[1:-1], topology.inner_lip_lower[1:-1]
     adjacency[upper[:, None], lower[None]] = 0
     adjacency[lower[:, None], upper[None]] = 0
-    return adjacency / adjacency.sum(1, keepdim=True).clamp_min(1)
+    degree = adjacency.sum(1)
+    weight, index = adjacency.topk(int(degree.max()), dim=1)  # neighbours first, then zero-weight padding
+    return index, weight / degree[:, None].clamp_min(1)
 
 
 def untangle(driven: torch.Tensor, still: torch.Tensor, neutral: torch.Tensor, topology: RenderTopology,
@@ -207,7 +210,7 @@ def untangle(driven: torch.Tensor, still: torch.Tensor, neutral: torch.Tensor, t
     canonical = _signed_areas(neutral[None, :, :2], triangles).sign()  # [1, F]
     agree = rest.sign() * canonical
     usable = (rest.abs() > 1e-3) & (agree == agree.sum(1, keepdim=True).sign())  # oriented as in the canonical face
-    neighbours = _skin_neighbours()
+    index, weight = _skin_neighbours()
     movable = torch.ones(NUM_LANDMARKS, dtype=torch.bool)
     movable[topology.inner_lip_upper[[0, -1]]] = False  # the mouth corners hold
     change = driven - still
@@ -220,6 +223,6 @@ def untangle(driven: torch.Tensor, still: torch.Tensor, neutral: torch.Tensor, t
         for k in range(3):
             touched.index_add_(1, triangles[:, k], folded.float())
         touched = (touched > 0) & movable
-        smoothed = torch.einsum("vw,twc->tvc", neighbours, change)
+        smoothed = (change[:, index] * weight[None, :, :, None]).sum(2)  # [T, 468, 3] neighbour means
         change = torch.where(touched[..., None], 0.5 * (change + smoothed), change)
     return still + change
