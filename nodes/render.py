@@ -24,9 +24,11 @@ def _common_inputs() -> dict:
                               "tooltip": "Width of the soft band around the head where the warp fades into the "
                                          "untouched background. Wider hides seams, narrower keeps more "
                                          "background still. No speed cost."}),
-        "mouth_style": (MOUTH_STYLES, {"default": "cavity", "tooltip": "'cavity' paints teeth, tongue and a dark "
-                                       "mouth where the mouth opens beyond the source; 'stretch' only warps (lips "
-                                       "stretch). Ignored where a mouth reference is connected."}),
+        "mouth_style": (MOUTH_STYLES, {"default": "cavity", "tooltip": "'cavity' fills only the gap between the "
+                                       "moving lips: the portrait's own teeth and mouth carried by each lip, and a "
+                                       "shaded throat, teeth and tongue where it opens wider; the lips are never "
+                                       "painted. 'stretch' only warps. Ignored where a mouth reference is "
+                                       "connected."}),
         "flow_resolution": ("INT", {"default": 128, "min": 48, "max": 512, "step": 16, "advanced": True,
                                     "tooltip": "Longest side of the grid the flow is computed on over the head. "
                                                "Higher follows fine lip motion more closely; cost grows with "
@@ -55,8 +57,9 @@ def _check_motion(motion) -> None:
 
 class MoDiTFlowRender:
     DESCRIPTION = ("Animates the source portrait with the motion: warps it along a flow computed from the driven "
-                   "face mesh, closes eyelids, paints the mouth interior (or takes it from a Wav2Lip reference) "
-                   "and pastes the head back into the full image. Returns all frames and the paste-back mask.")
+                   "face mesh (lips at full resolution; eyes and nose move only with the head), closes eyelids, "
+                   "fills the mouth opening (or takes it from a Wav2Lip reference) and pastes the head back into "
+                   "the full image. Returns all frames and the paste-back mask.")
     CATEGORY = "MoDiT/render"
     FUNCTION = "render"
     RETURN_TYPES = ("IMAGE", "MASK")

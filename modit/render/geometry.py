@@ -6,10 +6,15 @@ the eyelids by the frame's eye closure, map crop pixels to output pixels, and pl
 partly under the chin; ring B stays on the background. Everything here is a smooth function of the motion, so
 the renderer adds no jitter of its own.
 
+Guards (drive_landmarks with a topology) make any sampled expression renderable: the jaw is raised just enough
+that the inner lips never cross, folds of skin triangles are smoothed out (untangle), and the eyes and nose
+ridge take only the head pose (deformable_weights), so expression noise never shimmers them.
+
 Eyelid closure: the upper margin travels 90 % of the lid gap and the lower margin 10 %, so they meet at
 closure 1; the crease row above the margin follows by a third of the gap, so the lid skin stretches down over
 the eye instead of the eye squashing.
 """
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -17,6 +22,7 @@ import torch
 
 from ..face.driving import driven_landmarks
 from ..types import Face
+from .overlays import smoothstep
 from .topology import NUM_LANDMARKS, RenderTopology
 
 log = logging.getLogger(__name__)
@@ -96,7 +102,127 @@ def driven_vertices(landmarks: torch.Tensor, source: SourceGeometry, topology: R
 
 # ------------------------------------------------------------------ expression + pose -> 468-point mesh
 
+NOSE_RIDGE = (168, 6, 197, 195, 5, 4, 1)  # bridge to tip: rigid bone and cartilage
+JAW_CHANNEL = 0  # jaw_open in the embedded space (modit/face/components.py)
+LIP_COLUMNS = slice(1, -1)  # the inner-lip columns between the corners
 
-def drive_landmarks(face: Face, expression: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
-    """The driven 468-point mesh [T, 468, 3] float32 in crop px (face.landmarks exactly at zero motion)."""
-    return driven_landmarks(face, expression.float(), pose.float()).float()
+
+def deformable_weights(face: Face, topology: RenderTopology) -> torch.Tensor:
+    """[468] float32: how much of the expression change each landmark takes (0 rigid .. 1 free).
+
+    Only the jaw, mouth and cheeks (and the lids, through the eye closure) deform; the eyes and the nose ridge
+    keep only the head pose, so expression noise (a brow twitch moves the eye corners in the basis) never
+    shimmers the eyes, glasses or nose. Smooth in distance, measured in inter-ocular distances (IOD).
+    """
+    xy = face.landmarks[:, :2].float()
+    eyes = torch.stack([xy[torch.cat([topology.eye_upper[e], topology.eye_lower[e]])].mean(0) for e in range(2)])
+    iod = (eyes[0] - eyes[1]).norm().clamp_min(1e-3)
+    to_eye = torch.cdist(xy, eyes).amin(1) / iod
+    to_nose = torch.cdist(xy, xy[list(NOSE_RIDGE)]).amin(1) / iod
+    return smoothstep(0.28, 0.5, to_eye) * smoothstep(0.06, 0.18, to_nose)
+
+
+def inner_lip_gaps(landmarks: torch.Tensor, topology: RenderTopology) -> torch.Tensor:
+    """[T, 9] px: how far each lower inner-lip point lies below its upper partner, across the mouth.
+
+    Measured perpendicular to the corner-to-corner line; negative where the lips have crossed (a fold).
+    """
+    upper = landmarks[:, topology.inner_lip_upper, :2]  # [T, 11, 2]
+    lower = landmarks[:, topology.inner_lip_lower, :2]
+    axis = upper[:, -1] - upper[:, 0]
+    axis = axis / axis.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+    down = torch.stack([-axis[:, 1], axis[:, 0]], -1)
+    down = down * torch.where(down[:, 1:] < 0, -1.0, 1.0)  # image down, whichever corner comes first
+    return ((lower - upper)[:, LIP_COLUMNS] * down[:, None]).sum(-1)
+
+
+def drive_landmarks(face: Face, expression: torch.Tensor, pose: torch.Tensor,
+                    topology: RenderTopology | None = None) -> torch.Tensor:
+    """The driven 468-point mesh [T, 468, 3] float32 in crop px (face.landmarks exactly at zero motion).
+
+    With a topology, two guards make any expression renderable: the lips never cross (the jaw is raised just
+    enough that the inner lips meet, so a mouth open in the source closes without folding the lips under each
+    other; the basis, scaled for an average face, over-closes on many sources), and the eyes and nose keep only
+    the head pose (deformable_weights).
+    """
+    expression, pose = expression.float(), pose.float()
+    if topology is None:
+        return driven_landmarks(face, expression, pose).float()
+    T = expression.shape[0]
+    jaw_up = expression.clone()
+    jaw_up[:, JAW_CHANNEL] += 1
+    rigid = face.beta_0.float().expand(T, -1)
+    meshes = driven_landmarks(face, torch.cat([expression, jaw_up, rigid]), pose.repeat(3, 1)).float()
+    driven, opened, still = meshes[:T], meshes[T:2 * T], meshes[2 * T:]
+    # Gaps are linear in the jaw coefficient at a fixed pose: raise it to the least value that keeps every
+    # column at least as open as the source's own (which may be slightly negative on a pressed mouth).
+    gaps = inner_lip_gaps(driven, topology)  # [T, 9]
+    per_jaw = inner_lip_gaps(opened, topology) - gaps
+    floor = inner_lip_gaps(face.landmarks[None].float(), topology).clamp(max=0)
+    usable = per_jaw > 0.2 * per_jaw.amax(1, keepdim=True).clamp_min(1e-6)
+    need = torch.where(usable, (floor - gaps) / per_jaw.clamp_min(1e-6), torch.zeros_like(gaps)).amax(1)
+    need = need.clamp_min(0)  # [T]
+    driven = driven + need[:, None, None] * (opened - driven)
+    driven = untangle(driven, still, face.neutral_mesh.float(), topology)
+    weights = deformable_weights(face, topology)[None, :, None]
+    return still + weights * (driven - still)
+
+
+def _signed_areas(xy: torch.Tensor, triangles: torch.Tensor) -> torch.Tensor:
+    """[T, F] twice the signed area of each triangle of [T, V, 2] points."""
+    a, b, c = (xy[:, triangles[:, k]] for k in range(3))
+    return (b[..., 0] - a[..., 0]) * (c[..., 1] - a[..., 1]) - (b[..., 1] - a[..., 1]) * (c[..., 0] - a[..., 0])
+
+
+@functools.lru_cache(maxsize=1)
+def _skin_neighbours() -> tuple[torch.Tensor, torch.Tensor]:
+    """Neighbours of each landmark over the face's own triangles, as (index [468, D], weight [468, D]) with the
+    weights of a row summing to 1 (padding has weight 0). No edges across the mouth or the eyes."""
+    from .topology import render_topology
+
+    topology = render_topology()
+    triangles = topology.skin_triangles
+    adjacency = torch.zeros(NUM_LANDMARKS, NUM_LANDMARKS)
+    for i, j in ((0, 1), (1, 2), (2, 0)):
+        adjacency[triangles[:, i], triangles[:, j]] = 1
+        adjacency[triangles[:, j], triangles[:, i]] = 1
+    # The upper and lower lip never average each other's motion (that would close the opening).
+    upper, lower = topology.inner_lip_upper[1:-1], topology.inner_lip_lower[1:-1]
+    adjacency[upper[:, None], lower[None]] = 0
+    adjacency[lower[:, None], upper[None]] = 0
+    degree = adjacency.sum(1)
+    weight, index = adjacency.topk(int(degree.max()), dim=1)  # neighbours first, then zero-weight padding
+    return index, weight / degree[:, None].clamp_min(1)
+
+
+def untangle(driven: torch.Tensor, still: torch.Tensor, neutral: torch.Tensor, topology: RenderTopology,
+             iterations: int = 16):
+    """Remove folds from the driven mesh: where the expression change collapses or flips a skin triangle (the
+    DiT's coefficients can sit far outside what the basis can bend this face into), smooth that change over the
+    neighbouring landmarks until the triangle opens again. Folds are what tear the lips into jagged, torn-paper
+    edges; a fold-free mesh is left exactly as it is.
+
+    driven, still: [T, 468, 3] (still = the same pose without expression); neutral: [468, 3] the face's
+    canonical mesh. Triangles already folded in the source (or by the pose) are left alone. Returns [T, 468, 3].
+    """
+    triangles = topology.skin_triangles
+    rest = _signed_areas(still[..., :2], triangles)  # [T, F]
+    canonical = _signed_areas(neutral[None, :, :2], triangles).sign()  # [1, F]
+    agree = rest.sign() * canonical
+    usable = (rest.abs() > 1e-3) & (agree == agree.sum(1, keepdim=True).sign())  # oriented as in the canonical face
+    index, weight = _skin_neighbours()
+    movable = torch.ones(NUM_LANDMARKS, dtype=torch.bool)
+    movable[topology.inner_lip_upper[[0, -1]]] = False  # the mouth corners hold
+    change = driven - still
+    for _ in range(iterations):
+        area = _signed_areas((still + change)[..., :2], triangles)
+        folded = (area * rest.sign() < 0.05 * rest.abs()) & usable  # flipped or collapsed to 5 %
+        if not folded.any():
+            break
+        touched = torch.zeros(change.shape[:2])
+        for k in range(3):
+            touched.index_add_(1, triangles[:, k], folded.float())
+        touched = (touched > 0) & movable
+        smoothed = (change[:, index] * weight[None, :, :, None]).sum(2)  # [T, 468, 3] neighbour means
+        change = torch.where(touched[..., None], 0.5 * (change + smoothed), change)
+    return still + change

@@ -1,4 +1,4 @@
-"""Mouth interior and eyeballs painted over the warped face (paper §3.4.5: the lip reference and blink).
+"""Eyeballs and lids painted over the warped face, and the geometry the mouth interior shares (paper §3.4.5).
 
 The warp alone squashes what it cannot know: the inside of a mouth that opens wider than in the source, and the
 eye under a closing lid. Both are painted in small boxes at output resolution with antialiased masks of the
@@ -7,8 +7,8 @@ corners), so their edges move smoothly with sub-pixel motion:
 - eyeballs: the source eye moved only with the head (one affine per eye), shown inside the driven lid opening,
   so a closing lid covers the iris instead of squashing it; the lowered lid itself is painted as skin from above
   the crease with a lash line at its edge, and the raised lower lid as skin from below it;
-- mouth interior: where the driven mouth opens beyond the source's opening, the Wav2Lip reference's mouth
-  (when given) or a synthesised cavity with teeth and tongue, lit to match the source.
+- mouth: the frame aligned with the corners and the inner-lip polygon's signed distance used by mouth.py, and the
+  opening gain with which a Wav2Lip reference's mouth is shown where the driven mouth opens beyond the source's.
 Pixel (j, i) of the output has its centre at (j + 0.5, i + 0.5); boxes are (x0, y0, w, h) in output pixels.
 """
 import torch
@@ -57,6 +57,33 @@ def opening_alpha(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, wi
     return inside_lips * inside_ends * height.clamp(0, 1)  # a closed (zero-height) opening covers nothing
 
 
+def polygon_distance(ring: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Signed distance (px, positive inside) from pixels to closed polygons.
+
+    ring: [T, E, 2] vertices in order (the last joins the first); points: [h, w, 2]. Returns [T, h, w]. Unlike
+    a frame aligned with the corners, this follows a contour that bulges out beyond its corners (a wide-open
+    mouth's inner lips). One edge at a time, so the working set stays [T, h*w].
+    """
+    T, E, _ = ring.shape
+    h, w = points.shape[:2]
+    px, py = points[..., 0].reshape(1, -1), points[..., 1].reshape(1, -1)  # [1, N]
+    nearest = torch.full((T, h * w), float("inf"), device=points.device)
+    inside = torch.zeros(T, h * w, dtype=torch.bool, device=points.device)
+    for e in range(E):
+        ax, ay = ring[:, e, 0:1], ring[:, e, 1:2]  # [T, 1]
+        bx, by = ring[:, (e + 1) % E, 0:1], ring[:, (e + 1) % E, 1:2]
+        dx, dy = bx - ax, by - ay
+        rx, ry = px - ax, py - ay  # [T, N]
+        t = ((rx * dx + ry * dy) / (dx * dx + dy * dy).clamp_min(1e-9)).clamp(0, 1)
+        nearest = torch.minimum(nearest, (rx - t * dx) ** 2 + (ry - t * dy) ** 2)
+        # Even-odd rule: a ray toward +x from the pixel crosses the edges an odd number of times when inside.
+        straddles = (ay > py) != (by > py)
+        x_cross = ax + ry / torch.where(dy == 0, torch.ones_like(dy), dy) * dx
+        inside ^= straddles & (px < x_cross)
+    distance = nearest.sqrt()
+    return torch.where(inside, distance, -distance).reshape(T, h, w)
+
+
 def fit_affine(driven: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
     """Least-squares affine [T, 3, 2] with source ~ [driven, 1] @ A; driven, source: [T, N, 2]."""
     ones = torch.ones_like(driven[..., :1])
@@ -81,7 +108,7 @@ def apply_affine(affine: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
 # ------------------------------------------------------------------------------------------- mouth
 
 
-def _interp_rows(xq: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+def interp_rows(xq: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
     """Row-wise linear interpolation: xq [T, N], xp/fp [T, P] (xp increasing) -> [T, N], clamped at the ends."""
     P = xp.shape[1]
     idx = torch.searchsorted(xp.contiguous(), xq.contiguous()).clamp(1, P - 1)
@@ -114,43 +141,9 @@ def mouth_coordinates(upper: torch.Tensor, lower: torch.Tensor, points: torch.Te
     xu, yu = to_frame(upper)
     xl, yl = to_frame(lower)
     xu, xl = xu.cummax(1).values, xl.cummax(1).values  # keep the rows monotone for interpolation
-    y_up, y_lo = _interp_rows(xq, xu, yu), _interp_rows(xq, xl, yl)
+    y_up, y_lo = interp_rows(xq, xu, yu), interp_rows(xq, xl, yl)
     u = (xq / width[:, None]).reshape(T, h, w)
     return u, (yq - y_up).reshape(T, h, w), (y_lo - y_up).clamp_min(0).reshape(T, h, w), width
-
-
-def cavity(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, width: torch.Tensor,
-           lip_colour: torch.Tensor, teeth_colour: torch.Tensor) -> torch.Tensor:
-    """A plausible open mouth: dark cavity, upper teeth under the upper lip, lower teeth, tongue.
-
-    u, depth, height: [T, h, w] from mouth_coordinates; width [T]; colours [3]. Returns RGB [T, h, w, 3] 0..1.
-    """
-    w = width[:, None, None]
-    side = (u - 0.5).abs()
-    v = (depth / height.clamp_min(1e-3)).clamp(0, 1)
-    opening = (height / w).clamp(0, 1)
-    # Dark, warm cavity: deepest in the middle, catching a little light near the lips.
-    cave = lip_colour * (0.15 + 0.2 * smoothstep(0.25, 0.0, v) + 0.16 * smoothstep(0.7, 1.0, v))[..., None]
-    # The tongue rises as an arc from the floor of the mouth, visible once the mouth opens a little.
-    arc = 0.62 + 0.25 * (2 * side) ** 2
-    tongue = smoothstep(arc, arc + 0.18, v) * smoothstep(0.1, 0.35, opening)
-    tongue_rgb = lip_colour * torch.tensor([0.62, 0.38, 0.4], device=u.device) * (
-        0.6 + 0.4 * smoothstep(arc + 0.05, 1.0, v))[..., None]
-    rgb = cave * (1 - tongue[..., None]) + tongue_rgb * tongue[..., None]
-    # Upper teeth hang from the upper lip; only the front ones show, fading into the dark toward the corners.
-    front = 1 - smoothstep(0.22, 0.42, side)
-    upper_h = torch.minimum(0.55 * height, 0.11 * w) * (0.35 + 0.65 * front)
-    upper = (upper_h - depth + 0.5).clamp(0, 1) * (depth > -1).float()
-    tooth = 0.095 * w  # a front tooth's width
-    gap = ((u - 0.5) * w / tooth + 0.5).frac()
-    gaps = 1 - 0.12 * torch.exp(-(((gap - 0.5).abs() - 0.5) / 0.07) ** 2)
-    shade = (0.72 + 0.28 * smoothstep(0.0, 0.4, depth / upper_h.clamp_min(1e-3))) * gaps * (0.45 + 0.55 * front)
-    rgb = rgb * (1 - upper[..., None]) + teeth_colour * shade[..., None] * upper[..., None]
-    lower_h = torch.minimum(0.12 * height, 0.03 * w) * front * smoothstep(0.25, 0.5, opening)
-    below = height - depth
-    lower = (lower_h - below + 0.5).clamp(0, 1) * (lower_h > 0.3).float()
-    rgb = rgb * (1 - lower[..., None]) + (0.45 * teeth_colour + 0.2 * lip_colour) * shade[..., None] * lower[..., None]
-    return rgb * (1 - 0.55 * smoothstep(0.3, 0.5, side))[..., None]
 
 
 def eyelid(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, lid_colours: torch.Tensor,

@@ -1,15 +1,18 @@
 """The embedded flow renderer (paper §3.4.5): driven mesh -> dense backward flow -> warp -> overlays -> paste-back.
 
 MoDiT predicts optical flow from the 3DMM coefficients, pose, blink and the Wav2Lip lip reference and warps the
-source. Here the flow comes from geometry instead of a network: the driven render mesh (geometry.py) is
-rasterised on a coarse grid over the head box (flow.py), upsampled, and used with grid_sample; eyeballs and the
-mouth interior are painted over (overlays.py); the head box is pasted into the full-resolution source with a
-feathered mask that is exactly 0 outside ring B, so those pixels are the source's own.
+source. Here the flow comes from geometry instead of a network: the driven render mesh (geometry.py: lips that
+never cross or fold, eyes and nose moved only by the pose) is rasterised on a coarse grid over the head box
+(flow.py), upsampled, refined around the lips at output resolution (so the lip line stays crisp), and used with
+grid_sample; eyeballs and lids are painted over (overlays.py) and the gap between the inner lips is filled
+(mouth.py); the head box is pasted into the full-resolution source with a feathered mask that follows the
+head's anchor rings and is exactly 0 outside ring B, so those pixels are the source's own.
 
 Notation: T frames, V render-mesh vertices, (h, w) the head box at output resolution, (H, W) the output.
 """
 import contextlib
 import logging
+import math
 from dataclasses import dataclass
 
 import torch
@@ -18,7 +21,7 @@ import torch.nn.functional as F
 from .. import comfy_adapter
 from ..face.components import SPACE_NAME
 from ..types import Face, Motion
-from . import overlays
+from . import mouth, overlays
 from .flow import Grid, backward_flow
 from .geometry import close_eyelids, driven_vertices, drive_landmarks, source_geometry
 from .topology import NUM_LANDMARKS, render_topology
@@ -26,7 +29,9 @@ from .topology import NUM_LANDMARKS, render_topology
 log = logging.getLogger(__name__)
 
 MOUTH_STYLES = ("cavity", "stretch")
-# cavity: a synthesised mouth interior (teeth, tongue) where the mouth opens beyond the source's opening.
+MOUTH_GRID_CELLS = 224  # longest side of the lips' own flow grid (output px up to this size)
+# cavity: the gap between the driven inner lips is filled (mouth.py): the source's own interior carried by each lip,
+# and a shaded throat, teeth and tongue where it opens beyond the source's opening.
 # stretch: no interior; the warp alone (the lips' inner edge stretches), useful to compare or for closed mouths.
 
 
@@ -82,21 +87,80 @@ class FlowRenderer:
         self.band_grid = Grid(x0, y0, bw, bh, max(round(bw * cells / 2), 2), max(round(bh * cells / 2), 2))
         in_face = (self.triangles < NUM_LANDMARKS).all(1)
         self.face_triangles = self.triangles[in_face]
+        # The band layer needs the anchor bands and the face's outer rows (its upsampled flow must agree with
+        # the fine layer just inside the oval); the rest of the face is covered by the fine layer.
+        oval = torch.zeros(self.vertices.shape[0], dtype=torch.bool, device=self.device)
+        oval[self.topology.face_oval.to(self.device)] = True
+        oval[NUM_LANDMARKS:] = True
+        near_oval = oval.clone()
+        near_oval[self.triangles[oval[self.triangles].any(1)].flatten()] = True
+        self.band_triangles = self.triangles[near_oval[self.triangles].any(1)]
         self.box = box
         self.box_pixels = overlays.pixel_centres(box, self.device)  # [h, w, 2]
-        self.lip_colour, self.teeth_colour = self._colours()
+        self.mouth_weight, self.mouth_triangles = self._mouth_patch()
+        self.mouth = self._source_mouth()
         self.lid_colours, self.lower_lid_colours = self._lid_colours()
 
-    def _colours(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Lip colour and a teeth colour at the source's exposure, sampled from the source image."""
+    def _mouth_patch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The lips' neighbourhood, rasterised again at output resolution every frame.
+
+        Returns a per-vertex blend weight [V] (1 around the lips, fading to 0 on an ellipse that follows the
+        face's own mouth size, 0 on the anchor rings) and the triangles [F', 3] that touch it. The coarse flow
+        grid (a few px per cell) cannot resolve the lip line: where the inner lips meet or part, its cells
+        mix the upper and lower lip's source positions into blocky, torn edges.
+        """
         t = self.topology
-        lips = torch.cat([t.outer_lip_upper, t.inner_lip_upper])
-        skin = torch.tensor([50, 280, 101, 330, 151, 9])  # cheeks, forehead, nose bridge
-        at = lambda idx: overlays.sample(self.image, self.vertices[idx.to(self.device)][None, None])[0, 0]  # noqa: E731
-        lip = at(lips).median(0).values
-        skin_luma = (at(skin) @ torch.tensor([0.299, 0.587, 0.114], device=self.device)).median()
-        teeth = torch.tensor([0.93, 0.9, 0.84], device=self.device) * (skin_luma / 0.62).clamp(0.45, 1.1)
-        return lip, teeth
+        xy = self.vertices[:NUM_LANDMARKS]
+        lips = torch.cat([t.outer_lip_upper, t.inner_lip_lower]).to(self.device)
+        centre = xy[lips].mean(0)
+        width = (xy[t.outer_lip_upper[-1]] - xy[t.outer_lip_upper[0]]).norm().clamp_min(2.0)
+        radius = (((xy - centre) / torch.stack([0.75 * width, 0.5 * width])) ** 2).sum(-1).sqrt()
+        weight = torch.zeros(self.vertices.shape[0], device=self.device)
+        weight[:NUM_LANDMARKS] = overlays.smoothstep(1.0, 0.7, radius)
+        touches = (weight[self.face_triangles] > 0).any(1)
+        # Output px per cell of the lips' grid: 1 up to MOUTH_GRID_CELLS cells across the widest opening.
+        extent = 2.5 * float(width)
+        self.mouth_step = max(1, math.ceil(extent / MOUTH_GRID_CELLS))
+        return weight, self.face_triangles[touches]
+
+    def _refine_mouth(self, flow: torch.Tensor, vertices: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
+        """Blend the lips' flow, rasterised at output resolution, into the head-box flow [T, 2, bh, bw]."""
+        step = self.mouth_step
+        weighted = vertices[:, self.mouth_weight > 0]  # outside them the blend weight is 0
+        box = self._clip_to_head_box(overlays.union_box(weighted, 2 * step, self.width, self.height))
+        if box is None:
+            return flow
+        # Cells on one lattice (step px, anchored at the head box) whatever the chunk's box, so every chunk
+        # samples the same flow at the same pixel: no change of rasterisation at a chunk boundary.
+        X0, Y0, BW, BH = self.box
+        x0, y0 = X0 + (box[0] - X0) // step * step, Y0 + (box[1] - Y0) // step * step
+        w = min(-(-(box[0] + box[2] - x0) // step) * step, (X0 + BW - x0) // step * step)
+        h = min(-(-(box[1] + box[3] - y0) // step) * step, (Y0 + BH - y0) // step * step)
+        if w < 2 * step or h < 2 * step:
+            return flow
+        grid = Grid(x0, y0, w, h, w // step, h // step)
+        fine, weight = backward_flow(vertices, depth, self.vertices, self.mouth_weight, self.mouth_triangles, grid)
+        fine, weight = fine.permute(0, 3, 1, 2), weight[:, None]
+        if (grid.height, grid.width) != (h, w):
+            fine = F.interpolate(fine, size=(h, w), mode="bilinear", align_corners=False)
+            weight = F.interpolate(weight, size=(h, w), mode="bilinear", align_corners=False)
+        bx, by = x0 - self.box[0], y0 - self.box[1]
+        region = flow[:, :, by:by + h, bx:bx + w]
+        region += weight * (fine - region)
+        return flow
+
+    def _source_mouth(self) -> mouth.SourceMouth:
+        """The source's inner-lip opening with lip, skin and teeth colours sampled from the source image."""
+        t = self.topology
+        at = lambda xy: overlays.sample(self.image, xy[None, None])[0, 0]  # noqa: E731
+        v = lambda idx: self.vertices[idx.to(self.device)]  # noqa: E731
+        upper, lower = v(t.inner_lip_upper), v(t.inner_lip_lower)
+        # Mid-lip points (between the outer and inner contours): lip, not moustache or teeth.
+        lip = at(torch.cat([(v(t.outer_lip_upper) + upper) / 2, (v(t.outer_lip_lower) + lower) / 2])[2:-2])
+        skin = at(v(torch.tensor([50, 280, 101, 330, 151, 9])))  # cheeks, forehead, nose bridge
+        skin_luma = (skin @ torch.tensor([0.299, 0.587, 0.114], device=self.device)).median()
+        lip = lip.median(0).values
+        return mouth.source_mouth(self.image, upper, lower, lip, skin_luma)
 
     def _lid_colours(self) -> tuple[torch.Tensor, torch.Tensor]:
         """[2, 9, 3] skin colours above each lid crease and below each lower lid (corner to corner)."""
@@ -123,14 +187,14 @@ class FlowRenderer:
         mouth reference frames (full image or face crop layout). Returns (rgb [T, h, w, 3] float32 0..1,
         mask [T, h, w] float32 0..1) for the head box self.box on self.device.
         """
-        landmarks = drive_landmarks(self.face, expression.float().cpu(), pose.float().cpu())  # [T, 468, 3]
+        landmarks = drive_landmarks(self.face, expression.float().cpu(), pose.float().cpu(), self.topology)
         closed = close_eyelids(landmarks, eye_closure.float().cpu(), self.topology)
         vertices, depth = driven_vertices(closed, self.source, self.topology)
         open_vertices, _ = driven_vertices(landmarks, self.source, self.topology)
         vertices, depth = vertices.to(self.device), depth.to(self.device)
         flow, covered = backward_flow(vertices, depth, self.vertices, self.mask_value, self.face_triangles,
                                       self.grid)
-        band_flow, band_mask = backward_flow(vertices, depth, self.vertices, self.mask_value, self.triangles,
+        band_flow, band_mask = backward_flow(vertices, depth, self.vertices, self.mask_value, self.band_triangles,
                                              self.band_grid)
         size = (self.grid.height, self.grid.width)
         band_flow = F.interpolate(band_flow.permute(0, 3, 1, 2), size=size, mode="bilinear", align_corners=False)
@@ -140,6 +204,7 @@ class FlowRenderer:
         mask = torch.where(face, covered, band_mask)
         _, _, bw, bh = self.box
         flow = F.interpolate(flow.permute(0, 3, 1, 2), size=(bh, bw), mode="bilinear", align_corners=False)
+        flow = self._refine_mouth(flow, vertices, depth)
         mask = F.interpolate(mask[:, None], size=(bh, bw), mode="bilinear", align_corners=False)[:, 0]
         positions = self.box_pixels + flow.permute(0, 2, 3, 1)  # [T, h, w, 2] where each pixel samples
         rgb = overlays.sample(self.image, positions)  # [T, h, w, 3]
@@ -194,23 +259,29 @@ class FlowRenderer:
             self._paste(rgb, box, skin, overlays.opening_alpha(*lid))
 
     def _paint_mouth(self, rgb: torch.Tensor, vertices: torch.Tensor, reference: torch.Tensor | None) -> None:
+        """Fill the opening between the driven inner lips (never the lips themselves)."""
         t = self.topology
         upper_i, lower_i = t.inner_lip_upper.to(self.device), t.inner_lip_lower.to(self.device)
         upper, lower = vertices[:, upper_i], vertices[:, lower_i]
-        ring = torch.cat([upper, lower[:, 1:-1].flip(1)], 1)
-        box = self._clip_to_head_box(overlays.union_box(ring, 2, self.width, self.height))
+        box = self._clip_to_head_box(overlays.union_box(torch.cat([upper, lower], 1), 3, self.width, self.height))
         if box is None:
             return
         pixels = overlays.pixel_centres(box, self.device)
-        u, depth, height, width = overlays.mouth_coordinates(upper, lower, pixels)
-        gain = overlays.opening_gain(upper, lower, self.vertices[upper_i], self.vertices[lower_i])  # [T]
-        alpha = overlays.opening_alpha(u, depth, height, width) * gain[:, None, None]
-        if reference is not None:
+        if reference is None:
+            # Opened beyond the source, the interior reaches a little over the lower lip's inner edge: the
+            # landmark sits a pixel or two above it, and the rim left there (often the bottom of the source's
+            # teeth) would ride on the lip as a thin jagged line. Nothing changes at or below the source's opening.
+            gain = overlays.opening_gain(upper, lower, self.vertices[upper_i], self.vertices[lower_i])  # [T]
+            width = (upper[:, -1] - upper[:, 0]).norm(dim=-1)
+            inset = gain * (0.03 * width).clamp(1.0, 3.0)  # [T] px
+            interior, alpha = mouth.interior(upper, lower, pixels, self.image, self.mouth, inset)
+        else:  # the Wav2Lip mouth where the driven mouth opens beyond the source's
+            u, depth, height, width = overlays.mouth_coordinates(upper, lower, pixels)
+            gain = overlays.opening_gain(upper, lower, self.vertices[upper_i], self.vertices[lower_i])  # [T]
+            alpha = overlays.opening_alpha(u, depth, height, width) * gain[:, None, None]
             jaw_points = torch.cat([t.outer_lip_upper, t.inner_lip_upper]).to(self.device)
             affine = overlays.fit_affine(vertices[:, jaw_points], self.vertices[jaw_points])
             interior = self._sample_reference(reference, overlays.apply_affine(affine, pixels))
-        else:
-            interior = overlays.cavity(u, depth, height, width, self.lip_colour, self.teeth_colour)
         self._paste(rgb, box, interior, alpha)
 
     def _sample_reference(self, reference: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:

@@ -25,10 +25,12 @@ class RenderTopology:
     """Index data of the render mesh; all tensors are int64 on the CPU."""
 
     triangles: torch.Tensor  # [F, 3] vertex indices of every triangle (face, strips, anchor bands)
+    skin_triangles: torch.Tensor  # [F0, 3] the face's own triangles (no mouth/eye strips, no anchor bands)
     face_oval: torch.Tensor  # [36] landmark indices of the face outline, in order around the face
     inner_lip_upper: torch.Tensor  # [11] corner (78) to corner (308)
     inner_lip_lower: torch.Tensor  # [11] same corners
     outer_lip_upper: torch.Tensor  # [11]
+    outer_lip_lower: torch.Tensor  # [11]
     eye_upper: torch.Tensor  # [2, 9] upper lid margins (left, right eye), corner to corner
     eye_lower: torch.Tensor  # [2, 9] lower lid margins, same corners
     lid_crease: torch.Tensor  # [2, 7] the lid skin row above each upper margin (interior points only)
@@ -74,9 +76,9 @@ def render_topology() -> RenderTopology:
     triangles += _strip([ring_a[i] for i in closed], [ring_b[i] for i in closed])
     as_long = functools.partial(torch.tensor, dtype=torch.long)
     return RenderTopology(
-        triangles=as_long(triangles), face_oval=as_long(oval),
+        triangles=as_long(triangles), skin_triangles=as_long(data["triangles"]), face_oval=as_long(oval),
         inner_lip_upper=as_long(data["inner_lip_upper"]), inner_lip_lower=as_long(data["inner_lip_lower"]),
-        outer_lip_upper=as_long(data["outer_lip_upper"]),
+        outer_lip_upper=as_long(data["outer_lip_upper"]), outer_lip_lower=as_long(data["outer_lip_lower"]),
         eye_upper=as_long([data["left_eye_upper"], data["right_eye_upper"]]),
         eye_lower=as_long([data["left_eye_lower"], data["right_eye_lower"]]),
         lid_crease=as_long([data["left_lid_crease"], data["right_lid_crease"]]),

@@ -1,0 +1,196 @@
+"""The mouth interior (paper §3.4.5, what the warp cannot know): only the gap that the driven inner lips open.
+
+The lips themselves are never painted: the warp moves their own texture (upper lip with the upper inner-lip
+row, lower lip with the jaw). Inside the opening, in a frame aligned with the mouth corners, each pixel is
+measured from both inner-lip curves:
+- the source's own interior, split at its midline: the half under the upper lip hangs from the driven upper
+  lip and the half over the lower lip rides on the driven lower lip, both at their own size (teeth do not
+  stretch). At zero motion this is the source exactly, so closing returns to the source's own mouth;
+- where the driven opening is wider than the source's, the gap between the two halves is synthesised: a throat
+  that darkens away from the lips, generic upper teeth (only where the source showed none) scaled to the mouth,
+  lower teeth on wide openings, a tongue low in the mouth, and a soft shadow under each lip, in colours sampled
+  from the face.
+Everything is antialiased with edges measured across the opening, so it follows sub-pixel motion.
+"""
+from dataclasses import dataclass
+
+import torch
+
+from .overlays import interp_rows, mouth_coordinates, polygon_distance, sample, smoothstep
+
+
+@dataclass(frozen=True)
+class SourceMouth:
+    """The source's inner-lip opening and the face's colours, in output px."""
+
+    upper: torch.Tensor  # [P, 2] inner upper lip, corner to corner
+    lower: torch.Tensor  # [P, 2] inner lower lip, same corners
+    lip: torch.Tensor  # [3] median lip colour
+    skin_luma: torch.Tensor  # [] median skin luma (the exposure the interior is lit at)
+    teeth: torch.Tensor  # [3] teeth colour at the source's exposure
+    shows_teeth: float  # 0..1: how far the source's own opening already shows an interior to reuse
+    split: float  # 0..1: the depth (share of the source opening) where the upper lip's part ends
+
+    @property
+    def width(self) -> torch.Tensor:
+        return (self.upper[-1] - self.upper[0]).norm().clamp_min(1e-3)
+
+
+def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, lip: torch.Tensor,
+                 skin_luma: torch.Tensor) -> SourceMouth:
+    """Measure the source's opening. image [1, 3, H, W]; upper, lower [P, 2] output px; lip [3]."""
+    width = (upper[-1] - upper[0]).norm().clamp_min(1e-3)
+    opening = (lower - upper).norm(dim=-1).max() / width
+    teeth = torch.tensor([0.84, 0.81, 0.75], device=image.device) * (skin_luma / 0.62).clamp(0.45, 1.0)
+    shows = float(smoothstep(0.05, 0.12, opening))
+    split = 0.5
+    if opening > 0.02:
+        # Rows across the opening (central columns): the darkest row is where the upper teeth end (or the
+        # throat), so the part above it hangs from the upper lip and the rest rides on the lower lip.
+        rows = torch.linspace(0.1, 0.9, 17, device=image.device)
+        P = upper.shape[0]
+        centre = slice(P // 4, P - P // 4)
+        points = upper[centre] + rows[:, None, None] * (lower - upper)[centre]  # [17, C, 2]
+        colours = sample(image, points[None])[0]  # [17, C, 3]
+        luma_weights = torch.tensor([0.299, 0.587, 0.114], device=image.device)
+        luma = colours @ luma_weights
+        profile = luma.mean(1)  # [17]
+        # A gap between upper and lower teeth is a dark row with bright rows both above and below it; without
+        # one (a smile whose upper teeth fill the opening, or a dark mouth) all of it hangs from the upper lip.
+        above = profile.cummax(0).values
+        below = profile.flip(0).cummax(0).values.flip(0)
+        valley = torch.minimum(above, below) - profile
+        split = float(rows[valley.argmax()]) if valley.max() > 0.15 * profile.max() else 1.0
+        bright = colours.reshape(-1, 3)[luma.reshape(-1) >= luma.quantile(0.8)].mean(0)
+        # Teeth are there only if the opening holds something nearly as bright as the skin (a dark mouth or a
+        # few pixels between closed lips get generic teeth when the mouth opens wider).
+        shows *= float(smoothstep(0.6, 0.85, (bright @ luma_weights) / skin_luma.clamp_min(1e-3)))
+        teeth = teeth + shows * (bright - teeth)  # the source's own teeth set the colour
+    return SourceMouth(upper, lower, lip, skin_luma, teeth, shows, split)
+
+
+def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, image: torch.Tensor,
+             source: SourceMouth, lower_inset: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """RGB [T, h, w, 3] and alpha [T, h, w] of the mouth interior between the driven inner lips.
+
+    upper, lower: [T, P, 2] driven inner lips (output px); pixels: [h, w, 2] output-px centres of the box;
+    lower_inset: [T] px by which the interior reaches over the lower lip's inner edge (the lower lip's texture
+    is then taken from as far below the source's edge, so the rim it skips never shows).
+    """
+    if lower_inset is not None:
+        across = lower - upper
+        across = across / across.norm(dim=-1, keepdim=True).clamp_min(1e-3)
+        lower = lower + lower_inset[:, None, None] * across
+    u, depth, height, width = mouth_coordinates(upper, lower, pixels)
+    W = width[:, None, None]
+    edge = (0.02 * W).clamp(1.0, 3.0)  # the inner-lip edge's soft ramp, px
+    ring = torch.cat([upper, lower[:, 1:-1].flip(1)], 1)
+    # Full cover inside the opening, fading out over the lips' inner edge: there the interior is the lips' own
+    # texture carried with them, so a gap compressed below a pixel never shows the source's interior aliased.
+    alpha = smoothstep(-1.5 * edge - 0.5, 0.0, polygon_distance(ring, pixels))
+
+    # The source's own interior, each half carried by its lip at its own size.
+    k = (source.width / width).clamp(0.8, 1.25)[:, None, None]  # driven px -> source px
+    from_upper, from_lower = depth * k, (height - depth) * k
+    src_depth, src_height = _source_rows(source, u)
+    upper_part = (source.split * src_height).clamp_min(1e-3)
+    lower_part = (src_height - upper_part).clamp_min(1e-3)
+    upper_half = from_upper * lower_part <= from_lower * upper_part  # the same split at zero motion
+    skip = 0.0 if lower_inset is None else lower_inset[:, None, None] * k
+    src_at = torch.where(upper_half, from_upper, src_height - from_lower + skip)
+    part = torch.where(upper_half, upper_part, lower_part)
+    beyond = torch.where(upper_half, from_upper, from_lower) - part  # px past its part
+    # 1 wherever the source has this pixel (always at zero motion), fading past it over at most the part's
+    # own size (an empty part, such as the lower lip's under a smile of upper teeth, lends nothing).
+    reuse = smoothstep(torch.minimum(2 * edge, part), torch.zeros_like(part), beyond)
+    own = sample(image, _source_points(source, u, src_depth + src_at))
+
+    synthetic = _synthetic(u, depth, height, W, source)
+    rgb = synthetic + reuse[..., None] * (own - synthetic)
+    return rgb, alpha
+
+
+def _source_rows(source: SourceMouth, u: torch.Tensor):
+    """For each pixel's u: (the source upper lip's offset across the mouth, the source opening height), px."""
+    origin, ex, ey = _frame(source.upper)
+    xu, yu = _in_frame(source.upper, origin, ex, ey)
+    xl, yl = _in_frame(source.lower, origin, ex, ey)
+    xq = (u.clamp(0, 1) * source.width).reshape(1, -1)
+    y_up = interp_rows(xq, xu.cummax(0).values[None], yu[None])
+    y_lo = interp_rows(xq, xl.cummax(0).values[None], yl[None])
+    return y_up.reshape(u.shape), (y_lo - y_up).clamp_min(0).reshape(u.shape)
+
+
+def _frame(upper: torch.Tensor):
+    origin = upper[0]
+    axis = upper[-1] - origin
+    ex = axis / axis.norm().clamp_min(1e-3)
+    ey = torch.stack([-ex[1], ex[0]]) * (-1.0 if ex[0] < 0 else 1.0)
+    return origin, ex, ey
+
+
+def _in_frame(row: torch.Tensor, origin, ex, ey):
+    rel = row - origin
+    return rel @ ex, rel @ ey
+
+
+def _source_points(source: SourceMouth, u: torch.Tensor, across: torch.Tensor) -> torch.Tensor:
+    """Output-px source positions [T, h, w, 2] at mouth-frame coordinates (u, px across from the corner line)."""
+    origin, ex, ey = _frame(source.upper)
+    return origin + (u * source.width)[..., None] * ex + across[..., None] * ey
+
+
+def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: torch.Tensor,
+               source: SourceMouth) -> torch.Tensor:
+    """A shaded mouth interior in the face's colours. u, depth, height [T, h, w]; W [T, 1, 1]."""
+    device = u.device
+    side = (2 * (u - 0.5)).abs()  # 0 in the middle, 1 at the corners
+    below = height - depth  # px above the lower lip
+    to_lip = torch.minimum(depth, below).clamp_min(0)
+    opening = height / W
+    # The lip's hue at the skin's exposure: a moustache or dark lipstick must not make the mouth black.
+    luma = torch.tensor([0.299, 0.587, 0.114], device=device)
+    hue = source.lip / (source.lip @ luma).clamp_min(0.05)
+    red = hue * torch.tensor([1.15, 0.85, 0.85], device=device)
+    level = source.skin_luma.clamp(0.2, 0.8)
+    # Throat: lit near the lips, dark toward the back and the corners.
+    light = torch.exp(-to_lip / (0.1 * W)) * (1 - 0.5 * side ** 2)
+    throat = red * (level * (0.12 + 0.3 * light))[..., None]
+    rgb = throat
+    # Tongue: a low hump on the floor of the mouth once it opens a little, in the middle, in shadow.
+    arc = (0.26 * height * (1 - 0.8 * side ** 2)).clamp_min(0)
+    soft = (0.05 * W).clamp_min(1.5)
+    tongue = smoothstep(arc + soft, arc - soft, below) * smoothstep(0.12, 0.35, opening) * (1 - side ** 2)
+    top = smoothstep(0.0, arc.clamp_min(1e-3), below)  # 0 at the lower lip, 1 at the hump
+    tongue_rgb = red * (level * (0.2 + 0.12 * top))[..., None]
+    rgb = rgb + (0.85 * tongue)[..., None] * (tongue_rgb - rgb)
+    # Teeth only where the source showed none of its own (those come with its interior).
+    generic = 1.0 - source.shows_teeth
+    if generic > 0:
+        front = 1 - smoothstep(0.35, 0.8, side)  # the front teeth catch the light; the side ones fall away
+        # Upper teeth hang from the upper lip, a little shorter toward the corners.
+        upper_h = torch.minimum(0.5 * height, 0.13 * W) * (0.45 + 0.55 * front)
+        upper = smoothstep(upper_h + 0.6, upper_h - 0.6, depth) * smoothstep(0.3, 0.85, front + 0.3)
+        tooth = _tooth_gaps(u)
+        shade = (0.6 + 0.4 * front) * (0.78 + 0.22 * smoothstep(0.0, 0.35 * upper_h, depth)) * tooth
+        tip = smoothstep(0.6 * upper_h, upper_h, depth)  # translucent edge
+        upper_rgb = source.teeth * shade[..., None] * (1 - 0.25 * tip[..., None])
+        rgb = rgb + (generic * upper)[..., None] * (upper_rgb - rgb)
+        # Lower teeth ride on the lower lip on wide openings, in its shadow.
+        lower_h = torch.minimum(0.25 * height, 0.06 * W) * front * smoothstep(0.2, 0.4, opening)
+        lower = smoothstep(lower_h + 0.6, lower_h - 0.6, below) * (lower_h > 0.4).float()
+        lower_rgb = source.teeth * (0.55 * shade)[..., None] + red * (0.08 * level)
+        rgb = rgb + (generic * lower)[..., None] * (lower_rgb - rgb)
+    # A soft shadow under each lip's edge.
+    shadow = 0.65 + 0.35 * smoothstep(0.0, (0.03 * W).clamp_min(1.0), to_lip)
+    rgb = rgb * shadow[..., None]
+    # The lip's wet inner edge, shaded: a sub-pixel ramp from the lip's colour, so the edge is antialiased.
+    edge = smoothstep(0.0, 1.5, to_lip)[..., None]
+    return 0.7 * source.lip + edge * (rgb - 0.7 * source.lip)
+
+
+def _tooth_gaps(u: torch.Tensor) -> torch.Tensor:
+    """Faint darker lines between teeth: centrals ~0.11 mouth widths wide, narrower toward the corners."""
+    x = ((u - 0.5) / 0.11).abs() ** 1.15  # central-tooth widths from the middle; side teeth are narrower
+    to_gap = (x - x.round()).abs()  # 0 on a gap (x = 0 is the central gap)
+    return 1 - 0.2 * torch.exp(-(to_gap / 0.07) ** 2)

@@ -1,0 +1,285 @@
+"""The mouth and the still parts (issue 15): lips that move as lips, an interior only in their gap, masks that
+follow the face, an exact closed-mouth round trip, and eyes and nose that never shimmer."""
+import os
+
+import pytest
+import torch
+
+from comfyui_modit.modit.render.flow import Grid, backward_flow
+from comfyui_modit.modit.render.geometry import drive_landmarks, driven_vertices, inner_lip_gaps
+from comfyui_modit.modit.render.renderer import FlowRenderer, RenderOptions, render_frames
+from comfyui_modit.modit.render.topology import render_topology
+from comfyui_modit.modit.render import mouth, overlays
+from comfyui_modit.modit.types import Face, Motion
+
+from .astronaut import analyse, astronaut_image, make_face
+
+FACES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "faces")
+GALLERY = ("older_woman_talking_teeth_earrings.png",  # parted lips, teeth
+           "full_beard_man_closed_lips.jpg",  # closed lips under a moustache
+           "lowres_dark_skin_moustache_man.jpg")  # 224 px, lips parted
+JAW, BROW_RAISE = 0, 9
+
+
+@pytest.fixture(scope="module")
+def astronaut_face():
+    return make_face(512)
+
+
+@pytest.fixture(scope="module")
+def synthetic_faces(astronaut_face):
+    """Several sources built from the bundled portrait: as is, mirrored, smaller and darker, warmer and dimmer."""
+    image = astronaut_image(512)
+    small = torch.nn.functional.interpolate(image.permute(2, 0, 1)[None], size=(384, 384), mode="bilinear",
+                                            antialias=True, align_corners=False)[0].permute(1, 2, 0)
+    return [astronaut_face, analyse(image.flip(1).contiguous()),
+            analyse((small * torch.tensor([0.55, 0.45, 0.4])).clamp(0, 1)),
+            analyse((image * torch.tensor([0.9, 0.75, 0.6]) + 0.05).clamp(0, 1))]
+
+
+def gallery_face(name: str, max_side: int = 384) -> Face:
+    path = os.path.join(FACES, name)
+    if not os.path.exists(path):
+        pytest.skip(f"gallery face {name} not found under ../shared/data/faces (read-only shared data)")
+    import numpy as np
+    from PIL import Image
+
+    image = Image.open(path).convert("RGB")
+    scale = max_side / max(image.size)
+    if scale < 1:
+        image = image.resize((round(image.size[0] * scale), round(image.size[1] * scale)), Image.LANCZOS)
+    return analyse(torch.from_numpy(np.array(image)).float() / 255)
+
+
+def motion(face, jaw=None, brow=None, closure=0.0, yaw=0.0, dtype=torch.float32):
+    """Frames of the face's own expression with absolute jaw_open / brow_raise offsets from beta_0."""
+    jaw = torch.as_tensor([0.0] if jaw is None else jaw, dtype=torch.float32)
+    T = jaw.shape[0]
+    expression = face.beta_0.float().repeat(T, 1)
+    expression[:, JAW] += jaw
+    if brow is not None:
+        expression[:, BROW_RAISE] += torch.as_tensor(brow, dtype=torch.float32)
+    pose = torch.zeros(T, 6)
+    pose[:, 0] = torch.as_tensor(yaw, dtype=torch.float32)
+    eyes = torch.zeros(T, 2) + torch.as_tensor(closure, dtype=torch.float32).reshape(-1, 1)
+    return Motion(expression.to(dtype), pose.to(dtype), eyes.to(dtype), 25.0, face.space)
+
+
+def image_xy(face, indices):
+    m = face.crop_to_image.float()
+    return face.landmarks[indices, :2] @ m[:, :2].T + m[:, 2]
+
+
+def box_around(face, indices, pad):
+    xy = image_xy(face, indices)
+    low, high = xy.min(0).values, xy.max(0).values
+    H, W = face.image.shape[:2]
+    return (max(int(low[0]) - pad, 0), max(int(low[1]) - pad, 0), min(int(high[0]) + pad + 1, W),
+            min(int(high[1]) + pad + 1, H))
+
+
+# ------------------------------------------------------------------------------------------ mask geometry
+
+
+def assert_follows_the_face(mask: torch.Tensor, name: str, max_step: float):
+    """A soft region that is no box: feathered (no jump above max_step between neighbours), not filling its
+    bounding box, and touching each side of that box only along a short stretch (a box edge runs the full side)."""
+    assert torch.isfinite(mask).all()
+    steps = torch.cat([(mask[1:] - mask[:-1]).abs().flatten(), (mask[:, 1:] - mask[:, :-1]).abs().flatten()])
+    assert steps.max() <= max_step, f"{name}: hard edge, step {float(steps.max()):.2f}"
+    inside = mask > 0.5
+    ys, xs = torch.nonzero(inside, as_tuple=True)
+    assert len(ys) > 20, f"{name}: empty"
+    y0, y1, x0, x1 = int(ys.min()), int(ys.max()), int(xs.min()), int(xs.max())
+    box = inside[y0:y1 + 1, x0:x1 + 1].float()
+    assert box.mean() < 0.88, f"{name}: fills {float(box.mean()):.2f} of its bounding box (a rectangle fills 1)"
+    for side, line in (("top", box[0]), ("bottom", box[-1]), ("left", box[:, 0]), ("right", box[:, -1])):
+        assert line.mean() < 0.6, f"{name}: a straight {side} edge along {float(line.mean()):.2f} of the box side"
+
+
+@pytest.mark.parametrize("jaw", [0.4, 1.0])
+def test_mouth_interior_mask_follows_the_lips(astronaut_face, jaw):
+    renderer = FlowRenderer(astronaut_face, RenderOptions())
+    t = renderer.topology
+    landmarks = drive_landmarks(astronaut_face, motion(astronaut_face, [jaw]).expression, torch.zeros(1, 6), t)
+    vertices, _ = driven_vertices(landmarks, renderer.source, t)
+    upper, lower = vertices[:, t.inner_lip_upper], vertices[:, t.inner_lip_lower]
+    box = overlays.union_box(torch.cat([upper, lower], 1), 3, renderer.width, renderer.height)
+    pixels = overlays.pixel_centres(box, renderer.device)
+    rgb, alpha = mouth.interior(upper, lower, pixels, renderer.image, renderer.mouth)
+    assert torch.isfinite(rgb).all() and rgb.min() >= 0
+    assert_follows_the_face(alpha[0], f"interior at jaw +{jaw}", max_step=0.85)
+    # It contains the opening: full cover halfway between the middle of the inner lips.
+    centre = (upper[0, 5] + lower[0, 5]) / 2 - torch.tensor([box[0], box[1]])
+    assert alpha[0, int(centre[1]), int(centre[0])] > 0.95
+    # ... and nothing above the upper lip or below the lower lip (the lips themselves are never painted).
+    for point, step in ((upper[0, 5], -3), (lower[0, 5], 3)):
+        y, x = int(point[1] - box[1]) + step, int(point[0] - box[0])
+        assert alpha[0, y, x] < 0.05, f"interior paints over the lip at {step:+d} px"
+
+
+def test_lip_flow_weight_covers_the_mouth_not_the_eyes(astronaut_face):
+    renderer = FlowRenderer(astronaut_face, RenderOptions())
+    t = renderer.topology
+    weight = renderer.mouth_weight
+    assert (weight[torch.cat([t.inner_lip_upper, t.inner_lip_lower, t.outer_lip_upper])] > 0.99).all()
+    assert (weight[torch.cat([t.eye_upper.flatten(), t.eye_lower.flatten()])] == 0).all()
+    assert (weight[[6, 168, 197]] == 0).all(), "the nose bridge is outside the lips' patch"
+    assert (weight[t.ring_a] == 0).all() and (weight[t.ring_b] == 0).all()
+    # Rasterised, the weight is a soft oval around the mouth.
+    box = overlays.union_box(renderer.vertices[renderer.mouth_triangles.unique()], 1, renderer.width,
+                             renderer.height)
+    grid = Grid(*box, box[2], box[3])
+    _, value = backward_flow(renderer.vertices[None], renderer.source.depth[None], renderer.vertices, weight,
+                             renderer.mouth_triangles, grid)
+    assert_follows_the_face(value[0], "lip flow weight", max_step=0.2)
+
+
+def test_paste_back_mask_follows_the_head(astronaut_face):
+    frames, masks = render_frames(astronaut_face, motion(astronaut_face, [0.5], yaw=0.1), RenderOptions())
+    assert_follows_the_face(masks[0], "paste-back mask", max_step=0.2)
+
+
+# ---------------------------------------------------------------------------------- closed-mouth round trip
+
+
+def test_zero_motion_is_the_source_on_several_faces(synthetic_faces):
+    for k, face in enumerate(synthetic_faces):
+        frames, _ = render_frames(face, motion(face, [0.0]), RenderOptions())
+        error = (frames[0] - face.image).abs()
+        assert error.max() < 2 / 255, f"face {k}: zero motion differs from the source by {float(error.max()):.4f}"
+
+
+@pytest.mark.parametrize("name", GALLERY)
+def test_zero_motion_is_the_source_on_gallery_faces(name):
+    face = gallery_face(name)
+    frames, _ = render_frames(face, motion(face, [0.0]), RenderOptions())
+    error = (frames[0] - face.image).abs()
+    assert error.max() < 2 / 255, f"{name}: zero motion differs from the source by {float(error.max()):.4f}"
+
+
+def test_closing_returns_to_the_source_lips(synthetic_faces):
+    """Open, closed, half, closed in one chunk: the closed frames are the source around the mouth: no seam."""
+    for k, face in enumerate(synthetic_faces[:2]):
+        frames, _ = render_frames(face, motion(face, [0.9, 0.0, 0.4, 0.0]), RenderOptions(chunk_size=4))
+        x0, y0, x1, y1 = box_around(face, [61, 291, 0, 17], pad=12)
+        for i in (1, 3):
+            error = (frames[i, y0:y1, x0:x1] - face.image[y0:y1, x0:x1]).abs()
+            assert error.max() < 2 / 255, f"face {k} frame {i}: {float(error.max()):.4f}"
+        assert (frames[0, y0:y1, x0:x1] - face.image[y0:y1, x0:x1]).abs().max() > 0.2, "the mouth should open"
+
+
+@pytest.mark.parametrize("name", GALLERY[:2])
+def test_lips_never_cross_when_closing_a_parted_mouth(name):
+    """Closing far below the source's own opening stops where the inner lips meet (no fold, no torn edges)."""
+    face = gallery_face(name)
+    t = render_topology()
+    landmarks = drive_landmarks(face, motion(face, [-1.0, -0.5, 0.0]).expression, torch.zeros(3, 6), t)
+    gaps = inner_lip_gaps(landmarks, t)
+    floor = inner_lip_gaps(face.landmarks[None].float(), t).clamp(max=0)
+    assert (gaps >= floor - 1e-3).all(), gaps.min(1).values.tolist()
+    # The lip line itself (no tearing): rows between the meeting lips vary smoothly along the mouth.
+    frames, _ = render_frames(face, motion(face, [-1.0]), RenderOptions())
+    assert torch.isfinite(frames).all()
+
+
+# ------------------------------------------------------------------------------------ lips move as lips
+
+
+def vertical_shift(before: torch.Tensor, after: torch.Tensor, box, search: int = 24) -> tuple[int, float]:
+    """(dy, mean abs difference) of the best match of before's patch `box` in after, searching dy."""
+    x0, y0, x1, y1 = box
+    patch = before[y0:y1, x0:x1]
+    best = None
+    for dy in range(-search, search + 1):
+        if y0 + dy < 0 or y1 + dy > after.shape[0]:
+            continue
+        diff = float((after[y0 + dy:y1 + dy, x0:x1] - patch).abs().mean())
+        if best is None or diff < best[1]:
+            best = (dy, diff)
+    return best
+
+
+def test_lower_lip_texture_moves_down_with_the_jaw(astronaut_face):
+    face = astronaut_face
+    frames, _ = render_frames(face, motion(face, [0.6]), RenderOptions())
+    t = render_topology()
+    landmarks = drive_landmarks(face, motion(face, [0.6]).expression, torch.zeros(1, 6), t)
+    m = face.crop_to_image.float()
+    moved = (landmarks[0, :, :2] - face.landmarks[:, :2]) @ m[:, :2].T  # [468, 2] image px
+    # Lower lip: the outer two thirds of the band between the inner and outer lower lip, centre third.
+    inner, outer = image_xy(face, [87, 14, 317]), image_xy(face, [84, 17, 314])
+    band = inner + 0.35 * (outer - inner)
+    lower = (int(band[:, 0].min()), int(band[:, 1].min()) + 1, int(band[:, 0].max()) + 1, int(outer[:, 1].max()) + 1)
+    dy, diff = vertical_shift(face.image, frames[0], lower)
+    expected = float(moved[[14, 17, 87, 317, 84, 314], 1].mean())
+    assert expected > 4, "the test motion should move the lower lip"
+    assert abs(dy - expected) <= 2, (dy, expected)
+    assert diff < 0.04, f"the lower lip's own texture should move, not be painted over (diff {diff:.3f})"
+    # The upper lip moves far less, and the nose not at all.
+    upper = box_around(face, [37, 0, 267, 82, 13, 312], pad=0)
+    dy_upper, _ = vertical_shift(face.image, frames[0], upper)
+    assert abs(dy_upper) <= max(1, 0.25 * expected), dy_upper
+    nose = box_around(face, [1, 4, 5, 45, 275], pad=2)
+    x0, y0, x1, y1 = nose
+    assert (frames[0, y0:y1, x0:x1] - face.image[y0:y1, x0:x1]).abs().max() < 2 / 255
+
+
+# ------------------------------------------------------------------------------------------------ stability
+
+
+def test_expression_leaves_eyes_and_nose_still(astronaut_face):
+    """Brow and jaw changes at a still head: the eyes and the nose ridge are the source's pixels exactly."""
+    face = astronaut_face
+    frames, _ = render_frames(face, motion(face, [0.8, 0.3, 0.0], brow=[0.8, -0.5, 0.6]), RenderOptions())
+    for indices in ([33, 133, 159, 145, 160, 144], [362, 263, 386, 374, 387, 373], [6, 197, 195, 5]):
+        x0, y0, x1, y1 = box_around(face, indices, pad=1)
+        error = (frames[:, y0:y1, x0:x1] - face.image[y0:y1, x0:x1]).abs().amax()
+        assert error < 2 / 255, (indices, float(error))
+
+
+def test_fp16_motion_at_the_extremes_is_finite(astronaut_face):
+    face = Face(**{**{f: getattr(astronaut_face, f) for f in astronaut_face.__dataclass_fields__},
+                   "image": astronaut_face.image.half()})
+    m = motion(face, [-1.5, 0.0, 1.2, 2.0], brow=[1.0, 0.0, -1.0, 0.5], closure=[1.0, 0.0, 0.5, 1.0],
+               yaw=[0.3, 0.0, -0.3, 0.1], dtype=torch.float16)
+    frames, masks = render_frames(face, m, RenderOptions())
+    assert torch.isfinite(frames).all() and torch.isfinite(masks).all()
+    assert frames.min() >= 0 and frames.max() <= 1
+
+
+def test_untangle_unfolds_the_lips_and_keeps_a_fold_free_mesh(astronaut_face):
+    """Coefficients far outside what the basis can bend this face into (as the DiT often samples) fold skin
+    triangles around the lips; untangling opens most of them again and leaves a fold-free mesh untouched."""
+    from comfyui_modit.modit.face.driving import driven_landmarks
+    from comfyui_modit.modit.render.geometry import _signed_areas, untangle
+
+    face, t = astronaut_face, render_topology()
+    extreme = torch.tensor([[0.75, -0.86, 0.65, 0.0, 0.0, 0.27, -0.14, 0.91, 0.0, 0.0, 0.0, 0.0],
+                            [-0.3, 1.6, -0.8, 0.9, 0.0, -0.8, 0.8, -1.0, 0.5, 0.0, 0.0, 0.0]])
+    pose = torch.zeros(2, 6)
+    driven = driven_landmarks(face, extreme, pose).float()
+    still = driven_landmarks(face, face.beta_0.float().expand(2, -1), pose).float()
+
+    def folds(mesh):
+        rest = _signed_areas(still[..., :2], t.skin_triangles)
+        area = _signed_areas(mesh[..., :2], t.skin_triangles)
+        return int(((area * rest.sign() < 0.05 * rest.abs()) & (rest.abs() > 1e-3)).sum())
+
+    before = folds(driven)
+    assert before > 10, "the test expression should fold the mesh"
+    after = folds(untangle(driven, still, face.neutral_mesh.float(), t))
+    assert after <= 0.4 * before, (before, after)
+    assert torch.equal(untangle(still, still, face.neutral_mesh.float(), t), still)
+
+
+def test_chunking_does_not_change_frames():
+    """The lips' grid sits on one lattice whatever a chunk's box, so chunk boundaries cannot flicker (a 1024 px
+    source, where a cell spans more than one pixel)."""
+    face = make_face(1024)
+    assert FlowRenderer(face, RenderOptions()).mouth_step > 1
+    m = motion(face, [0.0, 0.9, 0.2, -0.4, 0.6, 0.1])
+    a, _ = render_frames(face, m, RenderOptions(chunk_size=2))
+    b, _ = render_frames(face, m, RenderOptions(chunk_size=5))
+    # Equal up to float rounding of the batched geometry (1e-5 px), which a few edge pixels amplify.
+    assert (a - b).abs().mean() < 1e-5 and (a - b).abs().max() < 0.02
