@@ -64,7 +64,8 @@ class MoDiTLoadDiT:
 class MoDiTSampleExpression:
     CATEGORY = "MoDiT/motion"
     DESCRIPTION = ("Sample per-frame expression coefficients for the speech with the DiT (paper Algorithm 1: "
-                   "lip-sync bias in the late steps below phase_threshold). Long audio runs in overlapping windows. "
+                   "lip-sync bias in the late steps below phase_threshold), as motion around the portrait's own "
+                   "expression. Long audio runs in overlapping windows. "
                    "Pose and eye closure are left at zero for the blink stage to fill.")
     RETURN_TYPES = (MODIT_MOTION,)
     RETURN_NAMES = ("motion",)
@@ -83,8 +84,9 @@ class MoDiTSampleExpression:
                              "tooltip": "Noise seed: the same seed gives the same motion; change it for a variation."}),
             "steps": ("INT", {"default": 10, "min": 1, "max": 1000, "tooltip": "Denoising steps: cost grows "
                               "linearly; ddim/dpmpp_2m are good at 10-20, ddpm needs 100+."}),
-            "sampler": (samplers, {"default": "ddim", "tooltip": "ddim: deterministic and fast; dpmpp_2m: sharper at "
-                                   "few steps; ddpm: the paper's stochastic Algorithm 1 loop (needs many steps)."}),
+            "sampler": (samplers, {"default": "ddim", "tooltip": "ddim: the update of the paper's Algorithm 1 (line 8: "
+                                   "deterministic DDIM), fast; dpmpp_2m: DPM-Solver++(2M), sharper at few steps; "
+                                   "ddpm: ancestral DDPM sampling (Ho et al., stochastic, needs 100+ steps)."}),
             "phase_threshold": ("INT", {"default": 500, "min": 0, "max": 1000, "tooltip": "t_T of Algorithm 1: "
                                         "steps t < t_T add the diagonal lip-sync bias; higher = lips lock to the "
                                         "audio earlier, 0 = never. No effect on cost.", "advanced": True}),
