@@ -11,15 +11,25 @@ from ..modit.types import MODIT_AUDIO_FEATURES, MODIT_DIT_MODEL, MODIT_FACE, MOD
 
 BUNDLED_SUFFIX = " (bundled)"
 NONE_FOUND = "no DiT checkpoint found (put one in models/modit)"
+# The bundled DiTs by dropdown name, the default first. v2 learned from real talking-head video whose terms are
+# research use (NOTICE), and says so in its name; v1 (eSpeak voices only) is the permissive choice and keeps the
+# name saved workflows already hold.
+BUNDLED_DITS = (("embedded v2 (real speech, research use)", "modit_embedded_v2_real.safetensors"),
+                ("embedded" + BUNDLED_SUFFIX, "modit_embedded_v1.safetensors"))
 
 
 def _bundled() -> dict:
-    """{"embedded (bundled)": path} for modit/weights/modit_<name>_*.safetensors ("embedded_v1" -> "embedded")."""
-    found = {}
+    """{dropdown name: path} of the bundled DiTs: BUNDLED_DITS (the default first), then any other
+    modit/weights/modit_<name>_*.safetensors as "<name> (bundled)"."""
+    found = {label: os.path.join(BUNDLED_WEIGHTS_DIR, file) for label, file in BUNDLED_DITS
+             if os.path.isfile(os.path.join(BUNDLED_WEIGHTS_DIR, file))}
+    known = {file for _, file in BUNDLED_DITS}
     for path in sorted(glob.glob(os.path.join(BUNDLED_WEIGHTS_DIR, "modit_*.safetensors"))):
+        if os.path.basename(path) in known:
+            continue
         stem = os.path.basename(path)[len("modit_"):-len(".safetensors")]
-        label = stem.rsplit("_v", 1)[0] if "_v" in stem else stem
-        found[label + BUNDLED_SUFFIX] = path
+        label = (stem.rsplit("_v", 1)[0] if "_v" in stem else stem) + BUNDLED_SUFFIX
+        found.setdefault(label, path)
     return found
 
 
@@ -41,8 +51,10 @@ class MoDiTLoadDiT:
     def INPUT_TYPES(cls):
         choices = _choices()
         return {"required": {
-            "checkpoint": (choices, {"default": choices[0], "tooltip": "Which DiT to load: '(bundled)' ships with "
-                                     "the pack (small, fast on CPU); other files come from models/modit."}),
+            "checkpoint": (choices, {"default": choices[0], "tooltip": "Which DiT to load. Bundled: 'embedded v2' "
+                                     "learned lip motion from real talking-head video (research-use terms, see "
+                                     "NOTICE); 'embedded (bundled)' is v1, eSpeak voices only (permissive). Other "
+                                     "files come from models/modit."}),
             "dtype": (list(comfy_adapter.DTYPE_CHOICES), {"default": "auto", "tooltip": "Weight precision: auto "
                       "picks fp32 on CPU and bf16/fp16 on GPUs; fp16/bf16 halve memory, fp32 is the reference.",
                                                           "advanced": True}),

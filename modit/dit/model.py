@@ -35,6 +35,7 @@ import math
 import torch
 import torch.nn as nn
 
+from ..audio.normalization import center_utterance
 from .presets import DiTConfig
 
 BETA_0_CLIP = 5.0  # |beta_0 token input| bound in training-data standard deviations
@@ -159,9 +160,9 @@ class MoDiT(nn.Module):
         return (audio - self.audio_mean) / self.audio_std
 
     def audio_units(self, audio: torch.Tensor) -> torch.Tensor:
-        """Raw features of one whole utterance [T, D] (or [B, T, D]) -> the network's audio input."""
+        """Raw features of one whole utterance [T, D] -> the network's audio input."""
         if self.config.audio_norm == "utterance":
-            audio = audio - audio.mean(dim=-2, keepdim=True)
+            audio = center_utterance(audio)
         return self.normalize_audio(audio)
 
     def beta_0_units(self, beta_0: torch.Tensor) -> torch.Tensor:

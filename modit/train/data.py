@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..audio.normalization import center_utterance
 from ..checkpoints import load_checkpoint
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,7 @@ class ShardDataset:
         features = self.features.float()
         for start, length in zip(self.starts.tolist(), self.lengths.tolist()):
             rows = slice(start, start + length)
-            features[rows] -= features[rows].mean(0)
+            features[rows] = center_utterance(features[rows])
         self.features = features
 
     def utterance_rows(self) -> torch.Tensor:
