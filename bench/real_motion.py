@@ -238,6 +238,9 @@ def clip_metrics(gen: np.ndarray, real: np.ndarray, waveform: np.ndarray, rate: 
 
 # ------------------------------------------------------------------ the default workflow
 
+WIDGETS: dict = {}  # --set name=value: widget overrides (e.g. guidance_scale=1), for exploring settings only
+
+
 def default_graph(image_path: str, audio_path: str, dit: str | None) -> dict:
     """The API workflow with the given inputs, stopping at the rendered frames (no video file)."""
     with open(WORKFLOW) as f:
@@ -250,6 +253,9 @@ def default_graph(image_path: str, audio_path: str, dit: str | None) -> dict:
             node["inputs"]["audio"] = audio_path
         elif node["class_type"] == "MoDiTLoadDiT" and dit:
             node["inputs"]["checkpoint"] = dit
+        for name, value in WIDGETS.items():
+            if name in node["inputs"] and not isinstance(node["inputs"][name], list):
+                node["inputs"][name] = type(node["inputs"][name])(value)
     return graph
 
 
@@ -348,7 +354,15 @@ def main() -> int:
     parser.add_argument("--frames-out", default=None, help="folder for real|generated contact sheets (not in git)")
     parser.add_argument("--json", default=None, help="also write the per-clip rows here")
     parser.add_argument("--no-smile", action="store_true")
+    parser.add_argument("--markdown", nargs="+", default=None, metavar="JSON",
+                        help="print a markdown table of earlier --json runs and exit")
+    parser.add_argument("--set", action="append", default=[], metavar="WIDGET=VALUE",
+                        help="override a workflow widget (e.g. guidance_scale=1); the default workflow otherwise")
     args = parser.parse_args()
+    WIDGETS.update(entry.split("=", 1) for entry in args.set)
+    if args.markdown:
+        print(markdown(args.markdown))
+        return 0
     torch.set_num_threads(1)
     if not os.path.isdir(TALKING):
         print(f"{TALKING} missing: the bench needs the real clips of ../shared/data/talking")
@@ -361,7 +375,7 @@ def main() -> int:
         T = real["T"]
         outputs = run_default(real["frames"][0], real["waveform"], real["rate"], args.dit, render)
         gen = generated_opening(outputs, render)
-        row = {"clip": name[:40], **clip_metrics(gen, real["opening"], real["waveform"], real["rate"])}
+        row = {"clip": name.split("__")[-1][:40], **clip_metrics(gen, real["opening"], real["waveform"], real["rate"])}
         rows.append(row)
         print(format_row(row), flush=True)
         if args.frames_out and render:
@@ -377,8 +391,25 @@ def main() -> int:
               f"target within 20 %)")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"rows": rows, "smile": smile, "dit": args.dit, "fast": args.fast}, f, indent=1)
+            json.dump({"rows": rows, "smile": smile, "dit": args.dit, "fast": args.fast, "widgets": WIDGETS,
+                       "summary": summary(rows).splitlines()[-5:]}, f, indent=1)
     return 0
+
+
+def markdown(paths: list[str]) -> str:
+    """One markdown table (per clip, then the means) from several --json outputs, columns per run."""
+    runs = []
+    for path in paths:
+        with open(path) as f:
+            runs.append(json.load(f))
+    lines = ["| clip | " + " | ".join(f"r lag 0 / best +-1 ({os.path.basename(p)})" for p in paths)
+             + " | loudness r | >6 Hz gen/real | std gen/real |", "|---|" + "---|" * (len(paths) + 3)]
+    for i, row in enumerate(runs[0]["rows"]):
+        cells = [f"{run['rows'][i]['r0']:.2f} / {run['rows'][i]['r1']:.2f}" for run in runs]
+        last = runs[-1]["rows"][i]
+        lines.append(f"| {runs[-1]['rows'][i]['clip']} | " + " | ".join(cells) + f" | {row['loud0']:.2f} / {row['loud1']:.2f} | "
+                     f"{last['hf_gen']:.2f} / {last['hf_real']:.2f} | {last['std_gen']:.3f} / {last['std_real']:.3f} |")
+    return "\n".join(lines)
 
 
 HEADER = (f"{'clip':40s} {'T':>4s} {'r0':>6s} {'r+-1':>6s} {'loud0':>6s} {'loud1':>6s} {'hf g/r':>11s} "

@@ -132,12 +132,29 @@ class ShardDataset:
 
         relative_motion: the std is that of the motion relative to each utterance's beta_0 (the diffusion
         variable of such a network); the mean stays the absolute one (it centres the beta_0 token).
+        With several directories every frame counts by its directory's `mix` share, i.e. the statistics are those of
+        the windows training will draw: otherwise a large synthetic corpus that never moves the brows would make a
+        small real set's brow motion read as six standard deviations.
         """
         features = self.features.float()
-        motion = self.expression - self.beta_0[self.utterance_rows()] if relative_motion else self.expression
+        rows = self.utterance_rows()
+        motion = self.expression - self.beta_0[rows] if relative_motion else self.expression
         std_floor = EXPRESSION_STD_FLOOR if relative_motion else 1e-3  # 1e-3: the v1 rule, kept for v1 retraining
-        return {"audio_mean": features.mean(0), "audio_std": features.std(0).clamp(min=1e-3),
-                "expression_mean": self.expression.mean(0), "expression_std": motion.std(0).clamp(min=std_floor)}
+        if len(self.mix) == 1:
+            return {"audio_mean": features.mean(0), "audio_std": features.std(0).clamp(min=1e-3),
+                    "expression_mean": self.expression.mean(0), "expression_std": motion.std(0).clamp(min=std_floor)}
+        source_frames = torch.zeros(len(self.mix)).index_add_(0, self.source, self.lengths.float())
+        weight = (self.mix.float() / source_frames)[self.source[rows]][:, None]  # [sumT, 1], sums to 1
+
+        def mean_std(x):
+            mean = (weight * x).sum(0)
+            return mean, ((weight * (x - mean) ** 2).sum(0)).sqrt()
+
+        audio_mean, audio_std = mean_std(features)
+        expression_mean, _ = mean_std(self.expression)
+        _, motion_std = mean_std(motion)
+        return {"audio_mean": audio_mean, "audio_std": audio_std.clamp(min=1e-3), "expression_mean": expression_mean,
+                "expression_std": motion_std.clamp(min=std_floor)}
 
     def sample_batch(self, batch_size: int, window: int, generator: torch.Generator) -> Batch:
         """batch_size random windows of `window` frames (see the module docstring)."""
