@@ -29,8 +29,11 @@ LICENSE = ("research use only: these weights were trained on real talking-head c
 REAL_COMMAND = "python -m modit.data build --videos ../shared/data/talking --out real"
 
 
-def real_summary(directory: str) -> dict:
+def real_summary(directory: str, clips_used: list[str] | None = None) -> dict:
+    """Clips, speakers, minutes and terms of the real shards trained on (all of `directory`, or the named clips)."""
     paths = sorted(glob.glob(os.path.join(directory, "*.safetensors")))
+    if clips_used:
+        paths = [p for p in paths if os.path.basename(p)[:-len(".safetensors")] in set(clips_used)]
     if not paths:
         raise FileNotFoundError(f"{directory}: no real shards; run `{REAL_COMMAND}` first")
     speakers, frames, fps, terms = set(), 0, 25.0, set()
@@ -40,9 +43,12 @@ def real_summary(directory: str) -> dict:
         frames += int(tensors["lengths"].sum())
         fps = float(metadata["fps"])
         terms.add(metadata.get("terms", "unknown"))
-    return {"clips": len(paths), "speakers": len(speakers), "minutes": round(frames / fps / 60, 1),
-            "split": "train", "manifest": "modit/train/real/manifest", "command": REAL_COMMAND,
-            "terms": sorted(terms)}
+    summary = {"clips": len(paths), "speakers": len(speakers), "minutes": round(frames / fps / 60, 1),
+               "split": "train", "manifest": "modit/train/real/manifest", "command": REAL_COMMAND,
+               "terms": sorted(terms)}
+    if clips_used:
+        summary["clips_used"] = sorted(clips_used)
+    return summary
 
 
 def main(argv=None) -> None:
@@ -53,12 +59,13 @@ def main(argv=None) -> None:
     parser.add_argument("--command", action="append", required=True, help="a training command, in stage order")
     parser.add_argument("--bench", default=None, help="bench/real_motion.py --json output for this checkpoint")
     parser.add_argument("--recommended-guidance", type=float, default=None)
+    parser.add_argument("--clips-used", nargs="+", default=None, help="the real clips the run saw (default: all)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     state_dict, metadata = load_checkpoint(args.checkpoint)
     metadata = dict(metadata)
     metadata.update(display_name=DISPLAY_NAME, license=LICENSE, data_terms=LICENSE.split(": ", 1)[1],
-                    corpus=corpus_summary(args.synthetic), real_data=real_summary(args.real),
+                    corpus=corpus_summary(args.synthetic), real_data=real_summary(args.real, args.clips_used),
                     training={"commands": list(args.command), "checkpoint_step": int(metadata["num_train_steps"])})
     if args.bench:
         with open(args.bench) as f:
