@@ -11,15 +11,25 @@ from ..modit.types import MODIT_AUDIO_FEATURES, MODIT_DIT_MODEL, MODIT_FACE, MOD
 
 BUNDLED_SUFFIX = " (bundled)"
 NONE_FOUND = "no DiT checkpoint found (put one in models/modit)"
+# The bundled DiTs by dropdown name, the default first. v2 learned from real talking-head video whose terms are
+# research use (NOTICE), and says so in its name; v1 (eSpeak voices only) is the permissive choice and keeps the
+# name saved workflows already hold.
+BUNDLED_DITS = (("embedded v2 (real speech, research use)", "modit_embedded_v2_real.safetensors"),
+                ("embedded" + BUNDLED_SUFFIX, "modit_embedded_v1.safetensors"))
 
 
 def _bundled() -> dict:
-    """{"embedded (bundled)": path} for modit/weights/modit_<name>_*.safetensors ("embedded_v1" -> "embedded")."""
-    found = {}
+    """{dropdown name: path} of the bundled DiTs: BUNDLED_DITS (the default first), then any other
+    modit/weights/modit_<name>_*.safetensors as "<name> (bundled)"."""
+    found = {label: os.path.join(BUNDLED_WEIGHTS_DIR, file) for label, file in BUNDLED_DITS
+             if os.path.isfile(os.path.join(BUNDLED_WEIGHTS_DIR, file))}
+    known = {file for _, file in BUNDLED_DITS}
     for path in sorted(glob.glob(os.path.join(BUNDLED_WEIGHTS_DIR, "modit_*.safetensors"))):
+        if os.path.basename(path) in known:
+            continue
         stem = os.path.basename(path)[len("modit_"):-len(".safetensors")]
-        label = stem.rsplit("_v", 1)[0] if "_v" in stem else stem
-        found[label + BUNDLED_SUFFIX] = path
+        label = (stem.rsplit("_v", 1)[0] if "_v" in stem else stem) + BUNDLED_SUFFIX
+        found.setdefault(label, path)
     return found
 
 
@@ -41,8 +51,10 @@ class MoDiTLoadDiT:
     def INPUT_TYPES(cls):
         choices = _choices()
         return {"required": {
-            "checkpoint": (choices, {"default": choices[0], "tooltip": "Which DiT to load: '(bundled)' ships with "
-                                     "the pack (small, fast on CPU); other files come from models/modit."}),
+            "checkpoint": (choices, {"default": choices[0], "tooltip": "Which DiT to load. Bundled: 'embedded v2' "
+                                     "learned lip motion from real talking-head video (research-use terms, see "
+                                     "NOTICE); 'embedded (bundled)' is v1, eSpeak voices only (permissive). Other "
+                                     "files come from models/modit."}),
             "dtype": (list(comfy_adapter.DTYPE_CHOICES), {"default": "auto", "tooltip": "Weight precision: auto "
                       "picks fp32 on CPU and bf16/fp16 on GPUs; fp16/bf16 halve memory, fp32 is the reference.",
                                                           "advanced": True}),
@@ -64,7 +76,8 @@ class MoDiTLoadDiT:
 class MoDiTSampleExpression:
     CATEGORY = "MoDiT/motion"
     DESCRIPTION = ("Sample per-frame expression coefficients for the speech with the DiT (paper Algorithm 1: "
-                   "lip-sync bias in the late steps below phase_threshold). Long audio runs in overlapping windows. "
+                   "lip-sync bias in the late steps below phase_threshold), as motion around the portrait's own "
+                   "expression. Long audio runs in overlapping windows. "
                    "Pose and eye closure are left at zero for the blink stage to fill.")
     RETURN_TYPES = (MODIT_MOTION,)
     RETURN_NAMES = ("motion",)
@@ -83,8 +96,9 @@ class MoDiTSampleExpression:
                              "tooltip": "Noise seed: the same seed gives the same motion; change it for a variation."}),
             "steps": ("INT", {"default": 10, "min": 1, "max": 1000, "tooltip": "Denoising steps: cost grows "
                               "linearly; ddim/dpmpp_2m are good at 10-20, ddpm needs 100+."}),
-            "sampler": (samplers, {"default": "ddim", "tooltip": "ddim: deterministic and fast; dpmpp_2m: sharper at "
-                                   "few steps; ddpm: the paper's stochastic Algorithm 1 loop (needs many steps)."}),
+            "sampler": (samplers, {"default": "ddim", "tooltip": "ddim: the update of the paper's Algorithm 1 (line 8: "
+                                   "deterministic DDIM), fast; dpmpp_2m: DPM-Solver++(2M), sharper at few steps; "
+                                   "ddpm: ancestral DDPM sampling (Ho et al., stochastic, needs 100+ steps)."}),
             "phase_threshold": ("INT", {"default": 500, "min": 0, "max": 1000, "tooltip": "t_T of Algorithm 1: "
                                         "steps t < t_T add the diagonal lip-sync bias; higher = lips lock to the "
                                         "audio earlier, 0 = never. No effect on cost.", "advanced": True}),

@@ -83,15 +83,16 @@ def upscale_model() -> Graph:
 
 
 def compare_samplers() -> Graph:
-    g = Graph("modit_compare_samplers", "MoDiT: fast DDIM vs Algorithm 1 DDPM from one audio")
+    g = Graph("modit_compare_samplers", "MoDiT: Algorithm 1 (DDIM) vs ancestral DDPM from one audio")
     _, _, encode, face, dit = _front(g)
-    fast = _motion(g, dit, encode, face, 740, y=0, sampler="ddim", steps=10, title="DDIM, 10 steps")
-    paper = _motion(g, dit, encode, face, 740, y=420, sampler="ddpm", steps=50, title="DDPM (Algorithm 1), 50 steps")
-    for blink, y, name in ((fast, 0, "ddim"), (paper, 420, "ddpm")):
+    fast = _motion(g, dit, encode, face, 740, y=0, sampler="ddim", steps=10, title="Algorithm 1 update (DDIM), 10 steps")
+    ancestral = _motion(g, dit, encode, face, 740, y=420, sampler="ddpm", steps=50, title="Ancestral DDPM, 50 steps")
+    for blink, y, name in ((fast, 0, "ddim"), (ancestral, 420, "ddpm")):
         render = g.add("MoDiTFlowRender", (1460, y), face=(face, "face"), motion=(blink, "motion"))
         _video(g, (render, "frames"), encode, 1820, f"MoDiT/compare_{name}", y=y)
-    g.note("Same audio, same face, same seed: the top row samples with DDIM in 10 steps, the bottom with the "
-           "paper's DDPM loop (Algorithm 1, bias injection phases) in 50. Compare the two videos.", (740, -220))
+    g.note("Same audio, same face, same seed: the top row samples with Algorithm 1's deterministic DDIM update in 10 "
+           "steps, the bottom with stochastic ancestral DDPM in 50; both with Algorithm 1's bias injection phases. "
+           "Compare the two videos.", (740, -220))
     return g
 
 

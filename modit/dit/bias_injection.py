@@ -8,8 +8,21 @@ Notation (code name -> paper symbol):
   phase_bias       -> the phase decider: M = M_D + M_E while t < t_T (late, fine steps: lips lock to the audio)
                       and M = M_E otherwise (early, coarse steps: free expression)
 
-The masks are additive attention biases added to the audio cross-attention logits,
-s = Q K^T / sqrt(d_k) + M, over [T query frames, T audio frames]. They are pure functions of (t, t_T, T) so
+Phase order: Algorithm 1 and the prose disagree, and we follow Algorithm 1. Algorithm 1 injects M_D + M_E when
+t < t_T, i.e. in the LATE, low-noise steps, and M_E alone in the early, noisy ones. The prose of §3.4.2 (and the
+abstract: "refine lip synchronization and progressively enhance full-face coherence") tells the hierarchy the other
+way round: lips locked first, the whole face refined after. We keep Algorithm 1 because (1) it is the one precise,
+testable statement (a comparison on a step index), (2) it matches what a denoiser decides when: the noisy steps
+set the coarse, utterance-level shape of the motion, for which the wide M_E context is right, and the low-noise
+steps set per-frame timing, which is what a +-2-frame band constrains, and (3) training uses the same rule per
+sample (modit/train/loop.py), so sampling with the prose order would show the network masks it never saw.
+t_T = 0 gives M_E only at every step and t_T = num_train_steps gives M_D + M_E at every step, so both ends of the
+design are reachable from the Sample Expression node without a second code path.
+
+Where the bias goes: always on the audio cross-attention logits, s = Q K^T / sqrt(d_k) + M, over [T query frames,
+T audio frames]. A network whose config says `self_attention_bias` (the abstract's "biased self/cross-attention")
+also adds M to its self-attention over frames; the extra beta_0 key is never biased. Which of the two the shipped
+network uses was chosen on the real-speaker validation bench (bench/real_motion.py); its config records it. They are pure functions of (t, t_T, T) so
 that the network never holds step state (the bias is an argument of its forward) and every sampler shares them.
 """
 import torch

@@ -18,14 +18,27 @@ One block (Figure 3), each sub-layer pre-normed, modulated by c (adaLN-Zero) and
   4. feed-forward network
 
 Inputs are in the network's normalised units: the model keeps the data statistics it was trained with as
-buffers (`audio_mean/std`, `expression_mean/std`) and offers normalise/denormalise helpers to the sampler.
+buffers (`audio_mean/std`, `expression_mean/std`) and offers the unit conversions to the sampler and trainer:
+  motion_units(beta, beta_0)   the diffusion variable X_0. With config.relative_motion (issue 14) it is the motion
+                               relative to the source, (beta - beta_0) / expression_std, so "no motion" is exactly
+                               the source's own expression (a smile stays a smile, silence returns to the source's
+                               mouth); otherwise (v1) the absolute (beta - expression_mean) / expression_std.
+  beta_0_units(beta_0)         the beta_0 token's input, (beta_0 - mean) / std clipped to +-BETA_0_CLIP: a real
+                               portrait can sit hundreds of training stds out on a channel the corpus never moved,
+                               and such a token drove the v1 network into frame-to-frame chatter.
+  audio_units(audio)           (features - audio_mean) / audio_std, after removing the utterance's own per-column
+                               mean when config.audio_norm == "utterance" (cepstral-mean style normalisation, so
+                               eSpeak and recorded voices, loud or quiet, look alike to the network).
 """
 import math
 
 import torch
 import torch.nn as nn
 
+from ..audio.normalization import utterance_centre
 from .presets import DiTConfig
+
+BETA_0_CLIP = 5.0  # |beta_0 token input| bound in training-data standard deviations
 from .temporal_attention import TemporalAttention, scaled_attention
 
 
@@ -78,14 +91,15 @@ class DiTBlock(nn.Module):
         # adaLN-Zero: (shift, scale, gate) for each of the 4 sub-layers; zero-initialised in MoDiT.__init__.
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(C, 12 * C))
 
-    def forward(self, x, c, beta_token, audio_tokens, cross_bias, return_weights=False):
+    def forward(self, x, c, beta_token, audio_tokens, cross_bias, return_weights=False, self_bias=None):
         """x: [B, T, C]; c: [B, C]; beta_token: [B, 1, C]; audio_tokens: [B, 1+T, C] ([A_n; A_1..T]);
-        cross_bias: [B, 1, T, 1+T] or None. Returns x [B, T, C] and {name: weights} when asked."""
+        cross_bias, self_bias: [B, 1, T, 1+T] or None (the extra first key, A_n or beta_0, is never biased).
+        Returns x [B, T, C] and {name: weights} when asked."""
         mods = self.adaLN_modulation(c).chunk(12, dim=1)  # 12 x [B, C]
         weights = {}
 
         h = modulate(self.norms[0](x), mods[0], mods[1])
-        y, weights["self"] = self.self_attention(h, torch.cat([beta_token, h], dim=1), None, return_weights)  # eq. 4
+        y, weights["self"] = self.self_attention(h, torch.cat([beta_token, h], dim=1), self_bias, return_weights)  # eq. 4
         x = x + mods[2][:, None] * y
 
         h = modulate(self.norms[1](x), mods[3], mods[4])
@@ -145,6 +159,40 @@ class MoDiT(nn.Module):
     def normalize_audio(self, audio: torch.Tensor) -> torch.Tensor:
         return (audio - self.audio_mean) / self.audio_std
 
+    def audio_centre(self, audio: torch.Tensor) -> torch.Tensor | None:
+        """The per-utterance centre [D] of raw features [T, D] (None unless the config's audio_norm is "utterance")."""
+        if self.config.audio_norm != "utterance":
+            return None
+        return utterance_centre(audio.float()).to(self.audio_mean.device)
+
+    def audio_units(self, audio: torch.Tensor, centre: torch.Tensor | None = None) -> torch.Tensor:
+        """Raw features [T, D] -> the network's audio input.
+
+        audio is one whole utterance, or a window of one whose audio_centre() is given (sampling long recordings
+        window by window, never normalising a whole-recording copy at once).
+        """
+        if centre is None:
+            centre = self.audio_centre(audio)
+        if centre is not None:
+            audio = audio - centre
+        return self.normalize_audio(audio)
+
+    def beta_0_units(self, beta_0: torch.Tensor) -> torch.Tensor:
+        """Raw source expression [..., K] -> the beta_0 token's input (clipped, see the module docstring)."""
+        return self.normalize_expression(beta_0).clamp(-BETA_0_CLIP, BETA_0_CLIP)
+
+    def motion_units(self, expression: torch.Tensor, beta_0: torch.Tensor) -> torch.Tensor:
+        """Raw expressions [B, T, K] and their source beta_0 [B, K] -> the diffusion variable X_0 [B, T, K]."""
+        if self.config.relative_motion:
+            return (expression - beta_0[:, None]) / self.expression_std
+        return self.normalize_expression(expression)
+
+    def expression_from_motion(self, x: torch.Tensor, beta_0: torch.Tensor) -> torch.Tensor:
+        """Inverse of motion_units: X_0 [B, T, K] and raw beta_0 [B, K] -> raw expressions [B, T, K]."""
+        if self.config.relative_motion:
+            return x * self.expression_std + beta_0[:, None]
+        return self.denormalize_expression(x)
+
     def normalize_expression(self, expression: torch.Tensor) -> torch.Tensor:
         return (expression - self.expression_mean) / self.expression_std
 
@@ -158,7 +206,7 @@ class MoDiT(nn.Module):
         """Predict the noise of eq. 3.
 
         x_t: [B, T, K] noisy normalised expression; t: [B] int steps; audio: [B, T, D] normalised features;
-        beta_0: [B, K] normalised source expression; attn_bias: M, [T, T] or [B, T, T] (None = no bias);
+        beta_0: [B, K] source expression in beta_0_units; attn_bias: M, [T, T] or [B, T, T] (None = no bias);
         drop_audio: [B] bool, True replaces that sample's audio by the null condition (guidance / training).
         Returns eps: [B, T, K].
         """
@@ -185,9 +233,10 @@ class MoDiT(nn.Module):
         if attn_bias is not None:
             bias = attn_bias.to(x.dtype).expand(B, T, T) if attn_bias.ndim == 2 else attn_bias.to(x.dtype)
             cross_bias = torch.cat([bias.new_zeros(B, T, 1), bias], dim=2)[:, None]  # [B, 1, T, 1+T]: A_n unbiased
+        self_bias = cross_bias if self.config.self_attention_bias else None  # same shape: beta_0 key unbiased
         all_weights = []
         for block in self.blocks:
-            x, weights = block(x, c, beta_token, audio_tokens, cross_bias, return_weights)  # [B, T, C]
+            x, weights = block(x, c, beta_token, audio_tokens, cross_bias, return_weights, self_bias)  # [B, T, C]
             all_weights.append(weights)
         shift, scale = self.final_modulation(c).chunk(2, dim=1)
         eps = self.final(modulate(self.final_norm(x), shift, scale))  # [B, T, K]

@@ -7,6 +7,9 @@ network (`DiTConfig.from_dict`). Presets are small functions gathered in `PRESET
 from dataclasses import asdict, dataclass, fields
 
 
+AUDIO_NORMS = ("global", "utterance")
+
+
 @dataclass(frozen=True)
 class DiTConfig:
     feature_dim: int = 80  # D: audio feature width (80 for "mel80", 768 for HuBERT-base)
@@ -19,6 +22,10 @@ class DiTConfig:
     temporal_range: int = 32  # R: relative offsets |i - j| > R share one learned temporal bias (eq. 6)
     latent_size: int = 64  # width of the learned temporal latent z_t of eq. 6
     audio_dropout: float = 0.1  # training rate of replacing the audio by the null condition (for guidance)
+    # Issue 14 (real speakers). The defaults reproduce the v1 network, so v1 files load and sample unchanged.
+    relative_motion: bool = False  # X_0 = (beta - beta_0) / std: motion relative to the source's own expression
+    audio_norm: str = "global"  # "utterance": each utterance's per-column feature mean is removed first (CMVN)
+    self_attention_bias: bool = False  # Algorithm 1's M also biases the self-attention over frames, not only audio
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -31,6 +38,10 @@ class DiTConfig:
         if unknown:
             raise ValueError(f"DiT config: unknown fields {unknown}; this checkpoint needs a newer ComfyUI-MoDiT")
         return cls(**values)
+
+    def __post_init__(self):
+        if self.audio_norm not in AUDIO_NORMS:
+            raise ValueError(f"DiT config: audio_norm {self.audio_norm!r} unknown; expected one of {AUDIO_NORMS}")
 
     def replace(self, **changes) -> "DiTConfig":
         return DiTConfig(**{**self.to_dict(), **changes})

@@ -88,7 +88,8 @@ def sample_expression(model, schedule: NoiseSchedule, audio: torch.Tensor, beta_
 
     model: a MoDiT (its forward is eps_theta, its buffers give the data units); audio: [T, D] raw features;
     beta_0: [K] raw source expression. on_chunk(): called after every network evaluation chunk (progress and
-    cancel). Returns expression [T, K] float32 on the CPU, in raw units.
+    cancel). Returns expression [T, K] float32 on the CPU, in raw units (absolute coefficients, whatever the network's
+    X_0 is: relative-motion networks add their output to beta_0 here).
     """
     parameter = next(model.parameters())
     device, dtype = parameter.device, parameter.dtype
@@ -97,14 +98,15 @@ def sample_expression(model, schedule: NoiseSchedule, audio: torch.Tensor, beta_
     plan = plan_windows(T, window, _context(options, window))
     generator = torch.Generator(device="cpu").manual_seed(int(options.seed))
     start_noise = torch.randn(T, K, generator=generator)  # [T, K] eps of every frame, drawn once
-    beta_n = model.normalize_expression(beta_0.float().to(device)).to(dtype).reshape(1, K)  # [1, K]
+    audio_centre = model.audio_centre(audio)  # [D] over the whole utterance; applied window by window below
+    beta_n = model.beta_0_units(beta_0.float().to(device)).to(dtype).reshape(1, K)  # [1, K]
     result = torch.zeros(T, K)  # [T, K] normalised units, filled window by window
     sampler = make_sampler(options.sampler, schedule)
     for w in plan:
         held = w.known - w.known // 2  # the first half of the context is held; the second half is cross-faded
         known = result[w.start:w.start + held].to(device)[None]  # [1, held, K] float32
         # normalised window by window: a whole-recording copy would be [T, D] (110 MB for an hour of mel80)
-        audio_n = model.normalize_audio(audio[w.start:w.end].float().to(device)).to(dtype)  # [L, D]
+        audio_n = model.audio_units(audio[w.start:w.end].float().to(device), audio_centre).to(dtype)  # [L, D]
         window_x0 = _sample_window(
             model, schedule, sampler, audio_n[None], beta_n,
             start_noise[w.start:w.end].to(device)[None], known, options, generator, on_chunk)[0].float().cpu()
@@ -115,7 +117,8 @@ def sample_expression(model, schedule: NoiseSchedule, audio: torch.Tensor, beta_
             window_x0[held:w.known] = weight * result[span] + (1 - weight) * window_x0[held:w.known]
         result[w.start + held:w.end] = window_x0[held:]
     log.debug("sampled %d frames in %d windows of %d", T, len(plan), window)
-    return model.denormalize_expression(result.to(device)).float().cpu()
+    beta_raw = beta_0.float().to(device).reshape(1, K)
+    return model.expression_from_motion(result.to(device)[None], beta_raw)[0].float().cpu()
 
 
 def _sample_window(model, schedule, sampler, audio, beta_0, noise, known, options, generator, on_chunk):

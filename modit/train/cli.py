@@ -1,6 +1,6 @@
 """`python -m modit.train`: train a MoDiT DiT on corpus shards (see modit/train/data.py for the format).
 
-    python -m modit.train --data corpus/ --preset embedded --steps 20000 --batch-size 64 \
+    python -m modit.train --data corpus/ [real/train/ --mix 0.5 0.5] --preset embedded --steps 20000 --batch-size 64 \
         --out modit_embedded_v1.safetensors --seed 0 [--device cuda] [--resume]
     torchrun --nproc_per_node 4 -m modit.train ...   # DistributedDataParallel, one process per GPU
 """
@@ -18,7 +18,17 @@ def _parser() -> argparse.ArgumentParser:
 
     defaults = TrainOptions()
     p = argparse.ArgumentParser(prog="python -m modit.train", description=__doc__.splitlines()[0])
-    p.add_argument("--data", required=True, help="directory of *.safetensors corpus shards")
+    p.add_argument("--data", required=True, nargs="+", help="directories of *.safetensors corpus shards (several: "
+                   "trained on together, e.g. the synthetic corpus and real shards)")
+    p.add_argument("--mix", type=float, nargs="+", default=None, help="share of windows drawn from each --data "
+                   "directory (default: in proportion to their frames)")
+    p.add_argument("--init", default=None, help="start from this DiT checkpoint's weights (fine-tuning)")
+    p.add_argument("--relative-motion", action="store_true", help="diffuse the motion relative to beta_0 "
+                   "(keeps the source's own expression; issue 14)")
+    p.add_argument("--audio-norm", default="global", choices=("global", "utterance"),
+                   help="utterance: remove each utterance's feature mean first (carries over to recorded voices)")
+    p.add_argument("--self-attention-bias", action="store_true", help="Algorithm 1's bias M on the self-attention "
+                   "over frames as well as on the audio cross-attention")
     p.add_argument("--preset", default="embedded", choices=sorted(PRESETS))
     p.add_argument("--steps", type=int, default=defaults.steps, help="total optimiser steps")
     p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="windows per step (per GPU)")
@@ -52,7 +62,10 @@ def main(argv=None) -> int:
                            warmup_steps=args.warmup, ema_decay=args.ema_decay, seed=args.seed,
                            log_every=args.log_every, save_every=args.save_every,
                            phase_threshold=args.phase_threshold)
-    overrides = {"window": args.window} if args.window else None
-    train(ShardDataset(args.data), args.preset, os.path.abspath(args.out), options, device=args.device,
-          resume=args.resume, config_overrides=overrides)
+    overrides = {"relative_motion": args.relative_motion, "audio_norm": args.audio_norm,
+                 "self_attention_bias": args.self_attention_bias}
+    if args.window:
+        overrides["window"] = args.window
+    train(ShardDataset(args.data, args.mix), args.preset, os.path.abspath(args.out), options, device=args.device,
+          resume=args.resume, config_overrides=overrides, init=args.init)
     return 0

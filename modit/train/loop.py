@@ -72,8 +72,9 @@ def diffusion_losses(model, schedule: NoiseSchedule, batch: Batch, generator: to
 
 
 def _normalize(model: MoDiT, batch: Batch) -> Batch:
-    return Batch(audio=model.normalize_audio(batch.audio), expression=model.normalize_expression(batch.expression),
-                 beta_0=model.normalize_expression(batch.beta_0), mask=batch.mask)
+    """Raw batch -> network units (the dataset already removed per-utterance audio means where the config asks)."""
+    return Batch(audio=model.normalize_audio(batch.audio), expression=model.motion_units(batch.expression, batch.beta_0),
+                 beta_0=model.beta_0_units(batch.beta_0), mask=batch.mask)
 
 
 def _learning_rate(options: TrainOptions, step: int) -> float:
@@ -97,9 +98,11 @@ def _distributed():
 
 def train(dataset: ShardDataset, preset: str, out: str, options: TrainOptions, device: str = "cpu",
           resume: bool = False, schedule_config: ScheduleConfig = ScheduleConfig(), decode=None,
-          config_overrides: dict | None = None, on_step=None) -> tuple[MoDiT, DiTInfo]:
+          config_overrides: dict | None = None, on_step=None, init: str | None = None) -> tuple[MoDiT, DiTInfo]:
     """Train a DiT on `dataset` and write the EMA weights to `out` (safetensors). Returns (EMA model, info).
 
+    init: a DiT checkpoint whose parameters start the run (fine-tuning); its data statistics are replaced by
+    this dataset's, and its config must build the same parameter shapes.
     decode: optional [B, L, K] expression -> [B, L, N, 3] points, enabling the landmark loss L_lks.
     on_step(step, {"total", "noise", "velocity", ...}: float): called after every optimiser step (tests, UIs).
     """
@@ -112,7 +115,17 @@ def train(dataset: ShardDataset, preset: str, out: str, options: TrainOptions, d
     schedule = NoiseSchedule(schedule_config)
     torch.manual_seed(options.seed)  # the initial weights: same seed, same network on every rank
     model = MoDiT(config)
-    for name, value in dataset.statistics().items():
+    if init:
+        start_model, _ = load_dit(init)
+        parameters = {k: v for k, v in start_model.state_dict().items() if k in dict(model.named_parameters())}
+        missing = model.load_state_dict(parameters, strict=False).missing_keys
+        missing = [k for k in missing if k in dict(model.named_parameters())]
+        if missing:
+            raise ValueError(f"--init {init}: parameters {missing[:5]} missing; it was built with another preset")
+        log.info("initialised from %s", init)
+    if config.audio_norm == "utterance":
+        dataset.center_features_per_utterance()
+    for name, value in dataset.statistics(config.relative_motion).items():
         getattr(model, name).copy_(value)
     model.to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)

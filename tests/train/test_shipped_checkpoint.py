@@ -1,4 +1,5 @@
-"""The bundled embedded DiT: loads, says what it is, is the Load DiT default, and lip-syncs a generated utterance."""
+"""The bundled embedded DiT v1 (eSpeak only): loads, says what it is, stays selectable, and lip-syncs a generated
+utterance. The v2 default is tested in test_shipped_v2.py."""
 import os
 import random
 
@@ -32,11 +33,11 @@ def test_shipped_checkpoint_matches_its_metadata():
         assert torch.isfinite(tensor).all(), name
 
 
-def test_load_dit_defaults_to_the_shipped_checkpoint():
+def test_load_dit_still_offers_v1_by_its_saved_name():
     from comfyui_modit.nodes.motion import MoDiTLoadDiT
 
     checkpoint = MoDiTLoadDiT.INPUT_TYPES()["required"]["checkpoint"]
-    assert checkpoint[1]["default"] == "embedded (bundled)"
+    assert "embedded (bundled)" in checkpoint[0]  # workflows saved before v2 keep working (v2 is the default)
     handle, = MoDiTLoadDiT().load("embedded (bundled)", "fp32")
     assert handle.info.feature_kind == "mel80" and handle.info.space == SPACE_NAME
 

@@ -1,4 +1,6 @@
-"""Samplers, one algorithm per file, kept apart from the network (DDPM with Algorithm 1, DDIM, DPM-Solver++).
+"""Samplers, one algorithm per file, kept apart from the network, named by what they compute: "ddim" (Algorithm 1's
+deterministic update, line 8), "ddpm" (ancestral DDPM) and "dpmpp_2m" (DPM-Solver++(2M)). The keys are stored in
+saved workflows, so they never change.
 
 A new sampler is one file here plus one entry in SAMPLERS; the network, the driver and the nodes stay as they are.
 """

@@ -1,5 +1,8 @@
 """DDIM (Song et al. 2021, eq. 12): deterministic (eta = 0) sampling in few steps from a DDPM-trained network.
 
+This is the update of the MoDiT paper's Algorithm 1 (line 8); the driver (sampling.py) adds the phase-dependent
+bias, guidance and windows around it.
+
 Notation (code name -> paper symbol), step from t to s (the previous timestep):
   a_t, a_s   -> alpha_t, alpha_{t-1} in DDIM's notation (= alpha_bar of DDPM)
   pred_x0    -> "predicted x_0" = (x_t - sqrt(1 - a_t) eps) / sqrt(a_t)

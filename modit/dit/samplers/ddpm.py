@@ -1,4 +1,8 @@
-"""DDPM ancestral sampling (Ho et al. 2020, Alg. 2), the loop of the paper's Algorithm 1.
+"""DDPM ancestral sampling (Ho et al. 2020, Alg. 2): the stochastic alternative to the paper's update.
+
+MoDiT's Algorithm 1 updates X_t with the deterministic DDIM rule (its line 8; samplers/ddim.py); this file is the
+classic ancestral sampler with the same bias injection around it (the driver applies Algorithm 1's phases to
+every sampler).
 
 Notation (code name -> paper symbol), for a step from t to s = the previous timestep (s = t - 1 when every
 training step is used; with fewer steps the schedule is respaced and beta_t becomes 1 - alpha_bar_t / alpha_bar_s):

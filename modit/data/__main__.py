@@ -1,0 +1,109 @@
+"""python -m modit.data extract VIDEOS... --out DIR [--fps 25] [--manifest M]
+   python -m modit.data build --videos FOLDER --out DIR [--manifest M] [--split train|val] [--ready FILE]
+
+extract: each video -> DIR/<name>.safetensors (+ .json report, meshes/); provenance from the manifest when the file
+is listed there. build: every clip of the manifest found in FOLDER -> DIR/<split>/, then a summary (DIR/summary.json
+and, with --ready, a one-line text file). Both resume: finished clips are skipped.
+"""
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+
+from . import manifest as manifest_io
+
+
+def _summary(reports: list[dict], fps: float) -> dict:
+    out = {}
+    for split in sorted({r.get("split", "unspecified") for r in reports}):
+        chosen = [r for r in reports if r.get("split", "unspecified") == split]
+        frame_gates, segment_gates, clip_gates = {}, {}, {}
+        for r in chosen:
+            for k, v in r.get("frame_gates", {}).items():
+                frame_gates[k] = frame_gates.get(k, 0) + v
+            for k, v in r.get("segment_gates", {}).items():
+                segment_gates[k] = segment_gates.get(k, 0) + v
+            if r.get("clip_gate"):
+                clip_gates[r["clip_gate"]] = clip_gates.get(r["clip_gate"], 0) + 1
+        frames = sum(r.get("frames", 0) for r in chosen)
+        kept = sum(r.get("kept_frames", 0) for r in chosen)
+        wall = sum(r.get("wall_seconds", 0) for r in chosen)
+        out[split] = {"clips": len(chosen), "clips_kept": sum(1 for r in chosen if r.get("kept_frames", 0)),
+                      "frames": frames, "kept_frames": kept, "kept_minutes": round(kept / fps / 60, 2),
+                      "utterances": sum(r.get("utterances", 0) for r in chosen),
+                      "speakers": len({r.get("speaker") for r in chosen if r.get("kept_frames", 0)}),
+                      "frame_gates": frame_gates, "segment_gates": segment_gates, "clip_gates": clip_gates,
+                      "seconds_per_frame": round(wall / frames, 4) if frames else None}
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m modit.data", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    extract = sub.add_parser("extract", help="extract the given videos into one folder")
+    extract.add_argument("videos", nargs="+")
+    build = sub.add_parser("build", help="extract every manifest clip found in a folder, by split")
+    build.add_argument("--videos", required=True, help="local folder holding the manifest's files")
+    build.add_argument("--split", choices=manifest_io.SPLITS, help="only this split (default: both)")
+    build.add_argument("--ready", help="write a one-line summary to this file when done")
+    for p in (extract, build):
+        p.add_argument("--out", required=True)
+        p.add_argument("--fps", type=float, default=25.0)
+        p.add_argument("--manifest", default=manifest_io.MANIFEST)
+        p.add_argument("--min-seconds", type=float, default=2.0, help="shortest utterance kept")
+        p.add_argument("--force", action="store_true", help="redo clips that are already extracted")
+        p.add_argument("--threads", type=int, default=1, help="torch threads")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("modit.audio").setLevel(logging.WARNING)
+    logging.getLogger("comfyui_modit.modit.audio").setLevel(logging.WARNING)
+
+    import torch
+
+    from .extract import extract_clip
+    from .tracking import FaceTracker
+
+    torch.set_num_threads(args.threads)
+    rows = manifest_io.read(args.manifest) if os.path.isfile(args.manifest) else []
+    manifest_io.check_split(rows)
+    listed = manifest_io.by_file(rows)
+    if args.command == "extract":
+        jobs = [(path, args.out, manifest_io.provenance(listed[os.path.basename(path)])
+                 if os.path.basename(path) in listed else {}) for path in args.videos]
+    else:
+        jobs = []
+        for row in rows:
+            if args.split and row["split"] != args.split:
+                continue
+            path = os.path.join(args.videos, row["file"])
+            if not os.path.isfile(path):
+                logging.warning("%s: not in %s, skipped", row["file"], args.videos)
+                continue
+            jobs.append((path, os.path.join(args.out, row["split"]), manifest_io.provenance(row)))
+    tracker = FaceTracker()
+    reports, started = [], time.time()
+    for n, (path, out, provenance) in enumerate(jobs, 1):
+        os.makedirs(out, exist_ok=True)
+        logging.info("[%d/%d] %s", n, len(jobs), os.path.basename(path))
+        reports.append(extract_clip(path, out, args.fps, provenance, tracker, args.min_seconds, force=args.force))
+    summary = _summary(reports, args.fps)
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1, sort_keys=True)
+    line = "; ".join(f"{split}: {s['clips_kept']}/{s['clips']} clips, {s['kept_frames']}/{s['frames']} frames, "
+                     f"{s['kept_minutes']} min kept, {s['utterances']} utterances, {s['speakers']} speakers"
+                     for split, s in summary.items())
+    line += f" ({args.fps:g} fps, {time.time() - started:.0f} s wall)"
+    logging.info("done: %s", line)
+    if args.command == "build" and args.ready:
+        with open(args.ready + ".partial", "w") as f:
+            f.write(line + "\n")
+        os.replace(args.ready + ".partial", args.ready)
+    print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Ship a DiT trained on synthetic + real talking-head shards as a bundled checkpoint: same weights, plus metadata
+that names the data, its terms, the exact commands and the real-speaker validation figures (modit/train/README.md).
+
+    python -m modit.train.ship_real --checkpoint run/modit_v2.safetensors --synthetic corpus --real real/train \
+        --command "python -m modit.train ..." [--command ...] --bench run/bench_v2.json \
+        --out modit/weights/modit_embedded_v2_real.safetensors
+
+Adds to the DiT metadata (modit/dit/checkpoint.py keeps its own keys untouched):
+  display_name  the Load DiT dropdown name (says research use)
+  license       "research use only" and why; data_terms: the terms of the footage the weights learned from
+  corpus        the synthetic corpus summary (as modit/train/corpus/ship.py writes it)
+  real_data     {"clips", "speakers", "minutes", "split", "manifest", "command"}: the real shards trained on
+  training      {"commands": [one per stage, in order], "checkpoint_step"}
+  evaluation    {"real_validation": bench/real_motion.py's per-clip rows and summary}, if given
+  recommended_sampling  {"guidance_scale"}, if given
+"""
+import argparse
+import glob
+import json
+import os
+
+from ..checkpoints import load_checkpoint, save_checkpoint
+from .corpus.ship import corpus_summary
+
+DISPLAY_NAME = "embedded v2 (real speech, research use)"
+LICENSE = ("research use only: these weights were trained on real talking-head clips whose terms are research use "
+           "(HDTF, VoxCeleb2, LRS2, MEAD, VidTIMIT footage; see modit/train/real/manifest and NOTICE). The code is "
+           "Apache-2.0; the eSpeak-only modit_embedded_v1.safetensors is the permissive choice.")
+REAL_COMMAND = "python -m modit.data build --videos ../shared/data/talking --out real"
+
+
+def real_summary(directory: str, clips_used: list[str] | None = None) -> dict:
+    """Clips, speakers, minutes and terms of the real shards trained on (all of `directory`, or the named clips)."""
+    paths = sorted(glob.glob(os.path.join(directory, "*.safetensors")))
+    if clips_used:
+        paths = [p for p in paths if os.path.basename(p)[:-len(".safetensors")] in set(clips_used)]
+    if not paths:
+        raise FileNotFoundError(f"{directory}: no real shards; run `{REAL_COMMAND}` first")
+    speakers, frames, fps, terms = set(), 0, 25.0, set()
+    for path in paths:
+        tensors, metadata = load_checkpoint(path)
+        speakers.add(metadata.get("speaker", os.path.basename(path)))
+        frames += int(tensors["lengths"].sum())
+        fps = float(metadata["fps"])
+        terms.add(metadata.get("terms", "unknown"))
+    summary = {"clips": len(paths), "speakers": len(speakers), "minutes": round(frames / fps / 60, 1),
+               "split": "train", "manifest": "modit/train/real/manifest", "command": REAL_COMMAND,
+               "terms": sorted(terms)}
+    if clips_used:
+        summary["clips_used"] = sorted(clips_used)
+    return summary
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--synthetic", required=True, help="the synthetic corpus directory")
+    parser.add_argument("--real", required=True, help="the real train shard directory")
+    parser.add_argument("--command", action="append", required=True, help="a training command, in stage order")
+    parser.add_argument("--bench", default=None, help="bench/real_motion.py --json output for this checkpoint")
+    parser.add_argument("--recommended-guidance", type=float, default=None)
+    parser.add_argument("--clips-used", nargs="+", default=None, help="the real clips the run saw (default: all)")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    state_dict, metadata = load_checkpoint(args.checkpoint)
+    metadata = dict(metadata)
+    metadata.update(display_name=DISPLAY_NAME, license=LICENSE, data_terms=LICENSE.split(": ", 1)[1],
+                    corpus=corpus_summary(args.synthetic), real_data=real_summary(args.real, args.clips_used),
+                    training={"commands": list(args.command), "checkpoint_step": int(metadata["num_train_steps"])})
+    if args.bench:
+        with open(args.bench) as f:
+            metadata["evaluation"] = {"real_validation": json.load(f)}
+    if args.recommended_guidance is not None:
+        metadata["recommended_sampling"] = {"guidance_scale": args.recommended_guidance}
+    save_checkpoint(args.out, state_dict, metadata)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
