@@ -83,7 +83,7 @@ def av_lag(mouth: np.ndarray, level_db: np.ndarray, max_lag: int = MAX_LAG) -> d
 
 def track_clip(path: str, fps: float, tracker: FaceTracker, min_score: float = MIN_SCORE) -> dict:
     """Run the tracker over every output frame; per-frame arrays and gate reasons."""
-    rows = {k: [] for k in ("expression", "rotation", "centre", "side", "openness", "mouth_open", "source_frame",
+    rows = {k: [] for k in ("expression", "rotation", "centre", "scale", "side", "openness", "mouth_open", "source_frame",
                             "canonical", "score")}
     reasons, prev_thumb, prev_points = [], None, None
     for i, j, rgb in video.frames_at(path, fps):
@@ -99,6 +99,7 @@ def track_clip(path: str, fps: float, tracker: FaceTracker, min_score: float = M
         rows["expression"].append(measure.expression)
         rows["rotation"].append(measure.rotation)
         rows["centre"].append(measure.centre)
+        rows["scale"].append(measure.scale)
         rows["side"].append(measure.side)
         rows["openness"].append(measure.openness)
         rows["mouth_open"].append(measure.mouth_open)
@@ -110,12 +111,14 @@ def track_clip(path: str, fps: float, tracker: FaceTracker, min_score: float = M
     return arrays
 
 
-def utterance_pose(rotation: np.ndarray, centre: np.ndarray, side: np.ndarray) -> np.ndarray:
-    """[L, 6] MODIT_MOTION pose offsets from the first frame (as modit/blink/reference.py measures them)."""
+def utterance_pose(rotation: np.ndarray, centre: np.ndarray, scale: np.ndarray, side: float) -> np.ndarray:
+    """[L, 6] MODIT_MOTION pose offsets from the first frame: angles, the head origin's shift in units of the
+    first frame's crop side, and the log scale change (origin and scale come from the rigid fit, so an opening
+    jaw moves neither)."""
     pose = np.zeros((rotation.shape[0], 6))
     pose[:, :3] = rotation - rotation[0]
-    pose[:, 3:5] = (centre - centre[0]) / side[0]
-    pose[:, 5] = np.log(side / side[0])
+    pose[:, 3:5] = (centre - centre[0]) / side
+    pose[:, 5] = np.log(scale / scale[0])
     return pose
 
 
@@ -181,7 +184,7 @@ def extract_clip(path: str, out_dir: str, fps: float = 25.0, provenance: dict | 
         low = rows[jaw <= np.quantile(jaw, 0.1)]
         rest = expression[low].mean(0)
         poses = [utterance_pose(track["rotation"][s.start:s.stop], track["centre"][s.start:s.stop],
-                                track["side"][s.start:s.stop]) for s in kept]
+                                track["scale"][s.start:s.stop], float(track["side"][s.start])) for s in kept]
         tensors = {
             "features": features[rows],
             "expression": torch.from_numpy(expression[rows]).float(),
