@@ -40,7 +40,7 @@ def portrait_face():
     from PIL import Image
 
     image = Image.open(PORTRAIT).convert("RGB").resize((SIZE, SIZE), Image.LANCZOS)
-    return analyse_portrait(torch.from_numpy(np.asarray(image)).float() / 255)
+    return analyse_portrait(torch.from_numpy(np.array(image)).float() / 255)
 
 
 @pytest.fixture(scope="session")

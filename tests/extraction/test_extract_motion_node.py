@@ -61,3 +61,15 @@ def test_clear_errors():
         node.extract(fps=25.0, missing_face="interpolate")
     with pytest.raises(ValueError, match="no face found in any"):
         node.extract(fps=25.0, missing_face="interpolate", frames=torch.full((3, 64, 64, 3), 0.5))
+
+
+def test_core_video_input_gives_frames_fps_and_audio(driven_frames):
+    from fractions import Fraction
+    from types import SimpleNamespace
+
+    audio = noise_audio(1.0)
+    video = SimpleNamespace(get_components=lambda: SimpleNamespace(images=driven_frames[:10], audio=audio,
+                                                                   frame_rate=Fraction(30)))
+    motion, out_audio = MoDiTExtractMotion().extract(fps=25.0, missing_face="interpolate", video=video)
+    assert motion.fps == 30.0 and motion.num_frames == 10
+    assert out_audio["waveform"].shape[-1] == 16000 * 10 // 30 + 1  # ceil(10 / 30 s * 16 kHz)
