@@ -9,6 +9,8 @@ four, the rest are extra):
     rest_expression  [U, 12]  float32  the clip's mean expression over its lowest-jaw tenth of kept frames
     utterance_start  [U]      int64    output frame where each utterance starts
     pose             [N, 6]   float32  MODIT_MOTION pose offsets from the utterance's first frame (POSE_CHANNELS)
+    head_rotation    [N, 3]   float32  absolute yaw, pitch, roll (rad) against the camera: the expression fit is
+                                       orthographic, so far-turned heads read less reliably (weight or drop them)
     eyes             [N, 2]   float32  eye openness (subject's left, right), ~1 open, ~0 closed
     frame_index      [N]      int64    output frame (at `fps`) of each row;  source_frame: the decoded picture
     mouth_open       [N]      float32  inner-lip gap / inter-ocular distance (an independent mouth measure)
@@ -193,6 +195,7 @@ def extract_clip(path: str, out_dir: str, fps: float = 25.0, provenance: dict | 
             "rest_expression": torch.from_numpy(np.stack([rest] * len(kept))).float(),
             "utterance_start": torch.tensor([s.start for s in kept], dtype=torch.int64),
             "pose": torch.from_numpy(np.concatenate(poses)).float(),
+            "head_rotation": torch.from_numpy(track["rotation"][rows]).float(),
             "eyes": torch.from_numpy(track["openness"][rows]).float(),
             "frame_index": torch.from_numpy(rows).long(),
             "source_frame": torch.from_numpy(track["source_frame"][rows]).long(),

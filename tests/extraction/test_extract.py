@@ -40,6 +40,7 @@ def test_shard_has_the_training_format_one_row_per_frame(extracted):
     assert tuple(tensors["features"].shape) == (FRAMES, 320)
     assert tuple(tensors["expression"].shape) == (FRAMES, NUM_COMPONENTS)
     assert tuple(tensors["pose"].shape) == (FRAMES, 6) and tuple(tensors["eyes"].shape) == (FRAMES, 2)
+    assert float(tensors["head_rotation"].abs().max()) < 0.3, "a near-frontal portrait"
     assert tensors["frame_index"].tolist() == list(range(FRAMES))
     assert int(tensors["lengths"].sum()) == FRAMES
     # beta_0 is a real frame of the speaker: the utterance's first kept frame.
