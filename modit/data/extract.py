@@ -18,6 +18,7 @@ four, the rest are extra):
 Metadata: feature_kind, feature_dim, fps, space (as the synthetic corpus), and provenance (source_file, repo, path,
 commit, speaker, split, terms), audio_source, beta_0_rule, gate settings.
 """
+import json
 import logging
 import math
 import os
@@ -137,8 +138,6 @@ def extract_clip(path: str, out_dir: str, fps: float = 25.0, provenance: dict | 
     name = clip_name(path)
     if not force and shard.is_complete(out_dir, name):
         log.info("%s: already extracted, skipped", name)
-        import json
-
         with open(shard.paths(out_dir, name)["report"]) as f:
             return {**json.load(f), "skipped": True}
     started = time.time()
