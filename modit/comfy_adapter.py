@@ -93,9 +93,14 @@ class _PlainPatcher:
         self.model = model
         self.load_device = load_device
         self.offload_device = offload_device
+        self._loaded = False
 
     def load(self) -> None:
-        self.model.to(self.load_device)
+        # Module.to walks every parameter even when nothing moves: for the face stack that was a third of the CPU
+        # time of each video frame (45 -> 29 ms); without ComfyUI nothing offloads, so the first move is enough.
+        if not self._loaded:
+            self.model.to(self.load_device)
+            self._loaded = True
 
 
 def make_patcher(model: torch.nn.Module, load_device: torch.device | None = None,

@@ -48,6 +48,9 @@ def main(argv=None) -> int:
     build.add_argument("--videos", required=True, help="local folder holding the manifest's files")
     build.add_argument("--split", choices=manifest_io.SPLITS, help="only this split (default: both)")
     build.add_argument("--ready", help="write a one-line summary to this file when done")
+    build.add_argument("--reverse", action="store_true",
+                       help="walk the manifest from its end: a second worker started this way meets the first in the "
+                            "middle (each skips what the other finished)")
     for p in (extract, build):
         p.add_argument("--out", required=True)
         p.add_argument("--fps", type=float, default=25.0)
@@ -82,6 +85,8 @@ def main(argv=None) -> int:
                 logging.warning("%s: not in %s, skipped", row["file"], args.videos)
                 continue
             jobs.append((path, os.path.join(args.out, row["split"]), manifest_io.provenance(row)))
+        if args.reverse:
+            jobs.reverse()
     tracker = FaceTracker()
     reports, started = [], time.time()
     for n, (path, out, provenance) in enumerate(jobs, 1):

@@ -9,6 +9,8 @@ four, the rest are extra):
     rest_expression  [U, 12]  float32  the clip's mean expression over its lowest-jaw tenth of kept frames
     utterance_start  [U]      int64    output frame where each utterance starts
     pose             [N, 6]   float32  MODIT_MOTION pose offsets from the utterance's first frame (POSE_CHANNELS)
+    head_rotation    [N, 3]   float32  absolute yaw, pitch, roll (rad) against the camera: the expression fit is
+                                       orthographic, so far-turned heads read less reliably (weight or drop them)
     eyes             [N, 2]   float32  eye openness (subject's left, right), ~1 open, ~0 closed
     frame_index      [N]      int64    output frame (at `fps`) of each row;  source_frame: the decoded picture
     mouth_open       [N]      float32  inner-lip gap / inter-ocular distance (an independent mouth measure)
@@ -16,6 +18,7 @@ four, the rest are extra):
 Metadata: feature_kind, feature_dim, fps, space (as the synthetic corpus), and provenance (source_file, repo, path,
 commit, speaker, split, terms), audio_source, beta_0_rule, gate settings.
 """
+import json
 import logging
 import math
 import os
@@ -83,7 +86,7 @@ def av_lag(mouth: np.ndarray, level_db: np.ndarray, max_lag: int = MAX_LAG) -> d
 
 def track_clip(path: str, fps: float, tracker: FaceTracker, min_score: float = MIN_SCORE) -> dict:
     """Run the tracker over every output frame; per-frame arrays and gate reasons."""
-    rows = {k: [] for k in ("expression", "rotation", "centre", "side", "openness", "mouth_open", "source_frame",
+    rows = {k: [] for k in ("expression", "rotation", "centre", "scale", "side", "openness", "mouth_open", "source_frame",
                             "canonical", "score")}
     reasons, prev_thumb, prev_points = [], None, None
     for i, j, rgb in video.frames_at(path, fps):
@@ -99,6 +102,7 @@ def track_clip(path: str, fps: float, tracker: FaceTracker, min_score: float = M
         rows["expression"].append(measure.expression)
         rows["rotation"].append(measure.rotation)
         rows["centre"].append(measure.centre)
+        rows["scale"].append(measure.scale)
         rows["side"].append(measure.side)
         rows["openness"].append(measure.openness)
         rows["mouth_open"].append(measure.mouth_open)
@@ -110,12 +114,14 @@ def track_clip(path: str, fps: float, tracker: FaceTracker, min_score: float = M
     return arrays
 
 
-def utterance_pose(rotation: np.ndarray, centre: np.ndarray, side: np.ndarray) -> np.ndarray:
-    """[L, 6] MODIT_MOTION pose offsets from the first frame (as modit/blink/reference.py measures them)."""
+def utterance_pose(rotation: np.ndarray, centre: np.ndarray, scale: np.ndarray, side: float) -> np.ndarray:
+    """[L, 6] MODIT_MOTION pose offsets from the first frame: angles, the head origin's shift in units of the
+    first frame's crop side, and the log scale change (origin and scale come from the rigid fit, so an opening
+    jaw moves neither)."""
     pose = np.zeros((rotation.shape[0], 6))
     pose[:, :3] = rotation - rotation[0]
-    pose[:, 3:5] = (centre - centre[0]) / side[0]
-    pose[:, 5] = np.log(side / side[0])
+    pose[:, 3:5] = (centre - centre[0]) / side
+    pose[:, 5] = np.log(scale / scale[0])
     return pose
 
 
@@ -132,8 +138,6 @@ def extract_clip(path: str, out_dir: str, fps: float = 25.0, provenance: dict | 
     name = clip_name(path)
     if not force and shard.is_complete(out_dir, name):
         log.info("%s: already extracted, skipped", name)
-        import json
-
         with open(shard.paths(out_dir, name)["report"]) as f:
             return {**json.load(f), "skipped": True}
     started = time.time()
@@ -181,7 +185,7 @@ def extract_clip(path: str, out_dir: str, fps: float = 25.0, provenance: dict | 
         low = rows[jaw <= np.quantile(jaw, 0.1)]
         rest = expression[low].mean(0)
         poses = [utterance_pose(track["rotation"][s.start:s.stop], track["centre"][s.start:s.stop],
-                                track["side"][s.start:s.stop]) for s in kept]
+                                track["scale"][s.start:s.stop], float(track["side"][s.start])) for s in kept]
         tensors = {
             "features": features[rows],
             "expression": torch.from_numpy(expression[rows]).float(),
@@ -190,6 +194,7 @@ def extract_clip(path: str, out_dir: str, fps: float = 25.0, provenance: dict | 
             "rest_expression": torch.from_numpy(np.stack([rest] * len(kept))).float(),
             "utterance_start": torch.tensor([s.start for s in kept], dtype=torch.int64),
             "pose": torch.from_numpy(np.concatenate(poses)).float(),
+            "head_rotation": torch.from_numpy(track["rotation"][rows]).float(),
             "eyes": torch.from_numpy(track["openness"][rows]).float(),
             "frame_index": torch.from_numpy(rows).long(),
             "source_frame": torch.from_numpy(track["source_frame"][rows]).long(),

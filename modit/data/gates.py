@@ -20,8 +20,8 @@ import numpy as np
 
 from ..face import landmarks as lm
 
-MAX_YAW = 30.0  # degrees
-MAX_PITCH = 25.0
+MAX_YAW = 35.0  # degrees (MediaPipe meshes hold to ~45; the mouth fit degrades beyond ~35)
+MAX_PITCH = 30.0
 PIXEL_CUT = 0.12  # mean |change| of a 32x32 grey thumbnail (0..1) between consecutive output frames
 LANDMARK_CUT = 0.35  # rigid-landmark motion between consecutive frames, inter-ocular distances
 SILENCE_DB = -45.0  # frame level (10 log10 of the mean square) below which a frame holds no speech

@@ -44,4 +44,6 @@ def write(directory: str, name: str, tensors: dict | None, metadata: dict, meshe
         save_checkpoint(where["meshes"], meshes, {"source_file": metadata.get("source_file", name)})
     if tensors is not None:
         save_checkpoint(where["shard"], tensors, metadata)
+    elif os.path.exists(where["shard"]):  # a redone clip that now keeps nothing: no stale shard may stay behind
+        os.remove(where["shard"])
     write_json(where["report"], report)

@@ -28,6 +28,7 @@ MIN_SCORE = 0.5  # BlazeFace score a face must reach to count (and to be tracked
 MIN_PRESENCE = 0.5  # face-mesh presence below which the tracked ROI holds no face
 OTHER_FACE_AREA = 0.1  # a second detection counts as another face when its box is >= this share of the largest
 CROP_SCALE = 1.8  # side of the face crop around the mesh, as analyse_portrait's margin 0.4 (1 + 2 * 0.4)
+DETECT_EVERY = 5  # while tracking, BlazeFace re-counts the faces every this many frames (a quarter of the cost)
 
 
 @dataclass
@@ -42,7 +43,8 @@ class FrameMeasure:
     canonical: np.ndarray  # [468, 3] pose-free mesh (canonical units)
     expression: np.ndarray  # [K] embedded-v1 coefficients
     rotation: np.ndarray  # [3] yaw, pitch, roll (rad; roll on the image)
-    centre: np.ndarray  # [2] mean of the mesh, image px
+    centre: np.ndarray  # [2] image px of the fitted head's origin (the template centroid; the jaw does not move it)
+    scale: float  # image px per canonical unit (fitted on the rigid regions; the jaw does not change it)
     side: float  # face crop side in image px (analyse_portrait's crop)
     openness: np.ndarray  # [2] eye openness (subject's left, right), ~1 open
     inter_ocular: float  # outer eye corner distance, image px
@@ -64,8 +66,8 @@ def read_mesh(points: torch.Tensor) -> dict:
     canonical = geometry.unpose(points.double(), s, R, t)
     beta = expression.fit(canonical, template.float(), B)
     yaw, pitch, roll = geometry.euler_angles(R)
-    return {"canonical": canonical.float(), "expression": beta,
-            "rotation": torch.stack([yaw, pitch, roll]).float()}
+    return {"canonical": canonical.float(), "expression": beta, "rotation": torch.stack([yaw, pitch, roll]).float(),
+            "origin": t[:2].float(), "scale": float(s)}
 
 
 def mouth_opening(points: np.ndarray) -> float:
@@ -95,32 +97,47 @@ class FaceTracker:
         self.min_score = min_score
         self.detector = detector
         self.previous = None  # [468, 3] image px of the last frame with a face
+        self.detections = []  # the latest BlazeFace result, reused between counts while tracking
+        self.since_detection = DETECT_EVERY
 
     def reset(self) -> None:
         self.previous = None
+        self.since_detection = DETECT_EVERY
+
+    def _detect(self, image: torch.Tensor) -> list:
+        self.detections = self.stack.detect(image, min_score=self.min_score, model=self.detector)
+        self.since_detection = 0
+        return self.detections
 
     def _empty(self, faces: int, score: float = 0.0, presence: float = 0.0) -> FrameMeasure:
         zeros = np.zeros
         K = expression.K
         return FrameMeasure(False, faces, score, presence, zeros((468, 3)), zeros((468, 3)), zeros(K), zeros(3),
-                            zeros(2), 0.0, zeros(2), 0.0, 0.0)
+                            zeros(2), 0.0, 0.0, zeros(2), 0.0, 0.0)
 
     @torch.no_grad()
     def measure(self, image: torch.Tensor) -> FrameMeasure:
         """Read one frame [H, W, 3] float 0..1."""
-        detections = self.stack.detect(image, min_score=self.min_score, model=self.detector)
-        largest = detections[0].area if detections else 0.0
-        faces = sum(1 for d in detections if d.area >= OTHER_FACE_AREA * largest)
+        # Detection runs on the first frame, after a reset or a lost face, and every DETECT_EVERY frames.
+        if self.previous is None or self.since_detection + 1 >= DETECT_EVERY:
+            detections = self._detect(image)
+        else:
+            detections = self.detections
+            self.since_detection += 1
         points = presence = None
         if self.previous is not None:  # track: the ROI of the previous mesh
             points, presence = run_mesh(self.stack, image, roi_from_landmarks(self.previous))
         if points is None or presence < MIN_PRESENCE:
+            if self.since_detection:  # the cached detections are stale: the face moved or left
+                detections = self._detect(image)
             if not detections:
                 self.previous = None
-                return self._empty(faces, presence=presence or 0.0)
+                return self._empty(0, presence=presence or 0.0)
             d = detections[0]
             points, presence = run_mesh(self.stack, image, roi_from_detection(d.box_xyxy, d.keypoints))
             points, presence = run_mesh(self.stack, image, roi_from_landmarks(points))
+        largest = detections[0].area if detections else 0.0
+        faces = sum(1 for d in detections if d.area >= OTHER_FACE_AREA * largest)
         if presence < MIN_PRESENCE:
             self.previous = None
             return self._empty(faces, presence=presence)
@@ -133,7 +150,7 @@ class FaceTracker:
         return FrameMeasure(
             face=True, faces=faces, score=score, presence=float(presence), points=array,
             canonical=read["canonical"].numpy(), expression=read["expression"].double().numpy(),
-            rotation=read["rotation"].double().numpy(), centre=centre,
+            rotation=read["rotation"].double().numpy(), centre=read["origin"].double().numpy(), scale=read["scale"],
             side=roi_from_landmarks(points, scale=CROP_SCALE).side,
             openness=eyes.openness(contours[[1, 0]]).double().numpy(), inter_ocular=_inter_ocular(array),
             mouth_open=mouth_opening(array))

@@ -7,6 +7,7 @@ drops every sixth picture). The clip has floor(video duration * fps) output fram
 video's first audio track; it is aligned to the first picture (an audio track that starts later is padded with
 silence, one that starts earlier is trimmed), mixed to mono and kept at its own sample rate.
 """
+import itertools
 import logging
 import os
 from dataclasses import dataclass
@@ -60,7 +61,7 @@ def _decode_sound(path: str, start: float) -> tuple[np.ndarray, int] | None:
         rate = int(stream.rate)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
         pieces, first_time = [], None
-        for frame in list(container.decode(stream)) + [None]:
+        for frame in itertools.chain(container.decode(stream), [None]):  # None flushes the resampler
             if frame is not None and first_time is None and frame.time is not None:
                 first_time = float(frame.time)
             for out in resampler.resample(frame):
