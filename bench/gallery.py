@@ -7,7 +7,7 @@ a contact sheet and one table row (identity drift, rigid-point jitter, artifact 
     python bench/gallery.py --real                             # real clips: first frame + own speech, beside the video
     python bench/gallery.py --only glasses,lowres              # faces whose file name contains a word
 
-The speech: the first 5.0 s of samples/speech.wav (a pause, phrases, a second pause near 4.1 s: closed and open
+The speech: the first 4.0 s of samples/speech.wav (a pause, phrases, a short pause near 1.1 s: closed and open
 phases). Portraits over --max-side px are downscaled first (memory: the pipeline holds every frame at source size).
 
 Every frame is measured as users see it: the render is encoded to H.264 (crf 19, as the pack writes) and decoded.
@@ -45,7 +45,7 @@ import gallery_video as video  # noqa: E402
 
 ROOT = os.path.dirname(HERE)
 SHARED = os.path.normpath(os.path.join(ROOT, "..", "shared", "data"))
-DEFAULT_AUDIO, DEFAULT_SECONDS = os.path.join(ROOT, "samples", "speech.wav"), 5.0
+DEFAULT_AUDIO, DEFAULT_SECONDS = os.path.join(ROOT, "samples", "speech.wav"), 4.0
 IDENTITY_EVERY = 4
 REAL_REFERENCE = "real_reference.json"  # written by --real beside the label folders, read by portrait runs
 # --real: a subset with distinct speakers and sources (the MANIFEST's ten VidTIMIT clips are one person).

@@ -26,7 +26,7 @@ RIGID_POINTS = (27, 28, 29, 30, 31, 35, 36, 39, 42, 45)
 # broken frames beside real talking clips (FINDINGS.md); fixed, never tuned per face.
 LOCAL_WINDOW = 5  # px, box for the local standard deviation
 DARK_LUMA, DARK_STD = 0.15, 0.02  # "flat dark fill": darker than this and smoother than this
-STEP_LAPLACIAN = 0.12  # |4-neighbour Laplacian| above this: a one-pixel step edge (pasted/staircase boundary)
+STEP_LAPLACIAN = 0.08  # |4-neighbour Laplacian| above this: a one-pixel step edge (pasted/staircase boundary)
 CORNER_BLOCK = 5  # px, Shi-Tomasi window
 CORNER_MIN_EIG = 0.0015  # min-eigenvalue threshold (luminance/px)^2 of a "hard corner" pixel
 ROI_MARGIN = 0.3  # IODs by which the lips' hull is grown to form the mouth region
