@@ -19,8 +19,9 @@ Baselines: the source portrait repeated for the same number of frames through th
 - jitter: per frame pair, RMS residual motion of 10 rigid landmarks (nose bridge, nostril wings, eye corners)
   after removing the best similarity transform between the two frames (the head's own rigid motion), in IODs
   (inter-ocular distances); mean over the pairs.
-- artifact: in the mouth region (lips' hull grown by 0.3 IOD), the fractions of flat dark fill, one-pixel step
-  edges and hard corners beyond the source's own, x100, summed; mean and max over frames.
+- artifact: in the mouth region (lips' hull grown by 0.3 IOD), the percentage of pixels that are flat dark fill,
+  one-pixel step edges or hard corners where the source (moved by the head's rigid motion) has none within 2 px,
+  summed over the three; mean and max over frames. The source against itself reads 0.
 
 Contact sheets (source, mouth closed, half open, wide open, mid-blink, worst artifact frame; a face row and a
 mouth close-up row) and the rendered mp4s go to the output folder, never into git: they show third-party faces.
@@ -58,7 +59,7 @@ REAL_PICK = ("KristiNoem", "Obama_clip2", "andrew_clip_1", "feifeili_clip2_short
 class Measured:
     """Per-frame figures of one clip of normalised frames against a reference portrait."""
 
-    def __init__(self, face: meters.DlibFace, frames: np.ndarray, reference_parts: dict, scale: float, iod: float,
+    def __init__(self, face: meters.DlibFace, frames: np.ndarray, reference, scale: float, iod: float,
                  identity_reference=None, identity_frames=()):
         self.frames = [_resize(f, scale) for f in frames]
         shapes, previous = [], None
@@ -72,8 +73,9 @@ class Measured:
         self.landmarks = np.stack([face.points(s) for s in shapes])
         self.iod = iod
         self.jitter = meters.rigid_jitter(self.landmarks, iod)
-        self.parts = [meters.artifact_parts(f, lm, iod) for f, lm in zip(self.frames, self.landmarks)]
-        self.artifact = np.array([meters.artifact_score(p, reference_parts) for p in self.parts])
+        self.parts = [meters.artifact_parts(f, lm, reference[0], reference[1], iod)
+                      for f, lm in zip(self.frames, self.landmarks)]
+        self.artifact = np.array([meters.artifact_score(p) for p in self.parts])
         self.mouth = np.array([meters.mouth_opening(lm) for lm in self.landmarks])
         self.eyes = np.array([meters.eye_aspect(lm) for lm in self.landmarks])
         self.identity = np.full(len(self.frames), np.nan)
@@ -199,20 +201,24 @@ def measure_item(name: str, portrait_path: str, audio_path: str, fps_hint: float
     """Render, encode, decode and measure one portrait (and, in --real mode, the real clip beside it)."""
     os.makedirs(outdir, exist_ok=True)
     started = time.time()
-    with tempfile.TemporaryDirectory() as work:
-        image_path, source = load_portrait(portrait_path, args.max_side, work)
-        waveform, rate = video.read_audio(audio_path)
-        frames = pipeline.render(image_path, audio_path)
-    render_s = time.time() - started
-    fps = fps_hint
-    render_mp4 = video.encode(os.path.join(outdir, "render.mp4"), frames, fps, (waveform, rate))
-    T = len(frames)
-    H, W = frames.shape[1] // 2 * 2, frames.shape[2] // 2 * 2
-    source = cv2.resize(source, (frames.shape[2], frames.shape[1])) if source.shape[:2] != frames.shape[1:3] else source
-    still_mp4 = video.encode(os.path.join(outdir, "still.mp4"), np.repeat(source[None, :H, :W], T, 0), fps)
-    del frames
+    render_mp4, still_mp4 = os.path.join(outdir, "render.mp4"), os.path.join(outdir, "still.mp4")
+    if args.reuse and os.path.isfile(render_mp4) and os.path.isfile(still_mp4):
+        render_s = float("nan")  # measured again from the earlier run's files
+    else:
+        with tempfile.TemporaryDirectory() as work:
+            image_path, source = load_portrait(portrait_path, args.max_side, work)
+            waveform, rate = video.read_audio(audio_path)
+            frames = pipeline.render(image_path, audio_path)
+        render_s = time.time() - started
+        video.encode(render_mp4, frames, fps_hint, (waveform, rate))
+        T, H, W = len(frames), frames.shape[1] // 2 * 2, frames.shape[2] // 2 * 2
+        if source.shape[:2] != frames.shape[1:3]:
+            source = cv2.resize(source, (frames.shape[2], frames.shape[1]), interpolation=cv2.INTER_AREA)
+        video.encode(still_mp4, np.repeat(source[None, :H, :W], T, 0), fps_hint)
+        del frames
     rendered, _ = video.decode(render_mp4)
     still, _ = video.decode(still_mp4)
+    T = len(rendered)
 
     src_shape = face.shape(np.ascontiguousarray(still[0]))
     if src_shape is None:
@@ -221,12 +227,12 @@ def measure_item(name: str, portrait_path: str, audio_path: str, fps_hint: float
     iod = meters.NORM_IOD
     reference_frame = _resize(still[0], scale)
     reference_shape = face.shape(reference_frame)
-    reference_parts = meters.artifact_parts(reference_frame, face.points(reference_shape), iod)
+    reference = (reference_frame, face.points(reference_shape))
     identity_ref = (reference_frame, reference_shape)
 
-    still_m = Measured(face, still, reference_parts, scale, iod)
+    still_m = Measured(face, still, reference, scale, iod)
     del still
-    render_m = Measured(face, rendered, reference_parts, scale, iod, identity_ref)
+    render_m = Measured(face, rendered, reference, scale, iod, identity_ref)
     del rendered
     render_m.add_identity(face, identity_ref, render_m.pick().values())
     row = {"face": name, "frames": T, "render_s": round(render_s, 1)}
@@ -234,7 +240,7 @@ def measure_item(name: str, portrait_path: str, audio_path: str, fps_hint: float
     row.update({"still_jitter": float(still_m.jitter.mean()), "still_art_mean": float(still_m.artifact.mean())})
     sheets = [("render", render_m)]
     if real_frames is not None:
-        real_m = Measured(face, real_frames[:T], reference_parts, scale, iod, identity_ref)
+        real_m = Measured(face, real_frames[:T], reference, scale, iod, identity_ref)
         real_m.add_identity(face, identity_ref, real_m.pick().values())
         row.update(real_m.summary("real_"))
         sheets.append(("real", real_m))
@@ -322,6 +328,8 @@ def main() -> int:
     parser.add_argument("--only", help="comma-separated words: faces (or clips) whose name contains one")
     parser.add_argument("--real", action="store_true", help="real clips: first frame + own speech vs the video")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure the render.mp4/still.mp4 an earlier run left in --out instead of rendering")
     args = parser.parse_args()
 
     import torch
@@ -337,7 +345,14 @@ def main() -> int:
     face = meters.DlibFace()
     from gallery_render import DefaultPipeline
 
-    pipeline = DefaultPipeline(args.pack)
+    class LazyPipeline:  # imported on first use: a --reuse run never imports the pack
+        built = None
+
+        def render(self, *a):
+            self.built = self.built or DefaultPipeline(args.pack)
+            return self.built.render(*a)
+
+    pipeline = LazyPipeline()
     words = [w for w in (args.only or "").split(",") if w]
     rows = []
     with tempfile.TemporaryDirectory() as work:

@@ -117,22 +117,50 @@ def hard_corner_map(y: np.ndarray) -> np.ndarray:
 ARTIFACT_PARTS = ("dark", "step", "corner")
 
 
-def artifact_parts(image: np.ndarray, landmarks: np.ndarray, iod: float, region: np.ndarray | None = None) -> dict:
-    """Fractions (0..1) of the mouth region of one normalised frame that are flat dark fill, one-pixel step
-    edges and hard corners."""
+NEW_RADIUS = 2  # px: a frame's map pixel counts as new when the aligned source has none within this distance
+
+
+def artifact_maps(image: np.ndarray) -> dict:
     y = luminance(image)
-    region = mouth_region(y.shape, landmarks, iod) if region is None else region
+    return {"dark": flat_dark_map(y), "step": step_edge_map(y), "corner": hard_corner_map(y)}
+
+
+def align_to(reference: np.ndarray, reference_landmarks: np.ndarray, landmarks: np.ndarray, shape_hw) -> np.ndarray:
+    """The reference image moved by the similarity transform that takes its rigid points onto the frame's (the
+    head's intended motion), so what is left to compare is what the renderer changed."""
+    rigid = list(RIGID_POINTS)
+    M, _ = cv2.estimateAffinePartial2D(np.asarray(reference_landmarks, np.float32)[rigid],
+                                       np.asarray(landmarks, np.float32)[rigid])
+    if M is None:
+        M = np.array([[1, 0, 0], [0, 1, 0]], np.float64)
+    return cv2.warpAffine(reference, M, (shape_hw[1], shape_hw[0]), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def artifact_parts(image: np.ndarray, landmarks: np.ndarray, reference: np.ndarray, reference_landmarks: np.ndarray,
+                   iod: float = NORM_IOD) -> dict:
+    """Fractions (0..1) of the mouth region of one normalised frame that are flat dark fill, one-pixel step edges
+    and hard corners which the source (aligned on the rigid points) does not have within NEW_RADIUS px.
+
+    The source's own beard, teeth, wrinkles and dark corners therefore cost nothing, wherever they are; what the
+    renderer adds does. Real lips moving add soft edges, which none of the three maps fire on.
+    """
+    region = mouth_region(image.shape[:2], landmarks, iod)
     area = max(int(region.sum()), 1)
-    maps = {"dark": flat_dark_map(y), "step": step_edge_map(y), "corner": hard_corner_map(y)}
-    return {name: float((maps[name] & region).sum()) / area for name in ARTIFACT_PARTS}
+    ours = artifact_maps(image)
+    theirs = artifact_maps(align_to(reference, reference_landmarks, landmarks, image.shape[:2]))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * NEW_RADIUS + 1, 2 * NEW_RADIUS + 1))
+    out = {}
+    for name in ARTIFACT_PARTS:
+        known = cv2.dilate(theirs[name].astype(np.uint8), kernel) > 0
+        out[name] = float((ours[name] & ~known & region).sum()) / area
+    return out
 
 
-def artifact_score(parts: dict, reference: dict) -> float:
-    """0..300: 100 x the sum over the parts of what the frame has beyond the reference (the source portrait
-    through the same encoder). The source's own dark corners, edges and teeth therefore cost nothing; what the
-    renderer adds does. A still re-encode reads 0 by construction; real talking clips read ~1-3 against their
-    own first frame."""
-    return 100.0 * sum(max(0.0, parts[name] - reference[name]) for name in ARTIFACT_PARTS)
+def artifact_score(parts: dict) -> float:
+    """0..300: 100 x the sum of the parts (percent of the mouth region covered by new flat dark fill, new step
+    edges and new hard corners). The source against itself reads 0."""
+    return 100.0 * sum(parts[name] for name in ARTIFACT_PARTS)
 
 
 # ---- dlib: landmarks and identity ----------------------------------------------------------------------------

@@ -50,8 +50,7 @@ def textured_face(seed=0, size=256) -> np.ndarray:
 def score(image, landmarks=None, reference=None):
     landmarks = face_landmarks() if landmarks is None else landmarks
     reference = textured_face(0) if reference is None else reference
-    ref_parts = meters.artifact_parts(reference, face_landmarks(), IOD)
-    return meters.artifact_score(meters.artifact_parts(image, landmarks, IOD), ref_parts)
+    return meters.artifact_score(meters.artifact_parts(image, landmarks, reference, face_landmarks(), IOD))
 
 
 # ---- jitter -----------------------------------------------------------------------------------------------------
@@ -119,7 +118,7 @@ def test_flat_black_hole_with_a_white_band_scores_clearly():
     cv2.rectangle(image, (108, 171), (148, 175), (235, 235, 230), -1)
     landmarks = face_landmarks(mouth_gap=16)
     assert score(image, landmarks) > 5.0
-    assert meters.artifact_parts(image, landmarks, IOD)["dark"] > 0.05
+    assert meters.artifact_parts(image, landmarks, textured_face(0), face_landmarks(), IOD)["dark"] > 0.05
 
 
 def test_torn_staircase_edge_scores_clearly():
@@ -134,6 +133,15 @@ def test_artifact_score_ignores_what_the_source_already_has():
     image = textured_face(1).copy()
     cv2.rectangle(image, (96, 166), (160, 190), (90, 60, 55), 1)
     assert score(image, reference=image) == 0.0
+
+
+def test_artifact_score_follows_the_head():
+    """The same clean face, shifted and slightly rotated (the head's own motion), is not an artifact."""
+    M = cv2.getRotationMatrix2D((128, 128), 4.0, 1.03)
+    M[:, 2] += (6, -4)
+    moved = cv2.warpAffine(textured_face(0), M, (256, 256), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    landmarks = face_landmarks() @ M[:, :2].T + M[:, 2]
+    assert score(moved, landmarks) < 1.0
 
 
 def test_blurred_opening_scores_far_below_a_painted_one():
