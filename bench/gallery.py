@@ -60,7 +60,7 @@ class Measured:
     """Per-frame figures of one clip of normalised frames against a reference portrait."""
 
     def __init__(self, face: meters.DlibFace, frames: np.ndarray, reference, scale: float, iod: float,
-                 identity_reference=None, identity_frames=()):
+                 identity_reference=None, identity_frames=(), intended: dict | None = None):
         self.frames = [_resize(f, scale) for f in frames]
         shapes, previous = [], None
         for frame in self.frames:
@@ -72,6 +72,7 @@ class Measured:
         self.shapes = shapes
         self.landmarks = np.stack([face.points(s) for s in shapes])
         self.iod = iod
+        self.intended = intended if intended and len(intended.get("jaw_open", ())) == len(self.frames) else None
         self.jitter = meters.rigid_jitter(self.landmarks, iod)
         self.parts = [meters.artifact_parts(f, lm, reference[0], reference[1], iod)
                       for f, lm in zip(self.frames, self.landmarks)]
@@ -93,11 +94,15 @@ class Measured:
                 self.identity[i] = np.linalg.norm(face.descriptor(self.frames[i], self.shapes[i]) - reference)
 
     def pick(self) -> dict:
-        """The contact sheet's frames: mouth closed / half / wide, mid-blink, worst artifact."""
-        m = self.mouth
+        """The contact sheet's frames: mouth closed / half / wide, mid-blink, worst artifact. By the motion the
+        renderer was asked for where the checkout says (dlib misreads broken mouths), else by dlib's landmarks."""
+        if self.intended is not None:
+            m, eyes_shut = self.intended["jaw_open"], self.intended["eye_closure"]
+        else:
+            m, eyes_shut = self.mouth, -self.eyes
         half = (m.min() + m.max()) / 2
         return {"closed": int(np.argmin(m)), "half": int(np.argmin(np.abs(m - half))), "wide": int(np.argmax(m)),
-                "blink": int(np.argmin(self.eyes)), "worst": int(np.argmax(self.artifact))}
+                "blink": int(np.argmax(eyes_shut)), "worst": int(np.argmax(self.artifact))}
 
     def summary(self, prefix: str) -> dict:
         ident = self.identity[~np.isnan(self.identity)]
@@ -171,7 +176,11 @@ def sheet_tiles(source: np.ndarray, clip: Measured, what: str) -> list:
     tiles = [("source", source, None)]
     for name, i in picks.items():
         ident = clip.identity[i]
-        text = f"{name} #{i} open {clip.mouth[i]:.2f} eye {clip.eyes[i]:.2f} art {clip.artifact[i]:.1f}"
+        if clip.intended is not None:
+            text = f"{name} #{i} jaw {clip.intended['jaw_open'][i]:.2f} lids {clip.intended['eye_closure'][i]:.2f}"
+        else:
+            text = f"{name} #{i} open {clip.mouth[i]:.2f} ear {clip.eyes[i]:.2f}"
+        text += f" art {clip.artifact[i]:.1f}"
         text += f" id {ident:.2f}" if not np.isnan(ident) else ""
         tiles.append((text, clip.frames[i], clip.landmarks[i]))
     return tiles
@@ -202,14 +211,19 @@ def measure_item(name: str, portrait_path: str, audio_path: str, fps_hint: float
     os.makedirs(outdir, exist_ok=True)
     started = time.time()
     render_mp4, still_mp4 = os.path.join(outdir, "render.mp4"), os.path.join(outdir, "still.mp4")
+    intended_npz = os.path.join(outdir, "intended.npz")
     if args.reuse and os.path.isfile(render_mp4) and os.path.isfile(still_mp4):
         render_s = float("nan")  # measured again from the earlier run's files
+        if not os.path.isfile(intended_npz):
+            with tempfile.TemporaryDirectory() as work:
+                np.savez(intended_npz, **pipeline.motion(load_portrait(portrait_path, args.max_side, work)[0], audio_path))
     else:
         with tempfile.TemporaryDirectory() as work:
             image_path, source = load_portrait(portrait_path, args.max_side, work)
             waveform, rate = video.read_audio(audio_path)
-            frames = pipeline.render(image_path, audio_path)
+            frames, intended = pipeline.render(image_path, audio_path)
         render_s = time.time() - started
+        np.savez(intended_npz, **intended)
         video.encode(render_mp4, frames, fps_hint, (waveform, rate))
         T, H, W = len(frames), frames.shape[1] // 2 * 2, frames.shape[2] // 2 * 2
         if source.shape[:2] != frames.shape[1:3]:
@@ -232,7 +246,8 @@ def measure_item(name: str, portrait_path: str, audio_path: str, fps_hint: float
 
     still_m = Measured(face, still, reference, scale, iod)
     del still
-    render_m = Measured(face, rendered, reference, scale, iod, identity_ref)
+    intended = dict(np.load(intended_npz))
+    render_m = Measured(face, rendered, reference, scale, iod, identity_ref, intended=intended)
     del rendered
     render_m.add_identity(face, identity_ref, render_m.pick().values())
     row = {"face": name, "frames": T, "render_s": round(render_s, 1)}
@@ -351,6 +366,10 @@ def main() -> int:
         def render(self, *a):
             self.built = self.built or DefaultPipeline(args.pack)
             return self.built.render(*a)
+
+        def motion(self, *a):
+            self.built = self.built or DefaultPipeline(args.pack)
+            return self.built.motion(*a)
 
     pipeline = LazyPipeline()
     words = [w for w in (args.only or "").split(",") if w]

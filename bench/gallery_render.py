@@ -46,16 +46,35 @@ class DefaultPipeline:
         with open(os.path.join(pack_root, workflow)) as f:
             self.graph = json.load(f)
         self.render_node = next(i for i, n in self.graph.items() if n["class_type"] == "MoDiTFlowRender")
+        self.motion_node = str(self.graph[self.render_node]["inputs"]["motion"][0])
         self.graph = {i: n for i, n in self.graph.items() if n["class_type"] not in VIDEO_NODES}
 
-    def render(self, image_path: str, audio_path: str) -> np.ndarray:
-        """Frames [T, H, W, 3] uint8 of the portrait speaking the recording."""
-        graph = json.loads(json.dumps(self.graph))
+    def render(self, image_path: str, audio_path: str) -> tuple[np.ndarray, dict]:
+        """(frames [T, H, W, 3] uint8 of the portrait speaking the recording, the intended motion: jaw_open [T]
+        and eye_closure [T] as the renderer was asked for them, empty if this checkout does not say)."""
+        outputs = self._run(self.graph, image_path, audio_path)
+        frames = outputs[self.render_node][0]
+        frames = (frames[..., :3].float().clamp(0, 1) * 255).round().byte().numpy()
+        return frames, self._intended(outputs[self.motion_node][0])
+
+    def motion(self, image_path: str, audio_path: str) -> dict:
+        """The intended motion only (the graph without its render node)."""
+        graph = {i: n for i, n in self.graph.items() if i != self.render_node}
+        return self._intended(self._run(graph, image_path, audio_path)[self.motion_node][0])
+
+    def _intended(self, motion) -> dict:
+        try:
+            names = import_module(f"{PACK_NAME}.modit.face.components").COMPONENT_NAMES
+            jaw = motion.expression[:, list(names).index("jaw_open")].float().numpy()
+            return {"jaw_open": jaw, "eye_closure": motion.eye_closure.float().mean(-1).numpy()}
+        except (ImportError, AttributeError, ValueError):
+            return {}
+
+    def _run(self, graph: dict, image_path: str, audio_path: str) -> dict:
+        graph = json.loads(json.dumps(graph))
         for node in graph.values():
             if node["class_type"] == "LoadImage":
                 node["inputs"]["image"] = os.path.abspath(image_path)
             if node["class_type"] == "LoadAudio":
                 node["inputs"]["audio"] = os.path.abspath(audio_path)
-        outputs = self.runner.run_graph(graph, self.pack.nodes.NODE_CLASS_MAPPINGS)
-        frames = outputs[self.render_node][0]
-        return (frames[..., :3].float().clamp(0, 1) * 255).round().byte().numpy()
+        return self.runner.run_graph(graph, self.pack.nodes.NODE_CLASS_MAPPINGS)
