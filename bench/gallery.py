@@ -255,7 +255,7 @@ def measure_item(name: str, portrait_path: str, audio_path: str, fps_hint: float
     row.update({"still_jitter": float(still_m.jitter.mean()), "still_art_mean": float(still_m.artifact.mean())})
     sheets = [("render", render_m)]
     if real_frames is not None:
-        real_m = Measured(face, real_frames[:T], reference, scale, iod, identity_ref)
+        real_m = Measured(face, real_frames, reference, scale, iod, identity_ref)
         real_m.add_identity(face, identity_ref, real_m.pick().values())
         row.update(real_m.summary("real_"))
         sheets.append(("real", real_m))
@@ -391,12 +391,13 @@ def main() -> int:
             try:
                 if args.real:
                     wav = os.path.splitext(path)[0] + ".wav"
-                    real, fps = video.decode(path, max_frames=int(round(args.seconds * 25)) + 1)
-                    real = real[: int(round(args.seconds * fps))]
+                    real, fps = video.decode(path)
+                    real = real[: int(round(args.seconds * fps))]  # the same seconds, at the clip's own rate
                     portrait = os.path.join(work, "first_frame.png")
                     cv2.imwrite(portrait, cv2.cvtColor(real[0], cv2.COLOR_RGB2BGR))
                     speech = crop_audio(wav if os.path.isfile(wav) else path, len(real) / fps, work)
-                    row = measure_item(name, portrait, speech, fps, pipeline, face, args, outdir, real)
+                    row = measure_item(name, portrait, speech, 25.0, pipeline, face, args, outdir, real)
+                    row["real_fps"] = fps
                 else:
                     row = measure_item(name, path, speech, 25.0, pipeline, face, args, outdir)
             except Exception as error:  # one broken face must not cost the other 29 their figures
