@@ -125,30 +125,33 @@ def artifact_maps(image: np.ndarray) -> dict:
     return {"dark": flat_dark_map(y), "step": step_edge_map(y), "corner": hard_corner_map(y)}
 
 
-def align_to(reference: np.ndarray, reference_landmarks: np.ndarray, landmarks: np.ndarray, shape_hw) -> np.ndarray:
-    """The reference image moved by the similarity transform that takes its rigid points onto the frame's (the
-    head's intended motion), so what is left to compare is what the renderer changed."""
+def rigid_alignment(reference_landmarks: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """[2, 3] similarity taking the reference's rigid points onto the frame's (the head's intended motion)."""
     rigid = list(RIGID_POINTS)
     M, _ = cv2.estimateAffinePartial2D(np.asarray(reference_landmarks, np.float32)[rigid],
                                        np.asarray(landmarks, np.float32)[rigid])
-    if M is None:
-        M = np.array([[1, 0, 0], [0, 1, 0]], np.float64)
-    return cv2.warpAffine(reference, M, (shape_hw[1], shape_hw[0]), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
+    return np.array([[1, 0, 0], [0, 1, 0]], np.float64) if M is None else M
 
 
 def artifact_parts(image: np.ndarray, landmarks: np.ndarray, reference: np.ndarray, reference_landmarks: np.ndarray,
                    iod: float = NORM_IOD) -> dict:
     """Fractions (0..1) of the mouth region of one normalised frame that are flat dark fill, one-pixel step edges
-    and hard corners which the source (aligned on the rigid points) does not have within NEW_RADIUS px.
+    and hard corners which the source (moved by the similarity that aligns the rigid points, i.e. the head's own
+    motion) does not have within NEW_RADIUS px.
 
     The source's own beard, teeth, wrinkles and dark corners therefore cost nothing, wherever they are; what the
     renderer adds does. Real lips moving add soft edges, which none of the three maps fire on.
     """
-    region = mouth_region(image.shape[:2], landmarks, iod)
+    M = rigid_alignment(reference_landmarks, landmarks)
+    moved_landmarks = np.asarray(reference_landmarks, np.float64) @ M[:, :2].T + M[:, 2]
+    # The frame's own lips and the source's lips carried by the head: dlib can misplace the lips of a broken
+    # frame, and the damage must not escape the region because of that.
+    region = mouth_region(image.shape[:2], landmarks, iod) | mouth_region(image.shape[:2], moved_landmarks, iod)
     area = max(int(region.sum()), 1)
     ours = artifact_maps(image)
-    theirs = artifact_maps(align_to(reference, reference_landmarks, landmarks, image.shape[:2]))
+    moved = cv2.warpAffine(reference, M, (image.shape[1], image.shape[0]), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+    theirs = artifact_maps(moved)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * NEW_RADIUS + 1, 2 * NEW_RADIUS + 1))
     out = {}
     for name in ARTIFACT_PARTS:
