@@ -60,7 +60,7 @@ class Measured:
     """Per-frame figures of one clip of normalised frames against a reference portrait."""
 
     def __init__(self, face: meters.DlibFace, frames: np.ndarray, reference, scale: float, iod: float,
-                 identity_reference=None, identity_frames=(), intended: dict | None = None):
+                 identity_reference=None, intended: dict | None = None):
         self.frames = [_resize(f, scale) for f in frames]
         shapes, previous = [], None
         for frame in self.frames:
@@ -81,17 +81,15 @@ class Measured:
         self.eyes = np.array([meters.eye_aspect(lm) for lm in self.landmarks])
         self.identity = np.full(len(self.frames), np.nan)
         if identity_reference is not None:
-            image, shape = identity_reference
-            reference = face.descriptor(image, shape)
-            for i in sorted(set(range(0, len(self.frames), IDENTITY_EVERY)) | set(identity_frames)):
-                self.identity[i] = np.linalg.norm(face.descriptor(self.frames[i], self.shapes[i]) - reference)
+            self.add_identity(face, identity_reference, range(0, len(self.frames), IDENTITY_EVERY))
 
     def add_identity(self, face, identity_reference, indices):
+        """dlib distance to the source for the given frames (the descriptor costs ~0.2 s, so not every frame)."""
+        todo = [i for i in indices if np.isnan(self.identity[i])]
         image, shape = identity_reference
-        reference = face.descriptor(image, shape)
-        for i in indices:
-            if np.isnan(self.identity[i]):
-                self.identity[i] = np.linalg.norm(face.descriptor(self.frames[i], self.shapes[i]) - reference)
+        found = meters.identity_distances(face, image, shape, [self.frames[i] for i in todo],
+                                          [self.shapes[i] for i in todo])
+        self.identity[todo] = found
 
     def pick(self) -> dict:
         """The contact sheet's frames: mouth closed / half / wide, mid-blink, worst artifact. By the motion the
@@ -171,7 +169,7 @@ def contact_sheet(path: str, title: str, tiles: list[tuple[str, np.ndarray, np.n
     return path
 
 
-def sheet_tiles(source: np.ndarray, clip: Measured, what: str) -> list:
+def sheet_tiles(source: np.ndarray, clip: Measured) -> list:
     picks = clip.pick()
     tiles = [("source", source, None)]
     for name, i in picks.items():
@@ -263,7 +261,7 @@ def measure_item(name: str, portrait_path: str, audio_path: str, fps_hint: float
         title = (f"{name} [{kind}, {args.label}]  id mean {np.nanmean(clip.identity):.3f} max "
                  f"{np.nanmax(clip.identity):.3f}  jitter {clip.jitter.mean():.4f} (still "
                  f"{still_m.jitter.mean():.4f})  artifact mean {clip.artifact.mean():.1f} max {clip.artifact.max():.1f}")
-        contact_sheet(os.path.join(outdir, f"sheet_{kind}.png"), title, sheet_tiles(reference_frame, clip, kind),
+        contact_sheet(os.path.join(outdir, f"sheet_{kind}.png"), title, sheet_tiles(reference_frame, clip),
                       iod, face.points(reference_shape))
     np.savez_compressed(os.path.join(outdir, "per_frame.npz"), identity=render_m.identity, jitter=render_m.jitter,
                         artifact=render_m.artifact, mouth=render_m.mouth, eyes=render_m.eyes,
