@@ -50,7 +50,7 @@ def main(argv) -> int:
                      for fig in FIGURES]
             cells += [f"{median([new[f]['still_jitter'] for f in faces]):.4f}",
                       f"{median([new[f]['still_art_mean'] for f in faces]):.2f}"]
-            print(f"| **median** | " + " | ".join(cells) + " |")
+            print("| **median** | " + " | ".join(cells) + " |")
             continue
         b, n = base[face], new[face]
         cells = [f"{b[fig]:.3f} | {n[fig]:.3f}" for fig in FIGURES]
