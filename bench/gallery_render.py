@@ -3,6 +3,7 @@
 Kept apart from the meters so the meters never import the pack being measured (they are this checkout's own).
 """
 import importlib.util
+import inspect
 import json
 import os
 import sys
@@ -77,4 +78,7 @@ class DefaultPipeline:
                 node["inputs"]["image"] = os.path.abspath(image_path)
             if node["class_type"] == "LoadAudio":
                 node["inputs"]["audio"] = os.path.abspath(audio_path)
-        return self.runner.run_graph(graph, self.pack.nodes.NODE_CLASS_MAPPINGS)
+        nodes = self.pack.nodes.NODE_CLASS_MAPPINGS
+        if "keep" in inspect.signature(self.runner.run_graph).parameters:  # runners that release outputs early
+            return self.runner.run_graph(graph, nodes, keep=(self.motion_node,))
+        return self.runner.run_graph(graph, nodes)

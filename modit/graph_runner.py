@@ -147,9 +147,10 @@ def _links(node: dict, graph: dict):
             yield name, str(value[0]), int(value[1])
 
 
-def run_graph(graph: dict, node_classes: dict, timings: list | None = None) -> dict:
+def run_graph(graph: dict, node_classes: dict, timings: list | None = None, keep=()) -> dict:
     """Execute every node of an API-format graph in dependency order; returns {node_id: outputs tuple} of the
-    nodes nothing consumes (the graph's outputs).
+    nodes nothing consumes (the graph's outputs) and of the nodes named in `keep` (for benches and tests that
+    inspect an intermediate result, e.g. the motion a renderer was given).
 
     An output is released as soon as the last node that reads it has run, so a long recording's AUDIO, its
     features and the frames are not all held to the end of the run (ComfyUI itself keeps them in its cache;
@@ -160,13 +161,14 @@ def run_graph(graph: dict, node_classes: dict, timings: list | None = None) -> d
     finished: set = set()
     visiting: set = set()
     readers: dict = {}  # (producer id, slot) -> links still to be read
+    keep = {str(node_id) for node_id in keep}
     for node in graph.values():
         for _, producer, slot in _links(node, graph):
             readers[producer, slot] = readers.get((producer, slot), 0) + 1
 
     def release(producer: str, slot: int) -> None:
         readers[producer, slot] -= 1
-        if readers[producer, slot] == 0 and producer in outputs:
+        if readers[producer, slot] == 0 and producer in outputs and producer not in keep:
             held = list(outputs[producer])
             held[slot] = None
             outputs[producer] = tuple(held)
@@ -202,7 +204,7 @@ def run_graph(graph: dict, node_classes: dict, timings: list | None = None) -> d
         log.debug("ran node %s (%s) in %.2f s", node_id, kind, seconds)
         held = tuple(result)
         del kwargs, result
-        if any(readers.get((node_id, slot), 0) for slot in range(len(held))):
+        if node_id not in keep and any(readers.get((node_id, slot), 0) for slot in range(len(held))):
             # a node others read keeps only the slots they read (Encode Audio's AUDIO goes at once when, as in
             # the streaming workflow, nothing reads it); a node nothing reads is an output of the graph
             held = tuple(value if readers.get((node_id, slot), 0) else None for slot, value in enumerate(held))

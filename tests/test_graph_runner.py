@@ -77,3 +77,16 @@ def test_a_cycle_is_refused():
              "2": {"class_type": "Reader", "inputs": {"value": ["1", 0]}}}
     with pytest.raises(ValueError, match="cycle"):
         run_graph(graph, CLASSES)
+
+
+def test_kept_nodes_are_returned_whole():
+    Source.made.clear()
+    graph = {
+        "1": {"class_type": "Source", "inputs": {}},
+        "2": {"class_type": "Reader", "inputs": {"value": ["1", 0]}},
+        "3": {"class_type": "Probe", "inputs": {"value": ["2", 0]}},
+    }
+    outputs = run_graph(graph, CLASSES, keep=("1",))
+    assert Probe.alive == [True]  # the kept source outlives its last reader
+    assert sorted(outputs) == ["1", "3"]
+    assert isinstance(outputs["1"][0], Blob) and outputs["1"][1] == "unused slot"  # every slot, read or not
