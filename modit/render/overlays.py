@@ -11,6 +11,8 @@ corners), so their edges move smoothly with sub-pixel motion:
   opening gain with which a Wav2Lip reference's mouth is shown where the driven mouth opens beyond the source's.
 Pixel (j, i) of the output has its centre at (j + 0.5, i + 0.5); boxes are (x0, y0, w, h) in output pixels.
 """
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -128,12 +130,9 @@ def mouth_coordinates(upper: torch.Tensor, lower: torch.Tensor, points: torch.Te
     T = upper.shape[0]
     h, w = points.shape[:2]
     origin = upper[:, 0]  # [T, 2]
-    axis = upper[:, -1] - origin
-    width = axis.norm(dim=-1).clamp_min(1e-3)  # [T]
-    ex = axis / width[:, None]
-    # The across axis points down the image whichever corner comes first (the right eye runs right to left).
-    flip = torch.where(ex[:, 0] < 0, -1.0, 1.0)[:, None]
-    ey = torch.stack([-ex[:, 1], ex[:, 0]], -1) * flip
+    width = (upper[:, -1] - origin).norm(dim=-1).clamp_min(1e-3)  # [T]
+    ex = (upper[:, -1] - origin) / width[:, None]
+    ey = down_axis(upper)
     rel = points.reshape(1, -1, 2) - origin[:, None]  # [T, N, 2]
     xq, yq = (rel * ex[:, None]).sum(-1), (rel * ey[:, None]).sum(-1)  # [T, N]
     to_frame = lambda row: (((row - origin[:, None]) * ex[:, None]).sum(-1),  # noqa: E731
@@ -146,21 +145,50 @@ def mouth_coordinates(upper: torch.Tensor, lower: torch.Tensor, points: torch.Te
     return u, (yq - y_up).reshape(T, h, w), (y_lo - y_up).clamp_min(0).reshape(T, h, w), width
 
 
-def eyelid(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, lid_colours: torch.Tensor,
-           lashes: float = 0.6) -> torch.Tensor:
-    """Skin of a moved lid, with a lash line (of strength `lashes`) along the second curve's edge.
+def down_axis(row: torch.Tensor) -> torch.Tensor:
+    """[T, 2] unit vector across a lip or lid row [T, P, 2] (corner to corner), pointing down the image whichever
+    corner comes first (the right eye runs right to left)."""
+    axis = row[:, -1] - row[:, 0]
+    ex = axis / axis.norm(dim=-1, keepdim=True).clamp_min(1e-3)
+    flip = torch.where(ex[:, 0] < 0, -1.0, 1.0)[:, None]
+    return torch.stack([-ex[:, 1], ex[:, 0]], -1) * flip
 
-    u, depth, height: [T, h, w] mouth_coordinates between the open and the lowered lid margin; lid_colours:
-    [P, 3] source skin above the crease, corner to corner. Returns RGB [T, h, w, 3].
+
+def split_detail(image: torch.Tensor, sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """image [1, C, H, W] -> (its Gaussian blur of `sigma` px, the detail image - blur): a skin's colour and grain."""
+    radius = max(1, math.ceil(2.5 * sigma))
+    x = torch.arange(-radius, radius + 1, dtype=image.dtype, device=image.device)
+    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    C = image.shape[1]
+    padded = F.pad(image, (radius, radius, radius, radius), mode="replicate")
+    low = F.conv2d(padded, kernel.reshape(1, 1, 1, -1).expand(C, 1, 1, -1), groups=C)
+    low = F.conv2d(low, kernel.reshape(1, 1, -1, 1).expand(C, 1, -1, 1), groups=C)
+    return low, image - low
+
+
+def lid_skin_offsets(depth: torch.Tensor, near: torch.Tensor, far: torch.Tensor) -> torch.Tensor:
+    """[T, h, w] px from each pixel of a moved lid (depth px inside it) to source skin with the same grain.
+
+    The grain is copied, not stretched (a stretched copy draws the lashes and folds it crosses as streaks): a
+    pixel depth px into the moved lid reads the source lid band between `near` and `far` px beyond the margin,
+    mirroring that band as often as the lid needs. near, far: broadcastable to depth.
     """
-    P = lid_colours.shape[0]
-    position = (u.clamp(0, 1) * (P - 1))
-    lo = position.floor().long().clamp(0, P - 2)
-    t = (position - lo)[..., None]
-    skin = lid_colours[lo] * (1 - t) + lid_colours[lo + 1] * t  # [T, h, w, 3]
-    to_margin = height - depth  # px above the lowered margin
-    shade = 0.82 + 0.18 * smoothstep(0.0, 3.0, to_margin)  # the lid curves away from the light near its edge
-    lash_line = 1 - lashes * smoothstep(1.6, 0.4, to_margin)
+    span = (far - near).clamp_min(1.0)
+    mirrored = span - (torch.remainder(depth, 2 * span) - span).abs()  # a triangle wave: no seam where it repeats
+    return depth + near + mirrored
+
+
+def eyelid(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, skin: torch.Tensor,
+           lashes: float = 0.6, lash_width: float = 1.0) -> torch.Tensor:
+    """A moved lid: its skin [T, h, w, 3] (the source's, sampled by lid_skin_offsets) shaded as it curves
+    toward the margin, with a lash line of strength `lashes`, `lash_width` px wide, along the margin.
+
+    u, depth, height: [T, h, w] mouth_coordinates between the open and the moved lid margin. Returns RGB.
+    """
+    to_margin = height - depth  # px from the moved margin
+    shade = 0.82 + 0.18 * smoothstep(0.0, 3.0 * lash_width, to_margin)  # the lid curves away from the light
+    lash_line = 1 - lashes * smoothstep(1.5 * lash_width, 0.3 * lash_width, to_margin)
     return skin * (shade * lash_line)[..., None]
 
 

@@ -33,6 +33,9 @@ MOUTH_GRID_CELLS = 224  # longest side of the lips' own flow grid (output px up 
 # cavity: the gap between the driven inner lips is filled (mouth.py): the source's own interior carried by each lip,
 # and a shaded throat, teeth and tongue where it opens beyond the source's opening.
 # stretch: no interior; the warp alone (the lips' inner edge stretches), useful to compare or for closed mouths.
+LID_BLUR = 0.02  # inter-ocular distances: the blur that separates the lid skin's colour from its grain
+GRAIN_BLUR = 0.006  # inter-ocular distances: the grain is what varies faster (pores), not folds or lashes
+GRAIN_LIMIT = 0.035  # the most the copied grain may move a lid pixel (0..1): pores and fine lines, not lashes
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,11 @@ class FlowRenderer:
         self.box_pixels = overlays.pixel_centres(box, self.device)  # [h, w, 2]
         self.mouth_weight, self.mouth_triangles = self._mouth_patch()
         self.mouth = self._source_mouth()
-        self.lid_colours, self.lower_lid_colours = self._lid_colours()
+        # Lid skin: its colour (blurred over a few px, so lashes and pores average out) and its finest grain.
+        eyes = [self.vertices[self.topology.eye_upper[e].to(self.device)].mean(0) for e in range(2)]
+        iod = float((eyes[0] - eyes[1]).norm().clamp_min(8.0))
+        self.skin_colour, _ = overlays.split_detail(self.image, sigma=LID_BLUR * iod)
+        _, self.skin_grain = overlays.split_detail(self.image, sigma=max(GRAIN_BLUR * iod, 0.7))
 
     def _mouth_patch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The lips' neighbourhood, rasterised again at output resolution every frame.
@@ -161,21 +168,6 @@ class FlowRenderer:
         skin_luma = (skin @ torch.tensor([0.299, 0.587, 0.114], device=self.device)).median()
         lip = lip.median(0).values
         return mouth.source_mouth(self.image, upper, lower, lip, skin_luma)
-
-    def _lid_colours(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """[2, 9, 3] skin colours above each lid crease and below each lower lid (corner to corner)."""
-        t = self.topology
-        upper_colours, lower_colours = [], []
-        for eye in range(2):
-            margin = self.vertices[t.eye_upper[eye].to(self.device)]  # [9, 2]
-            lower = self.vertices[t.eye_lower[eye].to(self.device)]
-            crease = margin.clone()
-            crease[1:-1] = self.vertices[t.lid_crease[eye].to(self.device)]
-            above = crease + 0.6 * (crease - margin)  # clear of the fold's shadow
-            below = lower + 0.6 * (lower - margin)  # clear of the lower lashes
-            upper_colours.append(overlays.sample(self.image, above[None, None])[0, 0])
-            lower_colours.append(overlays.sample(self.image, below[None, None])[0, 0])
-        return torch.stack(upper_colours), torch.stack(lower_colours)
 
     # --------------------------------------------------------------------------------------------- per chunk
 
@@ -247,16 +239,47 @@ class FlowRenderer:
             affine = overlays.fit_affine(open_vertices[:, fit_points], self.vertices[fit_points])
             eyeball = overlays.sample(self.image, overlays.apply_affine(affine, pixels))
             self._paste(rgb, box, eyeball, alpha)
-            # The lowered lid: skin between the open and the lowered upper margin, lashes along its edge.
-            lid = overlays.mouth_coordinates(open_vertices[:, upper], vertices[:, upper], pixels)
-            self._paste(rgb, box, overlays.eyelid(*lid[:3], self.lid_colours[eye]), overlays.opening_alpha(*lid))
-            # The raised lower lid: skin from below it, so no sliver of the eye shows under a closed lid.
-            # It reaches a little below the open margin: the mesh's lower-lid points tend to sit above the
-            # visible edge, so the iris's lowest rim would otherwise peek out under a closed lid.
+            # The lowered lid: the source's own lid skin (between the crease and the margin, clear of the lashes)
+            # stretched down to the lowered margin, with a lash line along it. Sampled by the eye's affine, so the
+            # lid keeps the photo's grain; nothing outside the eye opening (brows, glasses) is read or painted.
+            crease = open_vertices[:, t.lid_crease[eye].to(self.device)]
+            band = (crease - open_vertices[:, upper[1:-1]]).norm(dim=-1).median(1).values  # [T] px, crease-margin
+            u, depth, height, width = overlays.mouth_coordinates(open_vertices[:, upper], vertices[:, upper], pixels)
+            b = band[:, None, None]
+            down = overlays.down_axis(open_vertices[:, upper])
+            # The colour of the lid band or of the skin above the crease, whichever is brighter: the band can be
+            # lashes and shadow, and above the crease can be a glasses frame or the brow, never both skin-dark.
+            colour = torch.stack([self._sample_lid(self.skin_colour, affine, pixels, down, -(depth + k * b))
+                                  for k in (0.6, 1.6)])
+            luma = colour @ torch.tensor([0.299, 0.587, 0.114], device=self.device)
+            colour = colour.gather(0, luma.argmax(0, keepdim=True)[..., None].expand(-1, -1, -1, -1, 3))[0]
+            grain = self._sample_lid(self.skin_grain, affine, pixels, down,
+                                     -overlays.lid_skin_offsets(depth, 0.45 * b, 1.1 * b))
+            skin = colour + grain.clamp(-GRAIN_LIMIT, GRAIN_LIMIT)  # no lash or fold is copied as a streak
+            lid = overlays.eyelid(u, depth, height, skin, lashes=0.6)
+            self._paste(rgb, box, lid, overlays.opening_alpha(u, depth, height, width))
+            # The raised lower lid: the skin below it (colour from below the region, clear of the dark under the
+            # lashes; grain repeated), so no sliver of the eye shows under a closed lid. It reaches a little below
+            # the open margin: the mesh's lower-lid points tend to sit above the visible edge, so the iris's lowest
+            # rim would otherwise peek out under a closed lid.
             rise = open_vertices[:, lower] - vertices[:, lower]
-            lid = overlays.mouth_coordinates(vertices[:, lower], vertices[:, lower] + 1.8 * rise, pixels)
-            skin = overlays.eyelid(*lid[:3], self.lower_lid_colours[eye], lashes=0.0)
-            self._paste(rgb, box, skin, overlays.opening_alpha(*lid))
+            u, depth, height, width = overlays.mouth_coordinates(vertices[:, lower], vertices[:, lower] + 1.8 * rise,
+                                                                 pixels)
+            down = overlays.down_axis(vertices[:, lower])
+            below = height - depth
+            colour = self._sample_lid(self.skin_colour, affine, pixels, down, below + 0.8 * b)
+            grain = self._sample_lid(self.skin_grain, affine, pixels, down,
+                                     below + torch.remainder(depth, (0.5 * b).clamp_min(1.0)))
+            skin = colour + grain.clamp(-GRAIN_LIMIT, GRAIN_LIMIT)
+            self._paste(rgb, box, overlays.eyelid(u, depth, height, skin, lashes=0.0),
+                        overlays.opening_alpha(u, depth, height, width))
+
+    def _sample_lid(self, image: torch.Tensor, affine: torch.Tensor, pixels: torch.Tensor, down: torch.Tensor,
+                    offset: torch.Tensor) -> torch.Tensor:
+        """Colours [T, h, w, 3] of a source-layout image at pixels [h, w, 2] moved `offset` [T, h, w] px along
+        down [T, 2] and mapped to the source by the eye's affine [T, 3, 2]."""
+        moved = pixels[None] + down[:, None, None] * offset[..., None]
+        return overlays.sample(image, torch.einsum("thwi,tij->thwj", moved, affine[:, :2]) + affine[:, None, None, 2])
 
     def _paint_mouth(self, rgb: torch.Tensor, vertices: torch.Tensor, reference: torch.Tensor | None) -> None:
         """Fill the opening between the driven inner lips (never the lips themselves)."""

@@ -146,3 +146,36 @@ def test_wrong_space_is_refused(astronaut_face):
                    "space": "bfm-64"})
     with pytest.raises(ValueError, match="embedded-v1"):
         FlowRenderer(face, RenderOptions())
+
+
+EYE_RINGS = ([33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7],
+             [263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249])
+
+
+def grain(image):
+    """Luma minus its 3x3 mean: the pores and fine lines a painted flat skin lacks."""
+    y = luma(image)[None, None]
+    return (y - torch.nn.functional.avg_pool2d(y, 3, 1, 1, count_include_pad=False))[0, 0]
+
+
+def test_closed_lid_keeps_the_skin_grain_and_stays_near_the_eye(astronaut_face):
+    """A closed lid is not smoother than the skin around the eye, and a blink changes nothing away from
+    the eye (brows, glasses frames and the rest of the face keep their pixels)."""
+    frames, _ = render_frames(astronaut_face, motion(2, closure=[0.0, 1.0]), RenderOptions())
+    changed = (frames[1] - frames[0]).abs().amax(-1) > 2 / 255
+    near_eyes = torch.zeros_like(changed)
+    for ring in EYE_RINGS:
+        x0, y0, x1, y1 = region(astronaut_face, ring, pad=0)
+        pad = (x1 - x0) // 3  # the lid skin above the margin stretches with the lid
+        near_eyes[max(y0 - pad, 0):y1 + pad, max(x0 - pad, 0):x1 + pad] = True
+        # The lowered lid's interior: between the open upper margin and the closed one (0.9 of the way down to
+        # the lower margin), clear of the lash line, over the middle half of the eye.
+        m = astronaut_face.crop_to_image.float()
+        top, bottom = (astronaut_face.landmarks[[ring[4], ring[12]], :2] @ m[:, :2].T + m[:, 2])[:, 1].tolist()
+        closed = top + 0.9 * (bottom - top)
+        w, h = x1 - x0, y1 - y0
+        lid = grain(frames[1])[round(top) + 1:round(closed) - 1, x0 + w // 4:x1 - w // 4]
+        cheek = grain(frames[0])[y1 + h:y1 + 2 * h, x0 + w // 4:x1 - w // 4]  # the skin below the eye
+        assert lid.std() > 0.4 * cheek.std(), (float(lid.std()), float(cheek.std()))
+    assert changed.any()
+    assert not (changed & ~near_eyes).any(), int((changed & ~near_eyes).sum())
