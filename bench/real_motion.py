@@ -26,7 +26,6 @@ Validation clips: the `val` rows of modit/train/real/manifest when it exists (sp
 else FALLBACK_VAL. Reads ../shared/data/talking and ../shared/data/faces; writes nothing into the repository.
 """
 import argparse
-import copy
 import json
 import os
 import sys
@@ -36,6 +35,7 @@ from importlib import import_module
 
 import numpy as np
 import torch
+from gallery_video import read_audio  # bench/ sibling: one PyAV audio decoder for the benches
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)  # `modit` as a package: modit/types.py must not shadow the stdlib types
@@ -105,17 +105,8 @@ def read_clip(path: str, max_seconds: float):
                 image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
             frames.append(image)
     sound = os.path.splitext(path)[0] + ".wav"
-    sound = sound if os.path.isfile(sound) else path
-    chunks, rate = [], None
-    with av.open(sound) as container:
-        stream = container.streams.audio[0]
-        rate = stream.rate
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray().reshape(-1))
-    waveform = np.concatenate(chunks).astype(np.float32)[:int(max_seconds * rate)]
-    return np.stack(frames), fps, waveform, int(rate)
+    waveform, rate = read_audio(sound if os.path.isfile(sound) else path)
+    return np.stack(frames), fps, waveform[:int(max_seconds * rate)], rate
 
 
 def resample_curve(values: np.ndarray, fps: float, num_frames: int) -> np.ndarray:
