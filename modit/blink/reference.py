@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .. import comfy_adapter
-from ..motion.filters import gaussian_smooth
+from ..motion.filters import fill_missing, gaussian_smooth
 from ..types import Face
 
 log = logging.getLogger(__name__)
@@ -47,12 +47,6 @@ def _face_geometry(face: Face) -> tuple[np.ndarray, float]:
     image_points = points @ affine[:, :2].T + affine[:, 2]  # [468, 2]
     side = float(affine[:, 0].norm()) * face.crop_size
     return image_points.mean(dim=0).numpy(), side
-
-
-def _fill_missing(values: np.ndarray, found: np.ndarray) -> np.ndarray:
-    """Linear interpolation over frames without a face (edges hold the nearest found value). [R, C]"""
-    frames = np.arange(values.shape[0])
-    return np.stack([np.interp(frames, frames[found], values[found, c]) for c in range(values.shape[1])], axis=1)
 
 
 def measure_reference(frames: torch.Tensor, analyse=None) -> ReferenceTrack:
@@ -95,8 +89,8 @@ def measure_reference(frames: torch.Tensor, analyse=None) -> ReferenceTrack:
     if not found.all():
         log.warning("reference: no face in %d of %d frames; their pose and eyes are interpolated",
                     int((~found).sum()), R)
-    rotation, centre = _fill_missing(rotation, found), _fill_missing(centre, found)
-    side, openness = _fill_missing(side[:, None], found)[:, 0], _fill_missing(openness, found)
+    rotation, centre = fill_missing(rotation, found), fill_missing(centre, found)
+    side, openness = fill_missing(side[:, None], found)[:, 0], fill_missing(openness, found)
 
     # Smooth the measurements before taking offsets, so the first analysed frame is exactly the zero pose.
     head = gaussian_smooth(np.concatenate([rotation, centre, np.log(side)[:, None]], axis=1), POSE_SMOOTHING_FRAMES)

@@ -20,7 +20,7 @@ import torch
 
 from .. import comfy_adapter
 from ..face.components import SPACE_NAME
-from ..motion.filters import gaussian_smooth
+from ..motion.filters import fill_missing, gaussian_smooth
 from ..types import Motion
 from . import gates
 from .tracking import FaceTracker
@@ -36,16 +36,6 @@ class ExtractedMotion:
     motion: Motion
     found: torch.Tensor  # [T] bool, False where the policy filled the frame
     mouth_open: torch.Tensor  # [T] inner-lip gap / inter-ocular distance (filled like the rest)
-
-
-def _fill(values: np.ndarray, found: np.ndarray, policy: str) -> np.ndarray:
-    """[T, C] with the rows where found is False filled by `policy` (interpolate / hold previous)."""
-    frames = np.arange(values.shape[0])
-    if policy == "interpolate":
-        return np.stack([np.interp(frames, frames[found], values[found, c]) for c in range(values.shape[1])], 1)
-    index = np.maximum.accumulate(np.where(found, frames, -1))  # the last found frame at or before each frame
-    index = np.where(index < 0, int(np.argmax(found)), index)
-    return values[index]
 
 
 def extract_motion(frames: torch.Tensor, fps: float, policy: str = "interpolate", beta_0: torch.Tensor | None = None,
@@ -92,9 +82,9 @@ def extract_motion(frames: torch.Tensor, fps: float, policy: str = "interpolate"
     if not found.all():
         log.warning("extract motion: no face in %d of %d frames (first: frame %d); filled by '%s'",
                     int((~found).sum()), T, int(np.argmin(found)), policy)
-        expression, rotation, centre = (_fill(v, found, policy) for v in (expression, rotation, centre))
-        scale, openness = _fill(scale[:, None], found, policy)[:, 0], _fill(openness, found, policy)
-        mouth = _fill(mouth[:, None], found, policy)[:, 0]
+        expression, rotation, centre = (fill_missing(v, found, policy) for v in (expression, rotation, centre))
+        scale, openness = fill_missing(scale[:, None], found, policy)[:, 0], fill_missing(openness, found, policy)
+        mouth = fill_missing(mouth[:, None], found, policy)[:, 0]
     first = int(np.argmax(found))
     head = gaussian_smooth(np.concatenate([rotation, centre, np.log(scale)[:, None]], 1), POSE_SMOOTHING_FRAMES)
     pose = np.zeros((T, 6))

@@ -15,6 +15,17 @@ COMPONENT_GROUPS = {
 }
 
 
+def fill_missing(values: np.ndarray, found: np.ndarray, policy: str = "interpolate") -> np.ndarray:
+    """[T, C] with the rows where found [T] is False filled: "interpolate" = linear between the nearest found rows
+    (edges hold the nearest one); "hold previous" = the last found row (leading rows take the first one)."""
+    frames = np.arange(values.shape[0])
+    if policy == "interpolate":
+        return np.stack([np.interp(frames, frames[found], values[found, c]) for c in range(values.shape[1])], 1)
+    index = np.maximum.accumulate(np.where(found, frames, -1))  # the last found frame at or before each frame
+    index = np.where(index < 0, int(np.argmax(found)), index)
+    return values[index]
+
+
 def gaussian_smooth(values: np.ndarray, sigma_frames: float) -> np.ndarray:
     """Smooth along axis 0 with a normalised Gaussian kernel, edges extended by their end values.
 
