@@ -37,9 +37,9 @@ import torch.nn as nn
 
 from ..audio.normalization import utterance_centre
 from .presets import DiTConfig
+from .temporal_attention import TemporalAttention, scaled_attention
 
 BETA_0_CLIP = 5.0  # |beta_0 token input| bound in training-data standard deviations
-from .temporal_attention import TemporalAttention, scaled_attention
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -95,23 +95,27 @@ class DiTBlock(nn.Module):
         """x: [B, T, C]; c: [B, C]; beta_token: [B, 1, C]; audio_tokens: [B, 1+T, C] ([A_n; A_1..T]);
         cross_bias, self_bias: [B, 1, T, 1+T] or None (the extra first key, A_n or beta_0, is never biased).
         Returns x [B, T, C] and {name: weights} when asked."""
-        mods = self.adaLN_modulation(c).chunk(12, dim=1)  # 12 x [B, C]
+        # adaLN-Zero, one (shift, scale, gate) per sub-layer, in the order of the Linear's output (as DiT's blocks)
+        (shift_self, scale_self, gate_self,
+         shift_cross, scale_cross, gate_cross,
+         shift_temporal, scale_temporal, gate_temporal,
+         shift_ffn, scale_ffn, gate_ffn) = self.adaLN_modulation(c).chunk(12, dim=1)  # 12 x [B, C]
         weights = {}
 
-        h = modulate(self.norms[0](x), mods[0], mods[1])
+        h = modulate(self.norms[0](x), shift_self, scale_self)
         y, weights["self"] = self.self_attention(h, torch.cat([beta_token, h], dim=1), self_bias, return_weights)  # eq. 4
-        x = x + mods[2][:, None] * y
+        x = x + gate_self[:, None] * y
 
-        h = modulate(self.norms[1](x), mods[3], mods[4])
+        h = modulate(self.norms[1](x), shift_cross, scale_cross)
         y, weights["cross"] = self.cross_attention(h, self.context_norm(audio_tokens), cross_bias, return_weights)
-        x = x + mods[5][:, None] * y
+        x = x + gate_cross[:, None] * y
 
-        h = modulate(self.norms[2](x), mods[6], mods[7])
+        h = modulate(self.norms[2](x), shift_temporal, scale_temporal)
         y, weights["temporal"] = self.temporal_attention(h, c, return_weights)  # eq. 6
-        x = x + mods[8][:, None] * y
+        x = x + gate_temporal[:, None] * y
 
-        h = modulate(self.norms[3](x), mods[9], mods[10])
-        x = x + mods[11][:, None] * self.ffn(h)
+        h = modulate(self.norms[3](x), shift_ffn, scale_ffn)
+        x = x + gate_ffn[:, None] * self.ffn(h)
         return x, weights
 
 

@@ -41,10 +41,7 @@ class SamplingOptions:
     context: int | None = None  # frames carried into the next window; None = a fifth of the window
     bias_width: int = DEFAULT_WIDTH
     bias_spread: float = DEFAULT_SPREAD
-    # |X_0 estimate| bound in normalised units (training-data standard deviations), as DDPM's clip_denoised and
-    # diffusers' clip_sample: deterministic few-step samplers (DDIM, DPM-Solver++) otherwise follow the network's
-    # early, very noisy X_0 guesses far outside the expression space (seen as jaw_open of +-5 with the bundled
-    # DiT). None turns it off.
+    # |X_0 estimate| bound in normalised units, applied by the sampler (samplers/base.py); None turns it off
     x0_clip: float | None = 5.0
 
 
@@ -101,7 +98,7 @@ def sample_expression(model, schedule: NoiseSchedule, audio: torch.Tensor, beta_
     audio_centre = model.audio_centre(audio)  # [D] over the whole utterance; applied window by window below
     beta_n = model.beta_0_units(beta_0.float().to(device)).to(dtype).reshape(1, K)  # [1, K]
     result = torch.zeros(T, K)  # [T, K] normalised units, filled window by window
-    sampler = make_sampler(options.sampler, schedule)
+    sampler = make_sampler(options.sampler, schedule, options.x0_clip)
     for w in plan:
         held = w.known - w.known // 2  # the first half of the context is held; the second half is cross-faded
         known = result[w.start:w.start + held].to(device)[None]  # [1, held, K] float32
@@ -147,9 +144,6 @@ def _sample_window(model, schedule, sampler, audio, beta_0, noise, known, option
         eps = model(x.to(audio.dtype).expand(audio.shape[0], -1, -1), steps, audio, beta_0, bias, drop).float()
         if guided:
             eps = eps[1:] + options.guidance_scale * (eps[:1] - eps[1:])  # classifier-free guidance
-        if options.x0_clip is not None:  # keep the implied X_0 inside the space; eps stays consistent with it
-            x0 = schedule.predict_x0(x, eps, t).clamp(-options.x0_clip, options.x0_clip)
-            eps = schedule.predict_eps(x, x0, t)
         x = sampler.step(eps, t, x, generator).prev_sample
         if n:
             s = sampler.prev_timestep(t)

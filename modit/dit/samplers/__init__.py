@@ -12,10 +12,11 @@ from .dpmpp_2m import DPMSolverPP2MSampler
 SAMPLERS = {"ddim": DDIMSampler, "ddpm": DDPMSampler, "dpmpp_2m": DPMSolverPP2MSampler}
 
 
-def make_sampler(name: str, schedule) -> Sampler:
+def make_sampler(name: str, schedule, x0_clip: float | None = None) -> Sampler:
+    """The sampler stored under `name`; x0_clip bounds its X_0 estimates (Sampler)."""
     if name not in SAMPLERS:
         raise ValueError(f"sampler {name!r} unknown; expected one of {sorted(SAMPLERS)}")
-    return SAMPLERS[name](schedule)
+    return SAMPLERS[name](schedule, x0_clip)
 
 
 __all__ = ["SAMPLERS", "Sampler", "StepOutput", "make_sampler"]

@@ -17,13 +17,19 @@ class Sampler:
 
     Use: sampler.set_timesteps(num_steps); for t in sampler.timesteps: eps = net(x, t); x = sampler.step(eps, t,
     x, generator).prev_sample. `prev_timestep(t)` is the step the output belongs to (-1 after the last step).
+
+    x0_clip bounds every X_0 estimate to [-x0_clip, x0_clip] (normalised units, training-data standard deviations),
+    as DDPM's clip_denoised and diffusers' clip_sample: deterministic few-step samplers otherwise follow the network's
+    early, very noisy X_0 guesses far outside the expression space (jaw_open of +-5 with the bundled DiT). None
+    turns it off. Every sampler takes its X_0 from predict_x0 below, so the bound lives in one place.
     """
 
     name = "base"
     stochastic = False  # True when step() draws noise from the generator
 
-    def __init__(self, schedule: NoiseSchedule):
+    def __init__(self, schedule: NoiseSchedule, x0_clip: float | None = None):
         self.schedule = schedule
+        self.x0_clip = x0_clip
         self.timesteps = torch.zeros(0, dtype=torch.long)
         self._prev = {}
 
@@ -34,6 +40,11 @@ class Sampler:
 
     def prev_timestep(self, t: int) -> int:
         return self._prev[int(t)]
+
+    def predict_x0(self, x_t: torch.Tensor, eps: torch.Tensor, t: int) -> torch.Tensor:
+        """The X_0 estimate of this step (schedule.predict_x0), bounded by x0_clip when set."""
+        x0 = self.schedule.predict_x0(x_t, eps, t)
+        return x0 if self.x0_clip is None else x0.clamp(-self.x0_clip, self.x0_clip)
 
     def step(self, eps: torch.Tensor, t: int, x_t: torch.Tensor, generator: torch.Generator | None = None) -> StepOutput:
         raise NotImplementedError

@@ -25,7 +25,7 @@ class DDPMSampler(Sampler):
         a_t = self.schedule.alpha_bar(t, x_t)
         a_s = self.schedule.alpha_bar(s, x_t)
         beta_t = 1 - a_t / a_s
-        pred_x0 = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+        pred_x0 = self.predict_x0(x_t, eps, t)
         mean = (a_s.sqrt() * beta_t / (1 - a_t)) * pred_x0 + ((1 - beta_t).sqrt() * (1 - a_s) / (1 - a_t)) * x_t
         if s < 0:
             return StepOutput(mean, pred_x0)

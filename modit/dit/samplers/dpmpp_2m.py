@@ -27,7 +27,7 @@ class DPMSolverPP2MSampler(Sampler):
     def step(self, eps, t, x_t, generator=None) -> StepOutput:
         s = self.prev_timestep(t)
         a_t = self.schedule.alpha_bar(t, x_t).double()
-        pred_x0 = ((x_t.double() - (1 - a_t).sqrt() * eps.double()) / a_t.sqrt())
+        pred_x0 = self.predict_x0(x_t.double(), eps.double(), t)
         if s < 0:
             self._previous = None
             return StepOutput(pred_x0.to(x_t.dtype), pred_x0.to(x_t.dtype))
