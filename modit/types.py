@@ -1,4 +1,4 @@
-"""Data passed between pipeline stages (DESIGN.md §3): the MODIT_* socket type strings and their dataclasses.
+"""Data passed between pipeline stages: the MODIT_* socket type strings and their dataclasses.
 
 Shape letters: T video frames, K expression coefficients, D feature width, N landmarks, S audio samples,
 H, W image size. Every dataclass checks in `__post_init__` that its fields agree, so a bad hand-off fails
@@ -37,7 +37,7 @@ def _check(cond: bool, message: str) -> None:
 
 @dataclass(frozen=True, eq=False)
 class AudioFeatures:
-    """Speech features aligned to video frames, plus the audio they came from (DESIGN.md §3)."""
+    """Speech features aligned to video frames, plus the audio they came from."""
 
     features: torch.Tensor  # [T, D] float32, row i describes frame i = [i/fps, (i+1)/fps)
     fps: float
@@ -111,7 +111,7 @@ class Face:
 
 @dataclass(frozen=True, eq=False)
 class Motion:
-    """Per-frame motion coefficients: the contract between every sampler and every renderer (DESIGN.md §3)."""
+    """Per-frame motion coefficients: the contract between every sampler and every renderer."""
 
     expression: torch.Tensor  # [T, K] float32 absolute expression coefficients in `space`
     pose: torch.Tensor  # [T, 6] float32 offsets from the source pose, see POSE_CHANNELS

@@ -1,4 +1,4 @@
-"""A video's own performance as a MODIT_MOTION (the Extract Motion node; DESIGN.md §3 contract).
+"""A video's own performance as a MODIT_MOTION (the MoDiT Extract Motion node).
 
 Every frame is read by the tracker of tracking.py (the same reading the training data uses), then:
     expression   the frame's embedded-v1 coefficients; with a source face, retargeted as

@@ -1,4 +1,4 @@
-"""The named components of the embedded expression space "embedded-v1" (DESIGN.md §4), in coefficient order.
+"""The named components of the embedded expression space "embedded-v1", in coefficient order.
 
 Each coefficient beta_k scales one displacement field B_k on the 468-point MediaPipe mesh (canonical,
 unposed frame): mesh = neutral + sum_k beta_k * B_k. Units: 0 is the relaxed, closed-mouth neutral face and 1 a

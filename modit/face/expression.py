@@ -1,4 +1,6 @@
-"""The embedded expression space "embedded-v1" (paper §3.1 expression beta, DESIGN.md §4): basis, fit, decode.
+"""The embedded expression space "embedded-v1" (paper §3.1 expression beta): basis, fit, decode.
+
+The components and their order are listed in components.py.
 
 Notation:
     X        [468, 3]     a mesh in the canonical frame of geometry.py (outer eye corners 1 unit apart,

@@ -1,4 +1,4 @@
-"""Smoothing and scaling of motion tracks (DESIGN.md §3: a MODIT_MOTION can be smoothed and scaled)."""
+"""Smoothing and scaling of motion tracks (the MoDiT Smooth Motion and Scale Expression nodes)."""
 import math
 
 import numpy as np

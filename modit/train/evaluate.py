@@ -1,4 +1,4 @@
-"""Lip-sync evaluation of a DiT checkpoint on held-out synthetic voices and sentences (DESIGN.md §6).
+"""Lip-sync evaluation of a DiT checkpoint on held-out synthetic voices and sentences (corpus/README.md).
 
     python -m modit.train.evaluate --checkpoint modit/weights/modit_embedded_v1.safetensors
 

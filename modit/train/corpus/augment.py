@@ -1,4 +1,4 @@
-"""Audio augmentation for the speech corpus: speed, room reverb, band-limiting, noise at an SNR, gain (DESIGN.md §6).
+"""Audio augmentation for the speech corpus: speed, room reverb, band-limiting, noise at an SNR, gain.
 
 Every function takes a mono float32 waveform [S] at `sample_rate` and a `numpy.random.Generator`, and returns
 a new array; none changes the timing of the speech except `change_speed`, which also returns the factor by

@@ -1,4 +1,4 @@
-"""Text-to-speech with per-phoneme timings from espeak-ng's C library, through ctypes (DESIGN.md §6).
+"""Text-to-speech with per-phoneme timings from espeak-ng's C library, through ctypes (the corpus: README.md here).
 
 The library and its data come from PyPI's `espeakng-loader` when installed, else from the system
 (Debian's `libespeak-ng1` + `espeak-ng-data`). We run espeak in synchronous mode: every audio block reaches

@@ -1,4 +1,4 @@
-"""Generate the synthetic speech corpus that trains the embedded DiT (DESIGN.md §6), deterministic from a seed.
+"""Generate the synthetic speech corpus that trains the embedded DiT (corpus/README.md), deterministic from a seed.
 
     python -m modit.train.corpus.generate --out corpus/ --seed 6 --utterances 4000
 

@@ -1,4 +1,4 @@
-"""Varied English sentences for the speech corpus, generated deterministically from a seed (DESIGN.md §6).
+"""Varied English sentences for the speech corpus, generated deterministically from a seed.
 
 A small phrase grammar (statements, questions, exclamations, commands, lists, numbers, short replies and
 interjections) over hand-written word lists. The lists cover every English phoneme many times, including

@@ -1,4 +1,4 @@
-"""Phonemes -> visemes -> embedded-v1 expression targets with coarticulation (DESIGN.md §4, §6).
+"""Phonemes -> visemes -> embedded-v1 expression targets with coarticulation (the corpus: README.md here).
 
 Three steps turn espeak's timed phonemes into per-frame expression targets [T, K]:
 
