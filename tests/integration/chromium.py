@@ -14,7 +14,7 @@ import time
 import urllib.error
 import urllib.request
 
-from comfyui_modit.modit.batch.websocket import WebSocket
+from comfyui_modit.modit_app.batch.websocket import WebSocket
 
 BINARIES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome", "headless_shell")
 

@@ -10,7 +10,7 @@ from synthetic import write_shards  # noqa: E402
 
 from comfyui_modit.modit.checkpoints import load_checkpoint, save_checkpoint  # noqa: E402
 from comfyui_modit.modit.dit.checkpoint import load_dit  # noqa: E402
-from comfyui_modit.modit.train.cli import main  # noqa: E402
+from comfyui_modit.modit_app.train import main  # noqa: E402
 from comfyui_modit.modit.train.data import ShardDataset  # noqa: E402
 from comfyui_modit.modit.train.loop import TrainOptions, train  # noqa: E402
 
