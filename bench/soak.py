@@ -5,7 +5,7 @@
 Starts `--servers` ComfyUI processes (loopback only, each with its own input/output folders and this pack),
 makes 2-5 s speech clips cut from samples/speech.wav and several portraits (samples/portrait.png, its mirror
 image and, where ../shared/data/faces exists, a few gallery faces: read there, written only under --workdir),
-and runs one job per (portrait, clip, random seed) with `modit.batch.run_batch`, no retries. Reports:
+and runs one job per (portrait, clip, random seed) with `modit_app.batch.run_batch`, no retries. Reports:
 jobs succeeded, each server's RSS after job 10 and after the last job (sampled when that server has just
 finished a job and is idle), files written (one per job, all distinct, no partial or empty file on either
 side), and wall seconds per job. Exits 1 if a job failed, RSS grew more than --max-growth, or a file check

@@ -1,4 +1,4 @@
-"""The training loop and `python -m modit.train`: a tiny model overfits, shards are read and checked, resume works."""
+"""The training loop and `python -m modit_app train`: a tiny model overfits, shards are read and checked, resume works."""
 import os
 import sys
 

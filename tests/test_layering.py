@@ -1,0 +1,102 @@
+"""The tree keeps its layers (issue 17): modit/ is a library, nodes/ the one door to ComfyUI, modit_app/ the programs.
+
+- modit/ imports nothing of nodes/ or modit_app/ (relative imports stay inside modit/, no absolute pack imports);
+- modit/ parses no arguments, prints nothing, exits no process, configures no logging, edits no sys.path and
+  writes no environment variable;
+- nodes/ never imports modit_app/; bench/ and scripts/ reach the pack only through modit_app/pack.py (no sys.path).
+Read from the source with ast: nothing is imported or run.
+"""
+import ast
+import os
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACK_PARTS = ("modit", "nodes", "modit_app")
+
+
+def _python_files(folder: str) -> list[str]:
+    found = []
+    for dirpath, dirnames, filenames in os.walk(os.path.join(ROOT, folder)):
+        dirnames[:] = [d for d in dirnames if not d.startswith((".", "__pycache__"))]
+        found += [os.path.join(dirpath, f) for f in filenames if f.endswith(".py")]
+    return sorted(found)
+
+
+def _imports(path: str):
+    """(line, the imported module as a dotted name from the repository root) for every import in `path`;
+    absolute imports come back as written."""
+    rel = os.path.relpath(path, ROOT)
+    package = os.path.dirname(rel).split(os.sep)
+    tree = ast.parse(open(path).read(), path)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                yield node.lineno, node.module or ""
+            else:
+                base = package[: len(package) - (node.level - 1)] if node.level > 1 else package
+                if node.level - 1 > len(package):
+                    base = ["<above the repository>"]
+                yield node.lineno, ".".join(base + ([node.module] if node.module else []))
+
+
+def _violations_of_library(path: str) -> list[str]:
+    found = []
+    rel = os.path.relpath(path, ROOT)
+    for line, module in _imports(path):
+        top = module.split(".")[0]
+        if top in ("nodes", "modit_app", "comfyui_modit", "<above the repository>") or top == "argparse":
+            found.append(f"{rel}:{line} imports {module}")
+    tree = ast.parse(open(path).read(), path)
+    for node in ast.walk(tree):
+        text = ast.unparse(node) if isinstance(node, (ast.Call, ast.Assign, ast.AugAssign, ast.Attribute)) else ""
+        if isinstance(node, ast.Call):
+            name = ast.unparse(node.func)
+            if name in ("print", "sys.exit", "exit", "logging.basicConfig", "os.putenv", "os.unsetenv") or \
+                    name.startswith(("os.environ.", "sys.path.")) and not name.endswith((".get", ".copy")):
+                found.append(f"{rel}:{node.lineno} calls {name}")
+        elif isinstance(node, (ast.Assign, ast.AugAssign, ast.Delete)):
+            targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+            for target in targets:
+                if ast.unparse(target).startswith(("os.environ[", "sys.path", "sys.argv")):
+                    found.append(f"{rel}:{node.lineno} writes {ast.unparse(target)}")
+        elif isinstance(node, ast.Attribute) and text in ("sys.argv", "sys.stdout", "sys.stderr"):
+            found.append(f"{rel}:{node.lineno} uses {text}")
+    return found
+
+
+def test_the_library_is_a_library():
+    files = _python_files("modit")
+    assert len(files) > 50
+    problems = [problem for path in files for problem in _violations_of_library(path)]
+    assert not problems, "modit/ must stay a library (programs go to modit_app/):\n" + "\n".join(problems)
+
+
+def test_the_library_has_no_entry_points():
+    mains = [os.path.relpath(p, ROOT) for p in _python_files("modit") if os.path.basename(p) == "__main__.py"]
+    guarded = [os.path.relpath(p, ROOT) for p in _python_files("modit") if "__name__ == \"__main__\"" in open(p).read()]
+    assert not mains and not guarded, f"programs in the library: {mains + guarded}; move them to modit_app/"
+
+
+@pytest.mark.parametrize("folder", ["nodes"])
+def test_nodes_never_import_the_programs(folder):
+    problems = [f"{os.path.relpath(path, ROOT)}:{line} imports {module}" for path in _python_files(folder)
+                for line, module in _imports(path) if module.split(".")[0] in ("modit_app", "comfyui_modit")]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("folder", ["bench", "scripts", "modit_app"])
+def test_programs_reach_the_pack_through_the_one_loader(folder):
+    """No sys.path edits and no absolute `modit` imports (that would load modit a second time, under its own name)."""
+    problems = []
+    for path in _python_files(folder):
+        source = open(path).read()
+        if "sys.path.insert" in source or "sys.path.append" in source:
+            problems.append(f"{os.path.relpath(path, ROOT)} edits sys.path")
+        problems += [f"{os.path.relpath(path, ROOT)}:{line} imports {module} (load the pack: _pack.load_pack())"
+                     for line, module in _imports(path) if module.split(".")[0] in ("modit", "nodes")
+                     and not os.path.relpath(path, ROOT).startswith("modit_app")]
+    assert not problems, "\n".join(problems)
