@@ -37,12 +37,16 @@ def _imports(path: str):
                 yield node.lineno, alias.name
         elif isinstance(node, ast.ImportFrom):
             if node.level == 0:
-                yield node.lineno, node.module or ""
+                module = node.module or ""
+            elif node.level - 1 > len(package):
+                module = "<above the repository>"
             else:
-                base = package[: len(package) - (node.level - 1)] if node.level > 1 else package
-                if node.level - 1 > len(package):
-                    base = ["<above the repository>"]
-                yield node.lineno, ".".join(base + ([node.module] if node.module else []))
+                base = package[: len(package) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            if module:
+                yield node.lineno, module
+            for alias in node.names:  # `from .. import nodes`: the name may be a module
+                yield node.lineno, f"{module}.{alias.name}" if module else alias.name
 
 
 def _violations_of_library(path: str) -> list[str]:
@@ -101,3 +105,46 @@ def test_programs_reach_the_pack_through_the_one_loader(folder):
                      for line, module in _imports(path) if module.split(".")[0] in ("modit", "nodes")
                      and folder in ("bench", "scripts")]
     assert not problems, "\n".join(problems)
+
+
+def _module_graph(folders=("modit", "nodes", "modit_app", "scripts")) -> dict:
+    """{module: modules it imports, at module level or inside a function} over the pack and scripts/."""
+    names = {}
+    for folder in folders:
+        for path in _python_files(folder):
+            rel = os.path.relpath(path, ROOT)
+            name = rel[:-3].replace(os.sep, ".")
+            names[name[: -len(".__init__")] if name.endswith(".__init__") else name] = path
+    graph = {}
+    for name, path in names.items():
+        targets = set()
+        for _, module in _imports(path):
+            if path.startswith(os.path.join(ROOT, "scripts")) and f"scripts.{module}" in names:
+                module = f"scripts.{module}"  # scripts/ import each other as siblings
+            if module in names:
+                targets.add(module)
+        # a package importing its own submodules (or a module its parent package) is not a loop of the tree
+        graph[name] = {t for t in targets if t != name and not name.startswith(t + ".")}
+    return graph
+
+
+def test_no_import_loops():
+    """Issue 17 broke corpus/generate <-> train/evaluate and build_workflows <-> workflow_graphs; none may come back,
+    not even through a function-local import."""
+    graph = _module_graph()
+    loops = []
+    state = {}  # module -> "active" while on the DFS path, "done" after
+
+    def visit(module, path):
+        state[module] = "active"
+        for target in sorted(graph[module]):
+            if state.get(target) == "active":
+                loops.append(" -> ".join(path[path.index(target):] + [target]))
+            elif target not in state:
+                visit(target, path + [target])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert not loops, "import loops:\n" + "\n".join(loops)

@@ -16,7 +16,11 @@ The goal is r >= 0.8 and lag 0.
 import random
 
 import numpy as np
+import torch
 
+from ..dit.checkpoint import load_dit
+from ..dit.sampling import SamplingOptions, sample_expression
+from ..dit.schedule import NoiseSchedule
 from ..face.components import JAW_OPEN
 from .corpus.generate import Voice, audio_features, render_example, run_in_fresh_processes
 from .held_out import HELD_OUT_SENTENCES, HELD_OUT_VOICES
@@ -91,12 +95,6 @@ def dit_predictor(checkpoint: str, options=None):
 
     options: modit.dit.sampling.SamplingOptions; the default is MoDiT Sample Expression's defaults.
     """
-    import torch
-
-    from ..dit.checkpoint import load_dit
-    from ..dit.sampling import SamplingOptions, sample_expression
-    from ..dit.schedule import NoiseSchedule
-
     model, info = load_dit(checkpoint)
     schedule = NoiseSchedule(info.schedule)
     options = options or SamplingOptions()
