@@ -4,7 +4,7 @@ ComfyUI imports this file. It stays cheap: no weights, no CUDA, no heavy optiona
 """
 WEB_DIRECTORY = "./web"
 
-if __package__:  # ComfyUI (and modit/pack.py) import this folder as a package. pytest may import this file as a
+if __package__:  # ComfyUI (and modit_app/pack.py) import this folder as a package. pytest may import this file as a
     # lone module when the checkout's folder name is not a Python identifier; then there is nothing to register.
     from .modit.comfy_adapter import register_model_folders
     from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS

@@ -2,7 +2,7 @@
 
     python bench/basis_residual.py /work/data/real/shards [--synthetic DIR_OR_MP4 ...] [--pca-out FILE]
 
-Reads the pose-free meshes that `python -m modit.data` stores beside each shard (SHARDS/<split>/meshes/*.safetensors,
+Reads the pose-free meshes that `python -m modit_app data` stores beside each shard (SHARDS/<split>/meshes/*.safetensors,
 canonical units: outer eye corners 1 apart, so 1 unit ~ the inter-ocular distance). Per clip, the mouth's MOTION is
     d_t = X_t - mean_t(X_t)                      on the mouth region (outer + inner lip points, x and y)
 and its part the basis cannot express is the residual of the least-squares fit of d_t by B (embedded-v1's own
@@ -21,17 +21,16 @@ explained variance). It is NOT wired into the renderer: that is a decision for w
 import argparse
 import glob
 import os
-import sys
 
 import numpy as np
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from _pack import load_pack
 
-from modit.checkpoints import load_checkpoint, save_checkpoint  # noqa: E402
-from modit.face import expression  # noqa: E402
-from modit.face import landmarks as lm  # noqa: E402
+load_pack()
+from comfyui_modit.modit.checkpoints import load_checkpoint, save_checkpoint  # noqa: E402
+from comfyui_modit.modit.face import expression  # noqa: E402
+from comfyui_modit.modit.face import landmarks as lm  # noqa: E402
 
 MOUTH = sorted(set(lm.LIPS_UPPER_OUTER + lm.LIPS_LOWER_OUTER + lm.LIPS_UPPER_INNER + lm.LIPS_LOWER_INNER))
 
@@ -71,8 +70,8 @@ def load_split(root: str, split: str) -> dict:
 
 def synthetic_meshes(path: str) -> np.ndarray:
     """Pose-free meshes of every frame of an mp4, read by the data tracker."""
-    from modit.data import video
-    from modit.data.tracking import FaceTracker
+    from comfyui_modit.modit.data import video
+    from comfyui_modit.modit.data.tracking import FaceTracker
 
     tracker = FaceTracker()
     rows = []
@@ -99,7 +98,7 @@ def report(name: str, clips: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("shards", help="the folder `python -m modit.data build` wrote (train/ and val/ inside)")
+    parser.add_argument("shards", help="the folder `python -m modit_app data build` wrote (train/ and val/ inside)")
     parser.add_argument("--synthetic", nargs="*", default=[], help="mp4s whose motion is known to lie in the basis")
     parser.add_argument("--pca-out", help="learn a PCA basis on train, evaluate on val, save 12 fields here")
     args = parser.parse_args()

@@ -30,8 +30,7 @@ def _rss_mb() -> float:
 
 
 def child(minutes: float, encoder_name: str, rate: int, threads: int) -> dict:
-    sys.path.insert(0, ROOT)  # `modit` as a package: modit/types.py must not shadow the stdlib types
-    from modit.pack import load_pack
+    from _pack import load_pack
 
     import torch
 

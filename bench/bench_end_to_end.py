@@ -4,7 +4,7 @@
     python bench/bench_end_to_end.py --seconds 10 600 --sizes 512 --workflow streaming
     python bench/bench_end_to_end.py --device cuda --seconds 10 --sizes 512 1024 --workflow basic --runs 1
 
-Each run is a fresh `python -m modit generate` process, so peak RSS is that run's own. Prints medians.
+Each run is a fresh `python -m modit_app generate` process, so peak RSS is that run's own. Prints medians.
 Real-time factor (RTF) = wall seconds per second of video (<= 1.0 is real time); it includes process
 start-up and model loading. CPU s adds up every thread's time. --workflow: "basic" (frames as IMAGE ->
 CreateVideo -> SaveVideo), "streaming" (MoDiT Render To Video) or a path to an API workflow. --device sets
@@ -63,7 +63,7 @@ def run_once(image: str, audio: str, out: str, workflow: str | None, device: str
              ) -> tuple[float, float, float, dict]:
     """(wall seconds, CPU seconds, peak RSS in MiB, {stage: seconds}) of one generate process."""
     timings = out + ".timings.json"
-    command = [sys.executable, "-m", "modit", "generate", "--image", image, "--audio", audio, "--out", out,
+    command = [sys.executable, "-m", "modit_app", "generate", "--image", image, "--audio", audio, "--out", out,
                "--overwrite", "--timings", timings]
     if workflow:
         command += ["--workflow", workflow]

@@ -9,7 +9,7 @@ import logging
 import os
 import platform
 import statistics
-import sys
+import importlib.util
 import time
 
 import torch
@@ -25,12 +25,15 @@ def main():
     parser.add_argument("--dev-litert", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    sys.path.insert(0, os.path.join(ROOT, "tests"))
-    import conftest  # noqa: F401  registers the pack as comfyui_modit
+    from _pack import load_pack
+
+    load_pack()
     from comfyui_modit.modit.face.analysis import analyse_portrait
-    if args.dev_litert:
-        sys.path.insert(0, os.path.join(ROOT, "tests", "face"))
-        from litert_stack import LiteRTFaceStack
+    if args.dev_litert:  # the test suite's LiteRT reference stack, loaded by its path
+        spec = importlib.util.spec_from_file_location("litert_stack", os.path.join(ROOT, "tests", "face", "litert_stack.py"))
+        litert_stack = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(litert_stack)
+        LiteRTFaceStack = litert_stack.LiteRTFaceStack
         stack, kind = LiteRTFaceStack.load(), "LiteRT reference (dev)"
     else:
         from comfyui_modit.modit.face.mediapipe import FaceStack

@@ -11,14 +11,12 @@ import importlib
 import os
 import platform
 import statistics
-import sys
 import time
 
 import numpy as np
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)  # `modit` as a package: modit/types.py must not shadow the stdlib types
 
 
 def median_ms(fn, runs: int) -> float:
@@ -68,7 +66,9 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
-    importlib.import_module("modit.pack").load_pack()
+    from _pack import load_pack
+
+    load_pack()
     mediapipe = importlib.import_module("comfyui_modit.modit.face.mediapipe")
     stack = mediapipe.FaceStack.load("cpu")
     image = portrait(args.size)

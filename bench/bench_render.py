@@ -6,7 +6,6 @@ threads; then the peak resident memory of streaming 10 s and 60 s clips (each in
 Run: python bench/bench_render.py [--quick]
 """
 import argparse
-import importlib.util
 import math
 import os
 import platform
@@ -17,16 +16,11 @@ import sys
 import tempfile
 import time
 
+from _pack import load_pack
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FPS = 25.0
 SR = 16000
-
-
-def load_pack():
-    spec = importlib.util.spec_from_file_location("_modit_pack_loader", os.path.join(ROOT, "modit", "pack.py"))
-    loader = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(loader)
-    return loader.load_pack()
 
 
 def astronaut(size):

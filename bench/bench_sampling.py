@@ -18,20 +18,13 @@ import time
 
 import torch
 
+from _pack import load_pack
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _pack():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("_modit_pack_loader", os.path.join(ROOT, "modit", "pack.py"))
-    loader = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(loader)
-    return loader.load_pack()
-
-
 def _model(args):
-    pack = _pack()
+    load_pack()
     from comfyui_modit.modit.dit.checkpoint import load_dit
     from comfyui_modit.modit.dit.model import MoDiT
     from comfyui_modit.modit.dit.presets import build_config

@@ -39,10 +39,10 @@ import time
 import cv2
 import numpy as np
 
+import gallery_meters as meters  # bench/ siblings (bench/ is sys.path[0] when this file runs)
+import gallery_video as video
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import gallery_meters as meters  # noqa: E402
-import gallery_video as video  # noqa: E402
 
 ROOT = os.path.dirname(HERE)
 SHARED = os.path.normpath(os.path.join(ROOT, "..", "shared", "data"))

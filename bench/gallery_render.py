@@ -2,48 +2,42 @@
 
 Kept apart from the meters so the meters never import the pack being measured (they are this checkout's own).
 """
-import importlib.util
 import inspect
 import json
 import os
-import sys
 from importlib import import_module
 
 import numpy as np
 
-PACK_NAME = "comfyui_modit"  # the name the pack's own modit/pack.py gives it outside ComfyUI
+PACK_NAME = "comfyui_modit"  # the name modit_app/pack.py gives the pack outside ComfyUI
 VIDEO_NODES = ("CreateVideo", "SaveVideo")  # the bench encodes itself, identically for renders and baselines
 
 
 def load_pack_from(root: str):
     """The pack package at `root` (its nodes and modit hang off it), imported under PACK_NAME."""
-    root = os.path.abspath(root)
-    init = os.path.join(root, "__init__.py")
-    if not os.path.isfile(init):
-        raise SystemExit(f"--pack {root}: no __init__.py there; give the root of a ComfyUI-MoDiT checkout")
-    if PACK_NAME in sys.modules:
-        loaded = sys.modules[PACK_NAME]
-        if os.path.dirname(os.path.abspath(loaded.__file__)) != root:
-            raise RuntimeError(f"a pack from {loaded.__file__} is already imported; one --pack per process")
-        return loaded
-    spec = importlib.util.spec_from_file_location(PACK_NAME, init, submodule_search_locations=[root])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[PACK_NAME] = module
+    from _pack import load_pack  # bench/ sibling: the one loader, modit_app/pack.py
+
     try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[PACK_NAME]
-        raise
-    return module
+        return load_pack(PACK_NAME, root)
+    except FileNotFoundError as error:
+        raise SystemExit(f"--pack {error}") from error
+
+
+def graph_runner_of(pack_name: str = PACK_NAME):
+    """The checkout's graph runner: modit_app/graph_runner.py (modit/graph_runner.py before issue 17)."""
+    try:
+        return import_module(f"{pack_name}.modit_app.graph_runner")
+    except ModuleNotFoundError:
+        return import_module(f"{pack_name}.modit.graph_runner")
 
 
 class DefaultPipeline:
     """workflows/api/modit_basic.json of the given checkout, run with that checkout's node classes (the code path
-    of `python -m modit generate`), minus the two video nodes: frames come back as an IMAGE batch."""
+    of `python -m modit_app generate`), minus the two video nodes: frames come back as an IMAGE batch."""
 
     def __init__(self, pack_root: str, workflow: str = "workflows/api/modit_basic.json"):
         self.pack = load_pack_from(pack_root)
-        self.runner = import_module(f"{PACK_NAME}.modit.graph_runner")
+        self.runner = graph_runner_of()
         with open(os.path.join(pack_root, workflow)) as f:
             self.graph = json.load(f)
         self.render_node = next(i for i, n in self.graph.items() if n["class_type"] == "MoDiTFlowRender")

@@ -6,22 +6,16 @@ Run: python bench/mouth_sheet.py [--image samples/portrait.png] [--out docs/rend
 Third-party faces (../shared/data/faces) may be rendered to a local folder, never committed.
 """
 import argparse
-import importlib.util
 import os
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from _pack import load_pack
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LABELS = ("source", "zero motion", "jaw closed", "half open", "wide open", "blink + turn", "closed again")
-
-
-def load_pack(root):
-    spec = importlib.util.spec_from_file_location("_modit_pack_loader", os.path.join(root, "modit", "pack.py"))
-    loader = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(loader)
-    return loader.load_pack()
 
 
 def sheet(image_path: str, tile: int = 256) -> Image.Image:
@@ -69,7 +63,7 @@ def main():
     parser.add_argument("--root", default=ROOT, help="pack checkout to render with (to compare versions)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    load_pack(args.root)
+    load_pack(root=args.root)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     sheet(args.image).save(args.out)
     print(args.out)

@@ -17,7 +17,6 @@ import numpy as np
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)  # `modit` as a package: modit/types.py must not shadow the stdlib types
 
 
 def read_video(path: str, max_side: int = 512):
@@ -46,11 +45,12 @@ def read_video(path: str, max_side: int = 512):
 
 
 def analyse(path: str, identity: bool) -> dict:
-    from modit.pack import load_pack
+    import metric_blinks as blinks  # bench/ siblings: the bench-only metrics
+    import metric_jitter as jitter
+    from _pack import load_pack
 
     quality = f"{load_pack().__name__}.modit.quality"
-    lip_sync, jitter, blinks, tracking = (import_module(f"{quality}.{name}")
-                                          for name in ("lip_sync", "jitter", "blinks", "tracking"))
+    lip_sync, tracking = (import_module(f"{quality}.{name}") for name in ("lip_sync", "tracking"))
     frames, fps, waveform, rate = read_video(path)
     track = tracking.track_faces(frames)
     landmarks = track.landmarks.numpy()
@@ -62,7 +62,9 @@ def analyse(path: str, identity: bool) -> dict:
            "confidence": sync.confidence, "jitter": jitter.landmark_jitter(landmarks),
            "blinks/min": stats.rate_per_minute, "depth": stats.mean_depth, "blink frames": stats.mean_duration_frames}
     if identity:
-        drift = import_module(f"{quality}.identity").identity_drift(
+        from metric_identity import identity_drift
+
+        drift = identity_drift(
             (frames[0].numpy() * 255).astype(np.uint8), (frames[::5].numpy() * 255).astype(np.uint8))
         row["identity med/max"] = f"{np.nanmedian(drift):.3f}/{np.nanmax(drift):.3f}"
     return row

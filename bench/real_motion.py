@@ -38,7 +38,6 @@ import torch
 from gallery_video import read_audio  # bench/ sibling: one PyAV audio decoder for the benches
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)  # `modit` as a package: modit/types.py must not shadow the stdlib types
 
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "data")
 TALKING = os.path.join(SHARED, "talking")
@@ -61,7 +60,7 @@ CACHE_VERSION = 1
 
 
 def _pack():
-    from modit.pack import load_pack
+    from _pack import load_pack
 
     return load_pack().__name__
 
@@ -273,7 +272,7 @@ def run_default(image: np.ndarray, waveform: np.ndarray, rate: int, dit: str | N
         graph = default_graph(image_path, audio_path, dit)
         if not render:
             graph = {k: v for k, v in graph.items() if v["class_type"] != "MoDiTFlowRender"}
-        outputs = mod("graph_runner").run_graph(graph, classes, keep=graph)  # the bench reads inner nodes too
+        outputs = import_module(f"{_pack()}.modit_app.graph_runner").run_graph(graph, classes, keep=graph)  # the bench reads inner nodes too
     return {graph[k]["class_type"]: v for k, v in outputs.items()}
 
 

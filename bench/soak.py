@@ -5,7 +5,7 @@
 Starts `--servers` ComfyUI processes (loopback only, each with its own input/output folders and this pack),
 makes 2-5 s speech clips cut from samples/speech.wav and several portraits (samples/portrait.png, its mirror
 image and, where ../shared/data/faces exists, a few gallery faces: read there, written only under --workdir),
-and runs one job per (portrait, clip, random seed) with `modit.batch.run_batch`, no retries. Reports:
+and runs one job per (portrait, clip, random seed) with `modit_app.batch.run_batch`, no retries. Reports:
 jobs succeeded, each server's RSS after job 10 and after the last job (sampled when that server has just
 finished a job and is idle), files written (one per job, all distinct, no partial or empty file on either
 side), and wall seconds per job. Exits 1 if a job failed, RSS grew more than --max-growth, or a file check
@@ -25,12 +25,12 @@ import threading
 import time
 import wave
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from _pack import PACK_ROOT as ROOT, load_pack
 
-from modit.batch.__main__ import run_batch, summary_table  # noqa: E402  (needs ROOT on sys.path)
-from modit.batch.jobs import Job  # noqa: E402
-from modit.timing import frames_for_samples  # noqa: E402
+load_pack()
+from comfyui_modit.modit.timing import frames_for_samples  # noqa: E402
+from comfyui_modit.modit_app.batch.__main__ import run_batch, summary_table  # noqa: E402
+from comfyui_modit.modit_app.batch.jobs import Job  # noqa: E402
 
 GALLERY = os.path.join(os.path.dirname(ROOT), "shared", "data", "faces")
 # Small gallery portraits (400-512 px, one clear face each) so face analysis stays a small part of a job.

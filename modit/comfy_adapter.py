@@ -1,11 +1,18 @@
 """The only door to ComfyUI: devices, dtypes, progress, interrupts, model patchers and model folders.
 
-Every function works without ComfyUI too (unit tests, the `python -m modit` CLI): then it falls back to plain
-torch, to folders under MODIT_MODELS_DIR / MODIT_OUTPUT_DIR / MODIT_INPUT_DIR, and to no-op progress.
+Every function works without ComfyUI too (unit tests, the `python -m modit_app generate` CLI): then it falls
+back to plain torch, to folders under MODIT_MODELS_DIR / MODIT_OUTPUT_DIR / MODIT_INPUT_DIR, and to no-op
+progress. Whoever runs nodes without ComfyUI may say where outputs go and who hears progress for the span of one
+run, explicitly: `with standalone(output_dir=..., progress=...):` (modit_app/graph_runner.py does). This module
+reads the environment; it never writes it.
 Nothing else in the pack may import `comfy`, `comfy_api` or `folder_paths`.
 """
+import contextlib
+import contextvars
 import logging
 import os
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -136,6 +143,33 @@ def soft_empty_cache() -> None:
     elif torch.cuda.is_available():
         torch.cuda.empty_cache()
 
+# ------------------------------------------------------------------------- runs without ComfyUI
+
+
+@dataclass(frozen=True)
+class Standalone:
+    """Settings of one run without ComfyUI: where outputs go (None: MODIT_OUTPUT_DIR or ./output) and who hears
+    progress (callable(done, total); None: debug log lines)."""
+
+    output_dir: str | None = None
+    progress: Callable[[int, int], None] | None = None
+
+
+_STANDALONE = contextvars.ContextVar("modit_standalone", default=Standalone())
+
+
+@contextlib.contextmanager
+def standalone(output_dir: str | None = None, progress: Callable[[int, int], None] | None = None):
+    """Run the enclosed node calls with these settings; the previous ones come back on exit (also on error).
+
+    Ignored under ComfyUI, whose own folders and progress bar always win.
+    """
+    token = _STANDALONE.set(Standalone(output_dir, progress))
+    try:
+        yield
+    finally:
+        _STANDALONE.reset(token)
+
 # ----------------------------------------------------------------------------- progress and cancelling
 
 
@@ -148,23 +182,22 @@ def check_interrupt() -> None:
 class Progress:
     """A progress bar over `total` units that also checks for Cancel on every update.
 
-    Without ComfyUI it logs at debug level, or calls `fallback_hook(done, total)` (the CLI sets one).
+    Without ComfyUI it calls the progress callable of the enclosing `standalone(...)` run, or logs at debug level.
     """
-
-    fallback_hook = None  # callable(done: int, total: int) for the CLI
 
     def __init__(self, total: int):
         self.total = max(int(total), 1)
         self.done = 0
         self._bar = _comfy_utils.ProgressBar(self.total) if HAVE_COMFY else None
+        self._hook = None if HAVE_COMFY else _STANDALONE.get().progress  # read here: updates may come from a thread
 
     def update(self, n: int = 1, preview=None) -> None:
         """Advance by n units; `preview` is an optional [H, W, 3] 0..1 tensor shown on the node."""
         self.done = min(self.done + n, self.total)
         if self._bar is not None:
             self._bar.update_absolute(self.done, self.total, _preview_image(preview) if preview is not None else None)
-        elif Progress.fallback_hook is not None:
-            Progress.fallback_hook(self.done, self.total)
+        elif self._hook is not None:
+            self._hook(self.done, self.total)
         else:
             log.debug("progress %d/%d", self.done, self.total)
         check_interrupt()
@@ -262,7 +295,10 @@ def _user_dir(kind: str) -> str:
 
 
 def output_directory() -> str:
-    """ComfyUI's output folder (SaveVideo writes here), or MODIT_OUTPUT_DIR / ./output."""
+    """ComfyUI's output folder (SaveVideo writes here); without ComfyUI the enclosing `standalone(...)` run's
+    output_dir, else MODIT_OUTPUT_DIR / ./output."""
+    if not HAVE_COMFY and _STANDALONE.get().output_dir:
+        return _STANDALONE.get().output_dir
     return _user_dir("output")
 
 

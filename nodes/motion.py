@@ -41,7 +41,7 @@ def _choices() -> list[str]:
 class MoDiTLoadDiT:
     CATEGORY = "MoDiT/motion"
     DESCRIPTION = ("Load a MoDiT diffusion transformer that turns speech features into expression motion: the bundled "
-                   "embedded model or a checkpoint from models/modit trained with `python -m modit.train`.")
+                   "embedded model or a checkpoint from models/modit trained with `python -m modit_app train`.")
     RETURN_TYPES = (MODIT_DIT_MODEL,)
     RETURN_NAMES = ("dit_model",)
     OUTPUT_TOOLTIPS = ("The loaded DiT, with the expression space, audio feature kind and fps it was trained on.",)

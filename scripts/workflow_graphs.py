@@ -1,5 +1,5 @@
 """The bundled workflows, described once; scripts/build_workflows.py writes each in UI and API format."""
-from build_workflows import Graph
+from graph_builder import Graph
 
 PORTRAIT, SPEECH = "portrait.png", "speech.wav"  # copy samples/portrait.png and samples/speech.wav to ComfyUI/input
 WAV2LIP_URL = "https://huggingface.co/Nekochu/Wav2Lip/resolve/main/wav2lip_gan.pth"

@@ -1,4 +1,8 @@
-"""Load the pack under one package name (comfyui_modit) so tests see the same modules nodes use."""
+"""Load the pack under one package name (comfyui_modit) so tests see the same modules nodes use.
+
+Through modit_app/pack.py, the one loader the CLI, benches and scripts use too, found by its path (bench/_pack.py
+and scripts/_pack.py do the same for their folders).
+"""
 import importlib.util
 import os
 
@@ -7,7 +11,7 @@ import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-_spec = importlib.util.spec_from_file_location("_modit_pack_loader", os.path.join(ROOT, "modit", "pack.py"))
+_spec = importlib.util.spec_from_file_location("modit_pack_loader", os.path.join(ROOT, "modit_app", "pack.py"))
 _loader = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_loader)
 PACK = _loader.load_pack()
@@ -49,3 +53,14 @@ def user_dirs(tmp_path, monkeypatch):
         monkeypatch.setenv(f"MODIT_{kind.upper()}_DIR", str(path))
         dirs[kind] = path
     return dirs
+
+
+@pytest.fixture
+def progress_calls():
+    """[(done, total)] of every progress update made during the test (a standalone run's progress callable)."""
+    import importlib
+
+    comfy_adapter = importlib.import_module(f"{PACK.__name__}.modit.comfy_adapter")
+    calls = []
+    with comfy_adapter.standalone(progress=lambda done, total: calls.append((done, total))):
+        yield calls

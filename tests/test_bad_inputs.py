@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from comfyui_modit.modit import cli, graph_runner
+from comfyui_modit.modit_app import cli, graph_runner
 from comfyui_modit.modit.audio import features as feature_module
 from comfyui_modit.modit.audio.encoder import AudioEncoder
 from comfyui_modit.modit.dit.sampling import plan_windows
@@ -83,7 +83,7 @@ def test_text_named_png_is_a_clear_error(tmp_path, capsys):
     text.write_text("this is not a picture\n" * 20)
     with pytest.raises(ValueError, match="not a readable image.*PNG or JPEG"):
         graph_runner.LoadImage().run(str(text))
-    code = cli.main(["generate", "--image", str(text), "--audio", os.path.join(ROOT, "samples", "speech.wav"),
+    code = cli.main(["--image", str(text), "--audio", os.path.join(ROOT, "samples", "speech.wav"),
                      "--out", str(tmp_path / "out.mp4")])
     assert code == 2 and "not a readable image" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "out.mp4")

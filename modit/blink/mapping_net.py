@@ -130,7 +130,7 @@ class BlinkMappingModel:
         if metadata.get("architecture") != ARCHITECTURE:
             raise ValueError(f"{name}: not a blink mapping-net checkpoint: expected metadata architecture "
                              f"{ARCHITECTURE!r}, found {metadata.get('architecture')!r}; train one with "
-                             f"python -m modit.train.blink_training or pick 'statistical'")
+                             f"python -m modit_app train-blink or pick 'statistical'")
         try:
             config = MappingNetConfig(**metadata["config"])
         except (KeyError, TypeError) as error:

@@ -1,7 +1,7 @@
 """Real talking video to training data (issue 14; paper §3.5 trains on coefficients extracted from real video).
 
-    python -m modit.data extract VIDEOS... --out DIR [--fps 25]
-    python -m modit.data build --manifest modit/train/real/manifest --videos FOLDER --out DIR
+    python -m modit_app data extract VIDEOS... --out DIR [--fps 25]
+    python -m modit_app data build --manifest modit/train/real/manifest --videos FOLDER --out DIR
 
 One purpose per module:
 - video.py     decode picture (resampled to the output frame rate) and sound with PyAV; a paired .wav wins

@@ -56,7 +56,7 @@ class DiTInfo:
         if metadata.get("architecture") != ARCHITECTURE:
             raise ValueError(f"{name}: not a MoDiT DiT checkpoint: expected metadata architecture "
                              f"{ARCHITECTURE!r}, found {metadata.get('architecture')!r}; train one with "
-                             f"`python -m modit.train` or pick another file")
+                             f"`python -m modit_app train` or pick another file")
         missing = [k for k in ("preset", "config", "space", "feature_kind", "fps", "schedule") if k not in metadata]
         if missing:
             raise ValueError(f"{name}: DiT checkpoint metadata lacks {missing}; the file is incomplete, re-save it")

@@ -9,21 +9,13 @@ normal of the plane through the outer eye corners and the mouth corners (z into 
 apart. The photo smiles slightly with closed lips, so the template's mouth carries a little smile: expression
 coefficients are relative to that (documented in expression.py).
 
-Run: python -m modit.face.derive_canonical OUT.safetensors   (needs a working FaceStack; --dev-litert uses the
-LiteRT shim in tests/face for development before the PyTorch port exists)
+Run: python -m modit_app derive-canonical OUT.safetensors   (with the embedded PyTorch face stack)
 """
-import argparse
-import logging
-import os
-import sys
-
 import torch
 
 from . import landmarks as lm
 from .alignment import roi_from_detection, roi_from_landmarks, run_mesh
 from .geometry import procrustes
-
-log = logging.getLogger(__name__)
 
 
 def _mesh(stack, image):
@@ -74,27 +66,10 @@ def derive(stack) -> tuple[torch.Tensor, torch.Tensor]:
     return canonical.float(), mirror.long()
 
 
-def main(argv=None):
-    logging.basicConfig(level=logging.INFO)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out")
-    parser.add_argument("--dev-litert", action="store_true", help="use tests/face/litert_stack.py")
-    args = parser.parse_args(argv)
-    if args.dev_litert:
-        sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "face"))
-        from litert_stack import LiteRTFaceStack as FaceStack
-    else:
-        from .mediapipe import FaceStack
-    canonical, mirror = derive(FaceStack.load())
-    from ..checkpoints import save_checkpoint
-    save_checkpoint(args.out, {"canonical_mesh": canonical, "mirror_index": mirror}, {
-        "what": "canonical neutral MediaPipe-topology face mesh (468 x 3) and landmark mirror pairs",
-        "source": "derived by modit/face/derive_canonical.py from the face mesh network's output on "
-                  "skimage.data.astronaut() (public domain, NASA) and its mirror image, symmetrised",
-        "units": "outer eye corners 1 apart; x toward the subject's left, y down, z into the head",
-        "license": "Apache-2.0 (the face mesh model: Apache-2.0, Google MediaPipe)"})
-    log.info("wrote %s", args.out)
-
-
-if __name__ == "__main__":
-    main()
+def canonical_metadata() -> dict:
+    """The provenance written beside the derived mesh."""
+    return {"what": "canonical neutral MediaPipe-topology face mesh (468 x 3) and landmark mirror pairs",
+            "source": "derived by modit/face/derive_canonical.py from the face mesh network's output on "
+                      "skimage.data.astronaut() (public domain, NASA) and its mirror image, symmetrised",
+            "units": "outer eye corners 1 apart; x toward the subject's left, y down, z into the head",
+            "license": "Apache-2.0 (the face mesh model: Apache-2.0, Google MediaPipe)"}

@@ -1,1 +1,4 @@
-"""Quality measures on rendered clips: lip sync, jitter, blinks, identity drift."""
+"""Quality measures the MoDiT Lip Sync Score node uses: lip sync, face tracking, the sync plot.
+
+The bench-only meters (jitter, blinks, identity drift) live in bench/metric_*.py.
+"""

@@ -8,17 +8,15 @@ both poses from the windows around them, and fits
     L_v    = mean ||((pose_hat_t+1 - pose_hat_t) - (pose_t+1 - pose_t)) / s||^2
 L_v is the velocity loss of eq. 7 applied to pose: it makes frame-to-frame motion, not only the level, right.
 
-CLI: python -m modit.train.blink_training --tracks DIR_OR_FILES... --out models/modit/blink_mapping.safetensors
+CLI: python -m modit_app train-blink --tracks DIR_OR_FILES... --out models/modit/blink_mapping.safetensors
 """
-import argparse
 import logging
 import math
-import os
 from dataclasses import dataclass
 
 import torch
 
-from ..blink.mapping_net import POSE_SCALE, PRESETS, BlinkMappingNet, MappingNetConfig, save_mapping_net
+from ..blink.mapping_net import POSE_SCALE, BlinkMappingNet, MappingNetConfig
 from ..types import Motion
 
 log = logging.getLogger(__name__)
@@ -119,44 +117,3 @@ def train_mapping_net(tracks: list[Motion], net_config: MappingNetConfig | None 
             log.info("step %d/%d: loss %.5f (pose %.5f, velocity %.5f)", step + 1, config.steps, float(loss),
                      float(pose_loss), float(velocity_loss))
     return net.cpu().eval(), history
-
-
-def _track_files(paths: list[str]) -> list[str]:
-    files = []
-    for path in paths:
-        if os.path.isdir(path):
-            files += sorted(os.path.join(path, f) for f in os.listdir(path) if f.endswith(".safetensors"))
-        else:
-            files.append(path)
-    return files
-
-
-def main(argv: list[str] | None = None) -> None:
-    from ..motion.track_files import load_motion
-
-    parser = argparse.ArgumentParser(description="Train the MoDiT blink mapping net on motion tracks.")
-    parser.add_argument("--tracks", nargs="+", required=True, help="motion .safetensors files or folders of them")
-    parser.add_argument("--out", required=True, help="checkpoint to write, e.g. models/modit/blink_mapping.safetensors")
-    parser.add_argument("--preset", default="base", choices=sorted(PRESETS))
-    parser.add_argument("--steps", type=int, default=BlinkTrainingConfig.steps)
-    parser.add_argument("--batch-size", type=int, default=BlinkTrainingConfig.batch_size)
-    parser.add_argument("--lr", type=float, default=BlinkTrainingConfig.learning_rate)
-    parser.add_argument("--velocity-weight", type=float, default=BlinkTrainingConfig.velocity_weight)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-
-    tracks = [load_motion(path) for path in _track_files(args.tracks)]
-    net_config = PRESETS[args.preset](num_coefficients=tracks[0].expression.shape[1]) if tracks else None
-    config = BlinkTrainingConfig(steps=args.steps, batch_size=args.batch_size, learning_rate=args.lr,
-                                 velocity_weight=args.velocity_weight, seed=args.seed)
-    net, history = train_mapping_net(tracks, net_config, config, device=args.device)
-    save_mapping_net(args.out, net, space=tracks[0].space, fps=tracks[0].fps,
-                     extra={"steps": args.steps, "final_loss": history[-1] if history else None,
-                            "num_tracks": len(tracks), "num_frames": sum(t.num_frames for t in tracks)})
-    log.info("wrote %s (final loss %.5f)", args.out, history[-1] if history else float("nan"))
-
-
-if __name__ == "__main__":
-    main()

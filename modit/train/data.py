@@ -58,7 +58,7 @@ class ShardDataset:
             found = sorted(glob.glob(os.path.join(folder, "*.safetensors")))
             if not found:
                 raise FileNotFoundError(f"{folder}: no *.safetensors corpus shards found; point --data at the "
-                                        f"directory the corpus generator (or `python -m modit.data extract`) wrote")
+                                        f"directory the corpus generator (or `python -m modit_app data extract`) wrote")
             paths += found
             sources += [index] * len(found)
         features, expressions, beta_0, lengths, utterance_source = [], [], [], [], []

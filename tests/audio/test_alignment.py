@@ -55,12 +55,11 @@ def test_silence_is_valid_and_floor():
     assert features.num_frames == 25 and torch.all(features.features == -4.0)
 
 
-def test_chunked_equals_one_shot_with_progress(monkeypatch):
+def test_chunked_equals_one_shot_with_progress(progress_calls):
     rng = torch.Generator().manual_seed(0)
     wave = torch.randn(2, 44100 * 12, generator=rng) * torch.linspace(0, 0.5, 44100 * 12)
     aligned = align_audio(audio_dict(wave, 44100), 25.0)
-    calls = []
-    monkeypatch.setattr(comfy_adapter.Progress, "fallback_hook", lambda done, total: calls.append((done, total)))
+    calls = progress_calls
     one_16k = to_16k(aligned, torch.device("cpu"), chunk_seconds=1000.0)
     chunked_16k = to_16k(aligned, torch.device("cpu"), comfy_adapter.Progress(10), units=10, chunk_seconds=1.1)
     assert torch.allclose(one_16k, chunked_16k, atol=2e-6)

@@ -78,7 +78,7 @@ def test_checkpoint_round_trip_and_wrong_files(tmp_path):
 
 def test_training_cli_writes_a_loadable_checkpoint(tmp_path):
     from comfyui_modit.modit.motion.track_files import save_motion
-    from comfyui_modit.modit.train.blink_training import main
+    from comfyui_modit.modit_app.train_blink import main
 
     save_motion(synthetic_track(2, T=120), "train_a", directory=str(tmp_path / "tracks"))
     out = str(tmp_path / "blink_cli.safetensors")

@@ -1,12 +1,8 @@
 """Shared DiT fixtures: one tiny model trained for a few seconds on a synthetic corpus (session-wide)."""
-import os
-import sys
-
 import pytest
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from synthetic import write_shards  # noqa: E402
+from .synthetic import write_shards
 
 
 @pytest.fixture(scope="session")

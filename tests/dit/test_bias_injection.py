@@ -8,7 +8,7 @@ from comfyui_modit.modit.dit.presets import modit_tiny
 from comfyui_modit.modit.dit.sampling import SamplingOptions, sample_expression
 from comfyui_modit.modit.dit.schedule import NoiseSchedule
 
-from synthetic import audio_features
+from .synthetic import audio_features
 
 
 def test_diagonal_bias_is_a_band_of_the_given_width():

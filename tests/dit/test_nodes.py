@@ -7,7 +7,7 @@ import torch
 from comfyui_modit.modit.types import Motion
 from comfyui_modit.nodes.motion import NONE_FOUND, MoDiTLoadDiT, MoDiTSampleExpression
 
-from synthetic import audio_features, face
+from .synthetic import audio_features, face
 
 
 def _load(trained_tiny, models_dir):

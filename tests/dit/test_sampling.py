@@ -7,7 +7,7 @@ from comfyui_modit.modit.dit.samplers import SAMPLERS, make_sampler
 from comfyui_modit.modit.dit.schedule import NoiseSchedule
 from comfyui_modit.modit.face.components import JAW_OPEN
 
-from synthetic import audio_features
+from .synthetic import audio_features
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLERS))

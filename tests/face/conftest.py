@@ -2,7 +2,6 @@
 astronaut portrait analysed once per session."""
 import importlib.util
 import os
-import sys
 
 import pytest
 import torch
@@ -16,8 +15,7 @@ def _make_stack():
         pass
     if importlib.util.find_spec("ai_edge_litert") is None:
         pytest.skip("no FaceStack: modit/face/mediapipe is missing and ai-edge-litert is not installed")
-    sys.path.insert(0, os.path.dirname(__file__))
-    from litert_stack import DATA, LiteRTFaceStack
+    from .litert_stack import DATA, LiteRTFaceStack
     if not os.path.isfile(os.path.join(DATA, "face_landmark.tflite")):
         pytest.skip(f"no FaceStack: modit/face/mediapipe is missing and no .tflite files in {DATA}")
     return LiteRTFaceStack.load()

@@ -1,7 +1,7 @@
 """Headless Chromium driven over the Chrome DevTools Protocol (CDP), for testing web/modit.js in a real page.
 
 No npm or playwright: Chromium is started with --remote-debugging-port and its page target is spoken to over
-the pack's own stdlib websocket client (modit/batch/websocket.py). Every wait has a deadline.
+the pack's own stdlib websocket client (modit_app/batch/websocket.py). Every wait has a deadline.
 """
 import base64
 import json
@@ -14,7 +14,7 @@ import time
 import urllib.error
 import urllib.request
 
-from comfyui_modit.modit.batch.websocket import WebSocket
+from comfyui_modit.modit_app.batch.websocket import WebSocket
 
 BINARIES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome", "headless_shell")
 

@@ -103,9 +103,8 @@ def test_batch_client_against_real_comfyui(server, tmp_path):
     _write_clip(os.path.join(SAMPLES, "speech.wav"), str(pairs / "astronaut.wav"), CLIP_SECONDS)
     out = tmp_path / "out"
     workflow = os.path.join(ROOT, "workflows", "api", "modit_basic.json")
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    result = subprocess.run([sys.executable, "-m", "modit.batch", workflow, str(pairs), "--server", server.url,
-                             "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    result = subprocess.run([sys.executable, "-m", "modit_app", "batch", workflow, str(pairs), "--server", server.url,
+                             "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 done, 0 failed" in result.stdout
     (video,) = list(out.iterdir())

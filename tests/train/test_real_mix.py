@@ -1,19 +1,17 @@
 """Issue 14 training: several shard directories mixed, fine-tuning from a checkpoint, and a relative-motion DiT
 trained on sources with their own expression keeps that expression on silence."""
 import os
-import sys
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "dit"))
-from synthetic import synthetic_utterance, write_shards  # noqa: E402
+from comfyui_modit.modit.checkpoints import save_checkpoint
+from comfyui_modit.modit.dit.sampling import SamplingOptions, sample_expression
+from comfyui_modit.modit.dit.schedule import NoiseSchedule
+from comfyui_modit.modit.face.components import COMPONENT_NAMES, JAW_OPEN, NUM_COMPONENTS, SPACE_NAME
+from comfyui_modit.modit.train.data import ShardDataset
+from comfyui_modit.modit.train.loop import TrainOptions, train
 
-from comfyui_modit.modit.checkpoints import save_checkpoint  # noqa: E402
-from comfyui_modit.modit.dit.sampling import SamplingOptions, sample_expression  # noqa: E402
-from comfyui_modit.modit.dit.schedule import NoiseSchedule  # noqa: E402
-from comfyui_modit.modit.face.components import COMPONENT_NAMES, JAW_OPEN, NUM_COMPONENTS, SPACE_NAME  # noqa: E402
-from comfyui_modit.modit.train.data import ShardDataset  # noqa: E402
-from comfyui_modit.modit.train.loop import TrainOptions, train  # noqa: E402
+from ..dit.synthetic import synthetic_utterance, write_shards
 
 CORNERS_UP = COMPONENT_NAMES.index("corners_up")
 

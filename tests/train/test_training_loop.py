@@ -1,20 +1,16 @@
-"""The training loop and `python -m modit.train`: a tiny model overfits, shards are read and checked, resume works."""
+"""The training loop and `python -m modit_app train`: a tiny model overfits, shards are read and checked, resume works."""
 import os
-import sys
 
 import pytest
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "dit"))
-from synthetic import write_shards  # noqa: E402
+from comfyui_modit.modit.checkpoints import load_checkpoint, save_checkpoint
+from comfyui_modit.modit.dit.checkpoint import load_dit
+from comfyui_modit.modit_app.train import main
+from comfyui_modit.modit.train.data import ShardDataset
+from comfyui_modit.modit.train.loop import TrainOptions, train
 
-from comfyui_modit.modit.checkpoints import load_checkpoint, save_checkpoint  # noqa: E402
-from comfyui_modit.modit.dit.checkpoint import load_dit  # noqa: E402
-from comfyui_modit.modit.train.cli import main  # noqa: E402
-from comfyui_modit.modit.train.data import ShardDataset  # noqa: E402
-from comfyui_modit.modit.train.loop import TrainOptions, train  # noqa: E402
-
-
+from ..dit.synthetic import write_shards
 
 
 def test_tiny_model_overfits_a_tiny_dataset(tmp_path):

@@ -14,7 +14,6 @@ in a fresh process (`generate.py`).
 import ctypes
 import ctypes.util
 import logging
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,10 +89,7 @@ class Speaker:
         return cls._instance
 
     def __init__(self):
-        library, data = _library_and_data()
-        if data is not None:
-            # espeak reads ESPEAK_DATA_PATH when `path` is NULL; passing the path directly is enough.
-            os.environ.setdefault("ESPEAK_DATA_PATH", data)
+        library, data = _library_and_data()  # the data path goes to espeak_Initialize (no ESPEAK_DATA_PATH needed)
         self._lib = ctypes.CDLL(library)
         self._lib.espeak_Initialize.restype = ctypes.c_int
         self._lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]

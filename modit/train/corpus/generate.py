@@ -1,16 +1,16 @@
 """Generate the synthetic speech corpus that trains the embedded DiT (corpus/README.md), deterministic from a seed.
 
-    python -m modit.train.corpus.generate --out corpus/ --seed 6 --utterances 4000
+    python -m modit_app corpus --out corpus/ --seed 6 --utterances 4000
 
 Per utterance: a sentence from `sentences.make_sentences`, spoken by espeak-ng (`espeak.Speaker`) with a
 random English accent and voice variant, rate, pitch and pitch range; resampled to 16 kHz; sometimes sped
 up or slowed down; silence added before and after; augmented (`augment.augment`); and its phoneme timings
-turned into embedded-v1 expression targets at 25 fps (`visemes`). The voices and sentences that
-`modit/train/evaluate.py` holds out never appear here.
+turned into embedded-v1 expression targets at 25 fps (`visemes`). The voices and sentences of
+`modit/train/held_out.py` (what `evaluate.py` speaks) never appear here.
 
 Two stages, both resumable:
 1. raw shards, `OUT/raw/raw-NNNNN.npz`: 16 kHz audio and targets (no audio model needed);
-2. training shards, `OUT/shard-NNNNN.safetensors`, the format `python -m modit.train --data OUT` reads:
+2. training shards, `OUT/shard-NNNNN.safetensors`, the format `python -m modit_app train --data OUT` reads:
    `features` [sumT, D] from the same audio stage the Encode Audio node uses (`audio_features` below),
    `expression` [sumT, K], `beta_0` [U, K] (zeros: the source face is neutral), `lengths` [U] int64, and
    metadata {"feature_kind", "feature_dim", "fps", "space", "corpus_seed", ...}.
@@ -18,7 +18,6 @@ Every random choice for utterance i is drawn from (seed, i). espeak's own sample
 process spoke before (see espeak.py), so each shard is made in a fresh process that spoke nothing before:
 the corpus is the same for a given (seed, utterances, shard size), whatever the number of workers.
 """
-import argparse
 import glob
 import json
 import logging
@@ -33,6 +32,7 @@ import torch
 from ...checkpoints import save_checkpoint
 from ...face.components import NUM_COMPONENTS, SPACE_NAME
 from ...timing import frames_for_samples, samples_for_frames
+from ..held_out import HELD_OUT_ACCENTS, HELD_OUT_SENTENCES, held_out_variants
 from . import augment as augmentation
 from .espeak import Speaker, Phoneme
 from .sentences import make_sentences
@@ -64,12 +64,8 @@ def voice_name(accent: str, variant: str) -> str:
 
 
 def held_out():
-    """(held-out accents, held-out variants, held-out sentences), as named in modit/train/evaluate.py."""
-    from .. import evaluate
-
-    accents = set(evaluate.HELD_OUT_ACCENTS)
-    variants = {voice.split("+")[1] for voice in evaluate.HELD_OUT_VOICES if "+" in voice}
-    return accents, variants, evaluate.HELD_OUT_SENTENCES
+    """(held-out accents, held-out variants, held-out sentences), as named in modit/train/held_out.py."""
+    return set(HELD_OUT_ACCENTS), held_out_variants(), HELD_OUT_SENTENCES
 
 
 @dataclass(frozen=True)
@@ -232,29 +228,14 @@ def _featurize_job(job) -> str:
     return featurize(*job)
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", required=True, help="corpus directory (training shards go here)")
-    parser.add_argument("--seed", type=int, default=6, help="corpus seed: same seed, same corpus")
-    parser.add_argument("--utterances", type=int, default=4000)
-    parser.add_argument("--shard-size", type=int, default=250)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--raw-only", action="store_true", help="stop after stage 1 (no audio features)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    logging.getLogger("comfyui_modit").setLevel(logging.WARNING)
-    logging.getLogger("modit.audio").setLevel(logging.WARNING)  # one line per utterance otherwise
-    torch.set_num_threads(1)
-    raw_paths = generate_raw(args.out, args.seed, args.utterances, args.shard_size, args.workers)
-    if args.raw_only:
-        return
-    jobs = [(raw_path, os.path.join(args.out, os.path.basename(raw_path).replace("raw-", "shard-")
-                                    .replace(".npz", ".safetensors")), args.seed) for raw_path in sorted(raw_paths)]
-    run_in_fresh_processes(_featurize_job, jobs, args.workers)
-    log.info("corpus ready: %d shards in %s", len(glob.glob(os.path.join(args.out, "shard-*.safetensors"))),
-             args.out)
-
-
-if __name__ == "__main__":
-    main()
+def generate_corpus(out: str, seed: int = 6, utterances: int = 4000, shard_size: int = 250, workers: int = 2,
+                    raw_only: bool = False) -> list[str]:
+    """Both stages into `out`; returns the training shards' paths (the raw shards' with raw_only). Resumable."""
+    raw_paths = generate_raw(out, seed, utterances, shard_size, workers)
+    if raw_only:
+        return raw_paths
+    jobs = [(raw_path, os.path.join(out, os.path.basename(raw_path).replace("raw-", "shard-")
+                                    .replace(".npz", ".safetensors")), seed) for raw_path in sorted(raw_paths)]
+    shards = run_in_fresh_processes(_featurize_job, jobs, workers)
+    log.info("corpus ready: %d shards in %s", len(glob.glob(os.path.join(out, "shard-*.safetensors"))), out)
+    return shards

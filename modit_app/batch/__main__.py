@@ -1,7 +1,7 @@
-"""python -m modit.batch: run an API workflow over many (portrait, speech) pairs on one or more ComfyUI servers.
+"""python -m modit_app batch: run an API workflow over many (portrait, speech) pairs on one or more ComfyUI servers.
 
-    python -m modit.batch workflows/api/modit_basic.json pairs/ --server http://127.0.0.1:8188 --out results/
-    python -m modit.batch workflows/api/modit_basic.json jobs.csv --server http://gpu1:8188 --server http://gpu2:8188
+    python -m modit_app batch workflows/api/modit_basic.json pairs/ --server http://127.0.0.1:8188 --out results/
+    python -m modit_app batch workflows/api/modit_basic.json jobs.csv --server http://gpu1:8188 --server http://gpu2:8188
 
 Each job's inputs are uploaded (never overwriting the server's files), its outputs get their own filename prefix,
 and downloads go to --out under names that never replace an existing file. Failed jobs are retried.
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from .client import ComfyClient, PromptFailed, ServerUnreachable, output_files
 from .jobs import Job, graph_for_job, jobs_from_csv, jobs_from_folder, write_new_file
 
-log = logging.getLogger("modit.batch")
+log = logging.getLogger("modit_app.batch")
 
 
 @dataclass
@@ -179,7 +179,7 @@ def summary_table(results: list[Result], events: list[str] = ()) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m modit.batch", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m modit_app batch", description=__doc__.split("\n\n")[0])
     parser.add_argument("workflow", help="an API-format workflow (workflows/api/*.json)")
     parser.add_argument("pairs", help="a folder of image+audio files sharing names, or a CSV with columns image,audio[,name][,seed]")
     parser.add_argument("--server", action="append", help="ComfyUI URL; repeat for several (default http://127.0.0.1:8188)")

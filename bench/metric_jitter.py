@@ -1,4 +1,5 @@
-"""Jitter: frame-to-frame acceleration of landmarks that should move smoothly (nose bridge, eye corners, contour).
+"""Jitter (a bench-only meter): frame-to-frame acceleration of landmarks that should move smoothly (nose bridge,
+eye corners, contour).
 
 Rigid head motion is smooth, so its second difference is small; tracker or renderer noise is not. Reported as
 the mean acceleration magnitude per frame, in units of the face height, times 1000 (milli-face-heights).

@@ -1,8 +1,8 @@
-"""`python -m modit.train`: train a MoDiT DiT on corpus shards (see modit/train/data.py for the format).
+"""`python -m modit_app train`: train a MoDiT DiT on corpus shards (see modit/train/data.py for the format).
 
-    python -m modit.train --data corpus/ [real/train/ --mix 0.5 0.5] --preset embedded --steps 20000 --batch-size 64 \
+    python -m modit_app train --data corpus/ [real/train/ --mix 0.5 0.5] --preset embedded --steps 20000 --batch-size 64 \
         --out modit_embedded_v1.safetensors --seed 0 [--device cuda] [--resume]
-    torchrun --nproc_per_node 4 -m modit.train ...   # DistributedDataParallel, one process per GPU
+    torchrun --nproc_per_node 4 -m modit_app train ...   # DistributedDataParallel, one process per GPU
 """
 import argparse
 import logging
@@ -13,11 +13,11 @@ import torch
 
 
 def _parser() -> argparse.ArgumentParser:
-    from ..dit.presets import PRESETS
-    from .loop import TrainOptions
+    from ..modit.dit.presets import PRESETS
+    from ..modit.train.loop import TrainOptions
 
     defaults = TrainOptions()
-    p = argparse.ArgumentParser(prog="python -m modit.train", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m modit_app train", description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True, nargs="+", help="directories of *.safetensors corpus shards (several: "
                    "trained on together, e.g. the synthetic corpus and real shards)")
     p.add_argument("--mix", type=float, nargs="+", default=None, help="share of windows drawn from each --data "
@@ -53,8 +53,8 @@ def main(argv=None) -> int:
                         stream=sys.stderr)
     if args.threads:
         torch.set_num_threads(args.threads)
-    from .data import ShardDataset
-    from .loop import TrainOptions, train
+    from ..modit.train.data import ShardDataset
+    from ..modit.train.loop import TrainOptions, train
 
     if not args.out.endswith(".safetensors"):
         raise SystemExit(f"--out {args.out!r}: expected a .safetensors file name")

@@ -1,4 +1,4 @@
-"""Blink statistics from a per-frame eye-openness curve: count, rate, closure depth and duration."""
+"""Blink statistics (bench-only meter) from a per-frame eye-openness curve: count, rate, closure depth and duration."""
 from dataclasses import dataclass
 
 import numpy as np

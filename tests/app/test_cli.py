@@ -1,4 +1,4 @@
-"""python -m modit generate: the basic workflow end to end, a file that is never clobbered, plain errors."""
+"""python -m modit_app generate: the basic workflow end to end, a file that is never clobbered, plain errors."""
 import os
 import subprocess
 import sys
@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import soundfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PORTRAIT = os.path.join(ROOT, "samples", "portrait.png")
 
 
 def _generate(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "modit", "generate", *args], cwd=cwd, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "modit_app", "generate", *args], cwd=cwd, capture_output=True,
                           text=True, timeout=600)
 
 

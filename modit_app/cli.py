@@ -1,7 +1,7 @@
-"""The command line: `python -m modit generate` renders a talking head from a portrait and a speech file by
+"""The command line: `python -m modit_app generate` renders a talking head from a portrait and a speech file by
 running a bundled workflow (default: workflows/api/modit_basic.json, the basic template) with the pack's nodes.
 
-    python -m modit generate --image samples/portrait.png --audio samples/speech.wav --out output/demo.mp4
+    python -m modit_app generate --image samples/portrait.png --audio samples/speech.wav --out output/demo.mp4
 """
 import argparse
 import json
@@ -11,7 +11,8 @@ import shutil
 import sys
 import time
 
-from . import comfy_adapter, graph_runner
+from .. import nodes  # the pack's node classes (this module is loaded as <pack>.modit_app.cli)
+from . import graph_runner
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,6 @@ def _progress_printer():
 
 
 def generate(args) -> int:
-    from .. import nodes  # the pack's node classes (this module is loaded as <pack>.modit.cli)
-
     with open(args.workflow) as f:
         graph = json.load(f)
     for kind, key, path in (("LoadImage", "image", args.image), ("LoadAudio", "audio", args.audio)):
@@ -67,14 +66,13 @@ def generate(args) -> int:
     # or cancelled run never leaves a half-written --out (nor replaces a good one).
     staging = os.path.join(os.path.dirname(out), f".{os.path.basename(out)}.partial")
     os.makedirs(staging, exist_ok=True)
-    os.environ["MODIT_OUTPUT_DIR"] = staging
-    graph_runner.SaveVideo.output_path = os.path.join(staging, "video.mp4")
-    comfy_adapter.Progress.fallback_hook = _progress_printer()
+    video_path = os.path.join(staging, "video.mp4")
     start = time.time()
     try:
         timings = []
-        outputs = graph_runner.run_graph(graph, nodes.NODE_CLASS_MAPPINGS, timings)
-        written = [graph_runner.SaveVideo.output_path] if os.path.exists(graph_runner.SaveVideo.output_path) else []
+        outputs = graph_runner.run_graph(graph, nodes.NODE_CLASS_MAPPINGS, timings, output_dir=staging,
+                                         video_path=video_path, progress=_progress_printer())
+        written = [video_path] if os.path.exists(video_path) else []
         written += [outputs[i][0] for i, n in graph.items() if n["class_type"] == "MoDiTRenderToVideo"]
         if len(written) != 1:
             raise SystemExit(f"{os.path.basename(args.workflow)}: expected one video, the graph wrote {len(written)}")
@@ -89,9 +87,8 @@ def generate(args) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m modit", description="ComfyUI-MoDiT without ComfyUI")
-    sub = parser.add_subparsers(dest="command", required=True)
-    gen = sub.add_parser("generate", help="portrait + speech -> talking-head mp4 (runs a bundled workflow)")
+    gen = argparse.ArgumentParser(prog="python -m modit_app generate",
+                                  description="portrait + speech -> talking-head mp4 (runs a bundled workflow)")
     gen.add_argument("--image", required=True, help="the portrait (png/jpg)")
     gen.add_argument("--audio", required=True, help="the speech (wav/mp3/flac/...)")
     gen.add_argument("--out", default="output/modit.mp4", help="the mp4 to write")
@@ -102,7 +99,7 @@ def main(argv=None) -> int:
     gen.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     gen.add_argument("--timings", help="write seconds per node as JSON here (bench/bench_end_to_end.py reads it)")
     gen.add_argument("-v", "--verbose", action="store_true")
-    args = parser.parse_args(argv)
+    args = gen.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         return generate(args)

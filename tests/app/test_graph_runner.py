@@ -4,7 +4,7 @@ import weakref
 
 import pytest
 
-from comfyui_modit.modit.graph_runner import run_graph
+from comfyui_modit.modit_app.graph_runner import run_graph
 
 
 class Blob:

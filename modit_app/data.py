@@ -1,5 +1,5 @@
-"""python -m modit.data extract VIDEOS... --out DIR [--fps 25] [--manifest M]
-   python -m modit.data build --videos FOLDER --out DIR [--manifest M] [--split train|val] [--ready FILE]
+"""python -m modit_app data extract VIDEOS... --out DIR [--fps 25] [--manifest M]
+   python -m modit_app data build --videos FOLDER --out DIR [--manifest M] [--split train|val] [--ready FILE]
 
 extract: each video -> DIR/<name>.safetensors (+ .json report, meshes/); provenance from the manifest when the file
 is listed there. build: every clip of the manifest found in FOLDER -> DIR/<split>/, then a summary (DIR/summary.json
@@ -9,10 +9,9 @@ import argparse
 import json
 import logging
 import os
-import sys
 import time
 
-from . import manifest as manifest_io
+from ..modit.data import manifest as manifest_io
 
 
 def _summary(reports: list[dict], fps: float) -> dict:
@@ -40,7 +39,7 @@ def _summary(reports: list[dict], fps: float) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m modit.data", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m modit_app data", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     extract = sub.add_parser("extract", help="extract the given videos into one folder")
     extract.add_argument("videos", nargs="+")
@@ -60,13 +59,13 @@ def main(argv=None) -> int:
         p.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("modit.audio").setLevel(logging.WARNING)
-    logging.getLogger("comfyui_modit.modit.audio").setLevel(logging.WARNING)
+    for name in ("modit.audio", "comfyui_modit.modit.audio"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
     import torch
 
-    from .extract import extract_clip
-    from .tracking import FaceTracker
+    from ..modit.data.extract import extract_clip
+    from ..modit.data.tracking import FaceTracker
 
     torch.set_num_threads(args.threads)
     rows = manifest_io.read(args.manifest) if os.path.isfile(args.manifest) else []
@@ -109,6 +108,3 @@ def main(argv=None) -> int:
     print(line)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,7 +2,8 @@
 
 The CLI uses it to run the bundled workflows exactly as ComfyUI would (same graph, same node code). The few core
 nodes those workflows use (LoadImage, LoadAudio, CreateVideo, SaveVideo, ImageScaleBy) have small stand-ins
-here that read and write files the same way.
+here that read and write files the same way. Where outputs go and who hears progress are arguments of run_graph,
+not process state.
 """
 import itertools
 import logging
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import comfy_adapter
+from ..modit import comfy_adapter
 
 log = logging.getLogger(__name__)
 
@@ -121,16 +122,18 @@ class CreateVideo:
 
 class SaveVideo:
     RETURN_TYPES = ("VIDEO",)
-    output_path = None  # set by the CLI: the exact file to write
+
+    def __init__(self, output_path: str | None = None):
+        self.output_path = output_path  # the exact file to write; None: a new numbered file in the output folder
 
     def run(self, video: VideoParts, filename_prefix: str, format: str = "auto", codec: str = "auto"):
-        from .render.video import next_output_path, write_frames
+        from ..modit.render.video import next_output_path, write_frames
 
         height, width = video.images.shape[1:3]
         if height % 2 or width % 2:  # as core SaveVideo fails (libx264, yuv420p), so the CLI cannot hide it
             raise ValueError(f"SaveVideo: frames of {width}x{height} px; H.264 (libx264, yuv420p) needs an even width "
                              f"and height, as core SaveVideo does; crop the frames to even sides")
-        path = SaveVideo.output_path or next_output_path(comfy_adapter.output_directory(), filename_prefix)[0]
+        path = self.output_path or next_output_path(comfy_adapter.output_directory(), filename_prefix)[0]
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         write_frames(path, video.images, video.fps, video.audio)
         log.info("wrote %s", path)
@@ -147,7 +150,8 @@ def _links(node: dict, graph: dict):
             yield name, str(value[0]), int(value[1])
 
 
-def run_graph(graph: dict, node_classes: dict, timings: list | None = None, keep=()) -> dict:
+def run_graph(graph: dict, node_classes: dict, timings: list | None = None, keep=(), output_dir: str | None = None,
+              video_path: str | None = None, progress=None) -> dict:
     """Execute every node of an API-format graph in dependency order; returns {node_id: outputs tuple} of the
     nodes nothing consumes (the graph's outputs) and of the nodes named in `keep` (for benches and tests that
     inspect an intermediate result, e.g. the motion a renderer was given).
@@ -155,7 +159,9 @@ def run_graph(graph: dict, node_classes: dict, timings: list | None = None, keep
     An output is released as soon as the last node that reads it has run, so a long recording's AUDIO, its
     features and the frames are not all held to the end of the run (ComfyUI itself keeps them in its cache;
     the CLI has no later run to serve). `timings`, if given, gets (node id, class_type, seconds) per node run
-    (its own work, not its inputs').
+    (its own work, not its inputs'). `output_dir` is where nodes write files (None: MODIT_OUTPUT_DIR or
+    ./output), `video_path` the exact file the SaveVideo stand-in writes (None: a new numbered file there), and
+    `progress` a callable(done, total) that hears every node's progress (None: debug log lines).
     """
     outputs: dict = {}
     finished: set = set()
@@ -191,6 +197,8 @@ def run_graph(graph: dict, node_classes: dict, timings: list | None = None, keep
         if kind in node_classes:
             cls = node_classes[kind]
             result = getattr(cls(), cls.FUNCTION)(**kwargs)
+        elif kind == "SaveVideo":
+            result = SaveVideo(video_path).run(**kwargs)
         elif kind in CORE_STAND_INS:
             result = CORE_STAND_INS[kind]().run(**kwargs)
         else:
@@ -214,7 +222,8 @@ def run_graph(graph: dict, node_classes: dict, timings: list | None = None, keep
         for _, producer, slot in links:
             release(producer, slot)
 
-    for node_id in graph:
-        if node_id not in finished:
-            evaluate(node_id)
+    with comfy_adapter.standalone(output_dir=output_dir, progress=progress):
+        for node_id in graph:
+            if node_id not in finished:
+                evaluate(node_id)
     return outputs

@@ -1,14 +1,14 @@
 """Ship a DiT trained on synthetic + real talking-head shards as a bundled checkpoint: same weights, plus metadata
 that names the data, its terms, the exact commands and the real-speaker validation figures (modit/train/README.md).
 
-    python -m modit.train.ship_real --checkpoint run/modit_v2.safetensors --synthetic corpus --real real/train \
-        --command "python -m modit.train ..." [--command ...] --bench run/bench_v2.json \
+    python -m modit_app ship-real --checkpoint run/modit_v2.safetensors --synthetic corpus --real real/train \
+        --command "python -m modit_app train ..." [--command ...] --bench run/bench_v2.json \
         --out modit/weights/modit_embedded_v2_real.safetensors
 
 Adds to the DiT metadata (modit/dit/checkpoint.py keeps its own keys untouched):
   display_name  the Load DiT dropdown name (says research use)
   license       "research use only" and why; data_terms: the terms of the footage the weights learned from
-  corpus        the synthetic corpus summary (as modit/train/corpus/ship.py writes it)
+  corpus        the synthetic corpus summary (as modit_app/ship.py writes it)
   real_data     {"clips", "speakers", "minutes", "split", "manifest", "command"}: the real shards trained on
   training      {"commands": [one per stage, in order], "checkpoint_step"}
   evaluation    {"real_validation": bench/real_motion.py's per-clip rows and summary}, if given
@@ -19,14 +19,16 @@ import glob
 import json
 import os
 
-from ..checkpoints import load_checkpoint, save_checkpoint
-from .corpus.ship import corpus_summary
+from ..modit.checkpoints import load_checkpoint, save_checkpoint
+from .ship import corpus_summary
+
+PROG = "python -m modit_app ship-real"
 
 DISPLAY_NAME = "embedded v2 (real speech, research use)"
 LICENSE = ("research use only: these weights were trained on real talking-head clips whose terms are research use "
            "(HDTF, VoxCeleb2, LRS2, MEAD, VidTIMIT footage; see modit/train/real/manifest and NOTICE). The code is "
            "Apache-2.0; the eSpeak-only modit_embedded_v1.safetensors is the permissive choice.")
-REAL_COMMAND = "python -m modit.data build --videos ../shared/data/talking --out real"
+REAL_COMMAND = "python -m modit_app data build --videos ../shared/data/talking --out real"
 
 
 def real_summary(directory: str, clips_used: list[str] | None = None) -> dict:
@@ -51,8 +53,8 @@ def real_summary(directory: str, clips_used: list[str] | None = None) -> dict:
     return summary
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--synthetic", required=True, help="the synthetic corpus directory")
     parser.add_argument("--real", required=True, help="the real train shard directory")
@@ -74,7 +76,4 @@ def main(argv=None) -> None:
         metadata["recommended_sampling"] = {"guidance_scale": args.recommended_guidance}
     save_checkpoint(args.out, state_dict, metadata)
     print(f"wrote {args.out}")
-
-
-if __name__ == "__main__":
-    main()
+    return 0

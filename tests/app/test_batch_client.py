@@ -5,8 +5,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from comfyui_modit.modit.batch.__main__ import main
-from comfyui_modit.modit.batch.jobs import graph_for_job, jobs_from_csv, jobs_from_folder, write_new_file
+from comfyui_modit.modit_app.batch.__main__ import main
+from comfyui_modit.modit_app.batch.jobs import graph_for_job, jobs_from_csv, jobs_from_folder, write_new_file
 
 TEMPLATE = {
     "1": {"class_type": "LoadImage", "inputs": {"image": "x.png"}},

@@ -1,0 +1,46 @@
+"""python -m modit_app COMMAND [ARGS]: the pack's programs, run outside ComfyUI (from the repository root).
+
+Each command but `batch` loads the whole pack under one name first (pack.py), so the nodes and the library it
+runs are the same modules ComfyUI would use. `batch` needs only the standard library.
+"""
+import importlib
+import sys
+
+# command -> (module under modit_app, what it does)
+COMMANDS = {
+    "generate": ("cli", "portrait + speech -> talking-head mp4, by running a bundled workflow"),
+    "batch": ("batch.__main__", "queue many (portrait, speech) pairs on ComfyUI servers (standard library only)"),
+    "train": ("train", "train a DiT on corpus shards (torchrun -m modit_app train ... for several GPUs)"),
+    "train-blink": ("train_blink", "train the blink mapping net on motion tracks"),
+    "evaluate": ("evaluate", "held-out lip-sync figures of a DiT checkpoint (JSON on stdout)"),
+    "corpus": ("corpus", "generate the synthetic eSpeak training corpus"),
+    "ship": ("ship", "ship a DiT trained on the synthetic corpus, with its provenance metadata"),
+    "ship-real": ("ship_real", "ship a DiT trained on synthetic + real shards, with its terms and figures"),
+    "data": ("data", "real talking videos -> training shards (extract | build)"),
+    "derive-canonical": ("derive_canonical", "derive the bundled canonical neutral face mesh"),
+}
+
+
+def _usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = [f"  {name.ljust(width)}  {about}" for name, (_, about) in COMMANDS.items()]
+    return "usage: python -m modit_app COMMAND [ARGS]   (COMMAND --help for its options)\n\n" + "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        known = not argv or argv[0] in ("-h", "--help")
+        sys.stderr.write(("" if known else f"unknown command {argv[0]!r}\n") + _usage() + "\n")
+        return 0 if known else 2
+    module = COMMANDS[argv[0]][0]
+    if argv[0] == "batch":  # standard library only: no torch, no pack
+        program = importlib.import_module(f"{__package__}.{module}")
+    else:
+        from .pack import load_pack
+
+        program = importlib.import_module(f"{load_pack().__name__}.modit_app.{module}")
+    return program.main(argv[1:]) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
