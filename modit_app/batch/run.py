@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import queue
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -204,6 +203,3 @@ def main(argv=None) -> int:
     print(summary_table(list(results.values()), batch.events))
     return 0 if all(r.status == "done" for r in results.values()) else 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())
