@@ -29,7 +29,7 @@ from _pack import PACK_ROOT as ROOT, load_pack
 
 load_pack()
 from comfyui_modit.modit.timing import frames_for_samples  # noqa: E402
-from comfyui_modit.modit_app.batch.__main__ import run_batch, summary_table  # noqa: E402
+from comfyui_modit.modit_app.batch.run import run_batch, summary_table  # noqa: E402
 from comfyui_modit.modit_app.batch.jobs import Job  # noqa: E402
 
 GALLERY = os.path.join(os.path.dirname(ROOT), "shared", "data", "faces")

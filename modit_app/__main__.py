@@ -9,7 +9,7 @@ import sys
 # command -> (module under modit_app, what it does)
 COMMANDS = {
     "generate": ("cli", "portrait + speech -> talking-head mp4, by running a bundled workflow"),
-    "batch": ("batch.__main__", "queue many (portrait, speech) pairs on ComfyUI servers (standard library only)"),
+    "batch": ("batch.run", "queue many (portrait, speech) pairs on ComfyUI servers (standard library only)"),
     "train": ("train", "train a DiT on corpus shards (torchrun -m modit_app train ... for several GPUs)"),
     "train-blink": ("train_blink", "train the blink mapping net on motion tracks"),
     "evaluate": ("evaluate", "held-out lip-sync figures of a DiT checkpoint (JSON on stdout)"),

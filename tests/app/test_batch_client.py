@@ -5,7 +5,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from comfyui_modit.modit_app.batch.__main__ import main
+from comfyui_modit.modit_app.batch.run import main
 from comfyui_modit.modit_app.batch.jobs import graph_for_job, jobs_from_csv, jobs_from_folder, write_new_file
 
 TEMPLATE = {

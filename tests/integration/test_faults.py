@@ -17,7 +17,7 @@ import wave
 import numpy as np
 import pytest
 
-from comfyui_modit.modit_app.batch.__main__ import run_batch, summary_table
+from comfyui_modit.modit_app.batch.run import run_batch, summary_table
 from comfyui_modit.modit_app.batch.jobs import Job
 from comfyui_modit.modit_app.batch.websocket import WebSocket
 from comfyui_modit.modit.timing import frames_for_samples
