@@ -73,7 +73,7 @@ def generate(args) -> int:
     start = time.time()
     try:
         timings = []
-        outputs = graph_runner.run_graph(graph, nodes.NODE_CLASS_MAPPINGS, timings)
+        outputs = graph_runner.run_graph(graph, nodes.NODES, timings)
         written = [graph_runner.SaveVideo.output_path] if os.path.exists(graph_runner.SaveVideo.output_path) else []
         written += [outputs[i][0] for i, n in graph.items() if n["class_type"] == "MoDiTRenderToVideo"]
         if len(written) != 1:

@@ -1,8 +1,10 @@
-"""The only door to ComfyUI: devices, dtypes, progress, interrupts, model patchers and model folders.
+"""The library's only door to ComfyUI: devices, dtypes, progress, interrupts, model patchers and model folders.
 
 Every function works without ComfyUI too (unit tests, the `python -m modit` CLI): then it falls back to plain
 torch, to folders under MODIT_MODELS_DIR / MODIT_OUTPUT_DIR / MODIT_INPUT_DIR, and to no-op progress.
-Nothing else in the pack may import `comfy`, `comfy_api` or `folder_paths`.
+Nothing else in the library may import `comfy`, `comfy_api` or `folder_paths`. The node API (`comfy_api.latest`:
+io.ComfyNode, io.Schema, ComfyExtension) is the node layer's business, not the library's: its one door is
+nodes/comfy_io.py, which falls back to the stand-in nodes/io_standin.py the same way.
 """
 import logging
 import os

@@ -25,7 +25,7 @@ def one_thread():
 
 @pytest.fixture
 def pack():
-    """The pack's root package: pack.nodes.NODE_CLASS_MAPPINGS, pack.modit.types, ..."""
+    """The pack's root package: pack.nodes.NODES / run_node, pack.modit.types, ..."""
     return PACK
 
 
@@ -49,3 +49,14 @@ def user_dirs(tmp_path, monkeypatch):
         monkeypatch.setenv(f"MODIT_{kind.upper()}_DIR", str(path))
         dirs[kind] = path
     return dirs
+
+
+@pytest.fixture
+def combo_options():
+    """options(node_id, input name) -> the dropdown's choices now (schemas list model files when read)."""
+    def options(node_id: str, name: str) -> list:
+        info = PACK.nodes.node_info(PACK.nodes.NODES[node_id])["input"]
+        entry = {**info.get("required", {}), **info.get("optional", {})}[name]
+        return entry[1]["options"]
+
+    return options
