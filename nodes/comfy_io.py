@@ -5,7 +5,9 @@ ComfyUI and plain torch. Node modules import `io` from here and nowhere else.
 try:  # ComfyUI has imported comfy_api before it loads custom nodes, so this is cheap there.
     from comfy_api.latest import ComfyExtension, io
     HAVE_COMFY_API = True
-except ImportError:
+except ModuleNotFoundError as error:
+    if error.name not in ("comfy_api", "comfy_api.latest"):
+        raise  # ComfyUI is there but its node API failed to import: hiding that would hide the pack's nodes
     from . import io_standin as io
     from .io_standin import ComfyExtension
     HAVE_COMFY_API = False
