@@ -72,7 +72,8 @@ class DefaultPipeline:
                 node["inputs"]["image"] = os.path.abspath(image_path)
             if node["class_type"] == "LoadAudio":
                 node["inputs"]["audio"] = os.path.abspath(audio_path)
-        nodes = self.pack.nodes.NODE_CLASS_MAPPINGS
+        # V3 checkouts list their nodes in NODES; older (V1) ones in NODE_CLASS_MAPPINGS, each run by its own runner
+        nodes = getattr(self.pack.nodes, "NODES", None) or self.pack.nodes.NODE_CLASS_MAPPINGS
         if "keep" in inspect.signature(self.runner.run_graph).parameters:  # runners that release outputs early
             return self.runner.run_graph(graph, nodes, keep=(self.motion_node,))
         return self.runner.run_graph(graph, nodes)

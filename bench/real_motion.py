@@ -250,10 +250,11 @@ def default_graph(image_path: str, audio_path: str, dit: str | None) -> dict:
 
 
 class _LoadDiTFile:
-    """Stand-in for MoDiT Load DiT that loads a file path (to bench a checkpoint that is not installed)."""
-    FUNCTION = "load"
+    """Stand-in for MoDiT Load DiT that loads a file path (to bench a checkpoint that is not installed); shaped
+    like a V3 node (classmethod execute), as the graph runner calls nodes."""
 
-    def load(self, checkpoint, dtype):
+    @classmethod
+    def execute(cls, checkpoint, dtype):
         return (mod("dit.handle").DiTHandle.from_file(checkpoint, dtype),)
 
 
@@ -262,7 +263,7 @@ def run_default(image: np.ndarray, waveform: np.ndarray, rate: int, dit: str | N
     from PIL import Image
 
     nodes = import_module(f"{_pack()}.nodes")
-    classes = dict(nodes.NODE_CLASS_MAPPINGS)
+    classes = dict(nodes.NODES)
     if dit and os.path.isfile(dit):
         classes["MoDiTLoadDiT"] = _LoadDiTFile
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,11 +1,13 @@
-"""The only door to ComfyUI: devices, dtypes, progress, interrupts, model patchers and model folders.
+"""The library's only door to ComfyUI: devices, dtypes, progress, interrupts, model patchers and model folders.
 
 Every function works without ComfyUI too (unit tests, the `python -m modit_app generate` CLI): then it falls
 back to plain torch, to folders under MODIT_MODELS_DIR / MODIT_OUTPUT_DIR / MODIT_INPUT_DIR, and to no-op
 progress. Whoever runs nodes without ComfyUI may say where outputs go and who hears progress for the span of one
 run, explicitly: `with standalone(output_dir=..., progress=...):` (modit_app/graph_runner.py does). This module
 reads the environment; it never writes it.
-Nothing else in the pack may import `comfy`, `comfy_api` or `folder_paths`.
+Nothing else in the library may import `comfy`, `comfy_api` or `folder_paths`. The node API (`comfy_api.latest`:
+io.ComfyNode, io.Schema, ComfyExtension) is the node layer's business, not the library's: its one door is
+nodes/comfy_io.py, which falls back to the stand-in nodes/io_standin.py the same way.
 """
 import contextlib
 import contextvars

@@ -39,5 +39,5 @@ def motion_curves(motion: Motion, points: int = MAX_POINTS) -> dict:
 
 
 def motion_ui(motion: Motion) -> dict:
-    """The "ui" part of a V1 node result that web/modit.js draws (UI values must be lists)."""
+    """What a node shows of a motion track (its ui dict, drawn by web/modit.js; UI values must be lists)."""
     return {"modit_motion": [motion_curves(motion)]}

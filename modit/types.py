@@ -12,7 +12,7 @@ import torch
 
 from .timing import samples_for_frames
 
-# Socket type strings (V1 link checking is exact string equality).
+# Socket type strings (ComfyUI links sockets by exact string equality; nodes/sockets.py declares them).
 MODIT_AUDIO_FEATURES = "MODIT_AUDIO_FEATURES"
 MODIT_FACE = "MODIT_FACE"
 MODIT_MOTION = "MODIT_MOTION"

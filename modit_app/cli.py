@@ -70,7 +70,7 @@ def generate(args) -> int:
     start = time.time()
     try:
         timings = []
-        outputs = graph_runner.run_graph(graph, nodes.NODE_CLASS_MAPPINGS, timings, output_dir=staging,
+        outputs = graph_runner.run_graph(graph, nodes.NODES, timings, output_dir=staging,
                                          video_path=video_path, progress=_progress_printer())
         written = [video_path] if os.path.exists(video_path) else []
         written += [outputs[i][0] for i, n in graph.items() if n["class_type"] == "MoDiTRenderToVideo"]

@@ -1,4 +1,4 @@
-"""Run an API-format ComfyUI workflow outside ComfyUI, with the pack's own node classes.
+"""Run an API-format ComfyUI workflow outside ComfyUI, with the pack's own (V3) node classes.
 
 The CLI uses it to run the bundled workflows exactly as ComfyUI would (same graph, same node code). The few core
 nodes those workflows use (LoadImage, LoadAudio, CreateVideo, SaveVideo, ImageScaleBy) have small stand-ins
@@ -150,6 +150,15 @@ def _links(node: dict, graph: dict):
             yield name, str(value[0]), int(value[1])
 
 
+def _run_node(cls, inputs: dict) -> tuple:
+    """Run a V3 node (a class with a classmethod `execute`) as ComfyUI does; its output values in socket order.
+    `execute` returns an io.NodeOutput (values in `.args`, the node's display in `.ui`), or a tuple or None."""
+    result = cls.execute(**inputs)
+    if result is None:
+        return ()
+    return result if isinstance(result, tuple) else tuple(result.args)
+
+
 def run_graph(graph: dict, node_classes: dict, timings: list | None = None, keep=(), output_dir: str | None = None,
               video_path: str | None = None, progress=None) -> dict:
     """Execute every node of an API-format graph in dependency order; returns {node_id: outputs tuple} of the
@@ -195,8 +204,7 @@ def run_graph(graph: dict, node_classes: dict, timings: list | None = None, keep
             kwargs[name] = outputs[producer][slot]
         started = time.perf_counter()
         if kind in node_classes:
-            cls = node_classes[kind]
-            result = getattr(cls(), cls.FUNCTION)(**kwargs)
+            result = _run_node(node_classes[kind], kwargs)
         elif kind == "SaveVideo":
             result = SaveVideo(video_path).run(**kwargs)
         elif kind in CORE_STAND_INS:
@@ -204,8 +212,6 @@ def run_graph(graph: dict, node_classes: dict, timings: list | None = None, keep
         else:
             raise ValueError(f"node {node_id}: {kind} is a core node this runner cannot stand in for; run the "
                              f"workflow in ComfyUI")
-        if isinstance(result, dict):  # V1 {"ui": ..., "result": (...)}
-            result = result.get("result", ())
         seconds = time.perf_counter() - started
         if timings is not None:
             timings.append((node_id, kind, seconds))

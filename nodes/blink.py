@@ -6,7 +6,8 @@ from ..modit.blink.blink_pose import HEAD_MOTION_MODES, add_blink_and_pose, chec
 from ..modit.blink.mapping_net import BlinkMappingModel
 from ..modit.blink.reference import REFERENCE_USES, measure_reference
 from ..modit.motion_curves import motion_ui
-from ..modit.types import MODIT_AUDIO_FEATURES, MODIT_FACE, MODIT_MOTION
+from . import sockets
+from .comfy_io import io
 
 log = logging.getLogger(__name__)
 
@@ -19,58 +20,52 @@ def _pose_models() -> list[str]:
                             if "blink" in name.lower() and name.lower().endswith((".safetensors", ".sft"))]
 
 
-class MoDiTBlinkPose:
-    DESCRIPTION = ("Fills a motion track's eye closure and head pose: natural blinks drawn from human blink "
-                   "statistics and smooth head motion that follows the speech, both repeatable per seed. "
-                   "Expression is passed through unchanged.")
-    CATEGORY = "MoDiT/motion"
-    FUNCTION = "apply"
-    RETURN_TYPES = (MODIT_MOTION,)
-    RETURN_NAMES = ("motion",)
-    OUTPUT_TOOLTIPS = ("The input motion with pose [T, 6] and eye closure [T, 2] filled in.",)
+class MoDiTBlinkPose(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="MoDiTBlinkPose",
+            display_name="MoDiT Blink & Pose",
+            category="MoDiT/motion",
+            description=("Fills a motion track's eye closure and head pose: natural blinks drawn from human blink "
+                         "statistics and smooth head motion that follows the speech, both repeatable per seed. "
+                         "Expression is passed through unchanged."),
+            inputs=[
+                sockets.Motion.Input("motion", tooltip="Motion from a sampler; its expression is kept, its pose and "
+                                                       "eye closure are replaced."),
+                sockets.Face.Input("face", tooltip="The analysed source portrait the motion will drive."),
+                sockets.AudioFeatures.Input("audio_features", tooltip=(
+                    "The audio features that drove the sampler; their loudness sets how much the head moves "
+                    "(silence = calm). Must have the motion's frame count and fps.")),
+                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
+                             tooltip="Same seed, same blinks and head motion. Costs nothing."),
+                io.Float.Input("blink_rate", default=17.0, min=0.0, max=60.0, step=0.5, tooltip=(
+                    "Blinks per minute; people talking blink 15-20 times a minute. 0 = never blink.")),
+                io.Combo.Input("head_motion", options=list(HEAD_MOTION_MODES), default="natural", tooltip=(
+                    "natural: slow sway plus speech-driven moves and nods; still: the head keeps the source pose "
+                    "(blinks continue).")),
+                io.Float.Input("pose_amount", default=1.0, min=0.0, max=3.0, step=0.05, tooltip=(
+                    "Scales head motion: 1 = a natural talking head (yaw within a few degrees), 0 = still. Large "
+                    "values can stretch the renderer's warp.")),
+                io.Combo.Input("pose_model", options=_pose_models(), default=STATISTICAL, advanced=True, tooltip=(
+                    "statistical needs no weights. A blink mapping-net checkpoint from models/modit (file name "
+                    "containing 'blink') predicts pose from expression and blinks instead; it loads in well under "
+                    "a second.")),
+                io.Image.Input("reference_frames", optional=True, tooltip=(
+                    "Frames of a driving video (at the motion's fps): their head pose and blinks are measured with "
+                    "the face stack and transferred; shorter clips play back and forth. Costs one face analysis "
+                    "per frame.")),
+                io.Combo.Input("reference_use", options=list(REFERENCE_USES), default=REFERENCE_USES[0],
+                               optional=True,
+                               tooltip="What the reference frames drive when connected; the rest stays statistical."),
+            ],
+            outputs=[sockets.Motion.Output("motion", tooltip="The input motion with pose [T, 6] and eye closure "
+                                                             "[T, 2] filled in.")],
+        )
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "motion": (MODIT_MOTION, {"tooltip": "Motion from a sampler; its expression is kept, its pose and "
-                                                     "eye closure are replaced."}),
-                "face": (MODIT_FACE, {"tooltip": "The analysed source portrait the motion will drive."}),
-                "audio_features": (MODIT_AUDIO_FEATURES, {
-                    "tooltip": "The audio features that drove the sampler; their loudness sets how much the head "
-                               "moves (silence = calm). Must have the motion's frame count and fps."}),
-                "seed": ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "control_after_generate": True,
-                                 "tooltip": "Same seed, same blinks and head motion. Costs nothing."}),
-                "blink_rate": ("FLOAT", {"default": 17.0, "min": 0.0, "max": 60.0, "step": 0.5,
-                                         "tooltip": "Blinks per minute; people talking blink 15-20 times a minute. "
-                                                    "0 = never blink."}),
-                "head_motion": (list(HEAD_MOTION_MODES), {
-                    "default": "natural",
-                    "tooltip": "natural: slow sway plus speech-driven moves and nods; still: the head keeps the "
-                               "source pose (blinks continue)."}),
-                "pose_amount": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 3.0, "step": 0.05,
-                                          "tooltip": "Scales head motion: 1 = a natural talking head (yaw within "
-                                                     "a few degrees), 0 = still. Large values can stretch the "
-                                                     "renderer's warp."}),
-                "pose_model": (_pose_models(), {
-                    "default": STATISTICAL, "advanced": True,
-                    "tooltip": "statistical needs no weights. A blink mapping-net checkpoint from models/modit "
-                               "(file name containing 'blink') predicts pose from expression and blinks instead; "
-                               "it loads in well under a second."}),
-            },
-            "optional": {
-                "reference_frames": ("IMAGE", {
-                    "tooltip": "Frames of a driving video (at the motion's fps): their head pose and blinks are "
-                               "measured with the face stack and transferred; shorter clips play back and forth. "
-                               "Costs one face analysis per frame."}),
-                "reference_use": (list(REFERENCE_USES), {
-                    "default": REFERENCE_USES[0],
-                    "tooltip": "What the reference frames drive when connected; the rest stays statistical."}),
-            },
-        }
-
-    def apply(self, motion, face, audio_features, seed, blink_rate, head_motion, pose_amount, pose_model,
-              reference_frames=None, reference_use=REFERENCE_USES[0]):
+    def execute(cls, motion, face, audio_features, seed, blink_rate, head_motion, pose_amount, pose_model,
+                reference_frames=None, reference_use=REFERENCE_USES[0]) -> io.NodeOutput:
         check_alignment(motion, audio_features)  # before any model load or face analysis
         mapping = None
         if pose_model != STATISTICAL:
@@ -79,8 +74,7 @@ class MoDiTBlinkPose:
         result = add_blink_and_pose(motion, audio_features, face, seed=seed, blink_rate=blink_rate,
                                     head_motion=head_motion, pose_amount=pose_amount, mapping=mapping,
                                     reference=reference, reference_use=reference_use)
-        return {"ui": motion_ui(result), "result": (result,)}
+        return io.NodeOutput(result, ui=motion_ui(result))
 
 
-NODE_CLASS_MAPPINGS = {"MoDiTBlinkPose": MoDiTBlinkPose}
-NODE_DISPLAY_NAME_MAPPINGS = {"MoDiTBlinkPose": "MoDiT Blink & Pose"}
+NODES = (MoDiTBlinkPose,)

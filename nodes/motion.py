@@ -7,7 +7,8 @@ from ..modit.checkpoints import BUNDLED_WEIGHTS_DIR
 from ..modit.dit.handle import DiTHandle
 from ..modit.dit.sampling import SamplingOptions
 from ..modit.dit.samplers import SAMPLERS
-from ..modit.types import MODIT_AUDIO_FEATURES, MODIT_DIT_MODEL, MODIT_FACE, MODIT_MOTION
+from . import sockets
+from .comfy_io import io
 
 BUNDLED_SUFFIX = " (bundled)"
 NONE_FOUND = "no DiT checkpoint found (put one in models/modit)"
@@ -38,29 +39,32 @@ def _choices() -> list[str]:
     return names or [NONE_FOUND]
 
 
-class MoDiTLoadDiT:
-    CATEGORY = "MoDiT/motion"
-    DESCRIPTION = ("Load a MoDiT diffusion transformer that turns speech features into expression motion: the bundled "
-                   "embedded model or a checkpoint from models/modit trained with `python -m modit_app train`.")
-    RETURN_TYPES = (MODIT_DIT_MODEL,)
-    RETURN_NAMES = ("dit_model",)
-    OUTPUT_TOOLTIPS = ("The loaded DiT, with the expression space, audio feature kind and fps it was trained on.",)
-    FUNCTION = "load"
+class MoDiTLoadDiT(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        choices = _choices()
+        return io.Schema(
+            node_id="MoDiTLoadDiT",
+            display_name="MoDiT Load DiT",
+            category="MoDiT/motion",
+            description=("Load a MoDiT diffusion transformer that turns speech features into expression motion: "
+                         "the bundled embedded model or a checkpoint from models/modit trained with "
+                         "`python -m modit_app train`."),
+            inputs=[
+                io.Combo.Input("checkpoint", options=choices, default=choices[0], tooltip=(
+                    "Which DiT to load. Bundled: 'embedded v2' learned lip motion from real talking-head video "
+                    "(research-use terms, see NOTICE); 'embedded (bundled)' is v1, eSpeak voices only "
+                    "(permissive). Other files come from models/modit.")),
+                io.Combo.Input("dtype", options=list(comfy_adapter.DTYPE_CHOICES), default="auto", advanced=True,
+                               tooltip=("Weight precision: auto picks fp32 on CPU and bf16/fp16 on GPUs; fp16/bf16 "
+                                        "halve memory, fp32 is the reference.")),
+            ],
+            outputs=[sockets.DiTModel.Output("dit_model", tooltip=(
+                "The loaded DiT, with the expression space, audio feature kind and fps it was trained on."))],
+        )
 
     @classmethod
-    def INPUT_TYPES(cls):
-        choices = _choices()
-        return {"required": {
-            "checkpoint": (choices, {"default": choices[0], "tooltip": "Which DiT to load. Bundled: 'embedded v2' "
-                                     "learned lip motion from real talking-head video (research-use terms, see "
-                                     "NOTICE); 'embedded (bundled)' is v1, eSpeak voices only (permissive). Other "
-                                     "files come from models/modit."}),
-            "dtype": (list(comfy_adapter.DTYPE_CHOICES), {"default": "auto", "tooltip": "Weight precision: auto "
-                      "picks fp32 on CPU and bf16/fp16 on GPUs; fp16/bf16 halve memory, fp32 is the reference.",
-                                                          "advanced": True}),
-        }}
-
-    def load(self, checkpoint, dtype):
+    def execute(cls, checkpoint, dtype) -> io.NodeOutput:
         bundled = _bundled()
         if checkpoint in bundled:
             path = bundled[checkpoint]
@@ -70,55 +74,57 @@ class MoDiTLoadDiT:
                                     "none; reinstall the pack or put a checkpoint in models/modit")
         else:
             path = comfy_adapter.model_path(comfy_adapter.MODEL_FOLDER, checkpoint)
-        return (DiTHandle.from_file(path, dtype),)
+        return io.NodeOutput(DiTHandle.from_file(path, dtype))
 
 
-class MoDiTSampleExpression:
-    CATEGORY = "MoDiT/motion"
-    DESCRIPTION = ("Sample per-frame expression coefficients for the speech with the DiT (paper Algorithm 1: "
-                   "lip-sync bias in the late steps below phase_threshold), as motion around the portrait's own "
-                   "expression. Long audio runs in overlapping windows. "
-                   "Pose and eye closure are left at zero for the blink stage to fill.")
-    RETURN_TYPES = (MODIT_MOTION,)
-    RETURN_NAMES = ("motion",)
-    OUTPUT_TOOLTIPS = ("Expression [T, K] from the DiT, zero pose and eye closure, at the features' fps.",)
-    FUNCTION = "sample"
+class MoDiTSampleExpression(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="MoDiTSampleExpression",
+            display_name="MoDiT Sample Expression",
+            category="MoDiT/motion",
+            description=("Sample per-frame expression coefficients for the speech with the DiT (paper Algorithm 1: "
+                         "lip-sync bias in the late steps below phase_threshold), as motion around the portrait's "
+                         "own expression. Long audio runs in overlapping windows. "
+                         "Pose and eye closure are left at zero for the blink stage to fill."),
+            inputs=[
+                sockets.DiTModel.Input("dit_model", tooltip="The DiT from MoDiT Load DiT."),
+                sockets.AudioFeatures.Input("audio_features", tooltip=(
+                    "Speech features; their kind, width and fps must be the ones the DiT was trained on (the "
+                    "bundled DiT: mel80 at 25 fps).")),
+                sockets.Face.Input("face", tooltip="The analysed portrait: its expression beta_0 is the starting "
+                                                   "point."),
+                io.Int.Input("seed", default=0, min=0, max=0xffffffffffffffff, control_after_generate=True, tooltip=(
+                    "Noise seed: the same seed gives the same motion; change it for a variation.")),
+                io.Int.Input("steps", default=10, min=1, max=1000, tooltip=(
+                    "Denoising steps: cost grows linearly; ddim/dpmpp_2m are good at 10-20, ddpm needs 100+.")),
+                io.Combo.Input("sampler", options=sorted(SAMPLERS), default="ddim", tooltip=(
+                    "ddim: the update of the paper's Algorithm 1 (line 8: deterministic DDIM), fast; dpmpp_2m: "
+                    "DPM-Solver++(2M), sharper at few steps; ddpm: ancestral DDPM sampling (Ho et al., stochastic, "
+                    "needs 100+ steps).")),
+                io.Int.Input("phase_threshold", default=500, min=0, max=1000, advanced=True, tooltip=(
+                    "t_T of Algorithm 1: steps t < t_T add the diagonal lip-sync bias; higher = lips lock to the "
+                    "audio earlier, 0 = never. No effect on cost.")),
+                io.Float.Input("guidance_scale", default=2.0, min=0.0, max=10.0, step=0.1, tooltip=(
+                    "Classifier-free guidance on the audio: >1 strengthens audio-driven motion (2 suits the "
+                    "bundled DiT: fuller jaw, pressed p/b/m; held-out lip-sync r 0.86 vs 0.81 at 1); any value but "
+                    "1 doubles the network cost.")),
+                io.Float.Input("expression_scale", default=1.0, min=0.0, max=3.0, step=0.05, tooltip=(
+                    "Scales the motion around the source expression: <1 calmer, >1 more animated. Free.")),
+            ],
+            outputs=[sockets.Motion.Output("motion", tooltip=(
+                "Expression [T, K] from the DiT, zero pose and eye closure, at the features' fps."))],
+        )
 
     @classmethod
-    def INPUT_TYPES(cls):
-        samplers = sorted(SAMPLERS)
-        return {"required": {
-            "dit_model": (MODIT_DIT_MODEL, {"tooltip": "The DiT from MoDiT Load DiT."}),
-            "audio_features": (MODIT_AUDIO_FEATURES, {"tooltip": "Speech features; their kind, width and fps must "
-                               "be the ones the DiT was trained on (the bundled DiT: mel80 at 25 fps)."}),
-            "face": (MODIT_FACE, {"tooltip": "The analysed portrait: its expression beta_0 is the starting point."}),
-            "seed": ("INT", {"default": 0, "min": 0, "max": 0xffffffffffffffff, "control_after_generate": True,
-                             "tooltip": "Noise seed: the same seed gives the same motion; change it for a variation."}),
-            "steps": ("INT", {"default": 10, "min": 1, "max": 1000, "tooltip": "Denoising steps: cost grows "
-                              "linearly; ddim/dpmpp_2m are good at 10-20, ddpm needs 100+."}),
-            "sampler": (samplers, {"default": "ddim", "tooltip": "ddim: the update of the paper's Algorithm 1 (line 8: "
-                                   "deterministic DDIM), fast; dpmpp_2m: DPM-Solver++(2M), sharper at few steps; "
-                                   "ddpm: ancestral DDPM sampling (Ho et al., stochastic, needs 100+ steps)."}),
-            "phase_threshold": ("INT", {"default": 500, "min": 0, "max": 1000, "tooltip": "t_T of Algorithm 1: "
-                                        "steps t < t_T add the diagonal lip-sync bias; higher = lips lock to the "
-                                        "audio earlier, 0 = never. No effect on cost.", "advanced": True}),
-            "guidance_scale": ("FLOAT", {"default": 2.0, "min": 0.0, "max": 10.0, "step": 0.1, "tooltip":
-                                         "Classifier-free guidance on the audio: >1 strengthens audio-driven "
-                                         "motion (2 suits the bundled DiT: fuller jaw, pressed p/b/m; held-out "
-                                         "lip-sync r 0.86 vs 0.81 at 1); any value but 1 doubles the network cost."}),
-            "expression_scale": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 3.0, "step": 0.05, "tooltip":
-                                           "Scales the motion around the source expression: <1 calmer, >1 more "
-                                           "animated. Free."}),
-        }}
-
-    def sample(self, dit_model, audio_features, face, seed, steps, sampler, phase_threshold, guidance_scale,
-               expression_scale):
+    def execute(cls, dit_model, audio_features, face, seed, steps, sampler, phase_threshold, guidance_scale,
+                expression_scale) -> io.NodeOutput:
         options = SamplingOptions(sampler=sampler, num_steps=steps, phase_threshold=phase_threshold,
                                   guidance_scale=guidance_scale, seed=seed,
                                   bias_width=int(dit_model.info.bias.get("width", SamplingOptions.bias_width)),
                                   bias_spread=float(dit_model.info.bias.get("spread", SamplingOptions.bias_spread)))
-        return (dit_model.sample(audio_features, face, options, expression_scale),)
+        return io.NodeOutput(dit_model.sample(audio_features, face, options, expression_scale))
 
 
-NODE_CLASS_MAPPINGS = {"MoDiTLoadDiT": MoDiTLoadDiT, "MoDiTSampleExpression": MoDiTSampleExpression}
-NODE_DISPLAY_NAME_MAPPINGS = {"MoDiTLoadDiT": "MoDiT Load DiT", "MoDiTSampleExpression": "MoDiT Sample Expression"}
+NODES = (MoDiTLoadDiT, MoDiTSampleExpression)

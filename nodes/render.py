@@ -5,41 +5,40 @@ from ..modit import comfy_adapter
 from ..modit.render.frame_size import check_batch_fits, crop_to_encodable, render_size
 from ..modit.render.renderer import MOUTH_STYLES, RenderOptions, render_frames
 from ..modit.render.video import next_output_path, render_to_video, select_audio
-from ..modit.types import MODIT_AUDIO_FEATURES, MODIT_FACE, MODIT_MOTION
+from . import sockets
+from .comfy_io import io
 
 SIZES = ["source", "256", "384", "512", "768", "1024", "1536", "2048"]
 PRESETS = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"]
+CATEGORY = "MoDiT/render"
 
 
-def _common_inputs() -> dict:
-    return {
-        "face": (MODIT_FACE, {"tooltip": "The analysed source portrait (MoDiT Analyze Face); its image is warped."}),
-        "motion": (MODIT_MOTION, {"tooltip": "Per-frame expression, head pose and eye closure to render; one "
-                                             "output frame per motion frame."}),
-        "output_size": (SIZES, {"default": "source", "tooltip": "'source' keeps the portrait's resolution; a "
-                                "number caps the longest side (smaller renders faster, never upscales). An odd "
-                                "width or height loses its last pixel row/column (H.264 needs even sizes), "
-                                "e.g. 640x959 -> 640x958."}),
-        "feather": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 1.0, "step": 0.05,
-                              "tooltip": "Width of the soft band around the head where the warp fades into the "
-                                         "untouched background. Wider hides seams, narrower keeps more "
-                                         "background still. No speed cost."}),
-        "mouth_style": (MOUTH_STYLES, {"default": "cavity", "tooltip": "'cavity' fills only the gap between the "
-                                       "moving lips: the portrait's own teeth and mouth carried by each lip, and a "
-                                       "shaded throat, teeth and tongue where it opens wider; the lips are never "
-                                       "painted. 'stretch' only warps. Ignored where a mouth reference is "
-                                       "connected."}),
-        "flow_resolution": ("INT", {"default": 128, "min": 48, "max": 512, "step": 16, "advanced": True,
-                                    "tooltip": "Longest side of the grid the flow is computed on over the head. "
-                                               "Higher follows fine lip motion more closely; cost grows with "
-                                               "its square."}),
-    }
+def _common_inputs() -> list:
+    return [
+        sockets.Face.Input("face", tooltip="The analysed source portrait (MoDiT Extract 3DMM); its image is warped."),
+        sockets.Motion.Input("motion", tooltip="Per-frame expression, head pose and eye closure to render; one "
+                                               "output frame per motion frame."),
+        io.Combo.Input("output_size", options=SIZES, default="source", tooltip=(
+            "'source' keeps the portrait's resolution; a number caps the longest side (smaller renders faster, "
+            "never upscales). An odd width or height loses its last pixel row/column (H.264 needs even sizes), "
+            "e.g. 640x959 -> 640x958.")),
+        io.Float.Input("feather", default=0.5, min=0.0, max=1.0, step=0.05, tooltip=(
+            "Width of the soft band around the head where the warp fades into the untouched background. Wider "
+            "hides seams, narrower keeps more background still. No speed cost.")),
+        io.Combo.Input("mouth_style", options=list(MOUTH_STYLES), default="cavity", tooltip=(
+            "'cavity' fills only the gap between the moving lips: the portrait's own teeth and mouth carried by "
+            "each lip, and a shaded throat, teeth and tongue where it opens wider; the lips are never painted. "
+            "'stretch' only warps. Ignored where a mouth reference is connected.")),
+        io.Int.Input("flow_resolution", default=128, min=48, max=512, step=16, advanced=True, tooltip=(
+            "Longest side of the grid the flow is computed on over the head. Higher follows fine lip motion more "
+            "closely; cost grows with its square.")),
+    ]
 
 
-def _reference_input() -> dict:
-    return {"mouth_reference": ("IMAGE", {"tooltip": "Optional Wav2Lip frames (MoDiT Wav2Lip Reference), one per "
-                                                     "motion frame, full image or face crop: their mouth interior "
-                                                     "is used instead of the painted cavity."})}
+def _reference_input() -> io.Input:
+    return io.Image.Input("mouth_reference", optional=True, tooltip=(
+        "Optional Wav2Lip frames (MoDiT Wav2Lip Reference), one per motion frame, full image or face crop: their "
+        "mouth interior is used instead of the painted cavity."))
 
 
 def _options(output_size: str, feather: float, mouth_style: str, flow_resolution: int) -> RenderOptions:
@@ -55,64 +54,72 @@ def _check_motion(motion) -> None:
         raise ValueError("motion: has no frames; sample motion from audio of at least one frame")
 
 
-class MoDiTFlowRender:
-    DESCRIPTION = ("Animates the source portrait with the motion: warps it along a flow computed from the driven "
-                   "face mesh (lips at full resolution; eyes and nose move only with the head), closes eyelids, "
-                   "fills the mouth opening (or takes it from a Wav2Lip reference) and pastes the head back into "
-                   "the full image. Returns all frames and the paste-back mask.")
-    CATEGORY = "MoDiT/render"
-    FUNCTION = "render"
-    RETURN_TYPES = ("IMAGE", "MASK")
-    RETURN_NAMES = ("frames", "mask")
-    OUTPUT_TOOLTIPS = ("Rendered frames [T, H, W, 3] at the chosen size, with H and W even so SaveVideo can encode "
-                       "them (an odd side loses its last pixel); outside the mask they equal the source.",
-                       "Per-frame paste-back mask [T, H, W]: 1 on the head, fading to 0 in the feather band.")
+class MoDiTFlowRender(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="MoDiTFlowRender",
+            display_name="MoDiT Flow Render",
+            category=CATEGORY,
+            description=("Animates the source portrait with the motion: warps it along a flow computed from the "
+                         "driven face mesh (lips at full resolution; eyes and nose move only with the head), closes "
+                         "eyelids, fills the mouth opening (or takes it from a Wav2Lip reference) and pastes the "
+                         "head back into the full image. Returns all frames and the paste-back mask."),
+            inputs=[*_common_inputs(), _reference_input()],
+            outputs=[
+                io.Image.Output("frames", tooltip=(
+                    "Rendered frames [T, H, W, 3] at the chosen size, with H and W even so SaveVideo can encode "
+                    "them (an odd side loses its last pixel); outside the mask they equal the source.")),
+                io.Mask.Output("mask", tooltip="Per-frame paste-back mask [T, H, W]: 1 on the head, fading to 0 in "
+                                               "the feather band."),
+            ],
+        )
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": _common_inputs(), "optional": _reference_input()}
-
-    def render(self, face, motion, output_size, feather, mouth_style, flow_resolution, mouth_reference=None):
+    def execute(cls, face, motion, output_size, feather, mouth_style, flow_resolution,
+                mouth_reference=None) -> io.NodeOutput:
         _check_motion(motion)
         options = _options(output_size, feather, mouth_style, flow_resolution)
         height, width = render_size(face.image.shape[0], face.image.shape[1], options.max_side)
         check_batch_fits(motion.num_frames, height, width, comfy_adapter.intermediate_dtype(),
                          comfy_adapter.intermediate_device())
         frames, masks = render_frames(face, motion, options, mouth_reference)
-        return crop_to_encodable(frames), crop_to_encodable(masks)
+        return io.NodeOutput(crop_to_encodable(frames), crop_to_encodable(masks))
 
 
-class MoDiTRenderToVideo:
-    DESCRIPTION = ("Renders the motion straight into an mp4 (H.264 + AAC) in the output folder, chunk by chunk, "
-                   "so long clips never sit in memory. Use it instead of Flow Render + Save Video for long audio.")
-    CATEGORY = "MoDiT/render"
-    FUNCTION = "render_video"
-    OUTPUT_NODE = True
-    RETURN_TYPES = ("STRING",)
-    RETURN_NAMES = ("path",)
-    OUTPUT_TOOLTIPS = ("Full path of the written mp4.",)
+class MoDiTRenderToVideo(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="MoDiTRenderToVideo",
+            display_name="MoDiT Render To Video",
+            category=CATEGORY,
+            description=("Renders the motion straight into an mp4 (H.264 + AAC) in the output folder, chunk by "
+                         "chunk, so long clips never sit in memory. Use it instead of Flow Render + Save Video for "
+                         "long audio."),
+            inputs=[
+                *_common_inputs(),
+                io.String.Input("filename_prefix", default="MoDiT/talking_head", tooltip=(
+                    "File name prefix under the output folder (may include subfolders); a counter is added so "
+                    "nothing is overwritten.")),
+                io.Int.Input("crf", default=19, min=0, max=51, advanced=True, tooltip=(
+                    "H.264 quality: lower is better and larger; 17-23 is visually good. No effect on speed.")),
+                io.Combo.Input("preset", options=PRESETS, default="veryfast", advanced=True, tooltip=(
+                    "x264 speed preset: faster presets encode quicker but make larger files at the same quality.")),
+                sockets.AudioFeatures.Input("audio_features", optional=True, tooltip=(
+                    "Audio features the motion was sampled from; their aligned audio becomes the soundtrack.")),
+                io.Audio.Input("audio", optional=True, tooltip=(
+                    "Soundtrack (used instead of the features' audio when connected); its length must give the "
+                    "motion's frame count at the motion's fps.")),
+                _reference_input(),
+            ],
+            outputs=[io.String.Output("path", tooltip="Full path of the written mp4.")],
+            is_output_node=True,
+        )
 
     @classmethod
-    def INPUT_TYPES(cls):
-        required = _common_inputs()
-        required["filename_prefix"] = ("STRING", {"default": "MoDiT/talking_head", "tooltip": "File name prefix "
-                                       "under the output folder (may include subfolders); a counter is added so "
-                                       "nothing is overwritten."})
-        required["crf"] = ("INT", {"default": 19, "min": 0, "max": 51, "advanced": True, "tooltip": "H.264 quality: "
-                           "lower is better and larger; 17-23 is visually good. No effect on speed."})
-        required["preset"] = (PRESETS, {"default": "veryfast", "advanced": True, "tooltip": "x264 speed preset: "
-                              "faster presets encode quicker but make larger files at the same quality."})
-        optional = {
-            "audio_features": (MODIT_AUDIO_FEATURES, {"tooltip": "Audio features the motion was sampled from; "
-                                                                  "their aligned audio becomes the soundtrack."}),
-            "audio": ("AUDIO", {"tooltip": "Soundtrack (used instead of the features' audio when connected); its "
-                                "length must give the motion's frame count at the motion's fps."}),
-        }
-        optional.update(_reference_input())
-        return {"required": required, "optional": optional}
-
-    def render_video(self, face, motion, output_size, feather, mouth_style, flow_resolution, filename_prefix,
-                     crf, preset, audio_features=None, audio=None, mouth_reference=None):
+    def execute(cls, face, motion, output_size, feather, mouth_style, flow_resolution, filename_prefix, crf,
+                preset, audio_features=None, audio=None, mouth_reference=None) -> io.NodeOutput:
         _check_motion(motion)
         if preset not in PRESETS:
             raise ValueError(f"preset: expected one of {PRESETS}, got {preset!r}")
@@ -129,8 +136,7 @@ class MoDiTRenderToVideo:
             if not written and os.path.exists(path):
                 os.remove(path)
         result = {"filename": name, "subfolder": subfolder, "type": "output"}
-        return {"ui": {"images": [result], "animated": [True], "text": [path]}, "result": (path,)}
+        return io.NodeOutput(path, ui={"images": [result], "animated": [True], "text": [path]})
 
 
-NODE_CLASS_MAPPINGS = {"MoDiTFlowRender": MoDiTFlowRender, "MoDiTRenderToVideo": MoDiTRenderToVideo}
-NODE_DISPLAY_NAME_MAPPINGS = {"MoDiTFlowRender": "MoDiT Flow Render", "MoDiTRenderToVideo": "MoDiT Render To Video"}
+NODES = (MoDiTFlowRender, MoDiTRenderToVideo)

@@ -1,6 +1,6 @@
 """Write the bundled workflows in both formats (workflows/*.json for the UI, workflows/api/*.json for the API)
-from one description per graph, using the real node specs (ours from the classes, core from ComfyUI 0.27's
-/object_info), so the two formats cannot drift apart.
+from one description per graph, using the real node specs (ours from the nodes' V3 schemas, core from ComfyUI
+0.27's /object_info, both in /object_info form), so the two formats cannot drift apart.
 
     python scripts/build_workflows.py
 """
@@ -19,8 +19,10 @@ def node_specs() -> dict:
     """{class_type: {"inputs": [(name, type, opts)] in widget order, "outputs": [(name, type)]}}."""
     with open(OBJECT_INFO) as f:
         core = json.load(f)
+    nodes = load_pack().nodes
+    ours = {node_id: nodes.node_info(cls) for node_id, cls in nodes.NODES.items()}  # the same /object_info form
     specs = {}
-    for name, info in core.items():
+    for name, info in {**core, **ours}.items():
         order = info.get("input_order", {})
         inputs = []
         for section in ("required", "optional"):
@@ -28,15 +30,10 @@ def node_specs() -> dict:
             for key in order.get(section, list(entries)):
                 entry = entries[key]
                 inputs.append((key, _kind(entry[0]), entry[1] if len(entry) > 1 else {}))
-        specs[name] = {"inputs": inputs, "outputs": list(zip(info["output_name"], info["output"])), "core": True}
-    nodes = load_pack().nodes
-    for name, cls in nodes.NODE_CLASS_MAPPINGS.items():
-        spec = cls.INPUT_TYPES()
-        inputs = [(key, _kind(entry[0]), entry[1] if len(entry) > 1 else {})
-                  for section in ("required", "optional") for key, entry in spec.get(section, {}).items()]
-        names = getattr(cls, "RETURN_NAMES", cls.RETURN_TYPES)
-        specs[name] = {"inputs": inputs, "outputs": list(zip(names, cls.RETURN_TYPES)), "core": False,
-                       "display": nodes.NODE_DISPLAY_NAME_MAPPINGS.get(name, name)}
+        specs[name] = {"inputs": inputs, "outputs": list(zip(info["output_name"], info["output"])),
+                       "core": name not in ours}
+        if name in ours:
+            specs[name]["display"] = info["display_name"]
     return specs
 
 

@@ -1,4 +1,4 @@
-"""Write the README's node reference from the node classes (so it is never hand-written twice).
+"""Write the README's node reference from the nodes' V3 schemas (so it is never hand-written twice).
 
     python scripts/node_reference.py          # rewrite the section between the markers in README.md
     python scripts/node_reference.py --check  # exit 1 if README.md is out of date
@@ -14,16 +14,17 @@ BEGIN, END = "<!-- node-reference:begin -->", "<!-- node-reference:end -->"
 
 def _kind(entry):
     kind = entry[0]
-    return "choice" if isinstance(kind, (list, tuple)) else kind
+    return "choice" if kind == "COMBO" else kind
 
 
 def render() -> str:
     nodes = load_pack().nodes
+    infos = sorted((nodes.node_info(cls) for cls in nodes.NODES.values()), key=lambda info: (info["category"], info["name"]))
     lines = []
-    for node_id, cls in sorted(nodes.NODE_CLASS_MAPPINGS.items(), key=lambda kv: (kv[1].CATEGORY, kv[0])):
-        lines.append(f"### {nodes.NODE_DISPLAY_NAME_MAPPINGS[node_id]} (`{node_id}`, {cls.CATEGORY})\n")
-        lines.append(cls.DESCRIPTION.strip() + "\n")
-        spec = cls.INPUT_TYPES()
+    for info in infos:
+        lines.append(f"### {info['display_name']} (`{info['name']}`, {info['category']})\n")
+        lines.append(info["description"].strip() + "\n")
+        spec = info["input"]
         rows = [(section, name, entry) for section in ("required", "optional") for name, entry in spec.get(section, {}).items()]
         if rows:
             lines.append("| input | type | default | what it does |\n|---|---|---|---|")
@@ -34,8 +35,8 @@ def render() -> str:
                 tip = opts.get("tooltip", "").replace("|", "\\|").replace("\n", " ")
                 lines.append(f"| `{name}`{optional} | {_kind(entry)} | {default!s} | {tip} |")
             lines.append("")
-        outputs = zip(getattr(cls, "RETURN_NAMES", cls.RETURN_TYPES), cls.RETURN_TYPES, cls.OUTPUT_TOOLTIPS)
-        lines.append("Outputs: " + "; ".join(f"`{n}` ({t}): {tip}" for n, t, tip in outputs) + "\n" if cls.RETURN_TYPES else "Outputs: none (output node).\n")
+        outputs = zip(info["output_name"], info["output"], info["output_tooltips"])
+        lines.append("Outputs: " + "; ".join(f"`{n}` ({t}): {tip}" for n, t, tip in outputs) + "\n" if info["output"] else "Outputs: none (output node).\n")
     return "\n".join(lines).rstrip() + "\n"
 
 

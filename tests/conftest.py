@@ -29,7 +29,7 @@ def one_thread():
 
 @pytest.fixture
 def pack():
-    """The pack's root package: pack.nodes.NODE_CLASS_MAPPINGS, pack.modit.types, ..."""
+    """The pack's root package: pack.nodes.NODES / run_node, pack.modit.types, ..."""
     return PACK
 
 
@@ -64,3 +64,14 @@ def progress_calls():
     calls = []
     with comfy_adapter.standalone(progress=lambda done, total: calls.append((done, total))):
         yield calls
+
+
+@pytest.fixture
+def combo_options():
+    """options(node_id, input name) -> the dropdown's choices now (schemas list model files when read)."""
+    def options(node_id: str, name: str) -> list:
+        info = PACK.nodes.node_info(PACK.nodes.NODES[node_id])["input"]
+        entry = {**info.get("required", {}), **info.get("optional", {})}[name]
+        return entry[1]["options"]
+
+    return options

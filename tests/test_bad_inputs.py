@@ -21,9 +21,7 @@ from comfyui_modit.modit.render.renderer import RenderOptions
 from comfyui_modit.modit.render.video import next_output_path, render_to_video, select_audio
 from comfyui_modit.modit.timing import samples_for_frames
 from comfyui_modit.modit.types import Motion
-from comfyui_modit.nodes.audio import MoDiTEncodeAudio
-from comfyui_modit.nodes.face import MoDiTExtract3DMM
-from comfyui_modit.nodes.render import MoDiTFlowRender
+from comfyui_modit.nodes import run_node
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RATE = 22050
@@ -94,7 +92,8 @@ def test_text_named_png_is_a_clear_error(tmp_path, capsys):
 
 def test_two_by_two_image_names_the_minimum_size():
     with pytest.raises(ValueError, match=rf"2x2 px is too small.*at least {MIN_SIDE} px"):
-        MoDiTExtract3DMM().extract(torch.rand(1, 2, 2, 3), -1, 0.5, 0.4, "auto")
+        run_node("MoDiTExtract3DMM", image=torch.rand(1, 2, 2, 3), face_index=-1, min_score=0.5, margin=0.4,
+                 detector="auto")
 
 
 @pytest.fixture(scope="module")
@@ -121,10 +120,12 @@ def test_8000_px_portrait_is_analysed_at_full_size(huge_face):
 
 
 def test_8000_px_batch_that_cannot_fit_is_refused_before_rendering(huge_face, monkeypatch):
+    from .render.test_video import flow_render
+
     monkeypatch.setattr(frame_size, "available_memory", lambda: 16 * 2 ** 30)
     with pytest.raises(ValueError, match=r"250 frames of 8000x8000 px need .* GiB.*Render To Video.*output_size"):
-        MoDiTFlowRender().render(huge_face, _still(huge_face, 250), "source", 0.5, "cavity", 96)
-    frames, mask = MoDiTFlowRender().render(huge_face, _still(huge_face, 2), "512", 0.5, "cavity", 96)
+        flow_render(huge_face, _still(huge_face, 250), "source", 0.5, "cavity", 96)
+    frames, mask = flow_render(huge_face, _still(huge_face, 2), "512", 0.5, "cavity", 96)
     assert frames.shape == (2, 512, 512, 3) and torch.isfinite(frames).all()
 
 
@@ -166,7 +167,8 @@ def test_eight_channel_96k_audio_is_downmixed_and_resampled(tmp_path):
     t = torch.arange(int(seconds * rate)) / rate
     waveform = torch.zeros(1, 8, t.shape[0])
     waveform[0, 3] = 0.8 * torch.sin(2 * math.pi * 440 * t)  # one channel speaks; the mix is it / 8
-    features, audio, frame_count, fps = MoDiTEncodeAudio().encode({"waveform": waveform, "sample_rate": rate}, 25.0)
+    features, audio, frame_count, fps = run_node("MoDiTEncodeAudio", audio={"waveform": waveform, "sample_rate": rate},
+                                                fps=25.0)
     assert frame_count == 50 and features.features.shape == (50, 320) and torch.isfinite(features.features).all()
     assert audio["sample_rate"] == rate and audio["waveform"].shape == (1, 1, samples_for_frames(50, rate, 25.0))
     torch.testing.assert_close(audio["waveform"][0, 0, :t.shape[0]], waveform[0].mean(0))

@@ -1,6 +1,7 @@
 """Bundled workflows use only real node types and inputs, and link outputs to inputs of the same type.
 
-Core node specs come from a real ComfyUI 0.27.0's /object_info (../shared/reference); ours from the classes.
+Core node specs come from a real ComfyUI 0.27.0's /object_info (../shared/reference); ours from the nodes' V3
+schemas, in the same /object_info form (nodes/object_info.py).
 """
 import glob
 import json
@@ -8,7 +9,8 @@ import os
 
 import pytest
 
-from comfyui_modit.nodes import NODE_CLASS_MAPPINGS
+from comfyui_modit.nodes import NODES
+from comfyui_modit.nodes.object_info import node_info
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OBJECT_INFO = os.path.join(ROOT, "tests", "data", "comfyui-0.27.0-object_info.json")
@@ -22,8 +24,9 @@ FILE_COMBOS = {("LoadImage", "image"), ("LoadAudio", "audio"), ("UpscaleModelLoa
 
 def _our_specs():
     specs = {}
-    for node_id, cls in NODE_CLASS_MAPPINGS.items():
-        specs[node_id] = {"input": cls.INPUT_TYPES(), "output": list(cls.RETURN_TYPES)}
+    for node_id, cls in NODES.items():
+        info = node_info(cls)
+        specs[node_id] = {"input": info["input"], "output": info["output"]}
     return specs
 
 

@@ -4,7 +4,7 @@ import torch
 
 from comfyui_modit.modit.blink.blink_pose import count_blinks
 from comfyui_modit.modit.blink.mapping_net import BlinkMappingNet, mapping_tiny, save_mapping_net
-from comfyui_modit.nodes.blink import MoDiTBlinkPose
+from comfyui_modit.nodes import run_node_with_ui
 
 from .conftest import FPS, make_face, speech_like, still_motion
 
@@ -15,9 +15,8 @@ def run(motion, audio, face, **options):
     values = {"seed": 0, "blink_rate": 17.0, "head_motion": "natural", "pose_amount": 1.0,
               "pose_model": "statistical"}
     values.update(options)
-    out = MoDiTBlinkPose().apply(motion, face, audio, **values)
-    assert out["ui"]["modit_motion"][0]["frames"] == motion.num_frames
-    (result,) = out["result"]
+    (result,), ui = run_node_with_ui("MoDiTBlinkPose", motion=motion, face=face, audio_features=audio, **values)
+    assert ui["modit_motion"][0]["frames"] == motion.num_frames
     return result
 
 
@@ -59,12 +58,12 @@ def test_frame_count_mismatch_names_both_sides(face):
         run(still_motion(1000), speech_like(999), face)
 
 
-def test_mapping_net_checkpoint_mode(face, models_dir):
+def test_mapping_net_checkpoint_mode(face, models_dir, combo_options):
     net = BlinkMappingNet(mapping_tiny())
     with torch.no_grad():  # give the untrained net a visible, expression-dependent output
         net.heads["yaw"].weight.normal_(0, 0.5, generator=torch.Generator().manual_seed(0))
     save_mapping_net(str(models_dir / "modit" / "blink_test.safetensors"), net, "embedded-v1", FPS)
-    assert "blink_test.safetensors" in MoDiTBlinkPose.INPUT_TYPES()["required"]["pose_model"][0]
+    assert "blink_test.safetensors" in combo_options("MoDiTBlinkPose", "pose_model")
     motion = still_motion(200)
     result = run(motion, speech_like(200), face, pose_model="blink_test.safetensors")
     assert result.pose[:, 0].abs().max() > 0 and result.pose[:, 1:].abs().sum() == 0

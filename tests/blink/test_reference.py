@@ -10,6 +10,7 @@ from comfyui_modit.modit.blink.blink_pose import count_blinks
 from comfyui_modit.modit.blink.reference import fit_length, measure_reference
 from comfyui_modit.modit.types import Face
 from comfyui_modit.nodes import blink as blink_nodes
+from comfyui_modit.nodes import run_node
 
 from .conftest import make_face, speech_like, still_motion
 
@@ -77,17 +78,18 @@ def test_node_transfers_the_reference(monkeypatch, face):
     monkeypatch.setattr(blink_nodes, "measure_reference",
                         lambda frames: reference_module.measure_reference(frames, analyse=stub_analyse))
     T = 100
-    node = blink_nodes.MoDiTBlinkPose()
-    options = dict(seed=0, blink_rate=17.0, head_motion="natural", pose_amount=1.0, pose_model="statistical",
+    options = dict(face=face, seed=0, blink_rate=17.0, head_motion="natural", pose_amount=1.0, pose_model="statistical",
                    reference_frames=reference_frames())
-    both = node.apply(still_motion(T), face, speech_like(T), **options)["result"][0]
+    both = run_node("MoDiTBlinkPose", motion=still_motion(T), audio_features=speech_like(T), **options)[0]
     track = measure_reference(reference_frames(), analyse=stub_analyse)
     assert torch.allclose(both.pose[:R], track.pose) and torch.allclose(both.eye_closure[:R], track.eye_closure)
     assert torch.allclose(both.pose[R:R + 5], track.pose.flip(0)[1:6])  # played backwards after the end
-    blinks_only = node.apply(still_motion(T), face, speech_like(T), reference_use="blinks only", **options)["result"][0]
+    blinks_only = run_node("MoDiTBlinkPose", motion=still_motion(T), audio_features=speech_like(T),
+                           reference_use="blinks only", **options)[0]
     assert torch.allclose(blinks_only.eye_closure[:R], track.eye_closure)
     assert not torch.allclose(blinks_only.pose[:R], track.pose)  # statistical pose
-    still = node.apply(still_motion(T), face, speech_like(T), **{**options, "head_motion": "still"})["result"][0]
+    still = run_node("MoDiTBlinkPose", motion=still_motion(T), audio_features=speech_like(T),
+                     **{**options, "head_motion": "still"})[0]
     assert still.pose.abs().sum() == 0 and torch.allclose(still.eye_closure[:R], track.eye_closure)
 
 

@@ -5,19 +5,26 @@ import pytest
 import torch
 
 from comfyui_modit.modit.types import Motion
-from comfyui_modit.nodes.motion import NONE_FOUND, MoDiTLoadDiT, MoDiTSampleExpression
+from comfyui_modit.nodes import NODES, node_info, run_node
+from comfyui_modit.nodes.motion import NONE_FOUND
 
 from .synthetic import audio_features, face
 
 
+def _checkpoints():
+    return node_info(NODES["MoDiTLoadDiT"])["input"]["required"]["checkpoint"][1]["options"]
+
+
 def _load(trained_tiny, models_dir):
     shutil.copy(trained_tiny[2], models_dir / "modit" / "tiny.safetensors")
-    assert "tiny.safetensors" in MoDiTLoadDiT.INPUT_TYPES()["required"]["checkpoint"][0]
-    return MoDiTLoadDiT().load("tiny.safetensors", "auto")[0]
+    assert "tiny.safetensors" in _checkpoints()
+    return run_node("MoDiTLoadDiT", checkpoint="tiny.safetensors", dtype="auto")[0]
 
 
-def _sample(handle, features, source, sampler="ddim", seed=0):
-    return MoDiTSampleExpression().sample(handle, features, source, seed, 6, sampler, 500, 1.0, 1.0)[0]
+def _sample(handle, features, source, sampler="ddim", seed=0, expression_scale=1.0):
+    return run_node("MoDiTSampleExpression", dit_model=handle, audio_features=features, face=source, seed=seed,
+                    steps=6, sampler=sampler, phase_threshold=500, guidance_scale=1.0,
+                    expression_scale=expression_scale)[0]
 
 
 @pytest.mark.parametrize("sampler", ["ddim", "ddpm", "dpmpp_2m"])
@@ -34,9 +41,8 @@ def test_every_sampler_keeps_the_motion_contract(trained_tiny, models_dir, sampl
 def test_expression_scale_scales_around_beta_0(trained_tiny, models_dir):
     handle = _load(trained_tiny, models_dir)
     features, source = audio_features(30), face()
-    node = MoDiTSampleExpression()
-    one = node.sample(handle, features, source, 1, 6, "ddim", 500, 1.0, 1.0)[0].expression
-    half = node.sample(handle, features, source, 1, 6, "ddim", 500, 1.0, 0.5)[0].expression
+    one = _sample(handle, features, source, seed=1).expression
+    half = _sample(handle, features, source, seed=1, expression_scale=0.5).expression
     assert torch.allclose(half, 0.5 * one, atol=1e-6)  # beta_0 is zero here
 
 
@@ -54,10 +60,10 @@ def test_loader_lists_only_what_exists(models_dir, monkeypatch):
     import comfyui_modit.nodes.motion as motion_nodes
 
     monkeypatch.setattr(motion_nodes, "BUNDLED_WEIGHTS_DIR", str(models_dir / "nothing_here"))
-    choices = MoDiTLoadDiT.INPUT_TYPES()["required"]["checkpoint"][0]
+    choices = _checkpoints()
     assert choices == [NONE_FOUND]
     with pytest.raises(FileNotFoundError, match="models/modit"):
-        MoDiTLoadDiT().load(NONE_FOUND, "auto")
+        run_node("MoDiTLoadDiT", checkpoint=NONE_FOUND, dtype="auto")
 
 
 def test_bundled_checkpoints_are_listed_by_name(trained_tiny, models_dir, monkeypatch, tmp_path):
@@ -67,6 +73,6 @@ def test_bundled_checkpoints_are_listed_by_name(trained_tiny, models_dir, monkey
     weights.mkdir()
     shutil.copy(trained_tiny[2], weights / "modit_embedded_v1.safetensors")
     monkeypatch.setattr(motion_nodes, "BUNDLED_WEIGHTS_DIR", str(weights))
-    assert MoDiTLoadDiT.INPUT_TYPES()["required"]["checkpoint"][0][0] == "embedded (bundled)"
-    handle = MoDiTLoadDiT().load("embedded (bundled)", "fp32")[0]
+    assert _checkpoints()[0] == "embedded (bundled)"
+    handle = run_node("MoDiTLoadDiT", checkpoint="embedded (bundled)", dtype="fp32")[0]
     assert handle.info.space == "embedded-v1"

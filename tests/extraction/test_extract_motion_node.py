@@ -5,7 +5,7 @@ import torch
 
 from comfyui_modit.modit.face.components import JAW_OPEN
 from comfyui_modit.modit.types import Motion
-from comfyui_modit.nodes.motion_extract import MoDiTExtractMotion
+from comfyui_modit.nodes import run_node
 
 from .conftest import FPS, FRAMES, jaw_curve, noise_audio
 
@@ -13,8 +13,8 @@ from .conftest import FPS, FRAMES, jaw_curve, noise_audio
 @pytest.fixture(scope="module")
 def extracted(driven_frames):
     audio = noise_audio(FRAMES / FPS + 0.5)  # longer than the frames: trimmed on the way out
-    return MoDiTExtractMotion().extract(fps=float(FPS), missing_face="interpolate", frames=driven_frames,
-                                        audio=audio)
+    return run_node("MoDiTExtractMotion", fps=float(FPS), missing_face="interpolate", frames=driven_frames,
+                    audio=audio)
 
 
 def test_motion_follows_the_video(extracted):
@@ -31,8 +31,8 @@ def test_motion_follows_the_video(extracted):
 def test_retargeted_to_a_face_keeps_its_beta_0(driven_frames, portrait_face):
     face = portrait_face
     shifted = type(face)(**{**face.__dict__, "beta_0": face.beta_0 + 0.2})
-    motion, _ = MoDiTExtractMotion().extract(fps=float(FPS), missing_face="interpolate",
-                                             frames=driven_frames[:10], face=shifted)
+    motion, _ = run_node("MoDiTExtractMotion", fps=float(FPS), missing_face="interpolate",
+                         frames=driven_frames[:10], face=shifted)
     assert torch.allclose(motion.expression[0], shifted.beta_0, atol=1e-5)
 
 
@@ -43,24 +43,22 @@ def _with_blank_frames(frames):
 
 
 def test_missing_faces_follow_the_named_policy(driven_frames):
-    node = MoDiTExtractMotion()
     frames = _with_blank_frames(driven_frames)
-    interpolated, _ = node.extract(fps=25.0, missing_face="interpolate", frames=frames)
-    held, _ = node.extract(fps=25.0, missing_face="hold previous", frames=frames)
+    interpolated, _ = run_node("MoDiTExtractMotion", fps=25.0, missing_face="interpolate", frames=frames)
+    held, _ = run_node("MoDiTExtractMotion", fps=25.0, missing_face="hold previous", frames=frames)
     jaw_i, jaw_h = interpolated.expression[:, JAW_OPEN], held.expression[:, JAW_OPEN]
     assert torch.equal(jaw_h[3], jaw_h[2]) and torch.equal(jaw_h[4], jaw_h[2])
     expected = jaw_i[2] + (jaw_i[5] - jaw_i[2]) / 3
     assert torch.allclose(jaw_i[3], expected, atol=1e-5)
     with pytest.raises(ValueError, match="no face found in frame 3"):
-        node.extract(fps=25.0, missing_face="error", frames=frames)
+        run_node("MoDiTExtractMotion", fps=25.0, missing_face="error", frames=frames)
 
 
 def test_clear_errors():
-    node = MoDiTExtractMotion()
     with pytest.raises(ValueError, match="connect frames"):
-        node.extract(fps=25.0, missing_face="interpolate")
+        run_node("MoDiTExtractMotion", fps=25.0, missing_face="interpolate")
     with pytest.raises(ValueError, match="no face found in any"):
-        node.extract(fps=25.0, missing_face="interpolate", frames=torch.full((3, 64, 64, 3), 0.5))
+        run_node("MoDiTExtractMotion", fps=25.0, missing_face="interpolate", frames=torch.full((3, 64, 64, 3), 0.5))
 
 
 def test_core_video_input_gives_frames_fps_and_audio(driven_frames):
@@ -70,6 +68,6 @@ def test_core_video_input_gives_frames_fps_and_audio(driven_frames):
     audio = noise_audio(1.0)
     video = SimpleNamespace(get_components=lambda: SimpleNamespace(images=driven_frames[:10], audio=audio,
                                                                    frame_rate=Fraction(30)))
-    motion, out_audio = MoDiTExtractMotion().extract(fps=25.0, missing_face="interpolate", video=video)
+    motion, out_audio = run_node("MoDiTExtractMotion", fps=25.0, missing_face="interpolate", video=video)
     assert motion.fps == 30.0 and motion.num_frames == 10
     assert out_audio["waveform"].shape[-1] == 16000 * 10 // 30 + 1  # ceil(10 / 30 s * 16 kHz)

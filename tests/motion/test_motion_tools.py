@@ -9,8 +9,7 @@ import torch
 from comfyui_modit.modit.face.components import JAW_OPEN, NUM_COMPONENTS, SPACE_NAME
 from comfyui_modit.modit.motion.track_files import NO_FILES, SUBFOLDER, validate_track_name
 from comfyui_modit.modit.types import Motion
-from comfyui_modit.nodes.motion_tools import (MoDiTLoadMotion, MoDiTPreviewMotion, MoDiTSaveMotion,
-                                              MoDiTScaleExpression, MoDiTSmoothMotion)
+from comfyui_modit.nodes import NODES, run_node, run_node_with_ui
 
 FPS = 25.0
 
@@ -28,29 +27,55 @@ def sample_motion(T: int = 250, seed: int = 0, space: str = SPACE_NAME) -> Motio
     return Motion(expression, pose, closure, FPS, space)
 
 
-def result_of(out):
-    return out["result"][0] if isinstance(out, dict) else out[0]
+def result_of(outputs):
+    return outputs[0]
+
+
+def track_choices():
+    return NODES["MoDiTLoadMotion"].define_schema().inputs[0].options
+
+
+def smooth(motion, expression_smoothing, pose_smoothing):
+    return run_node("MoDiTSmoothMotion", motion=motion, expression_smoothing=expression_smoothing,
+                    pose_smoothing=pose_smoothing)
+
+
+def scale(motion, scale, components, face=None):
+    return run_node("MoDiTScaleExpression", motion=motion, scale=scale, components=components,
+                    **({"face": face} if face is not None else {}))
+
+
+def save(motion, filename):
+    """(outputs, ui) of MoDiT Save Motion."""
+    return run_node_with_ui("MoDiTSaveMotion", motion=motion, filename=filename)
+
+
+def load(track):
+    return run_node("MoDiTLoadMotion", track=track)
+
+
+def preview(motion, width, height):
+    return run_node("MoDiTPreviewMotion", motion=motion, width=width, height=height)
 
 
 def test_smoothing_calms_pose_and_expression_separately_and_keeps_blinks():
     motion = sample_motion()
-    smoothed = result_of(MoDiTSmoothMotion().smooth(motion, 0.0, 0.2))
+    smoothed = result_of(smooth(motion, 0.0, 0.2))
     assert torch.equal(smoothed.expression, motion.expression), "expression smoothing 0 leaves it untouched"
     assert torch.equal(smoothed.eye_closure, motion.eye_closure), "blinks are never smoothed"
     jerk = lambda p: np.abs(np.diff(p.numpy(), 3, axis=0)).mean()  # noqa: E731
     assert jerk(smoothed.pose) < 0.05 * jerk(motion.pose)
     assert abs(smoothed.pose[:, 0].mean() - motion.pose[:, 0].mean()) < 0.005, "smoothing keeps the mean pose"
-    both = result_of(MoDiTSmoothMotion().smooth(motion, 0.04, 0.0))
+    both = result_of(smooth(motion, 0.04, 0.0))
     assert torch.equal(both.pose, motion.pose) and not torch.equal(both.expression, motion.expression)
     constant = Motion.still(torch.full((NUM_COMPONENTS,), 0.3), 50, FPS, SPACE_NAME)
-    assert torch.allclose(result_of(MoDiTSmoothMotion().smooth(constant, 0.5, 0.5)).expression, constant.expression)
+    assert torch.allclose(result_of(smooth(constant, 0.5, 0.5)).expression, constant.expression)
 
 
 
 def test_scale_expression_about_neutral_and_about_beta_0():
     motion = sample_motion()
-    node = MoDiTScaleExpression()
-    assert torch.allclose(result_of(node.scale(motion, 2.0, "all")).expression, 2 * motion.expression)
+    assert torch.allclose(result_of(scale(motion, 2.0, "all")).expression, 2 * motion.expression)
     beta_0 = torch.full((NUM_COMPONENTS,), 0.05)
 
     class FaceStub:  # the node only reads beta_0
@@ -58,39 +83,39 @@ def test_scale_expression_about_neutral_and_about_beta_0():
 
     face = FaceStub()
     face.beta_0 = beta_0
-    zero = result_of(node.scale(motion, 0.0, "all", face))
+    zero = result_of(scale(motion, 0.0, "all", face))
     assert torch.allclose(zero.expression, beta_0.expand_as(zero.expression))
-    mouth = result_of(node.scale(motion, 0.5, "mouth"))
+    mouth = result_of(scale(motion, 0.5, "mouth"))
     assert torch.allclose(mouth.expression[:, JAW_OPEN], 0.5 * motion.expression[:, JAW_OPEN])
     assert torch.equal(mouth.expression[:, 9:], motion.expression[:, 9:])
     assert torch.equal(mouth.pose, motion.pose) and torch.equal(mouth.eye_closure, motion.eye_closure)
     with pytest.raises(ValueError, match="use 'all'"):
-        node.scale(sample_motion(space="bfm-64"), 1.5, "mouth")
+        scale(sample_motion(space="bfm-64"), 1.5, "mouth")
 
 
 def test_saved_track_loads_back_identical(user_dirs):
     motion = sample_motion(T=333)
-    out = MoDiTSaveMotion().save(motion, "take1")
-    assert out["result"][0] is motion
+    outputs, ui = save(motion, "take1")
+    assert outputs[0] is motion
     path = user_dirs["output"] / SUBFOLDER / "take1.safetensors"
-    assert path.is_file() and out["ui"]["text"] == [f"{SUBFOLDER}/take1.safetensors"]
-    choices = MoDiTLoadMotion.INPUT_TYPES()["required"]["track"][0]
+    assert path.is_file() and ui["text"] == [f"{SUBFOLDER}/take1.safetensors"]
+    choices = track_choices()
     assert "take1.safetensors [output]" in choices
-    loaded = result_of(MoDiTLoadMotion().load("take1.safetensors [output]"))
+    loaded = result_of(load("take1.safetensors [output]"))
     for field in ("expression", "pose", "eye_closure"):
         assert torch.equal(getattr(loaded, field), getattr(motion, field)), field
     assert loaded.fps == motion.fps and loaded.space == motion.space
-    assert MoDiTLoadMotion.IS_CHANGED("take1.safetensors [output]") == os.path.getmtime(path)
+    assert NODES["MoDiTLoadMotion"].fingerprint_inputs(track="take1.safetensors [output]") == os.path.getmtime(path)
 
 
 def test_saving_never_overwrites(user_dirs):
     first, second = sample_motion(seed=1), sample_motion(seed=2)
-    MoDiTSaveMotion().save(first, "take")
-    out = MoDiTSaveMotion().save(second, "take.safetensors")
-    assert out["ui"]["text"] == [f"{SUBFOLDER}/take_00001.safetensors"]
+    save(first, "take")
+    _, ui = save(second, "take.safetensors")
+    assert ui["text"] == [f"{SUBFOLDER}/take_00001.safetensors"]
     folder = user_dirs["output"] / SUBFOLDER
     assert sorted(os.listdir(folder)) == ["take.safetensors", "take_00001.safetensors"]
-    assert torch.equal(result_of(MoDiTLoadMotion().load("take.safetensors [output]")).pose, first.pose)
+    assert torch.equal(result_of(load("take.safetensors [output]")).pose, first.pose)
 
 
 @pytest.mark.parametrize("name", ["../escape", "..", "a/b", "a\\b", "/etc/passwd", "C:evil", "C:\\x\\y",
@@ -99,24 +124,24 @@ def test_names_that_could_leave_the_folder_are_refused(user_dirs, name):
     with pytest.raises(ValueError, match="plain file name"):
         validate_track_name(name)
     with pytest.raises(ValueError, match="plain file name"):
-        MoDiTSaveMotion().save(sample_motion(T=10), name)
-    assert MoDiTSaveMotion.VALIDATE_INPUTS(name) is not True
+        save(sample_motion(T=10), name)
+    assert NODES["MoDiTSaveMotion"].validate_inputs(filename=name) is not True
     assert not any(user_dirs["output"].rglob("*.safetensors"))
 
 
 def test_load_refuses_traversal_and_reports_missing_files(user_dirs, tmp_path):
     secret = tmp_path / "secret.safetensors"
-    MoDiTSaveMotion().save(sample_motion(T=10), "inside")
+    save(sample_motion(T=10), "inside")
     os.replace(user_dirs["output"] / SUBFOLDER / "inside.safetensors", secret)
     with pytest.raises(ValueError, match="plain file name"):
-        MoDiTLoadMotion().load("../secret.safetensors [output]")
+        load("../secret.safetensors [output]")
     with pytest.raises(ValueError, match="plain file name"):
-        MoDiTLoadMotion().load("../../secret.safetensors")
+        load("../../secret.safetensors")
     with pytest.raises(FileNotFoundError, match="not found"):
-        MoDiTLoadMotion().load("nothing.safetensors [input]")
-    assert MoDiTLoadMotion.INPUT_TYPES()["required"]["track"][0] == [NO_FILES]
+        load("nothing.safetensors [input]")
+    assert track_choices() == [NO_FILES]
     with pytest.raises(FileNotFoundError, match="MoDiT Save Motion"):
-        MoDiTLoadMotion().load(NO_FILES)
+        load(NO_FILES)
 
 
 def test_tracks_in_the_input_folder_load(user_dirs):
@@ -124,8 +149,8 @@ def test_tracks_in_the_input_folder_load(user_dirs):
 
     motion = sample_motion(T=40)
     save_motion(motion, "from_input", directory=str(user_dirs["input"]))
-    assert "from_input.safetensors [input]" in MoDiTLoadMotion.INPUT_TYPES()["required"]["track"][0]
-    assert torch.equal(result_of(MoDiTLoadMotion().load("from_input.safetensors [input]")).expression,
+    assert "from_input.safetensors [input]" in track_choices()
+    assert torch.equal(result_of(load("from_input.safetensors [input]")).expression,
                        motion.expression)
 
 
@@ -134,12 +159,12 @@ def test_a_foreign_safetensors_file_is_refused_by_name(user_dirs):
 
     save_checkpoint(str(user_dirs["input"] / "weights.safetensors"), {"w": torch.zeros(2)}, {"architecture": "x"})
     with pytest.raises(ValueError, match="weights.safetensors: not a motion track"):
-        MoDiTLoadMotion().load("weights.safetensors [input]")
+        load("weights.safetensors [input]")
 
 
 def test_preview_draws_the_curves(tmp_path):
     motion = sample_motion()
-    (image,) = MoDiTPreviewMotion().preview(motion, 800, 400)
+    (image,) = preview(motion, 800, 400)
     assert image.shape == (1, 400, 800, 3) and image.dtype == torch.float32
     assert 0 <= image.min() and image.max() <= 1
     pixels = (image[0].numpy() * 255).round().astype(np.int16)
@@ -158,5 +183,5 @@ def test_preview_draws_the_curves(tmp_path):
     assert rows.size and rows.min() < eye_panel_top + 6
     from PIL import Image
     Image.fromarray(pixels.astype(np.uint8)).save(tmp_path / "preview.png")
-    (empty,) = MoDiTPreviewMotion().preview(Motion.still(torch.zeros(NUM_COMPONENTS), 1, FPS, SPACE_NAME), 256, 192)
+    (empty,) = preview(Motion.still(torch.zeros(NUM_COMPONENTS), 1, FPS, SPACE_NAME), 256, 192)
     assert empty.shape == (1, 192, 256, 3)

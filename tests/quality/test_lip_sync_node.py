@@ -5,7 +5,7 @@ import torch
 from skimage import data
 
 from comfyui_modit.modit.quality.tracking import FaceTrack, track_faces
-from comfyui_modit.nodes.quality import MoDiTLipSyncScore
+from comfyui_modit.nodes import run_node
 
 
 def _speech(T, fps, sr, seed=0):
@@ -26,14 +26,16 @@ def test_node_reports_the_lag_of_a_late_mouth(monkeypatch):
     monkeypatch.setattr("comfyui_modit.nodes.quality.track_faces",
                         lambda frames: FaceTrack(landmarks, torch.ones(T, 2), torch.ones(T, dtype=torch.bool)))
     frames = torch.zeros(T, 64, 64, 3)
-    offset, confidence, plot = MoDiTLipSyncScore().score(frames, {"waveform": wave[None, None], "sample_rate": sr}, fps, 10)
+    audio = {"waveform": wave[None, None], "sample_rate": sr}
+    offset, confidence, plot = run_node("MoDiTLipSyncScore", frames=frames, audio=audio, fps=fps, max_offset=10)
     assert offset == lag and confidence > 0.3
     assert plot.shape == (1, 384, 768, 3) and 0 <= float(plot.min()) and float(plot.max()) <= 1
 
 
 def test_node_refuses_too_few_frames():
     with pytest.raises(ValueError, match="at least 8 frames"):
-        MoDiTLipSyncScore().score(torch.zeros(3, 8, 8, 3), {"waveform": torch.zeros(1, 1, 16000), "sample_rate": 16000}, 25.0, 5)
+        run_node("MoDiTLipSyncScore", frames=torch.zeros(3, 8, 8, 3),
+                 audio={"waveform": torch.zeros(1, 1, 16000), "sample_rate": 16000}, fps=25.0, max_offset=5)
 
 
 def test_tracker_follows_a_real_face_and_reports_open_eyes():

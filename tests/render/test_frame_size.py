@@ -7,10 +7,9 @@ import pytest
 import torch
 
 from comfyui_modit.modit.render.frame_size import crop_to_encodable, encodable_size
-from comfyui_modit.nodes.render import MoDiTFlowRender, MoDiTRenderToVideo
 
 from .astronaut import analyse, astronaut_image
-from .test_video import features, probe, talking
+from .test_video import features, flow_render, probe, render_to_video_node, talking
 
 T = 2
 
@@ -70,7 +69,7 @@ def test_core_save_video_refuses_odd_sizes(tmp_path):
 ])
 def test_basic_path_frames_encode_with_libx264(tmp_path, height, width, output_size, expected):
     face = portrait(height, width)
-    frames, mask = MoDiTFlowRender().render(face, talking(T), output_size, 0.5, "cavity", 96)
+    frames, mask = flow_render(face, talking(T), output_size, 0.5, "cavity", 96)
     assert tuple(frames.shape[1:3]) == expected and tuple(mask.shape[1:]) == expected
     path = str(tmp_path / "basic.mp4")
     save_video_like_core(frames, path)
@@ -82,7 +81,7 @@ def test_basic_path_frames_encode_with_libx264(tmp_path, height, width, output_s
                                                      (3511, 3511, (3510, 3510))])
 def test_streaming_path_encodes_odd_sizes(user_dirs, height, width, expected):
     face = portrait(height, width)
-    out = MoDiTRenderToVideo().render_video(face, talking(T), "source", 0.5, "cavity", 96, "odd", 23, "ultrafast",
-                                            audio_features=features(T))
-    info = probe(out["result"][0])
+    (path,), _ = render_to_video_node(face, talking(T), "source", 0.5, "cavity", 96, "odd", 23, "ultrafast",
+                                      audio_features=features(T))
+    info = probe(path)
     assert (info["frames"], info["height"], info["width"]) == (T, *expected)

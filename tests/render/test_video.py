@@ -8,7 +8,7 @@ from comfyui_modit.modit.render.renderer import RenderOptions
 from comfyui_modit.modit.render.video import next_output_path, render_to_video, select_audio
 from comfyui_modit.modit.timing import samples_for_frames
 from comfyui_modit.modit.types import AudioFeatures, Motion
-from comfyui_modit.nodes.render import MoDiTFlowRender, MoDiTRenderToVideo
+from comfyui_modit.nodes import run_node, run_node_with_ui
 
 from .astronaut import make_face
 
@@ -20,6 +20,19 @@ SR = 16000
 def small_face():
     return make_face(256)
 
+
+def flow_render(face, motion, output_size, feather, mouth_style, flow_resolution, **optional):
+    """MoDiT Flow Render's (frames, mask), run as ComfyUI runs it."""
+    return run_node("MoDiTFlowRender", face=face, motion=motion, output_size=output_size, feather=feather,
+                    mouth_style=mouth_style, flow_resolution=flow_resolution, **optional)
+
+
+def render_to_video_node(face, motion, output_size, feather, mouth_style, flow_resolution, filename_prefix, crf,
+                         preset, **optional):
+    """MoDiT Render To Video's ((path,), ui), run as ComfyUI runs it."""
+    return run_node_with_ui("MoDiTRenderToVideo", face=face, motion=motion, output_size=output_size,
+                            feather=feather, mouth_style=mouth_style, flow_resolution=flow_resolution,
+                            filename_prefix=filename_prefix, crf=crf, preset=preset, **optional)
 
 def talking(T):
     t = torch.arange(T).float()
@@ -87,22 +100,19 @@ def test_audio_that_does_not_match_the_frames_is_refused():
 
 def test_render_to_video_node(small_face, user_dirs):
     T = 12
-    node = MoDiTRenderToVideo()
-    out = node.render_video(small_face, talking(T), "source", 0.5, "cavity", 128, "MoDiT/test", 23, "ultrafast",
-                            audio_features=features(T))
-    path = out["result"][0]
+    (path,), ui = render_to_video_node(small_face, talking(T), "source", 0.5, "cavity", 128, "MoDiT/test", 23,
+                                       "ultrafast", audio_features=features(T))
     assert path.startswith(str(user_dirs["output"])) and path.endswith("test_00001_.mp4")
-    assert out["ui"]["images"][0] == {"filename": "test_00001_.mp4", "subfolder": "MoDiT", "type": "output"}
+    assert ui["images"][0] == {"filename": "test_00001_.mp4", "subfolder": "MoDiT", "type": "output"}
     assert probe(path)["frames"] == T
 
 
 def test_flow_render_node_outputs(small_face):
-    frames, mask = MoDiTFlowRender().render(small_face, talking(3), "256", 0.5, "cavity", 96)
+    frames, mask = flow_render(small_face, talking(3), "256", 0.5, "cavity", 96)
     assert frames.shape == (3, 256, 256, 3) and mask.shape == (3, 256, 256)
     assert frames.dtype == torch.float32 and torch.isfinite(frames).all()
     with pytest.raises(ValueError, match="mouth_reference"):
-        MoDiTFlowRender().render(small_face, talking(3), "source", 0.5, "cavity", 96,
-                                 mouth_reference=torch.zeros(2, 256, 256, 3))
+        flow_render(small_face, talking(3), "source", 0.5, "cavity", 96, mouth_reference=torch.zeros(2, 256, 256, 3))
 
 
 class Cancelled(BaseException):
@@ -123,8 +133,8 @@ def test_cancelled_render_to_video_leaves_no_file(small_face, user_dirs, monkeyp
     monkeypatch.setattr(pack.modit.comfy_adapter, "check_interrupt", check_interrupt)
     T = 40
     with pytest.raises(Cancelled):
-        MoDiTRenderToVideo().render_video(small_face, talking(T), "source", 0.5, "cavity", 96, "MoDiT/cancel", 23,
-                                          "ultrafast", audio_features=features(T))
+        render_to_video_node(small_face, talking(T), "source", 0.5, "cavity", 96, "MoDiT/cancel", 23, "ultrafast",
+                             audio_features=features(T))
     assert calls, "the render never checked for cancel"
     leftovers = [p for p in user_dirs["output"].rglob("*") if p.is_file()]
     assert leftovers == [], f"cancel left {leftovers}"

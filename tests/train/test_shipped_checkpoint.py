@@ -34,11 +34,11 @@ def test_shipped_checkpoint_matches_its_metadata():
 
 
 def test_load_dit_still_offers_v1_by_its_saved_name():
-    from comfyui_modit.nodes.motion import MoDiTLoadDiT
+    from comfyui_modit.nodes import NODES, node_info, run_node
 
-    checkpoint = MoDiTLoadDiT.INPUT_TYPES()["required"]["checkpoint"]
-    assert "embedded (bundled)" in checkpoint[0]  # workflows saved before v2 keep working (v2 is the default)
-    handle, = MoDiTLoadDiT().load("embedded (bundled)", "fp32")
+    checkpoint = node_info(NODES["MoDiTLoadDiT"])["input"]["required"]["checkpoint"]
+    assert "embedded (bundled)" in checkpoint[1]["options"]  # workflows saved before v2 keep working (v2: default)
+    handle, = run_node("MoDiTLoadDiT", checkpoint="embedded (bundled)", dtype="fp32")
     assert handle.info.feature_kind == "mel80" and handle.info.space == SPACE_NAME
 
 

@@ -33,12 +33,13 @@ def test_v2_file_declares_what_it_is():
 
 
 def test_v2_is_the_default_and_v1_stays_loadable():
-    from comfyui_modit.nodes.motion import MoDiTLoadDiT
+    from comfyui_modit.nodes import NODES, node_info, run_node
 
-    choices, options = MoDiTLoadDiT.INPUT_TYPES()["required"]["checkpoint"]
-    assert options["default"] == V2_NAME == choices[0] and "embedded (bundled)" in choices
-    v2, = MoDiTLoadDiT().load(V2_NAME, "fp32")
-    v1, = MoDiTLoadDiT().load("embedded (bundled)", "fp32")
+    kind, options = node_info(NODES["MoDiTLoadDiT"])["input"]["required"]["checkpoint"]
+    choices = options["options"]
+    assert kind == "COMBO" and options["default"] == V2_NAME == choices[0] and "embedded (bundled)" in choices
+    v2, = run_node("MoDiTLoadDiT", checkpoint=V2_NAME, dtype="fp32")
+    v1, = run_node("MoDiTLoadDiT", checkpoint="embedded (bundled)", dtype="fp32")
     assert v2.name == os.path.basename(V2) and v1.name == os.path.basename(V1)
     assert not v1.patcher.model.config.relative_motion
 
