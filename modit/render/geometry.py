@@ -130,6 +130,7 @@ def driven_vertices(landmarks: torch.Tensor, source: SourceGeometry, topology: R
 # ------------------------------------------------------------------ expression + pose -> 468-point mesh
 
 NOSE_RIDGE = (168, 6, 197, 195, 5, 4, 1)  # bridge to tip: rigid bone and cartilage
+NOSTRIL_WINGS = (129, 358, 98, 327, 64, 294)  # the alae: they follow the head, not the lips' expression noise
 JAW_CHANNEL = 0  # jaw_open in the embedded space (modit/face/components.py)
 LIP_COLUMNS = slice(1, -1)  # the inner-lip columns between the corners
 
@@ -137,15 +138,15 @@ LIP_COLUMNS = slice(1, -1)  # the inner-lip columns between the corners
 def deformable_weights(face: Face, topology: RenderTopology) -> torch.Tensor:
     """[468] float32: how much of the expression change each landmark takes (0 rigid .. 1 free).
 
-    Only the jaw, mouth and cheeks (and the lids, through the eye closure) deform; the eyes and the nose ridge
-    keep only the head pose, so expression noise (a brow twitch moves the eye corners in the basis) never
+    Only the jaw, mouth and cheeks (and the lids, through the eye closure) deform; the eyes, the nose ridge and
+    the nostril wings keep only the head pose, so expression noise (a brow twitch moves the eye corners in the basis) never
     shimmers the eyes, glasses or nose. Smooth in distance, measured in inter-ocular distances (IOD).
     """
     xy = face.landmarks[:, :2].float()
     eyes = torch.stack([xy[torch.cat([topology.eye_upper[e], topology.eye_lower[e]])].mean(0) for e in range(2)])
     iod = (eyes[0] - eyes[1]).norm().clamp_min(1e-3)
     to_eye = torch.cdist(xy, eyes).amin(1) / iod
-    to_nose = torch.cdist(xy, xy[list(NOSE_RIDGE)]).amin(1) / iod
+    to_nose = torch.cdist(xy, xy[list(NOSE_RIDGE + NOSTRIL_WINGS)]).amin(1) / iod
     return smoothstep(0.28, 0.5, to_eye) * smoothstep(0.06, 0.18, to_nose)
 
 
