@@ -148,7 +148,11 @@ def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, ima
     k = (source.width / width).clamp(0.8, 1.25)[:, None, None]  # driven px -> source px
     from_upper, from_lower = depth * k, (height - depth) * k
     src_depth, src_height = _source_rows(source, u)
-    upper_part = (source.split * src_height).clamp_min(1e-3)
+    # The lower lip's own inner rim stays with the lower lip even when the rest hangs from the upper one (split 1:
+    # a smile's teeth fill the opening); carried up with the teeth it would draw a lip-coloured band across the
+    # opening, under a dark notch at each corner.
+    rim = torch.minimum(0.25 * src_height, 0.03 * source.width)
+    upper_part = torch.minimum(source.split * src_height, src_height - rim).clamp_min(1e-3)
     lower_part = (src_height - upper_part).clamp_min(1e-3)
     upper_half = from_upper * lower_part <= from_lower * upper_part  # the same split at zero motion
     skip = 0.0 if lower_inset is None else lower_inset[:, None, None] * k
