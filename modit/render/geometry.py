@@ -41,13 +41,40 @@ class SourceGeometry:
     centre: torch.Tensor  # [2] float32 face centre (mean of the oval)
     ring_a_follow: torch.Tensor  # [36] float32 how much ring A follows the oval (1 top/sides, less at the neck)
     crop_to_output: torch.Tensor  # [2, 3] float32 affine: output_xy = crop_to_output @ [crop_x, crop_y, 1]
+    # [2, 2] per mouth side (78/61, 308/291): how far both lip corners (inner and outer) are moved outward and
+    # down, in mouth widths in the mouth's frame, to where the source's dark lip seam ends (mouth.seam_ends).
+    # None: at the landmarks.
+    mouth_corners: torch.Tensor | None = None
 
 
-def source_geometry(face: Face, topology: RenderTopology, output_scale: float, feather: float) -> SourceGeometry:
-    """Source vertices for `face` rendered at `output_scale` x its image size; feather widens ring B (0..1)."""
+MOUTH_CORNERS = ((78, 61), (308, 291))  # (inner, outer) lip corner landmarks, the subject's right then left
+
+
+def place_mouth_corners(xy: torch.Tensor, shifts: torch.Tensor | None) -> torch.Tensor:
+    """xy [..., 468, 2] with each side's inner and outer lip corners moved by its (out, down) shift in mouth
+    widths (a new tensor; the shift turns and scales with the driven mouth)."""
+    if shifts is None:
+        return xy
+    xy = xy.clone()
+    (right, _), (left, _) = MOUTH_CORNERS
+    across = xy[..., left, :] - xy[..., right, :]  # [..., 2] one mouth width, right to left corner
+    normal = torch.stack([-across[..., 1], across[..., 0]], -1)
+    normal = normal * torch.where(normal[..., 1:] < 0, -1.0, 1.0)  # pointing down the image
+    for (inner, outer), sign, (out, down) in zip(MOUTH_CORNERS, (-1.0, 1.0), shifts.tolist()):
+        shift = sign * out * across + down * normal
+        xy[..., inner, :] = xy[..., inner, :] + shift
+        xy[..., outer, :] = xy[..., outer, :] + shift
+    return xy
+
+
+def source_geometry(face: Face, topology: RenderTopology, output_scale: float, feather: float,
+                    mouth_corners: torch.Tensor | None = None) -> SourceGeometry:
+    """Source vertices for `face` rendered at `output_scale` x its image size; feather widens ring B (0..1);
+    mouth_corners [2, 2] place the inner mouth corners (place_mouth_corners)."""
     crop_to_output = face.crop_to_image.float() * output_scale  # [2, 3]
     landmarks = face.landmarks.float()  # [468, 3] crop px
     xy = landmarks[:, :2] @ crop_to_output[:, :2].T + crop_to_output[:, 2]  # [468, 2] output px
+    xy = place_mouth_corners(xy, mouth_corners)
     z_scale = crop_to_output[:, :2].det().abs().sqrt()
     z = landmarks[:, 2] * z_scale  # [468]
     oval = xy[topology.face_oval]  # [36, 2]
@@ -60,7 +87,7 @@ def source_geometry(face: Face, topology: RenderTopology, output_scale: float, f
     far = z.max() + (z.max() - z.min()).clamp_min(1.0)
     depth = torch.cat([z, far.expand(len(oval)), (2 * far).expand(len(oval))])
     vertices = torch.cat([xy, ring_a, ring_b])  # [V, 2]
-    return SourceGeometry(vertices, depth, centre, ring_a_follow, crop_to_output)
+    return SourceGeometry(vertices, depth, centre, ring_a_follow, crop_to_output, mouth_corners)
 
 
 def close_eyelids(landmarks: torch.Tensor, eye_closure: torch.Tensor, topology: RenderTopology) -> torch.Tensor:
@@ -90,7 +117,7 @@ def driven_vertices(landmarks: torch.Tensor, source: SourceGeometry, topology: R
     """
     T = landmarks.shape[0]
     m = source.crop_to_output
-    xy = landmarks[..., :2] @ m[:, :2].T + m[:, 2]  # [T, 468, 2]
+    xy = place_mouth_corners(landmarks[..., :2] @ m[:, :2].T + m[:, 2], source.mouth_corners)  # [T, 468, 2]
     z = landmarks[..., 2] * m[:, :2].det().abs().sqrt()  # [T, 468]
     oval = topology.face_oval
     shift = xy[:, oval] - source.vertices[oval]  # [T, 36, 2]
@@ -103,6 +130,7 @@ def driven_vertices(landmarks: torch.Tensor, source: SourceGeometry, topology: R
 # ------------------------------------------------------------------ expression + pose -> 468-point mesh
 
 NOSE_RIDGE = (168, 6, 197, 195, 5, 4, 1)  # bridge to tip: rigid bone and cartilage
+NOSTRIL_WINGS = (129, 358, 98, 327, 64, 294)  # the alae: they follow the head, not the lips' expression noise
 JAW_CHANNEL = 0  # jaw_open in the embedded space (modit/face/components.py)
 LIP_COLUMNS = slice(1, -1)  # the inner-lip columns between the corners
 
@@ -110,15 +138,15 @@ LIP_COLUMNS = slice(1, -1)  # the inner-lip columns between the corners
 def deformable_weights(face: Face, topology: RenderTopology) -> torch.Tensor:
     """[468] float32: how much of the expression change each landmark takes (0 rigid .. 1 free).
 
-    Only the jaw, mouth and cheeks (and the lids, through the eye closure) deform; the eyes and the nose ridge
-    keep only the head pose, so expression noise (a brow twitch moves the eye corners in the basis) never
+    Only the jaw, mouth and cheeks (and the lids, through the eye closure) deform; the eyes, the nose ridge and
+    the nostril wings keep only the head pose, so expression noise (a brow twitch moves the eye corners in the basis) never
     shimmers the eyes, glasses or nose. Smooth in distance, measured in inter-ocular distances (IOD).
     """
     xy = face.landmarks[:, :2].float()
     eyes = torch.stack([xy[torch.cat([topology.eye_upper[e], topology.eye_lower[e]])].mean(0) for e in range(2)])
     iod = (eyes[0] - eyes[1]).norm().clamp_min(1e-3)
     to_eye = torch.cdist(xy, eyes).amin(1) / iod
-    to_nose = torch.cdist(xy, xy[list(NOSE_RIDGE)]).amin(1) / iod
+    to_nose = torch.cdist(xy, xy[list(NOSE_RIDGE + NOSTRIL_WINGS)]).amin(1) / iod
     return smoothstep(0.28, 0.5, to_eye) * smoothstep(0.06, 0.18, to_nose)
 
 

@@ -30,6 +30,7 @@ class SourceMouth:
     teeth: torch.Tensor  # [3] teeth colour at the source's exposure
     shows_teeth: float  # 0..1: how far the source's own opening already shows an interior to reuse
     split: float  # 0..1: the depth (share of the source opening) where the upper lip's part ends
+    colourful: float = 1.0  # 0 for a black-and-white photo (grey lips): the interior then takes no tint
 
     @property
     def width(self) -> torch.Tensor:
@@ -41,7 +42,12 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
     """Measure the source's opening. image [1, 3, H, W]; upper, lower [P, 2] output px; lip [3]."""
     width = (upper[-1] - upper[0]).norm().clamp_min(1e-3)
     opening = (lower - upper).norm(dim=-1).max() / width
-    teeth = torch.tensor([0.84, 0.81, 0.75], device=image.device) * (skin_luma / 0.62).clamp(0.45, 1.0)
+    luma_weights = torch.tensor([0.299, 0.587, 0.114], device=image.device)
+    # How coloured the lips are (chroma over luma): ~0 on a black-and-white photo, 0.2-0.6 on colour ones.
+    colourful = float(smoothstep(0.03, 0.12, (lip.max() - lip.min()) / (lip @ luma_weights).clamp_min(0.05)))
+    # Generic teeth a little darker than the skin around the mouth (they sit behind the lips, out of the light).
+    teeth = _tinted(torch.tensor([0.84, 0.81, 0.75], device=image.device), colourful)
+    teeth = teeth * (0.9 * skin_luma / 0.81).clamp(0.35, 1.0)
     shows = float(smoothstep(0.05, 0.12, opening))
     split = 0.5
     if opening > 0.02:
@@ -52,7 +58,6 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
         centre = slice(P // 4, P - P // 4)
         points = upper[centre] + rows[:, None, None] * (lower - upper)[centre]  # [17, C, 2]
         colours = sample(image, points[None])[0]  # [17, C, 3]
-        luma_weights = torch.tensor([0.299, 0.587, 0.114], device=image.device)
         luma = colours @ luma_weights
         profile = luma.mean(1)  # [17]
         # A gap between upper and lower teeth is a dark row with bright rows both above and below it; without
@@ -66,7 +71,57 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
         # few pixels between closed lips get generic teeth when the mouth opens wider).
         shows *= float(smoothstep(0.6, 0.85, (bright @ luma_weights) / skin_luma.clamp_min(1e-3)))
         teeth = teeth + shows * (bright - teeth)  # the source's own teeth set the colour
-    return SourceMouth(upper, lower, lip, skin_luma, teeth, shows, split)
+    return SourceMouth(upper, lower, lip, skin_luma, teeth, shows, split, colourful)
+
+
+def _tinted(rgb: torch.Tensor, colourful: float) -> torch.Tensor:
+    """rgb with its tint kept in proportion to how coloured the photo is (grey on a black-and-white one)."""
+    grey = rgb @ torch.tensor([0.299, 0.587, 0.114], device=rgb.device)
+    return grey + colourful * (rgb - grey)
+
+
+SEAM_WINDOW = 0.1  # mouth widths either side of the corner line searched for the seam
+SEAM_MAX_REACH = 0.12  # mouth widths: the furthest a mouth corner moves outward
+
+
+def seam_ends(image: torch.Tensor, inner: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
+    """[2, 2] how far the source's dark lip seam runs on past each inner-lip corner, as (out, down) in mouth
+    widths in the mouth's frame (out: away from the other corner; down: its normal, pointing down the face).
+
+    image [1, 3, H, W]; inner [2, 2] the inner-lip corners in output px; width: the mouth's px.
+
+    The face mesh often puts the mouth corners short of where the closed lips' dark seam ends. Opening the mouth
+    then fans the rest of the seam, held at the corner by the lips around it, into a tall dark notch beside the
+    opening; with the corners where the seam ends, the seam lies inside the opening and is carried by the lips.
+    The seam is a dark valley across the lip line (brighter on both sides), followed column by column outward
+    while it stays at least half as deep as at the corner and moves at most one sample per column (it may
+    curve); (0, 0) where there is none.
+    """
+    steps = torch.linspace(0, SEAM_MAX_REACH, 13, device=image.device) * width
+    across = torch.linspace(-1, 1, 17, device=image.device) * (SEAM_WINDOW * width).clamp_min(3.0)
+    luma_weights = torch.tensor([0.299, 0.587, 0.114], device=image.device)
+    axis = (inner[1] - inner[0]) / (inner[1] - inner[0]).norm().clamp_min(1e-3)
+    down = torch.stack([-axis[1], axis[0]]) * (1.0 if axis[0] >= 0 else -1.0)
+    ends = []
+    for corner, out in ((inner[0], -axis), (inner[1], axis)):
+        points = corner + steps[:, None, None] * out + across[None, :, None] * down  # [13, 17, 2]
+        luma = sample(image, points[None])[0] @ luma_weights  # [13, 17]
+        low, where = luma.min(1)
+        centre = across.shape[0] // 2
+        end, depth0, previous = (0.0, 0.0), None, None
+        for k in range(len(steps)):
+            i = int(where[k])
+            depth = float(torch.minimum(luma[k, :i + 1].max(), luma[k, i:].max()) - low[k])
+            if previous is None:
+                if abs(i - centre) > centre // 2 or depth < 0.05:  # no seam at the corner itself
+                    break
+                depth0 = depth
+            elif depth < 0.5 * depth0 or abs(i - previous) > 1:
+                break
+            previous = i
+            end = (float(steps[k] / width), float(across[i] / width))
+        ends.append(end)
+    return torch.tensor(ends, device=image.device)
 
 
 def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, image: torch.Tensor,
@@ -93,7 +148,11 @@ def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, ima
     k = (source.width / width).clamp(0.8, 1.25)[:, None, None]  # driven px -> source px
     from_upper, from_lower = depth * k, (height - depth) * k
     src_depth, src_height = _source_rows(source, u)
-    upper_part = (source.split * src_height).clamp_min(1e-3)
+    # The lower lip's own inner rim stays with the lower lip even when the rest hangs from the upper one (split 1:
+    # a smile's teeth fill the opening); carried up with the teeth it would draw a lip-coloured band across the
+    # opening, under a dark notch at each corner.
+    rim = torch.minimum(0.25 * src_height, 0.03 * source.width)
+    upper_part = torch.minimum(source.split * src_height, src_height - rim).clamp_min(1e-3)
     lower_part = (src_height - upper_part).clamp_min(1e-3)
     upper_half = from_upper * lower_part <= from_lower * upper_part  # the same split at zero motion
     skip = 0.0 if lower_inset is None else lower_inset[:, None, None] * k
@@ -151,7 +210,7 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     # The lip's hue at the skin's exposure: a moustache or dark lipstick must not make the mouth black.
     luma = torch.tensor([0.299, 0.587, 0.114], device=device)
     hue = source.lip / (source.lip @ luma).clamp_min(0.05)
-    red = hue * torch.tensor([1.15, 0.85, 0.85], device=device)
+    red = hue * _tinted(torch.tensor([1.15, 0.85, 0.85], device=device), source.colourful)
     level = source.skin_luma.clamp(0.2, 0.8)
     # Throat: lit near the lips, dark toward the back and the corners.
     light = torch.exp(-to_lip / (0.1 * W)) * (1 - 0.5 * side ** 2)
@@ -170,15 +229,18 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
         front = 1 - smoothstep(0.35, 0.8, side)  # the front teeth catch the light; the side ones fall away
         # Upper teeth hang from the upper lip, a little shorter toward the corners.
         upper_h = torch.minimum(0.5 * height, 0.13 * W) * (0.45 + 0.55 * front)
-        upper = smoothstep(upper_h + 0.6, upper_h - 0.6, depth) * smoothstep(0.3, 0.85, front + 0.3)
+        soft = (0.012 * W).clamp_min(0.6)  # the teeth's edges, px: blurred like the photo's own, never a step
+        upper = smoothstep(upper_h + soft, upper_h - soft, depth) * smoothstep(0.3, 0.85, front + 0.3)
         tooth = _tooth_gaps(u)
-        shade = (0.6 + 0.4 * front) * (0.78 + 0.22 * smoothstep(0.0, 0.35 * upper_h, depth)) * tooth
+        # Seen through a narrow gap the teeth are in the lips' shadow; they catch the light as the mouth opens.
+        lit = 0.5 + 0.5 * smoothstep(0.05, 0.3, opening)
+        shade = lit * (0.6 + 0.4 * front) * (0.78 + 0.22 * smoothstep(0.0, 0.35 * upper_h, depth)) * tooth
         tip = smoothstep(0.6 * upper_h, upper_h, depth)  # translucent edge
         upper_rgb = source.teeth * shade[..., None] * (1 - 0.25 * tip[..., None])
         rgb = rgb + (generic * upper)[..., None] * (upper_rgb - rgb)
         # Lower teeth ride on the lower lip on wide openings, in its shadow.
         lower_h = torch.minimum(0.25 * height, 0.06 * W) * front * smoothstep(0.2, 0.4, opening)
-        lower = smoothstep(lower_h + 0.6, lower_h - 0.6, below) * (lower_h > 0.4).float()
+        lower = smoothstep(lower_h + soft, lower_h - soft, below) * smoothstep(0.3, 1.0, lower_h)
         lower_rgb = source.teeth * (0.55 * shade)[..., None] + red * (0.08 * level)
         rgb = rgb + (generic * lower)[..., None] * (lower_rgb - rgb)
     # A soft shadow under each lip's edge.

@@ -35,6 +35,7 @@ MOUTH_GRID_CELLS = 224  # longest side of the lips' own flow grid (output px up 
 # stretch: no interior; the warp alone (the lips' inner edge stretches), useful to compare or for closed mouths.
 LID_BLUR = 0.02  # inter-ocular distances: the blur that separates the lid skin's colour from its grain
 GRAIN_BLUR = 0.006  # inter-ocular distances: the grain is what varies faster (pores), not folds or lashes
+LASH_HEIGHT = 0.35  # of the crease-to-margin band: how far the upper lashes reach above the open margin
 GRAIN_LIMIT = 0.035  # the most the copied grain may move a lid pixel (0..1): pores and fine lines, not lashes
 
 
@@ -74,7 +75,9 @@ class FlowRenderer:
         self.image = image.contiguous()  # [1, 3, H, W]
         self.topology = render_topology()
         self.triangles = self.topology.triangles.to(self.device)
-        self.source = source_geometry(face, self.topology, self.scale, options.feather)
+        plain = source_geometry(face, self.topology, self.scale, options.feather)
+        corners = self._seam_ends(plain.vertices)
+        self.source = source_geometry(face, self.topology, self.scale, options.feather, corners)
         self.vertices = self.source.vertices.to(self.device)
         self.mask_value = torch.cat([torch.ones(NUM_LANDMARKS + len(self.topology.face_oval)),
                                      torch.zeros(len(self.topology.face_oval))]).to(self.device)
@@ -107,6 +110,12 @@ class FlowRenderer:
         iod = float((eyes[0] - eyes[1]).norm().clamp_min(8.0))
         self.skin_colour, _ = overlays.split_detail(self.image, sigma=LID_BLUR * iod)
         _, self.skin_grain = overlays.split_detail(self.image, sigma=max(GRAIN_BLUR * iod, 0.7))
+
+    def _seam_ends(self, vertices: torch.Tensor) -> torch.Tensor:
+        """Where the inner mouth corners go (mouth.seam_ends), from the source image."""
+        t = self.topology
+        inner = vertices[[int(t.inner_lip_upper[0]), int(t.inner_lip_upper[-1])]].to(self.device)
+        return mouth.seam_ends(self.image, inner, (inner[1] - inner[0]).norm()).cpu()
 
     def _mouth_patch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The lips' neighbourhood, rasterised again at output resolution every frame.
@@ -244,20 +253,31 @@ class FlowRenderer:
             # lid keeps the photo's grain; nothing outside the eye opening (brows, glasses) is read or painted.
             crease = open_vertices[:, t.lid_crease[eye].to(self.device)]
             band = (crease - open_vertices[:, upper[1:-1]]).norm(dim=-1).median(1).values  # [T] px, crease-margin
-            u, depth, height, width = overlays.mouth_coordinates(open_vertices[:, upper], vertices[:, upper], pixels)
-            b = band[:, None, None]
             down = overlays.down_axis(open_vertices[:, upper])
+            # The lashes stand above the open margin: the lowered lid starts that far above it (nothing at the
+            # corners, fading in from the top), so the source's lashes do not stay behind as a ghost line.
+            lowered = (vertices[:, upper] - open_vertices[:, upper]).norm(dim=-1).amax(1)  # [T] px
+            lift = torch.minimum(LASH_HEIGHT * band, lowered)  # [T]
+            arch = torch.sin(torch.linspace(0, math.pi, upper.shape[0], device=self.device))  # [P]
+            top = open_vertices[:, upper] - (lift[:, None] * arch)[..., None] * down[:, None]
+            u, depth, height, width = overlays.mouth_coordinates(top, vertices[:, upper], pixels)
+            b = band[:, None, None]
+            fade_in = overlays.smoothstep(0.0, lift[:, None, None].clamp_min(1e-3) * arch_at(u), depth)
             # The colour of the lid band or of the skin above the crease, whichever is brighter: the band can be
             # lashes and shadow, and above the crease can be a glasses frame or the brow, never both skin-dark.
             colour = torch.stack([self._sample_lid(self.skin_colour, affine, pixels, down, -(depth + k * b))
-                                  for k in (0.6, 1.6)])
+                                  for k in (0.25, 1.25)])
             luma = colour @ torch.tensor([0.299, 0.587, 0.114], device=self.device)
             colour = colour.gather(0, luma.argmax(0, keepdim=True)[..., None].expand(-1, -1, -1, -1, 3))[0]
+            # Toward its top the lid takes the colour of the skin just above it (crease shadow, eye shadow), so it
+            # continues the face instead of standing out as a lighter lens.
+            above = self._sample_lid(self.skin_colour, affine, pixels, down, -(depth + 0.1 * b))
+            colour = above + overlays.smoothstep(0.0, 0.5 * height, depth)[..., None] * (colour - above)
             grain = self._sample_lid(self.skin_grain, affine, pixels, down,
                                      -overlays.lid_skin_offsets(depth, 0.45 * b, 1.1 * b))
             skin = colour + grain.clamp(-GRAIN_LIMIT, GRAIN_LIMIT)  # no lash or fold is copied as a streak
             lid = overlays.eyelid(u, depth, height, skin, lashes=0.6)
-            self._paste(rgb, box, lid, overlays.opening_alpha(u, depth, height, width))
+            self._paste(rgb, box, lid, overlays.opening_alpha(u, depth, height, width) * fade_in)
             # The raised lower lid: the skin below it (colour from below the region, clear of the dark under the
             # lashes; grain repeated), so no sliver of the eye shows under a closed lid. It reaches a little below
             # the open margin: the mesh's lower-lid points tend to sit above the visible edge, so the iris's lowest
@@ -373,6 +393,11 @@ def _cpu_threads(threads: int):
     finally:
         if torch.get_num_threads() != previous:
             torch.set_num_threads(previous)
+
+
+def arch_at(u: torch.Tensor) -> torch.Tensor:
+    """The lid lift's profile across the eye (0 at the corners, 1 in the middle) at mouth-frame u."""
+    return torch.sin(math.pi * u.clamp(0, 1))
 
 
 def _full_frame(renderer: FlowRenderer, rgb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

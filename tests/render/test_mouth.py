@@ -229,10 +229,12 @@ def test_lower_lip_texture_moves_down_with_the_jaw(astronaut_face):
 
 
 def test_expression_leaves_eyes_and_nose_still(astronaut_face):
-    """Brow and jaw changes at a still head: the eyes and the nose ridge are the source's pixels exactly."""
+    """Brow and jaw changes at a still head: the eyes, the nose ridge and the nostril wings are the source's pixels
+    exactly."""
     face = astronaut_face
     frames, _ = render_frames(face, motion(face, [0.8, 0.3, 0.0], brow=[0.8, -0.5, 0.6]), RenderOptions())
-    for indices in ([33, 133, 159, 145, 160, 144], [362, 263, 386, 374, 387, 373], [6, 197, 195, 5]):
+    for indices in ([33, 133, 159, 145, 160, 144], [362, 263, 386, 374, 387, 373], [6, 197, 195, 5],
+                    [129, 98], [358, 327]):  # eyes, nose ridge, nostril wings
         x0, y0, x1, y1 = box_around(face, indices, pad=1)
         error = (frames[:, y0:y1, x0:x1] - face.image[y0:y1, x0:x1]).abs().amax()
         assert error < 2 / 255, (indices, float(error))
@@ -283,3 +285,39 @@ def test_chunking_does_not_change_frames():
     b, _ = render_frames(face, m, RenderOptions(chunk_size=5))
     # Equal up to float rounding of the batched geometry (1e-5 px), which a few edge pixels amplify.
     assert (a - b).abs().mean() < 1e-5 and (a - b).abs().max() < 0.02
+
+
+# ------------------------------------------------------------------------------------------------ interior colour
+
+
+def _synthetic_interior(image: torch.Tensor, lip: torch.Tensor) -> torch.Tensor:
+    """The synthesised interior of a closed source mouth opened wide, [T, h, w, 3]."""
+    upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
+    source = mouth.source_mouth(image, upper, upper.clone(), lip, torch.tensor(0.6))
+    u = torch.linspace(0, 1, 40)[None, None, :].expand(1, 30, 40)
+    depth = torch.linspace(0, 30, 30)[None, :, None].expand(1, 30, 40)
+    return mouth._synthetic(u, depth, torch.full_like(u, 30.0), torch.tensor([[[80.0]]]), source)
+
+
+def test_black_and_white_photo_gets_a_grey_interior():
+    """A black-and-white portrait's mouth is shaded in its own greys (no red throat or yellow teeth); a colour
+    portrait's keeps its tint."""
+    image = torch.full((1, 3, 160, 160), 0.6)
+    grey = _synthetic_interior(image, torch.tensor([0.35, 0.35, 0.35]))
+    assert (grey.amax(-1) - grey.amin(-1)).max() < 1e-4
+    colour = _synthetic_interior(image, torch.tensor([0.55, 0.3, 0.3]))
+    assert (colour[..., 0] - colour[..., 2]).mean() > 0.02
+
+
+def test_mouth_corner_moves_to_where_the_lip_seam_ends():
+    """A dark seam that runs on past the mesh's inner lip corner moves the corner outward along it (so opening the
+    mouth does not fan it into a notch); without a seam there the corner stays."""
+    image = torch.full((1, 3, 100, 200), 0.7)
+    image[:, :, 49:52, 40:160] = 0.1  # the closed lips' seam, from x = 40 to 160
+    inner = torch.tensor([[60.0, 50.5], [140.0, 50.5]])  # the mesh's corners, 20 px short of each end
+    width = (inner[1] - inner[0]).norm()
+    ends = mouth.seam_ends(image, inner, width)
+    assert (ends[:, 0] * width > 6).all() and (ends[:, 0] * width < 22).all(), ends.tolist()
+    assert (ends[:, 1] * width).abs().max() < 2, ends.tolist()
+    plain = torch.full((1, 3, 100, 200), 0.7)
+    assert mouth.seam_ends(plain, inner, width).abs().max() == 0
