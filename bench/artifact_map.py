@@ -14,11 +14,10 @@ import sys
 import cv2
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import gallery_meters as meters  # noqa: E402
-import gallery_video as video  # noqa: E402
-from gallery import _resize  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))  # bench/ is sys.path[0] when a bench runs: siblings import
+import gallery_meters as meters
+import gallery_video as video
+from gallery import _resize
 
 COLOURS = {"dark": (0, 0, 255), "step": (255, 0, 0), "corner": (0, 255, 0)}
 ZOOM = 4

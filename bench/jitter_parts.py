@@ -25,12 +25,11 @@ import tempfile
 import cv2
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import gallery_meters as meters  # noqa: E402
-import gallery_video as video  # noqa: E402
-from gallery import SHARED, DEFAULT_AUDIO, Measured, _resize, crop_audio, load_portrait  # noqa: E402
-from gallery_render import PACK_NAME, DefaultPipeline  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))  # bench/ is sys.path[0] when a bench runs: siblings import
+import gallery_meters as meters
+import gallery_video as video
+from gallery import SHARED, DEFAULT_AUDIO, Measured, _resize, crop_audio, load_portrait
+from gallery_render import PACK_NAME, DefaultPipeline
 
 ROOT = os.path.dirname(HERE)
 
@@ -90,7 +89,7 @@ def main() -> int:
 
     render = import_module(f"{PACK_NAME}.modit.render.renderer")
     Motion = import_module(f"{PACK_NAME}.modit.types").Motion
-    runner = import_module(f"{PACK_NAME}.modit.graph_runner")
+    runner = pipeline.runner
     dface = meters.DlibFace()
     words = args.only.split(",")
     files = sorted(f for f in glob.glob(os.path.join(args.faces, "*")) if any(w in os.path.basename(f) for w in words))
@@ -111,7 +110,7 @@ def main() -> int:
                 if node["class_type"] == "LoadAudio":
                     node["inputs"]["audio"] = os.path.abspath(speech)
             face_node = next(i for i, n in graph.items() if n["class_type"] == "MoDiTExtract3DMM")
-            outputs = runner.run_graph(graph, pipeline.pack.nodes.NODE_CLASS_MAPPINGS, keep=(face_node,))
+            outputs = runner.run_graph(graph, pipeline.pack.nodes.NODES, keep=(face_node,))
             face, motion = outputs[face_node][0], outputs[pipeline.motion_node][0]
             options = render.RenderOptions(flow_resolution=128)
             clips = {}
