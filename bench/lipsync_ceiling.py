@@ -48,6 +48,26 @@ def load_split(folder: str) -> list[dict]:
     return clips
 
 
+def load_synthetic(folder: str, real_train: str, utterances: int) -> list[dict]:
+    """Synthetic corpus utterances with a mouth-opening target read out of their expression by the line fitted on
+    the real train shards (modit/train/mouth_readout.py): does eSpeak data help the real-speaker ceiling?"""
+    from modit.train.mouth_readout import fit_mouth_readout
+
+    w, b, _ = fit_mouth_readout([real_train])
+    out = []
+    for path in sorted(glob.glob(os.path.join(folder, "*.safetensors"))):
+        tensors, _ = load_checkpoint(path)
+        start = 0
+        for n in tensors["lengths"].long().tolist():
+            sl = slice(start, start + n)
+            start += n
+            if len(out) >= utterances:
+                break
+            mouth = tensors["expression"][sl].float() @ w + b
+            out.append({"features": tensors["features"][sl].float(), "mouth": mouth, "level": mouth})
+    return [{"name": "synthetic", "utterances": out}]
+
+
 def prepare(features: torch.Tensor, variance: bool, deltas: bool, bands_only: bool) -> torch.Tensor:
     """Raw [T, 320] -> the network input [T, D]: utterance-centred, optionally unit-variance, deltas."""
     x = center_utterance(features)
@@ -113,12 +133,15 @@ def train_conv(train: list[dict], opts: dict, seed: int = 0, epochs: int = 40) -
     rng = np.random.default_rng(seed)
     items = [(prepare(u["features"], opts["variance"], opts["deltas"], opts["bands"]), zscore(u["mouth"]))
              for c in train for u in c["utterances"]]
+    clip_frames = [sum(len(u["mouth"]) for u in c["utterances"]) for c in train for _ in c["utterances"]]
     dim = items[0][0].shape[1]
     model = ConvRegressor(dim, opts["context"], opts.get("width", 64))
     optim = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-2)
     window = 64
     steps_per_epoch = max(1, sum(len(y) for _, y in items) // (window * 16))
     weights = np.array([len(y) for _, y in items], float)
+    if opts.get("balance"):  # every clip alike, however long: a few long clips of one speaker must not dominate
+        weights = weights / np.array(clip_frames, float)
     weights /= weights.sum()
     for _ in range(epochs):
         for _ in range(steps_per_epoch):
@@ -179,9 +202,27 @@ VARIANTS = {
     "conv_ctx7_var": {"context": 7, "variance": True, "deltas": False, "bands": False},
     "conv_ctx7_delta": {"context": 7, "variance": False, "deltas": True, "bands": True},
     "conv_ctx7_aug": {"context": 7, "variance": False, "deltas": False, "bands": False, "augment": True},
+    "conv_ctx7_balanced": {"context": 7, "variance": False, "deltas": False, "bands": False, "balance": True},
     "conv_ctx3": {"context": 3, "variance": False, "deltas": False, "bands": False},
     "conv_ctx15": {"context": 15, "variance": False, "deltas": False, "bands": False},
 }
+
+
+def per_clip(train: list[dict], val: list[dict], epochs: int) -> None:
+    f = train_conv(train, VARIANTS["conv_ctx7"], 0, epochs)
+    print(f"{'val clip':44s} {'frames':>6s} {'conv r0':>7s} {'best lag':>8s} {'r there':>7s} {'loud r0':>7s} "
+          f"{'best lag':>8s} {'r there':>7s}")
+    for clip in val:
+        real = np.concatenate([u["mouth"].numpy() for u in clip["utterances"]])
+        cells = []
+        for pred in (np.concatenate([f(u) for u in clip["utterances"]]),
+                     np.concatenate([u["level"].numpy() for u in clip["utterances"]])):
+            T = len(pred)
+            rs = {lag: pearson(pred[max(lag, 0):T + min(lag, 0)], real[max(-lag, 0):T - max(lag, 0)])
+                  for lag in range(-8, 9)}
+            best = max(rs, key=rs.get)
+            cells += [f"{rs[0]:7.2f}", f"{best:8d}", f"{rs[best]:7.2f}"]
+        print(f"{clip['name'][:44]:44s} {len(real):6d} " + " ".join(cells))
 
 
 def main() -> int:
@@ -190,16 +231,27 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--per-clip", action="store_true", help="per val clip: r of conv_ctx7 and loudness at lags "
+                        "-8..+8 (is the audio-video offset a limit?)")
+    parser.add_argument("--synthetic", default=None, help="also train on this synthetic corpus folder")
+    parser.add_argument("--synthetic-utterances", type=int, default=400)
+    parser.add_argument("--exclude", nargs="*", default=[], help="drop train clips whose name contains one of these")
     parser.add_argument("--train-fraction", type=float, default=1.0, help="use this share of train clips (data amount)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     train = load_split(os.path.join(args.shards, "train"))
     val = load_split(os.path.join(args.shards, "val"))
+    train = [c for c in train if not any(x in c["name"] for x in args.exclude)]
     if args.train_fraction < 1:
         train = train[::int(round(1 / args.train_fraction))]
+    if args.synthetic:
+        train = train + load_synthetic(args.synthetic, os.path.join(args.shards, "train"), args.synthetic_utterances)
     n_train = sum(len(u["mouth"]) for c in train for u in c["utterances"])
     n_val = sum(len(u["mouth"]) for c in val for u in c["utterances"])
     print(f"train {len(train)} clips {n_train} frames; val {len(val)} clips {n_val} frames")
+    if args.per_clip:
+        per_clip(train, val, args.epochs)
+        return 0
     wanted = lambda name: args.only is None or name in args.only  # noqa: E731
     print(f"{'predictor':22s} {'val r0':>7s} {'val r+-1':>8s} {'train r0':>8s}")
     if wanted("loud"):
