@@ -60,3 +60,24 @@ def test_readout_loss_sees_only_motion_that_changes_the_opening():
     assert landmark_loss(moved_jaw, x0, mask, readout).item() == pytest.approx(4.0, rel=1e-5)
     with pytest.raises(ValueError, match="channels"):
         MouthReadout(weights[:5], std, 0.03)
+
+
+def test_the_cli_adds_the_mouth_term_to_the_training_loss(tmp_path, monkeypatch):
+    from comfyui_modit.modit.train import cli, loop
+
+    data = tmp_path / "real"
+    data.mkdir()
+    _shard(data / "r.safetensors", frames=120)
+    seen = []
+    original = loop.diffusion_losses
+
+    def spy(*args, **kwargs):
+        losses = original(*args, **kwargs)
+        seen.append(sorted(losses))
+        return losses
+
+    monkeypatch.setattr(loop, "diffusion_losses", spy)
+    out = str(tmp_path / "m.safetensors")
+    assert cli.main(["--data", str(data), "--preset", "tiny", "--steps", "2", "--batch-size", "2", "--relative-motion",
+                     "--mouth-loss", "2", "--out", out, "--log-every", "1000"]) == 0
+    assert seen and all("landmark" in names for names in seen)
