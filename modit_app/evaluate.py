@@ -24,7 +24,7 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--guidance-scale", type=float, default=2.0,
-                        help="classifier-free guidance w (1 = off; 2 = the node default)")
+                        help="classifier-free guidance w (1 = off; 2 = v1's recommended setting; the node defaults to 2.5)")
     parser.add_argument("--augment", action="store_true", help="evaluate on augmented (noisy, reverberant) audio")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

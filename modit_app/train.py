@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--log-every", type=int, default=defaults.log_every)
     p.add_argument("--save-every", type=int, default=defaults.save_every)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--mouth-loss", type=float, default=0.0, metavar="GAIN",
+                   help="add L_lks on the mouth opening read out of the expression (mouth_readout.py), fitted on the "
+                        "--data folders whose shards store mouth_open; weight 0.1 * GAIN^2 (0: off)")
     return p
 
 
@@ -66,6 +69,14 @@ def main(argv=None) -> int:
                  "self_attention_bias": args.self_attention_bias}
     if args.window:
         overrides["window"] = args.window
-    train(ShardDataset(args.data, args.mix), args.preset, os.path.abspath(args.out), options, device=args.device,
-          resume=args.resume, config_overrides=overrides, init=args.init)
+    dataset = ShardDataset(args.data, args.mix)
+    decode = None
+    if args.mouth_loss:
+        from .mouth_readout import MouthReadout, fit_mouth_readout
+
+        weights, _, opening_std = fit_mouth_readout(args.data)
+        std = dataset.statistics(args.relative_motion)["expression_std"]
+        decode = MouthReadout(weights, std, opening_std, args.mouth_loss)
+    train(dataset, args.preset, os.path.abspath(args.out), options, device=args.device,
+          resume=args.resume, config_overrides=overrides, init=args.init, decode=decode)
     return 0

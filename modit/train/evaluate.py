@@ -2,7 +2,8 @@
 
     python -m modit_app evaluate --checkpoint modit/weights/modit_embedded_v1.safetensors
 
-Sampling defaults are those of MoDiT Sample Expression (DDIM, 10 steps, seed 0, guidance 2).
+Sampling defaults are those of MoDiT Sample Expression (DDIM, 10 steps, seed 0), with guidance 2: the setting
+v1's figures were filed at (the node now defaults to 2.5, chosen for v2 on real speakers).
 
 For every held-out voice (held_out.py: an accent and voice variants the corpus never uses) speaking every
 held-out sentence (never produced by the corpus grammar), the script samples the model's expression curves and
