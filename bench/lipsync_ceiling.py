@@ -20,11 +20,11 @@ import numpy as np
 import torch
 from torch import nn
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from _pack import load_pack  # bench/ is sys.path[0] when this file runs: siblings import
 
-from modit.checkpoints import load_checkpoint  # noqa: E402
-from modit.audio.normalization import center_utterance  # noqa: E402
+load_pack()
+from comfyui_modit.modit.audio.normalization import center_utterance  # noqa: E402
+from comfyui_modit.modit.checkpoints import load_checkpoint  # noqa: E402
 
 
 def load_split(folder: str) -> list[dict]:
@@ -51,7 +51,7 @@ def load_split(folder: str) -> list[dict]:
 def load_synthetic(folder: str, real_train: str, utterances: int) -> list[dict]:
     """Synthetic corpus utterances with a mouth-opening target read out of their expression by the line fitted on
     the real train shards (modit/train/mouth_readout.py): does eSpeak data help the real-speaker ceiling?"""
-    from modit.train.mouth_readout import fit_mouth_readout
+    from comfyui_modit.modit.train.mouth_readout import fit_mouth_readout
 
     w, b, _ = fit_mouth_readout([real_train])
     out = []

@@ -19,15 +19,14 @@ import sys
 import numpy as np
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _pack import load_pack  # bench/ is sys.path[0] when this file runs: siblings import
 
+load_pack()
+from comfyui_modit.modit.checkpoints import load_checkpoint  # noqa: E402
+from comfyui_modit.modit.dit.checkpoint import load_dit  # noqa: E402
+from comfyui_modit.modit.dit.sampling import SamplingOptions, sample_expression  # noqa: E402
+from comfyui_modit.modit.dit.schedule import NoiseSchedule  # noqa: E402
 from lipsync_ceiling import lagged_r  # noqa: E402  bench/ sibling
-from modit.checkpoints import load_checkpoint  # noqa: E402
-from modit.dit.checkpoint import load_dit  # noqa: E402
-from modit.dit.sampling import SamplingOptions, sample_expression  # noqa: E402
-from modit.dit.schedule import NoiseSchedule  # noqa: E402
 
 FPS = 25.0
 

@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     dataset = ShardDataset(args.data, args.mix)
     decode = None
     if args.mouth_loss:
-        from .mouth_readout import MouthReadout, fit_mouth_readout
+        from ..modit.train.mouth_readout import MouthReadout, fit_mouth_readout
 
         weights, _, opening_std = fit_mouth_readout(args.data)
         std = dataset.statistics(args.relative_motion)["expression_std"]

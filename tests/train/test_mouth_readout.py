@@ -63,7 +63,8 @@ def test_readout_loss_sees_only_motion_that_changes_the_opening():
 
 
 def test_the_cli_adds_the_mouth_term_to_the_training_loss(tmp_path, monkeypatch):
-    from comfyui_modit.modit.train import cli, loop
+    from comfyui_modit.modit.train import loop
+    from comfyui_modit.modit_app import train as cli
 
     data = tmp_path / "real"
     data.mkdir()
