@@ -51,15 +51,6 @@ def next_output_path(directory: str, filename_prefix: str, extension: str = "mp4
             counter += 1
 
 
-def audio_for_frames(waveform: torch.Tensor, sample_rate: int, num_frames: int, fps: float) -> torch.Tensor:
-    """Trim or zero-pad audio [C, S] to exactly cover num_frames (timing.samples_for_frames) -> [C, S'] float32."""
-    needed = samples_for_frames(num_frames, sample_rate, fps)
-    waveform = waveform.float()
-    if waveform.shape[1] >= needed:
-        return waveform[:, :needed]
-    return torch.nn.functional.pad(waveform, (0, needed - waveform.shape[1]))
-
-
 def _soundtrack(audio: "Samples | tuple[torch.Tensor, int] | None", num_frames: int, fps: float) -> "Samples | None":
     """The soundtrack as Samples with 1 or 2 channels, cut / padded to the frames, or None without audio.
 
