@@ -95,3 +95,28 @@ def test_core_tensor_audio_output_is_a_plain_dict():
     _, audio, frames, _ = MoDiTEncodeAudio().encode({"waveform": x, "sample_rate": RATE}, 25.0)
     assert type(audio) is dict and torch.is_tensor(audio["waveform"])
     assert audio["waveform"].shape == (1, 1, samples_for_frames(frames, RATE, 25.0))
+
+
+def test_sampling_from_the_lazy_track_equals_sampling_from_the_tensor(wav):
+    """The shipped DiT (per-utterance normalisation) sampled window by window from the FeatureTrack gives the
+    motion it gives from the whole [T, D] tensor: the lazy route changes memory, not results."""
+    import os
+
+    from comfyui_modit.modit.dit.handle import DiTHandle
+    from comfyui_modit.modit.dit.sampling import SamplingOptions
+    from comfyui_modit.modit.types import AudioFeatures
+    from ..dit.synthetic import face
+
+    path, _ = wav(6.0)
+    lazy = AudioEncoder.builtin_mel().encode(graph_runner.LoadAudio().run(path)[0], 25.0)
+    whole = AudioFeatures(features=lazy.features, fps=lazy.fps, kind=lazy.kind, waveform=lazy.waveform,
+                          sample_rate=lazy.sample_rate)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    dit = DiTHandle.from_file(os.path.join(root, "modit", "weights", "modit_embedded_v2_real.safetensors"), "fp32")
+    config = dit.info.config
+    assert config.audio_norm == "utterance" and lazy.num_frames > config.window  # more than one window
+    source = face(dit.info.space, config.expression_dim)
+    options = SamplingOptions(num_steps=2, seed=3)
+    a = dit.sample(lazy, source, options).expression
+    b = dit.sample(whole, source, options).expression
+    torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
