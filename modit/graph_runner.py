@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from . import comfy_adapter
+from .heap import return_freed_heap
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +179,7 @@ def run_graph(graph: dict, node_classes: dict, timings: list | None = None, keep
         visiting.discard(node_id)
         for _, producer, slot in links:
             release(producer, slot)
+        return_freed_heap()  # the node's freed temporaries and released inputs go back to the OS
 
     for node_id in graph:
         if node_id not in finished:
