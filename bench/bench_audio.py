@@ -54,9 +54,19 @@ def child(minutes: float, encoder_name: str, rate: int, threads: int) -> dict:
     features = encoder.encode(audio, 25.0)
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    outputs_mb = (features.waveform.numel() * 4 + features.features.numel() * 4 + samples / rate * 16000 * 4) / 2 ** 20
+    outputs_mb = _held_mb(features, samples / rate * 16000 * 4 if encoder_name != "mel" else 0)
     return {"seconds": seconds, "peak_rss_mb": peak, "input_rss_mb": base_rss,
             "working_mb": peak - base_rss - outputs_mb, "frames": features.num_frames}
+
+
+def _held_mb(features, extra_bytes: float) -> float:
+    """MB the result holds: a tensor track's [T, D] (a lazy mel track keeps one float per frame), the aligned audio
+    when it is a copy rather than a view of the input (never for these inputs), plus extra_bytes."""
+    import torch
+
+    track = features.track
+    held = track.numel() * 4 if torch.is_tensor(track) else track.shape[0] * 4
+    return (held + extra_bytes) / 2 ** 20
 
 
 def main() -> None:

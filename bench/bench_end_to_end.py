@@ -3,6 +3,7 @@
     python bench/bench_end_to_end.py                      # 10 s and 60 s at 256 and 512 px, 3 runs each
     python bench/bench_end_to_end.py --seconds 10 600 --sizes 512 --workflow streaming
     python bench/bench_end_to_end.py --device cuda --seconds 10 --sizes 512 1024 --workflow basic --runs 1
+    python bench/bench_end_to_end.py --seconds 10 3600 --sizes 128 --steps 1 --runs 1 --workflow streaming
 
 Each run is a fresh `python -m modit_app generate` process, so peak RSS is that run's own. Prints medians.
 Real-time factor (RTF) = wall seconds per second of video (<= 1.0 is real time); it includes process
@@ -59,14 +60,16 @@ def workflow_path(name: str | None) -> str | None:
     raise SystemExit(f"--workflow {name!r}: neither {sorted(WORKFLOWS)} nor a file")
 
 
-def run_once(image: str, audio: str, out: str, workflow: str | None, device: str | None = None
-             ) -> tuple[float, float, float, dict]:
+def run_once(image: str, audio: str, out: str, workflow: str | None, device: str | None = None,
+             steps: int | None = None) -> tuple[float, float, float, dict]:
     """(wall seconds, CPU seconds, peak RSS in MiB, {stage: seconds}) of one generate process."""
     timings = out + ".timings.json"
     command = [sys.executable, "-m", "modit_app", "generate", "--image", image, "--audio", audio, "--out", out,
                "--overwrite", "--timings", timings]
     if workflow:
         command += ["--workflow", workflow]
+    if steps:
+        command += ["--steps", str(steps)]
     env = dict(os.environ, **({"MODIT_DEVICE": device} if device else {}))
     start = time.perf_counter()
     with tempfile.TemporaryFile() as log:
@@ -95,6 +98,8 @@ def main() -> int:
                                                              "CLI's basic one)")
     parser.add_argument("--device", default=None, help="MODIT_DEVICE for the runs: cpu, cuda, mps (default: the "
                                                        "pack's choice: cuda if present, else cpu)")
+    parser.add_argument("--steps", type=int, default=None, help="sampler steps (default: the workflow's); 1 makes "
+                                                                   "an hour of audio affordable for memory figures")
     args = parser.parse_args()
     workflow = workflow_path(args.workflow)
     import torch
@@ -103,14 +108,16 @@ def main() -> int:
     gpu = f", {torch.cuda.get_device_name()}" if device.startswith("cuda") and torch.cuda.is_available() else ""
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"python {platform.python_version()}, device {device}{gpu}, "
-          f"workflow {os.path.basename(workflow or 'modit_basic.json')}")
+          f"workflow {os.path.basename(workflow or 'modit_basic.json')}"
+          f"{f', --steps {args.steps}' if args.steps else ''}")
     print(f"{'audio s':>8} {'size':>5} {'median wall s':>14} {'RTF':>6} {'CPU s':>7} {'peak RSS MiB':>13}  "
           f"split, s per video s")
     with tempfile.TemporaryDirectory() as workdir:
         for size in args.sizes:
             for seconds in sorted(args.seconds):
                 image, audio = make_inputs(workdir, seconds, size)
-                runs = [run_once(image, audio, os.path.join(workdir, f"out_{run}.mp4"), workflow, args.device)
+                runs = [run_once(image, audio, os.path.join(workdir, f"out_{run}.mp4"), workflow, args.device,
+                                 args.steps)
                         for run in range(args.runs)]
                 walls = [r[0] for r in runs]
                 wall = statistics.median(walls)

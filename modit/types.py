@@ -35,41 +35,72 @@ def _check(cond: bool, message: str) -> None:
         raise ValueError(message)
 
 
-@dataclass(frozen=True, eq=False)
 class AudioFeatures:
-    """Speech features aligned to video frames, plus the audio they came from."""
+    """Speech features aligned to video frames, plus the audio they came from.
 
-    features: torch.Tensor  # [T, D] float32, row i describes frame i = [i/fps, (i+1)/fps)
-    fps: float
-    kind: str  # feature kind, e.g. "mel80" or "hubert"; a DiT checkpoint names the kind it was trained on
-    waveform: torch.Tensor  # [S] float32 mono in -1..1, S == samples_for_frames(T, sample_rate, fps)
-    sample_rate: int
+    Both may be lazy, so that a long recording is never held whole (an hour of 22 kHz audio is 317 MB, its mel80
+    features 110 MB): `track` is a [T, D] tensor or a FeatureTrack (rows computed per window, features.py);
+    `samples` is the mono aligned audio as a Samples (read per window, samples.py). Pack code reads `track[a:b]`
+    and `samples.read(a, b)`; `features` and `waveform` build whole tensors (tests, benches, small clips).
+    Immutable: ComfyUI caches outputs and passes them by reference.
+    """
 
-    def __post_init__(self):
-        _check(self.features.ndim == 2, f"AudioFeatures.features must be [T, D], got {tuple(self.features.shape)}")
-        _check(self.waveform.ndim == 1, f"AudioFeatures.waveform must be [S], got {tuple(self.waveform.shape)}")
-        _check(self.fps > 0, f"AudioFeatures.fps must be positive, got {self.fps}")
+    __slots__ = ("track", "fps", "kind", "samples", "sample_rate")
+
+    def __init__(self, features, fps: float, kind: str, waveform, sample_rate: int):
+        """features: [T, D] tensor or FeatureTrack; waveform: [S] float32 mono in -1..1 tensor or mono Samples,
+        S == samples_for_frames(T, sample_rate, fps)."""
+        from .audio.samples import Samples, TensorSamples
+
+        if torch.is_tensor(waveform):
+            _check(waveform.ndim == 1, f"AudioFeatures.waveform must be [S], got {tuple(waveform.shape)}")
+            waveform = TensorSamples(waveform, sample_rate)
+        _check(isinstance(waveform, Samples) and waveform.channels == 1,
+               f"AudioFeatures.waveform must be mono [S] audio, got {waveform!r}")
+        _check(len(features.shape) == 2, f"AudioFeatures.features must be [T, D], got {tuple(features.shape)}")
+        _check(fps > 0, f"AudioFeatures.fps must be positive, got {fps}")
+        for name, value in (("track", features), ("fps", fps), ("kind", kind), ("samples", waveform),
+                            ("sample_rate", int(sample_rate))):
+            object.__setattr__(self, name, value)
         expected = samples_for_frames(self.num_frames, self.sample_rate, self.fps)
-        _check(self.waveform.shape[0] == expected,
+        _check(waveform.length == expected,
                f"AudioFeatures: {self.num_frames} frames at {self.fps} fps need {expected} samples at "
-               f"{self.sample_rate} Hz, got {self.waveform.shape[0]}")
+               f"{self.sample_rate} Hz, got {waveform.length}")
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"AudioFeatures is immutable (ComfyUI caches it); cannot set {name}")
 
     @property
     def num_frames(self) -> int:
-        return self.features.shape[0]
+        return self.track.shape[0]
 
     @property
     def dim(self) -> int:
-        return self.features.shape[1]
+        return self.track.shape[1]
 
     @property
     def duration(self) -> float:
         """Seconds of video covered (num_frames / fps)."""
         return self.num_frames / self.fps
 
+    @property
+    def features(self) -> torch.Tensor:
+        """All rows [T, D] float32 as one tensor (built if the track is lazy: feature-sized)."""
+        return self.track if torch.is_tensor(self.track) else self.track.tensor()
+
+    @property
+    def waveform(self) -> torch.Tensor:
+        """The aligned mono audio [S] float32 as one tensor (a view when it is one already; else audio-sized)."""
+        return self.samples.tensor()[0]
+
     def to_comfy_audio(self) -> dict:
-        """The aligned audio as a core AUDIO dict: {"waveform": [1, 1, S], "sample_rate"}."""
-        return {"waveform": self.waveform.reshape(1, 1, -1).float().cpu(), "sample_rate": int(self.sample_rate)}
+        """The aligned audio as a core AUDIO dict {"waveform": [1, 1, S], "sample_rate"}: a tensor when the audio
+        is in memory (a view where no padding is needed), else a StreamedAudio that builds it when read."""
+        from .audio.samples import StreamedAudio
+
+        if self.samples.in_memory:
+            return {"waveform": self.samples.tensor().reshape(1, 1, -1), "sample_rate": self.sample_rate}
+        return StreamedAudio(self.samples)
 
 
 @dataclass(frozen=True, eq=False)

@@ -5,7 +5,6 @@ nodes those workflows use (LoadImage, LoadAudio, CreateVideo, SaveVideo, ImageSc
 here that read and write files the same way. Where outputs go and who hears progress are arguments of run_graph,
 not process state.
 """
-import itertools
 import logging
 import os
 import time
@@ -15,6 +14,7 @@ import numpy as np
 import torch
 
 from ..modit import comfy_adapter
+from .heap import return_freed_heap
 
 log = logging.getLogger(__name__)
 
@@ -60,45 +60,11 @@ class LoadAudio:
     RETURN_TYPES = ("AUDIO",)
 
     def run(self, audio: str):
-        import av
+        from .audio.samples import decode_to_file
 
-        path = _input_file(audio)
-        try:
-            container = av.open(path)
-        except av.error.FFmpegError as error:
-            raise ValueError(f"{audio}: not a readable audio file ({error.strerror}): damaged, truncated or not "
-                             f"audio; export it again as wav, mp3 or flac") from error
-        if not container.streams.audio:
-            container.close()
-            raise ValueError(f"{audio}: the file has no audio track; give a speech recording")
-        with container:
-            stream = container.streams.audio[0]
-            rate, channels = stream.rate, stream.channels
-            seconds = float(stream.duration * stream.time_base) if stream.duration else float(container.duration or 0) / 1e6
-            # One buffer sized from the header (grown if the header was short), so a long recording is never held
-            # twice as a list of decoded pieces and their concatenation.
-            waveform = torch.zeros(channels, int(seconds * rate) + rate)
-            filled = 0
-            resampler = av.AudioResampler(format="fltp", layout=stream.layout.name, rate=rate)
-            frames = itertools.chain(container.decode(stream), [None])  # None flushes the resampler
-            pieces = (out for frame in frames for out in resampler.resample(frame))
-            try:
-                for out in pieces:
-                    piece = torch.from_numpy(out.to_ndarray())  # [C, n] float32
-                    if filled + piece.shape[1] > waveform.shape[1]:
-                        waveform = torch.cat([waveform, torch.zeros(channels, max(piece.shape[1], rate * 10))], 1)
-                    waveform[:, filled:filled + piece.shape[1]] = piece
-                    filled += piece.shape[1]
-            except av.error.FFmpegError as error:  # damaged mid-stream: keep what decoded, as players do
-                log.warning("%s: the audio is damaged after %.2f s (%s); using the part that decodes", audio,
-                            filled / rate, error.strerror)
-        if filled == 0:
-            raise ValueError(f"{audio}: no audio could be decoded (the file is empty or truncated); re-export it")
-        if filled < (seconds - 0.5) * rate:
-            log.warning("%s: the header says %.2f s but only %.2f s decode (a truncated file?); using what is there",
-                        audio, seconds, filled / rate)
-        # A view: the buffer's unused tail (about a second) is not worth a second copy of the recording.
-        return ({"waveform": waveform[None, :, :filled], "sample_rate": int(rate)},)
+        # Decoded chunk by chunk into a temporary file: an hour of speech is never held in memory. The result is
+        # a core AUDIO dict (audio["waveform"] builds the tensor) whose samples the pack's nodes read in windows.
+        return (decode_to_file(_input_file(audio), audio),)
 
 
 class ImageScaleBy:
@@ -227,6 +193,7 @@ def run_graph(graph: dict, node_classes: dict, timings: list | None = None, keep
         visiting.discard(node_id)
         for _, producer, slot in links:
             release(producer, slot)
+        return_freed_heap()  # the node's freed temporaries and released inputs go back to the OS
 
     with comfy_adapter.standalone(output_dir=output_dir, progress=progress):
         for node_id in graph:

@@ -2,7 +2,8 @@
 
 MODIT_AUDIO_ENCODER carries a modit.audio.encoder.AudioEncoder handle (kind, dim, encode).
 MODIT_AUDIO_FEATURES carries a modit.types.AudioFeatures: features [T, D] aligned to frames, fps, kind, and
-the mono audio padded to exactly T frames.
+the mono audio padded to exactly T frames; both are read window by window (the built-in mel's rows are computed
+as the sampler asks for them), so a long recording is never held whole.
 """
 from ..modit import comfy_adapter
 from ..modit.audio.encoder import BUILTIN_MEL, AudioEncoder, encoder_choices, features_from_encoder_output

@@ -46,7 +46,7 @@ class MoDiTLipSyncScore(io.ComfyNode):
         aligned = align_audio(audio, fps)
         track = track_faces(frames)
         mouth = mouth_opening(track.landmarks.numpy())
-        envelope = speech_envelope(aligned.waveform.cpu().numpy(), aligned.sample_rate, T, fps)
+        envelope = speech_envelope(aligned.samples, aligned.sample_rate, T, fps)
         result = sync_offset(mouth, envelope, max_lag=max_offset)
         plot = torch.from_numpy(sync_plot(mouth, envelope, result))[None]
         plot = plot.to(comfy_adapter.intermediate_device(), comfy_adapter.intermediate_dtype())

@@ -17,8 +17,8 @@ from .. import comfy_adapter
 from ..types import AudioFeatures
 from . import hubert
 from .alignment import AlignedAudio, align_audio, encode_frames
-from .features import (CHUNK_SECONDS, MEL80, MEL80_DIM, MEL80_SUB_STEPS, MelCurve, Waveform16k, sub_step_points,
-                       to_16k)
+from .features import (CHUNK_SECONDS, MEL80, MEL80_DIM, MEL80_SUB_STEPS, FeatureTrack, MelCurve, Waveform16k,
+                       sub_step_points, to_16k)
 
 log = logging.getLogger(__name__)
 
@@ -96,29 +96,30 @@ class AudioEncoder:
         aligned = align_audio(audio, fps)
         T = aligned.num_frames
         if self.patcher is None:
-            progress = comfy_adapter.Progress(T)
-            # resampled chunk by chunk as the mel frames need it: no full-length 16 kHz copy
+            # the one audio route: 16 kHz resampled per window as the mel frames need it, mel80 rows computed per
+            # window as the sampler asks for them; here only the statistics pass runs (one float per frame kept)
             curve = MelCurve(Waveform16k(aligned, comfy_adapter.compute_device()))
-            sub_steps = MEL80_SUB_STEPS
-            chunk = chunk_seconds or CHUNK_SECONDS
-        else:
-            progress = comfy_adapter.Progress(2 * T)  # first half: resampling, second half: features
-            comfy_adapter.load_models([self.patcher])
-            device = self.patcher.load_device
-            waveform_16k = to_16k(aligned, device, progress, units=T)
-            chunk = chunk_seconds or hubert.CHUNK_SECONDS
-            curve = hubert.EncoderCurve(self.patcher.model, waveform_16k, self.normalise_input, self.dtype,
-                                        chunk_seconds=chunk)
-            sub_steps = 1
-        points = sub_step_points(curve.rate, fps, sub_steps)
-        features = encode_frames(curve, T, fps, sub_steps, points, max(1, int(chunk * fps)), progress)
+            chunk = max(1, int((chunk_seconds or CHUNK_SECONDS) * fps))
+            track = FeatureTrack(curve, T, fps, MEL80_SUB_STEPS, sub_step_points(curve.rate, fps, MEL80_SUB_STEPS),
+                                 chunk)
+            track.compute_stats(comfy_adapter.Progress(T))
+            return AudioFeatures(features=track, fps=aligned.fps, kind=self.kind, waveform=aligned.samples,
+                                 sample_rate=aligned.sample_rate)
+        progress = comfy_adapter.Progress(2 * T)  # first half: resampling, second half: features
+        comfy_adapter.load_models([self.patcher])
+        device = self.patcher.load_device
+        waveform_16k = to_16k(aligned, device, progress, units=T)
+        chunk = chunk_seconds or hubert.CHUNK_SECONDS
+        curve = hubert.EncoderCurve(self.patcher.model, waveform_16k, self.normalise_input, self.dtype,
+                                    chunk_seconds=chunk)
+        points = sub_step_points(curve.rate, fps, 1)
+        features = encode_frames(curve, T, fps, 1, points, max(1, int(chunk * fps)), progress)
         return _features(features, aligned, self.kind)
 
 
 def _features(features: torch.Tensor, aligned: AlignedAudio, kind: str) -> AudioFeatures:
     return AudioFeatures(features=features.to(comfy_adapter.intermediate_device(), torch.float32),
-                         fps=aligned.fps, kind=kind, waveform=aligned.waveform.float().cpu(),
-                         sample_rate=aligned.sample_rate)
+                         fps=aligned.fps, kind=kind, waveform=aligned.samples, sample_rate=aligned.sample_rate)
 
 
 class TensorCurve:

@@ -13,9 +13,10 @@ import logging
 import torch
 
 from .. import comfy_adapter
-from .alignment import AlignedAudio, encode_frames
+from ..chunks import run_in_chunks
+from .alignment import AlignedAudio, encode_frames, frames_from_curve
 from .mel import MEL_FPS, N_MELS, log_mel_frames, num_mel_frames
-from .resample import HALF_WIDTH_ZEROS, TARGET_RATE, output_length, rate_ratio, resample
+from .resample import TARGET_RATE, output_length, resample_range
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def to_16k(aligned: AlignedAudio, device: torch.device, progress: comfy_adapter.
 
     `units` progress steps are spread over the chunks (the caller's bar also counts the feature chunks).
     """
-    source = aligned.waveform
+    source = aligned.samples
     total = output_length(source.shape[0], aligned.sample_rate, TARGET_RATE)
     out = torch.empty(total, dtype=torch.float32, device=device)
     chunk = max(int(chunk_seconds * TARGET_RATE), 1)
@@ -83,7 +84,7 @@ class Waveform16k:
     dtype = torch.float32
 
     def __init__(self, aligned: AlignedAudio, device: torch.device):
-        self.source, self.rate, self.device = aligned.waveform, aligned.sample_rate, device
+        self.source, self.rate, self.device = aligned.samples, aligned.sample_rate, device
         self.shape = (output_length(self.source.shape[0], self.rate, TARGET_RATE),)
 
     def float(self) -> "Waveform16k":
@@ -103,19 +104,64 @@ class Waveform16k:
         return _resample_range(self.source, self.rate, start, stop, self.device).float()
 
 
-def _resample_range(source: torch.Tensor, rate: int, start: int, stop: int, device: torch.device) -> torch.Tensor:
+def _resample_range(source, rate: int, start: int, stop: int, device: torch.device) -> torch.Tensor:
     """16 kHz samples [start, stop) of `source` (at `rate`), reading only the source samples they depend on."""
-    if rate == TARGET_RATE:
-        return source[start:stop].to(device)
-    up, down = rate_ratio(rate, TARGET_RATE)
-    # Output m depends on source samples within 10 * max(up, down) / up of m * down / up (the filter's half
-    # width, resample.py); one extra sample covers rounding.
-    reach = -(-HALF_WIDTH_ZEROS * max(up, down) // up) + 1
-    lo = max(0, start * down // up - reach)
-    hi = min(source.shape[0], -(-stop * down // up) + reach)
-    lo = (lo // down) * down  # start the piece on a sample shared by both grids: output offset = lo * up / down
-    offset = lo // down * up
-    return resample(source[lo:hi].to(device), rate, TARGET_RATE, start=start - offset, stop=stop - offset)
+    return resample_range(source, rate, TARGET_RATE, start, stop, device)
+
+
+class FeatureTrack:
+    """Per-frame features [T, D] of a curve, computed for whatever frame range is asked for; never held whole.
+
+    Reads like a [T, D] tensor where the pack reads features: `track[a:b]` gives rows a..b-1 (a sampling window),
+    `shape`, `ndim`. The two whole-utterance statistics the DiT's normalisation needs (column mean [D], frame level
+    [T], normalization.py) are computed once, in one chunked pass (`compute_stats`, Encode Audio runs it), so the
+    only thing that grows with the recording is one float per frame. `tensor()` builds the whole [T, D] (60 min of
+    mel80: 110 MB) for callers that want it.
+    """
+
+    ndim = 2
+    dtype = torch.float32
+
+    def __init__(self, curve, num_frames: int, fps: float, sub_steps: int, points: int, chunk_frames: int):
+        self.curve, self.fps, self.sub_steps, self.points = curve, fps, sub_steps, points
+        self.chunk_frames = chunk_frames
+        self.shape = (num_frames, sub_steps * curve.dim)
+        self.stats = None  # (column mean [D] float32, frame level [T] float32), from compute_stats
+
+    def rows(self, first: int, last: int) -> torch.Tensor:
+        """Rows [first, last): [last - first, D] float32 on the intermediate device."""
+        return frames_from_curve(self.curve, first, last, self.fps, self.sub_steps, self.points).to(
+            comfy_adapter.intermediate_device(), torch.float32)
+
+    def __getitem__(self, item: slice) -> torch.Tensor:
+        if not isinstance(item, slice) or (item.step or 1) != 1:
+            raise TypeError("FeatureTrack: only contiguous row slices can be read")
+        first, last, _ = item.indices(self.shape[0])
+        return self.rows(first, max(first, last))
+
+    def float(self) -> "FeatureTrack":
+        return self
+
+    def compute_stats(self, progress: comfy_adapter.Progress | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(column mean [D], frame level [T] = mean of each row), in one pass of chunks with Progress per chunk."""
+        if self.stats is None:
+            T, D = self.shape
+            total = torch.zeros(D, dtype=torch.float64)
+            level = torch.empty(T)
+
+            def work(first: int, last: int) -> None:
+                rows = self.rows(first, last).cpu()
+                total.add_(rows.double().sum(0))
+                level[first:last] = rows.mean(1)
+
+            run_in_chunks(T, self.chunk_frames, work, "audio features",
+                          None if progress is None else lambda a, b: progress.update(b - a))
+            self.stats = ((total / max(T, 1)).float(), level)
+        return self.stats
+
+    def tensor(self) -> torch.Tensor:
+        """All rows [T, D] float32 (intermediate device): feature-sized, for tests and benches."""
+        return encode_frames(self.curve, self.shape[0], self.fps, self.sub_steps, self.points, self.chunk_frames)
 
 
 def mel80_features(waveform_16k: torch.Tensor, num_frames: int, fps: float,

@@ -1,10 +1,13 @@
 """Wav2Lip / SadTalker mel windows for the frames of an AudioFeatures, chunk by chunk (paper §3.4.5 lip reference).
 
-    windows = MelWindows(audio_features)           # resamples to 16 kHz once
+    windows = MelWindows(audio_features)
     for first in range(0, windows.num_frames, 64):
         batch = windows.windows(first, first + 64)  # [n, 80, 16], the Wav2Lip audio input (add a channel dim)
+    windows[a:b]                                    # the same; windows.shape == (T, 80, 16)
 
-Only the mel frames a chunk needs are computed, so memory follows the chunk. Windows equal
+The one Wav2Lip window builder of the pack (the lip reference node uses it), on the one audio route: the aligned
+audio is resampled to 16 kHz per window (features.Waveform16k) and only the mel frames a chunk needs are
+computed, so memory follows the chunk whatever the recording's length and feature kind. Windows equal
 mel_windows(log_mel(16 kHz audio), T, fps, rule, edge) of the whole recording.
 """
 import torch
@@ -12,7 +15,7 @@ import torch
 from .. import comfy_adapter
 from ..types import AudioFeatures
 from .alignment import AlignedAudio
-from .features import to_16k
+from .features import Waveform16k
 from .mel import EDGE_MODES, WINDOW_FRAMES, gather_windows, log_mel_frames, num_mel_frames, window_starts
 
 
@@ -25,12 +28,19 @@ class MelWindows:
             raise ValueError(f"MelWindows: edge must be one of {EDGE_MODES}, got {edge!r}")
         window_starts(1, features.fps, rule)  # checks the rule name now, not at the first chunk
         self.device = device or comfy_adapter.compute_device()
-        aligned = AlignedAudio(features.waveform, features.sample_rate, features.num_frames, features.fps)
-        self.waveform_16k = to_16k(aligned, self.device)  # [S16]
+        aligned = AlignedAudio(features.samples, features.sample_rate, features.num_frames, features.fps)
+        self.waveform_16k = Waveform16k(aligned, self.device)  # [S16], resampled per window
         self.num_mel_frames = num_mel_frames(self.waveform_16k.shape[0])
         self.num_frames = features.num_frames
         self.fps = features.fps
         self.rule, self.edge, self.pad_mode = rule, edge, pad_mode
+        self.shape = (self.num_frames, 80, WINDOW_FRAMES)
+
+    def __getitem__(self, item: slice) -> torch.Tensor:
+        if not isinstance(item, slice) or (item.step or 1) != 1:
+            raise TypeError("MelWindows: only contiguous frame slices can be read")
+        first, last, _ = item.indices(self.num_frames)
+        return self.windows(first, max(first, last))
 
     def windows(self, first: int = 0, last: int | None = None) -> torch.Tensor:
         """Windows of frames [first, last): [n, 80, 16] float32 in [-4, 4]."""

@@ -15,10 +15,13 @@ SPEECH_RANGE = 0.8  # mel80 units (10 dB) between a frame-level 5th and 95th per
 SILENT_OFFSET = 1.2  # mel80 units (15 dB): where a silent input's centre is put above its own level
 
 
-def utterance_centre(features: torch.Tensor) -> torch.Tensor:
-    """The per-column centre of one utterance's raw features [T, D] -> [D]."""
-    mean = features.mean(dim=0)
-    level = features.mean(dim=1)  # [T] frame level (mean over bands and sub-steps)
+def utterance_centre(features) -> torch.Tensor:
+    """The per-column centre of one utterance's raw features [T, D] (a tensor or a FeatureTrack) -> [D]."""
+    if torch.is_tensor(features):
+        mean = features.mean(dim=0)
+        level = features.mean(dim=1)  # [T] frame level (mean over bands and sub-steps)
+    else:  # a FeatureTrack: its one-pass statistics, never the whole [T, D]
+        mean, level = features.compute_stats()
     if level.numel() < 2:
         return mean + SILENT_OFFSET
     low, high = torch.quantile(level.float(), torch.tensor([0.05, 0.95], device=level.device)).tolist()

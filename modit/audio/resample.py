@@ -172,3 +172,23 @@ def resample(x: torch.Tensor, source_rate: int, target_rate: int = TARGET_RATE,
 def to_16k_mono(waveform: torch.Tensor, sample_rate: int) -> torch.Tensor:
     """Core AUDIO waveform [B, C, S] at any rate -> [B, S16] mono float at 16 kHz (same device)."""
     return resample(downmix(waveform.float()), sample_rate, TARGET_RATE)
+
+
+def resample_range(source, rate: int, target_rate: int, start: int, stop: int, device: torch.device) -> torch.Tensor:
+    """Output samples [start, stop) of `source` resampled from `rate` to `target_rate`, reading only the source
+    samples they depend on: so a long recording is resampled window by window, and windows join exactly.
+
+    source: anything sliced like a tensor along its last axis ([S] or [C, S] tensor, or a samples.Samples).
+    """
+    if rate == target_rate:
+        return source[start:stop].to(device)
+    up, down = rate_ratio(rate, target_rate)
+    # Output m depends on source samples within 10 * max(up, down) / up of m * down / up (the filter's half
+    # width); one extra sample covers rounding.
+    reach = -(-HALF_WIDTH_ZEROS * max(up, down) // up) + 1
+    lo = max(0, start * down // up - reach)
+    hi = min(source.shape[-1], -(-stop * down // up) + reach)
+    lo = (lo // down) * down  # start the piece on a sample shared by both grids: output offset = lo * up / down
+    offset = lo // down * up
+    piece = source[lo:hi] if not torch.is_tensor(source) or source.ndim == 1 else source[..., lo:hi]
+    return resample(piece.to(device), rate, target_rate, start=start - offset, stop=stop - offset)

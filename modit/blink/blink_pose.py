@@ -58,7 +58,7 @@ def add_blink_and_pose(motion: Motion, audio: AudioFeatures, face: Face, seed: i
     T, fps = motion.num_frames, motion.fps
     blinks_from_reference = reference is not None and reference_use != "pose only"
     pose_from_reference = reference is not None and reference_use != "blinks only"
-    activity = speech_activity(audio.waveform, audio.sample_rate, fps, T)  # [T] 0..1
+    activity = speech_activity(audio.samples, audio.sample_rate, fps, T)  # [T] 0..1
     if blinks_from_reference:
         closure = fit_length(reference.eye_closure, T)  # [T, 2]
     else:

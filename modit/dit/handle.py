@@ -67,7 +67,7 @@ class DiTHandle:
         T = features.num_frames
         progress = comfy_adapter.Progress(count_chunks(T, options, model.config.window))
         beta_0 = face.beta_0.float().cpu()
-        expression = sample_expression(model, self.schedule, features.features, beta_0, options,
+        expression = sample_expression(model, self.schedule, features.track, beta_0, options,
                                        on_chunk=progress.update)  # [T, K] float32 CPU
         expression = beta_0 + expression_scale * (expression - beta_0)
         device = comfy_adapter.intermediate_device()

@@ -83,7 +83,8 @@ def sample_expression(model, schedule: NoiseSchedule, audio: torch.Tensor, beta_
                       options: SamplingOptions = SamplingOptions(), on_chunk=None) -> torch.Tensor:
     """Sample an expression sequence for the audio (Algorithm 1, windowed).
 
-    model: a MoDiT (its forward is eps_theta, its buffers give the data units); audio: [T, D] raw features;
+    model: a MoDiT (its forward is eps_theta, its buffers give the data units); audio: [T, D] raw features (a
+    tensor, or a FeatureTrack whose rows are computed window by window);
     beta_0: [K] raw source expression. on_chunk(): called after every network evaluation chunk (progress and
     cancel). Returns expression [T, K] float32 on the CPU, in raw units (absolute coefficients, whatever the network's
     X_0 is: relative-motion networks add their output to beta_0 here).

@@ -33,7 +33,7 @@ def mouth_opening(landmarks: np.ndarray) -> np.ndarray:
 
 def speech_envelope(waveform: np.ndarray, sample_rate: int, num_frames: int, fps: float) -> np.ndarray:
     """Loudness per video frame: RMS of each frame's samples in dB above the clip's noise floor. [S] -> [T]."""
-    rms = np.sqrt(frame_mean_square(np.asarray(waveform, dtype=np.float32), sample_rate, fps, num_frames))
+    rms = np.sqrt(frame_mean_square(waveform, sample_rate, fps, num_frames))
     db = 20 * np.log10(rms + 1e-5)
     floor = np.percentile(db, 10)
     return np.clip(db - floor, 0.0, None)

@@ -2,7 +2,8 @@
 
 Memory stays flat in clip length: each chunk of frames is pasted into a full-size uint8 chunk, handed to a
 background encoder thread (libx264 + AAC through PyAV) through a two-item queue, and dropped once encoded. The audio written is exactly the
-samples that cover the frames (modit/timing.py), encoded chunk by chunk alongside the video.
+samples that cover the frames (modit/timing.py), read from its source (a tensor view or the decoded file) and
+encoded chunk by chunk alongside the video, so a long soundtrack is never held whole either.
 """
 import logging
 import os
@@ -14,6 +15,7 @@ import torch
 
 from .. import comfy_adapter
 from ..timing import exact_fps, samples_for_frames
+from ..audio.samples import Resampled, Samples, StreamedAudio, TensorSamples, samples_of
 from ..types import Face, Motion
 from .frame_size import encodable_size
 from .renderer import RenderOptions, render_chunks
@@ -49,33 +51,22 @@ def next_output_path(directory: str, filename_prefix: str, extension: str = "mp4
             counter += 1
 
 
-def audio_for_frames(waveform: torch.Tensor, sample_rate: int, num_frames: int, fps: float) -> torch.Tensor:
-    """Trim or zero-pad audio [C, S] to exactly cover num_frames (timing.samples_for_frames) -> [C, S'] float32."""
-    needed = samples_for_frames(num_frames, sample_rate, fps)
-    waveform = waveform.float()
-    if waveform.shape[1] >= needed:
-        return waveform[:, :needed]
-    return torch.nn.functional.pad(waveform, (0, needed - waveform.shape[1]))
+def _soundtrack(audio: "Samples | tuple[torch.Tensor, int] | None", num_frames: int, fps: float) -> "Samples | None":
+    """The soundtrack as Samples with 1 or 2 channels, cut / padded to the frames, or None without audio.
 
-
-def _soundtrack(audio: tuple[torch.Tensor, int] | None, num_frames: int, fps: float):
-    """(waveform [C, S] with C 1 or 2, cut / padded to the frames, sample_rate), or (None, None) without audio.
-
-    More than two channels are mixed to mono; a rate AAC cannot store is resampled to 48 kHz.
+    More than two channels are mixed to mono; a rate AAC cannot store is resampled to 48 kHz. Nothing is
+    copied: the render reads it chunk by chunk, so a long recording is never held whole.
     """
     if audio is None:
-        return None, None
-    waveform, sample_rate = audio
-    if waveform.shape[0] not in (1, 2):  # 5.1, 7.1, 8-channel arrays: the soundtrack is their mono mix
-        waveform = waveform.mean(0, keepdim=True)
-    if sample_rate not in AAC_RATES:
-        from ..audio.resample import resample
-
-        log.info("audio: AAC cannot store %d Hz; the soundtrack is resampled to %d Hz", sample_rate,
+        return None
+    samples = audio if isinstance(audio, Samples) else TensorSamples(audio[0], audio[1])
+    if samples.channels not in (1, 2):  # 5.1, 7.1, 8-channel arrays: the soundtrack is their mono mix
+        samples = samples.mono()
+    if samples.sample_rate not in AAC_RATES:
+        log.info("audio: AAC cannot store %d Hz; the soundtrack is resampled to %d Hz", samples.sample_rate,
                  AAC_FALLBACK_RATE)
-        waveform = resample(waveform.float(), sample_rate, AAC_FALLBACK_RATE)
-        sample_rate = AAC_FALLBACK_RATE
-    return audio_for_frames(waveform, sample_rate, num_frames, fps), sample_rate
+        samples = Resampled(samples, AAC_FALLBACK_RATE)
+    return samples.with_length(samples_for_frames(num_frames, samples.sample_rate, fps))
 
 
 class _Encoder(threading.Thread):
@@ -146,21 +137,23 @@ class _Encoder(threading.Thread):
 
 
 def render_to_video(face: Face, motion: Motion, path: str, options: RenderOptions,
-                    audio: tuple[torch.Tensor, int] | None = None, reference: torch.Tensor | None = None,
+                    audio: "Samples | tuple[torch.Tensor, int] | None" = None, reference: torch.Tensor | None = None,
                     crf: int = 19, preset: str = "veryfast") -> str:
-    """Render motion straight into an mp4 at `path`; audio = (waveform [C, S], sample_rate) or None.
+    """Render motion straight into an mp4 at `path`; audio = Samples (select_audio), (waveform [C, S], sample_rate)
+    or None.
 
     An odd frame side loses its last pixel (frame_size.py); the audio is trimmed / padded to the frames.
     """
     T, fps = motion.num_frames, motion.fps
-    waveform, sample_rate = _soundtrack(audio, T, fps)
+    soundtrack = _soundtrack(audio, T, fps)
+    sample_rate = None if soundtrack is None else soundtrack.sample_rate
     encoder = None
     completed = False
     try:
         for start, rgb, mask, renderer in render_chunks(face, motion, options, reference):
             if encoder is None:
                 H, W = encodable_size(renderer.height, renderer.width)
-                encoder = _Encoder(path, W, H, fps, sample_rate, 1 if waveform is None else waveform.shape[0],
+                encoder = _Encoder(path, W, H, fps, sample_rate, 1 if soundtrack is None else soundtrack.channels,
                                    crf, preset)
                 encoder.start()
                 x0, y0, w, h = renderer.box
@@ -173,10 +166,9 @@ def render_to_video(face: Face, motion: Motion, path: str, options: RenderOption
             frames[:, y0:y0 + h, x0:x0 + w] = (blended * 255).round().clamp(0, 255).to(torch.uint8).cpu()
             frames = frames[:, :H, :W]
             chunk_audio = None
-            if waveform is not None:
-                s0 = samples_for_frames(start, sample_rate, fps)
-                s1 = samples_for_frames(start + t, sample_rate, fps)
-                chunk_audio = waveform[:, s0:s1]
+            if soundtrack is not None:  # read from the source (tensor or file) for this chunk only
+                chunk_audio = soundtrack.read(samples_for_frames(start, sample_rate, fps),
+                                              samples_for_frames(start + t, sample_rate, fps))
             encoder.put(frames, chunk_audio)
         completed = True
     finally:
@@ -192,29 +184,31 @@ def render_to_video(face: Face, motion: Motion, path: str, options: RenderOption
     return path
 
 
-def select_audio(motion: Motion, audio_features=None, audio: dict | None = None) -> tuple[torch.Tensor, int] | None:
+def select_audio(motion: Motion, audio_features=None, audio: dict | None = None) -> Samples | None:
     """The soundtrack for a render: core AUDIO if given (usually the original quality), else the features' audio.
 
-    Returns (waveform [C, S] float32, sample_rate) or None. Raises ValueError when the audio's frame count
+    Returns Samples ([C, S], read chunk by chunk while encoding; a view, no copy) or None. Raises ValueError when the audio's frame count
     (timing.frames_for_samples) or fps disagrees with the motion's, naming both and the fix.
     """
     from ..timing import frames_for_samples
 
     T, fps = motion.num_frames, motion.fps
     if audio is not None:
-        waveform, sample_rate = audio["waveform"], int(audio["sample_rate"])
-        if waveform.ndim != 3 or waveform.shape[0] < 1:
-            raise ValueError(f"audio: expected a waveform [B, C, S], got {tuple(waveform.shape)}")
-        frames = frames_for_samples(waveform.shape[-1], sample_rate, fps)
+        if not isinstance(audio, StreamedAudio):
+            waveform = audio["waveform"]
+            if waveform.ndim != 3 or waveform.shape[0] < 1:
+                raise ValueError(f"audio: expected a waveform [B, C, S], got {tuple(waveform.shape)}")
+        samples = samples_of(audio)
+        frames = frames_for_samples(samples.length, samples.sample_rate, fps)
         if frames != T:
-            raise ValueError(f"audio: {waveform.shape[-1] / sample_rate:.3f} s of audio makes {frames} frames at "
+            raise ValueError(f"audio: {samples.length / samples.sample_rate:.3f} s of audio makes {frames} frames at "
                              f"{fps} fps but the motion has {T}; use the audio the motion was sampled from")
-        return waveform[0].float().cpu(), sample_rate
+        return samples
     if audio_features is not None:
         if audio_features.num_frames != T or abs(audio_features.fps - fps) > 1e-6:
             raise ValueError(f"audio_features: {audio_features.num_frames} frames at {audio_features.fps} fps but "
                              f"the motion has {T} frames at {fps} fps; connect the features the motion came from")
-        return audio_features.waveform.float().cpu()[None], int(audio_features.sample_rate)
+        return audio_features.samples
     return None
 
 
@@ -229,17 +223,17 @@ def write_frames(path: str, frames: torch.Tensor, fps: float, audio: dict | None
     if T == 0:
         raise ValueError("frames: no frames to encode")
     H, W = encodable_size(frames.shape[1], frames.shape[2])
-    soundtrack = None if audio is None else (audio["waveform"][0].float().cpu(), int(audio["sample_rate"]))
-    waveform, sample_rate = _soundtrack(soundtrack, T, fps)
-    encoder = _Encoder(path, W, H, fps, sample_rate, 1 if waveform is None else waveform.shape[0], crf, preset)
+    soundtrack = _soundtrack(None if audio is None else samples_of(audio), T, fps)
+    sample_rate = None if soundtrack is None else soundtrack.sample_rate
+    encoder = _Encoder(path, W, H, fps, sample_rate, 1 if soundtrack is None else soundtrack.channels, crf, preset)
     encoder.start()
     try:
         for start in range(0, T, chunk):
             piece = (frames[start:start + chunk, :H, :W, :3].float().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
             piece_audio = None
-            if waveform is not None:
-                piece_audio = waveform[:, samples_for_frames(start, sample_rate, fps):
-                                       samples_for_frames(start + piece.shape[0], sample_rate, fps)]
+            if soundtrack is not None:
+                piece_audio = soundtrack.read(samples_for_frames(start, sample_rate, fps),
+                                              samples_for_frames(start + piece.shape[0], sample_rate, fps))
             encoder.put(piece, piece_audio)
     finally:
         encoder.finish()

@@ -16,5 +16,5 @@ What the renderer gets (MoDiT Wav2Lip Reference -> IMAGE "lip_reference"):
   final pixels.
 
 Modules: network.py (the generator), checkpoint.py (public .pth / safetensors loading and checks), face_crop.py
-(box, 96x96 BGR input, paste-back), reference.py (mel windows, batched loop), model.py (the Wav2LipModel handle).
+(box, 96x96 BGR input, paste-back), reference.py (the batched loop; its mel windows come from audio/lip_windows.py), model.py (the Wav2LipModel handle).
 """

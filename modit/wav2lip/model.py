@@ -13,7 +13,8 @@ from ..types import AudioFeatures, Face
 from .checkpoint import load_wav2lip
 from .face_crop import DEFAULT_PADS, face_box
 from .network import Wav2Lip
-from .reference import lip_sync, mel_windows_for
+from ..audio.lip_windows import MelWindows
+from .reference import lip_sync
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class Wav2LipModel:
         T = audio.num_frames
         source = face.crop.unsqueeze(0) if frames is None else frames  # [1 or T, N, N, 3]
         box = face_box(face.landmarks, face.crop_size, pads).rescaled(source.shape[1])
-        mel = mel_windows_for(audio)  # [T, 80, 16]
+        mel = MelWindows(audio, torch.device("cpu"))  # [T, 80, 16], built per batch (the network moves them)
         itemsize = torch.empty((), dtype=self.dtype).element_size()
         per_frame = _NETWORK_BYTES_PER_FRAME_FP32 * itemsize // 4 + _FRAME_COPIES * source[0].numel() * 4
         memory = min(batch_size, T) * per_frame

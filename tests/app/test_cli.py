@@ -68,3 +68,33 @@ def test_bad_inputs_give_plain_errors(tmp_path, speech):
     bad_audio = _generate("--image", PORTRAIT, "--audio", str(broken), "--out", str(tmp_path / "b.mp4"))
     assert bad_audio.returncode == 2 and "not a readable audio file" in bad_audio.stderr
     assert not (tmp_path / "a.mp4").exists() and not (tmp_path / "b.mp4").exists()
+
+
+def test_streaming_workflow_soundtrack_is_the_input(tmp_path, speech):
+    """The long-audio workflow (Render To Video) on a short clip, through the CLI's streamed (file-backed) audio:
+    every frame is there, the audio track covers the frames and is the input's mono mix (after AAC)."""
+    import av
+
+    out = tmp_path / "long.mp4"
+    workflow = os.path.join(ROOT, "workflows", "api", "modit_long_audio_to_file.json")
+    result = _generate("--image", PORTRAIT, "--audio", speech, "--out", str(out), "--steps", "2",
+                       "--workflow", workflow)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with av.open(str(out)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    with av.open(str(out)) as container:
+        stream = container.streams.audio[0]
+        rate = stream.rate
+        track = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(stream)])
+    source, source_rate = soundfile.read(speech, dtype="float32")
+    mono = source.mean(1)  # the features' aligned audio: the mono mix at the source rate
+    assert frames == 63 and rate == source_rate
+    assert abs(track.shape[0] / rate - 63 / 25) < 1024 / rate + 1e-9, "the audio covers the frames exactly"
+    # AAC adds a priming delay and coding noise: find the lag, then the two must agree closely
+    n = mono.shape[0]
+    lags = range(0, 4096)
+    scores = [float(np.dot(track[lag:lag + n - 4096], mono[:n - 4096])) for lag in lags]
+    lag = int(np.argmax(scores))
+    a, b = track[lag:lag + n - 4096], mono[:n - 4096]
+    assert np.corrcoef(a, b)[0, 1] > 0.98, "the soundtrack is the input speech"
+    assert np.sqrt(np.mean(a ** 2)) == pytest.approx(np.sqrt(np.mean(b ** 2)), rel=0.05), "at the input's level"

@@ -94,8 +94,8 @@ def test_audio_that_does_not_match_the_frames_is_refused():
     with pytest.raises(ValueError, match="motion has 10"):
         select_audio(talking(T), None, long_audio)
     stereo = {"waveform": torch.zeros(1, 2, samples_for_frames(T, 44100, FPS)), "sample_rate": 44100}
-    waveform, rate = select_audio(talking(T), features(T), stereo)  # core AUDIO wins when both are given
-    assert waveform.shape[0] == 2 and rate == 44100
+    soundtrack = select_audio(talking(T), features(T), stereo)  # core AUDIO wins when both are given
+    assert soundtrack.channels == 2 and soundtrack.sample_rate == 44100
 
 
 def test_render_to_video_node(small_face, user_dirs):

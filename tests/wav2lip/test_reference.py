@@ -10,7 +10,12 @@ from comfyui_modit.modit.timing import samples_for_frames
 from comfyui_modit.modit.types import AudioFeatures
 from comfyui_modit.modit.wav2lip.face_crop import FaceBox, crop_faces, face_box
 from comfyui_modit.modit.wav2lip.model import Wav2LipModel
-from comfyui_modit.modit.wav2lip.reference import lip_sync, mel_windows_for
+from comfyui_modit.modit.audio.lip_windows import MelWindows
+from comfyui_modit.modit.wav2lip.reference import lip_sync
+
+
+def mel_windows_for(audio):
+    return MelWindows(audio, torch.device("cpu")).windows()
 
 BOX = FaceBox(16, 8, 56, 60, 64)
 
@@ -184,10 +189,10 @@ def test_bfloat16_weights_give_float32_frames_close_to_fp32(random_network, make
     assert (out - reference).abs().max() < 0.02
 
 
-def test_mel_in_chunks_equals_one_pass(make_audio, monkeypatch):
-    from comfyui_modit.modit.wav2lip import reference
-
+def test_mel_windows_in_batches_equal_one_pass(make_audio):
+    """lip_sync reads MelWindows batch by batch; the batches join to the one-pass windows."""
     audio = make_audio(9)
-    one_pass = mel_windows_for(audio)
-    monkeypatch.setattr(reference, "MEL_CHUNK", 7)
-    torch.testing.assert_close(mel_windows_for(audio), one_pass, rtol=0, atol=1e-5)
+    windows = MelWindows(audio, torch.device("cpu"))
+    one_pass = windows.windows()
+    assert windows.shape == tuple(one_pass.shape)
+    torch.testing.assert_close(torch.cat([windows[a:a + 4] for a in range(0, 9, 4)]), one_pass, rtol=0, atol=1e-5)
