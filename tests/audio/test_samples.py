@@ -5,7 +5,7 @@ import pytest
 import soundfile
 import torch
 
-from comfyui_modit.modit import graph_runner
+from comfyui_modit.modit_app import graph_runner
 from comfyui_modit.modit.audio.encoder import AudioEncoder
 from comfyui_modit.modit.audio.features import FeatureTrack
 from comfyui_modit.modit.audio.samples import (FileSamples, Resampled, StreamedAudio, TensorSamples, decode_to_file,
