@@ -132,7 +132,9 @@ def _plot_pixels(page, node_id):
 def test_executed_nodes_show_duration_and_curves(server, page):
     track_choice = f"{TRACK}.safetensors [input]"
     offered = page.evaluate("fetch('/object_info/MoDiTLoadMotion').then(r => r.json())"
-                            ".then(i => i.MoDiTLoadMotion.input.required.track[0])")
+                            ".then(i => i.MoDiTLoadMotion.input.required.track)"
+                            # V3 dropdowns are served as ["COMBO", {"options": [...]}] (V1: [[...], {...}])
+                            ".then(t => t[0] === 'COMBO' ? t[1].options : t[0])")
     assert track_choice in offered, f"the server does not offer the test track: {offered}"
 
     page.evaluate(f"window.app.loadGraphData({json.dumps(_ui_graph(track_choice))}).then(() => true)")
