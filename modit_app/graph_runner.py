@@ -60,7 +60,7 @@ class LoadAudio:
     RETURN_TYPES = ("AUDIO",)
 
     def run(self, audio: str):
-        from .audio.samples import decode_to_file
+        from ..modit.audio.samples import decode_to_file
 
         # Decoded chunk by chunk into a temporary file: an hour of speech is never held in memory. The result is
         # a core AUDIO dict (audio["waveform"] builds the tensor) whose samples the pack's nodes read in windows.
