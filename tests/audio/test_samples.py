@@ -13,7 +13,7 @@ from comfyui_modit.modit.audio.samples import (FileSamples, Resampled, StreamedA
 from comfyui_modit.modit.audio.resample import resample
 from comfyui_modit.modit.audio.normalization import utterance_centre
 from comfyui_modit.modit.timing import samples_for_frames
-from comfyui_modit.nodes.audio import MoDiTEncodeAudio
+from comfyui_modit.nodes import run_node
 
 RATE = 22050
 
@@ -74,7 +74,7 @@ def test_file_and_tensor_give_the_same_features_and_nothing_audio_sized(wav, mon
         raise AssertionError("the whole recording was built as a tensor")
 
     monkeypatch.setattr(FileSamples, "tensor", no_whole_tensor)
-    features, audio, frame_count, fps = MoDiTEncodeAudio().encode(streamed, 25.0)
+    features, audio, frame_count, fps = run_node("MoDiTEncodeAudio", audio=streamed, fps=25.0)
     assert isinstance(features.track, FeatureTrack) and frame_count == from_tensor.num_frames == 113
     assert isinstance(audio, StreamedAudio)  # Encode Audio's AUDIO output stays on file as well
     monkeypatch.undo()
@@ -92,7 +92,7 @@ def test_file_and_tensor_give_the_same_features_and_nothing_audio_sized(wav, mon
 def test_core_tensor_audio_output_is_a_plain_dict():
     """In ComfyUI the AUDIO input is a tensor: Encode Audio's AUDIO output stays a plain core dict of tensors."""
     x = torch.from_numpy(_speech(1.0, channels=2).T.copy())[None]
-    _, audio, frames, _ = MoDiTEncodeAudio().encode({"waveform": x, "sample_rate": RATE}, 25.0)
+    _, audio, frames, _ = run_node("MoDiTEncodeAudio", audio={"waveform": x, "sample_rate": RATE}, fps=25.0)
     assert type(audio) is dict and torch.is_tensor(audio["waveform"])
     assert audio["waveform"].shape == (1, 1, samples_for_frames(frames, RATE, 25.0))
 
