@@ -1,16 +1,14 @@
 """The face gallery's meters (bench/gallery_meters.py) on constructed images and landmarks: no dlib, no shared data."""
 import importlib.util
-import os
 
 import numpy as np
 import pytest
 
 cv2 = pytest.importorskip("cv2")
 
-_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "gallery_meters.py")
-_spec = importlib.util.spec_from_file_location("gallery_meters", _PATH)
-meters = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(meters)
+from .bench_files import load_bench_module
+
+meters = load_bench_module("gallery_meters")
 
 IOD = meters.NORM_IOD
 

@@ -2,7 +2,6 @@
 
 The bench reports each generate run's peak RSS from its ru_maxrss, which Linux never reports below the spawning
 process's own peak; an hour of speech held by the bench (317 MB) once passed for 160 MB of the run's own."""
-import importlib.util
 import os
 import subprocess
 import sys
@@ -10,21 +9,16 @@ import sys
 import numpy as np
 import pytest
 
+from ..bench_files import load_bench_module
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BENCH = os.path.join(ROOT, "bench", "bench_end_to_end.py")
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_end_to_end", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_speech_is_the_sample_repeated_to_the_length(tmp_path):
     soundfile = pytest.importorskip("soundfile")
     cv2 = pytest.importorskip("cv2")
-    bench = _bench()
+    bench = load_bench_module("bench_end_to_end")
     bench.WRITE_BLOCK = 10_000  # several blocks, none aligned with the sample's length
     image, audio = bench.make_inputs(str(tmp_path), 7.5, 48)
     written, rate = soundfile.read(audio, dtype="float32")

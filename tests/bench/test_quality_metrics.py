@@ -1,26 +1,14 @@
 """Quality metrics behave on constructed cases: true lag found, noise raises jitter, known blinks counted.
 
 Lip sync is the library's (MoDiT Lip Sync Score); jitter and blinks are bench-only (bench/metric_*.py)."""
-import importlib.util
-import os
-
 import numpy as np
 
 from comfyui_modit.modit.quality.lip_sync import mouth_opening, speech_envelope, sync_offset
 
+from ..bench_files import load_bench_module
 
-def _bench_module(name: str):
-    """bench/<name>.py (bench-only code, not part of the pack), loaded by its path."""
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "bench",
-                        f"{name}.py")
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-detect_blinks = _bench_module("metric_blinks").detect_blinks
-landmark_jitter = _bench_module("metric_jitter").landmark_jitter
+detect_blinks = load_bench_module("metric_blinks").detect_blinks
+landmark_jitter = load_bench_module("metric_jitter").landmark_jitter
 
 
 def _speech_like(T, seed=0):
