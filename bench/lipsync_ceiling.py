@@ -42,7 +42,7 @@ def load_split(folder: str) -> list[dict]:
             if n < 25:
                 continue
             utterances.append({"features": tensors["features"][sl].float(), "mouth": tensors["mouth_open"][sl].float(),
-                               "level": tensors["level_db"][sl].float()})
+                               "level": tensors["level_db"][sl].float(), "frame_index": tensors["frame_index"][sl]})
         if utterances:
             clips.append({"name": os.path.basename(path)[:-12], "utterances": utterances})
     return clips
@@ -128,11 +128,13 @@ class ConvRegressor(nn.Module):
         return self.head(self.body(x.transpose(1, 2))).squeeze(1)
 
 
-def train_conv(train: list[dict], opts: dict, seed: int = 0, epochs: int = 40) -> callable:
+def train_conv(train: list[dict], opts: dict, seed: int = 0, epochs: int = 40, featurize=None) -> callable:
+    """featurize(utterance) -> network input [T, D]; default: the mel80 features through prepare() with opts."""
+    if featurize is None:
+        featurize = lambda u: prepare(u["features"], opts["variance"], opts["deltas"], opts["bands"])  # noqa: E731
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    items = [(prepare(u["features"], opts["variance"], opts["deltas"], opts["bands"]), zscore(u["mouth"]))
-             for c in train for u in c["utterances"]]
+    items = [(featurize(u), zscore(u["mouth"])) for c in train for u in c["utterances"]]
     clip_frames = [sum(len(u["mouth"]) for u in c["utterances"]) for c in train for _ in c["utterances"]]
     dim = items[0][0].shape[1]
     model = ConvRegressor(dim, opts["context"], opts.get("width", 64))
@@ -169,7 +171,7 @@ def train_conv(train: list[dict], opts: dict, seed: int = 0, epochs: int = 40) -
 
     def predict(u):
         with torch.no_grad():
-            return model(prepare(u["features"], opts["variance"], opts["deltas"], opts["bands"])[None])[0].numpy()
+            return model(featurize(u)[None])[0].numpy()
 
     return predict
 
