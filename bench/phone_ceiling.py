@@ -12,7 +12,7 @@ phones alone, visemes alone, phones + mel80, beside mel80 alone and loudness.
 
 Decoders (--decoders): allphone_<lw>_<pip> (phone-loop search with the bundled phone LM, language weight lw, phone
 insertion probability pip), words (the bundled word LM + cmudict; each word's dictionary phones share its frames
-evenly). Decoded phones are cached as JSON under --cache. Needs `pip install pocketsphinx` (bench/requirements.txt).
+evenly). With several decoders, "ensemble" also trains on their mean occupancy. Decoded phones are cached as JSON under --cache. Needs `pip install pocketsphinx` (bench/requirements.txt).
 """
 import argparse
 import json
@@ -102,7 +102,10 @@ def smooth(x: torch.Tensor, sigma: float) -> torch.Tensor:
 def featurizers(decoder: str) -> dict:
     vis = torch.from_numpy(phones.viseme_matrix())
     mel = lambda u: ceiling.prepare(u["features"], False, False, False)  # noqa: E731  the conv_ctx7 input
-    ph = lambda u: u["phones"][decoder]  # noqa: E731
+    if decoder == "ensemble":  # the mean occupancy of every decoder attached: a crude soft posterior
+        ph = lambda u: torch.stack(list(u["phones"].values())).mean(0)  # noqa: E731
+    else:
+        ph = lambda u: u["phones"][decoder]  # noqa: E731
     level = lambda u: ((u["level"] - u["level"].mean()) / 10)[:, None]  # noqa: E731
     return {
         "phones": ph,
@@ -149,9 +152,12 @@ def main() -> int:
               f"{'':6s} {ceiling.score(train, f)[0]:8.3f}", flush=True)
         mean, sd = run(train, val, None, args.seeds, args.epochs)
         print(f"{'-':18s} {'mel80 conv':16s} {mean[0]:7.3f} {mean[1]:8.3f} {sd[1]:6.3f} {mean[2]:8.3f}", flush=True)
-    for decoder in args.decoders:
-        spent = attach_phones(train, args.shards, "train", decoder, args.cache)
-        spent += attach_phones(val, args.shards, "val", decoder, args.cache)
+    for decoder in args.decoders + (["ensemble"] if len(args.decoders) > 1 else []):
+        if decoder == "ensemble":
+            spent = 0.0
+        else:
+            spent = attach_phones(train, args.shards, "train", decoder, args.cache)
+            spent += attach_phones(val, args.shards, "val", decoder, args.cache)
         if spent:
             print(f"# decoded with {decoder} in {spent:.0f} s for {(n_train + n_val) / 25:.0f} s of kept speech "
                   "(whole clips decoded)", flush=True)
