@@ -27,7 +27,7 @@ import lipsync_ceiling as ceiling  # bench/ is sys.path[0] when this file runs: 
 from _pack import load_pack
 
 load_pack()
-from comfyui_modit.modit.audio import phones  # noqa: E402
+import phone_features as phones  # noqa: E402  (bench-only: PocketSphinx is not a runtime dependency)
 from comfyui_modit.modit.data import video  # noqa: E402
 
 TALKING = "/work/shared/data/talking"

@@ -1,4 +1,4 @@
-"""Phone occupancy per video frame (modit/audio/phones.py): shares, silence, piece-by-piece decoding, the clear
+"""Phone occupancy per video frame (bench/phone_features.py, bench-only): shares, silence, piece-by-piece decoding, the clear
 error without PocketSphinx. The recogniser tests read the bundled samples/speech.wav and skip without pocketsphinx."""
 import os
 import sys
@@ -6,7 +6,9 @@ import sys
 import numpy as np
 import pytest
 
-from comfyui_modit.modit.audio import phones
+from ..bench_files import load_bench_module
+
+phones = load_bench_module("phone_features")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SIL, AA, M = (phones.PHONES.index(p) for p in ("SIL", "AA", "M"))
