@@ -122,13 +122,11 @@ def phone_track(waveform: np.ndarray, sample_rate: int, num_frames: int, fps: fl
                 pip: float = DEFAULT_PIP, chunk_seconds: float = CHUNK_SECONDS,
                 overlap_seconds: float = OVERLAP_SECONDS) -> np.ndarray:
     """Mono speech [S] at sample_rate (sample 0 = frame 0's start) -> [num_frames, 40] phone occupancy."""
-    import torch
-
-    from .resample import to_16k_mono
+    import librosa
 
     wave = np.asarray(waveform, np.float32)
     if sample_rate != SAMPLE_RATE:
-        wave = to_16k_mono(torch.from_numpy(wave).reshape(1, 1, -1), int(sample_rate))[0].numpy()
+        wave = librosa.resample(wave, orig_sr=int(sample_rate), target_sr=SAMPLE_RATE).astype(np.float32)
     labels = decode_labels(wave, lw, pip, chunk_seconds, overlap_seconds)
     log.debug("phone track: %d labels, %d frames at %s fps", len(labels), num_frames, fps)
     return occupancy(labels, num_frames, fps)
