@@ -31,6 +31,7 @@ class SourceMouth:
     shows_teeth: float  # 0..1: how far the source's own opening already shows an interior to reuse
     split: float  # 0..1: the depth (share of the source opening) where the upper lip's part ends
     colourful: float = 1.0  # 0 for a black-and-white photo (grey lips): the interior then takes no tint
+    lip_rim: float = 1.0  # 0..1: how far the opening's lowest rows are lip (1) rather than teeth reaching the lip (0)
 
     @property
     def width(self) -> torch.Tensor:
@@ -71,7 +72,16 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
         # few pixels between closed lips get generic teeth when the mouth opens wider).
         shows *= float(smoothstep(0.6, 0.85, (bright @ luma_weights) / skin_luma.clamp_min(1e-3)))
         teeth = teeth + shows * (bright - teeth)  # the source's own teeth set the colour
-    return SourceMouth(upper, lower, lip, skin_luma, teeth, shows, split, colourful)
+        # Where the upper teeth reach down to the lower lip, the opening's lowest rows are teeth, not the lower
+        # lip's rim: carried with the lower lip they would draw a bright line along its inner edge. (The
+        # opening's brightest row stands for the teeth: averaged across the columns, gaps between teeth included,
+        # it is what their lowest rows read too where the teeth go on down to the lip.)
+        lip_luma = lip @ luma_weights
+        toward_teeth = (profile[-2:].mean() - lip_luma) / (profile.max() - lip_luma).clamp_min(0.05)
+        lip_rim = 1.0 - float(smoothstep(0.3, 0.7, toward_teeth)) * shows
+    else:
+        lip_rim = 1.0
+    return SourceMouth(upper, lower, lip, skin_luma, teeth, shows, split, colourful, lip_rim)
 
 
 def _tinted(rgb: torch.Tensor, colourful: float) -> torch.Tensor:
@@ -150,8 +160,8 @@ def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, ima
     src_depth, src_height = _source_rows(source, u)
     # The lower lip's own inner rim stays with the lower lip even when the rest hangs from the upper one (split 1:
     # a smile's teeth fill the opening); carried up with the teeth it would draw a lip-coloured band across the
-    # opening, under a dark notch at each corner.
-    rim = torch.minimum(0.25 * src_height, 0.03 * source.width)
+    # opening, under a dark notch at each corner. Where the teeth reach the lip there is no rim (lip_rim 0).
+    rim = torch.minimum(0.25 * src_height, 0.03 * source.width) * source.lip_rim
     upper_part = torch.minimum(source.split * src_height, src_height - rim).clamp_min(1e-3)
     lower_part = (src_height - upper_part).clamp_min(1e-3)
     upper_half = from_upper * lower_part <= from_lower * upper_part  # the same split at zero motion
