@@ -48,6 +48,9 @@ class SourceGeometry:
 
 
 MOUTH_CORNERS = ((78, 61), (308, 291))  # (inner, outer) lip corner landmarks, the subject's right then left
+# The inner-lip points next to each inner corner (upper row, lower row) and the share of the corner's shift they take:
+# moved alone, the corner leaves a kink in the inner lips that opens into a dark wedge (a notch) at each corner.
+CORNER_NEIGHBOURS = ((((191, 95), 0.5), ((80, 88), 0.2)), (((415, 324), 0.5), ((310, 318), 0.2)))
 
 
 def place_mouth_corners(xy: torch.Tensor, shifts: torch.Tensor | None) -> torch.Tensor:
@@ -60,10 +63,13 @@ def place_mouth_corners(xy: torch.Tensor, shifts: torch.Tensor | None) -> torch.
     across = xy[..., left, :] - xy[..., right, :]  # [..., 2] one mouth width, right to left corner
     normal = torch.stack([-across[..., 1], across[..., 0]], -1)
     normal = normal * torch.where(normal[..., 1:] < 0, -1.0, 1.0)  # pointing down the image
-    for (inner, outer), sign, (out, down) in zip(MOUTH_CORNERS, (-1.0, 1.0), shifts.tolist()):
+    for (inner, outer), neighbours, sign, (out, down) in zip(MOUTH_CORNERS, CORNER_NEIGHBOURS, (-1.0, 1.0),
+                                                            shifts.tolist()):
         shift = sign * out * across + down * normal
         xy[..., inner, :] = xy[..., inner, :] + shift
         xy[..., outer, :] = xy[..., outer, :] + shift
+        for points, share in neighbours:
+            xy[..., points, :] = xy[..., points, :] + share * shift[..., None, :]
     return xy
 
 

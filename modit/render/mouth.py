@@ -90,6 +90,8 @@ def _tinted(rgb: torch.Tensor, colourful: float) -> torch.Tensor:
     return grey + colourful * (rgb - grey)
 
 
+INNER_EDGE = 0.04  # mouth widths: the lips' wet inner edge, shading from the lip's colour into the interior
+CORNER_EDGE = 2.0  # how much wider that edge is at the corners (0: the same everywhere)
 SEAM_WINDOW = 0.1  # mouth widths either side of the corner line searched for the seam
 SEAM_MAX_REACH = 0.12  # mouth widths: the furthest a mouth corner moves outward
 
@@ -223,15 +225,16 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     red = hue * _tinted(torch.tensor([1.15, 0.85, 0.85], device=device), source.colourful)
     level = source.skin_luma.clamp(0.2, 0.8)
     # Throat: lit near the lips, dark toward the back and the corners.
-    light = torch.exp(-to_lip / (0.1 * W)) * (1 - 0.5 * side ** 2)
-    throat = red * (level * (0.12 + 0.3 * light))[..., None]
+    light = torch.exp(-to_lip / (0.08 * W)) * (1 - 0.5 * side ** 2)
+    throat = red * (level * (0.07 + 0.33 * light))[..., None]
     rgb = throat
-    # Tongue: a low hump on the floor of the mouth once it opens a little, in the middle, in shadow.
+    # Tongue: a low hump on the floor of the mouth once it opens a little, in the middle, lit from the front
+    # (lighter than the throat behind it, so the opening is not one dark fill).
     arc = (0.26 * height * (1 - 0.8 * side ** 2)).clamp_min(0)
     soft = (0.05 * W).clamp_min(1.5)
     tongue = smoothstep(arc + soft, arc - soft, below) * smoothstep(0.12, 0.35, opening) * (1 - side ** 2)
     top = smoothstep(0.0, arc.clamp_min(1e-3), below)  # 0 at the lower lip, 1 at the hump
-    tongue_rgb = red * (level * (0.2 + 0.12 * top))[..., None]
+    tongue_rgb = red * (level * (0.3 + 0.15 * top))[..., None]
     rgb = rgb + (0.85 * tongue)[..., None] * (tongue_rgb - rgb)
     # Teeth only where the source showed none of its own (those come with its interior).
     generic = 1.0 - source.shows_teeth
@@ -256,8 +259,11 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     # A soft shadow under each lip's edge.
     shadow = 0.65 + 0.35 * smoothstep(0.0, (0.03 * W).clamp_min(1.0), to_lip)
     rgb = rgb * shadow[..., None]
-    # The lip's wet inner edge, shaded: a sub-pixel ramp from the lip's colour, so the edge is antialiased.
-    edge = smoothstep(0.0, 1.5, to_lip)[..., None]
+    # The lips' wet inner edge, shaded: a ramp from the lip's colour over INNER_EDGE, so no hard line marks it.
+    # Toward the corners it widens: there the lips' inner surfaces meet at the commissure, and the narrow wedge
+    # of the opening is lip in shadow, not throat (dark, it reads as a notch cut beside each corner).
+    ramp = (INNER_EDGE * W).clamp_min(1.5) * (1 + CORNER_EDGE * smoothstep(0.55, 1.0, side))
+    edge = smoothstep(0.0, ramp, to_lip)[..., None]
     return 0.7 * source.lip + edge * (rgb - 0.7 * source.lip)
 
 
