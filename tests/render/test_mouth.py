@@ -365,3 +365,19 @@ def test_opened_smile_has_no_teeth_line_on_the_lower_lip(astronaut_face):
     for x, y in lower.tolist():
         column = luma(frames[0, round(y) - 3:round(y), round(x)])
         assert column.max() < teeth - 0.1, (column.tolist(), teeth)
+
+
+def test_the_opening_tapers_into_each_mouth_corner(synthetic_faces):
+    """Opening the jaw, the column of the inner lips beside each corner opens less than the next one (no steep
+    wedge, read as a dark notch, beside the corners); a motionless mouth keeps its source shape exactly."""
+    t = render_topology()
+    for face in synthetic_faces[:2]:
+        source = inner_lip_gaps(face.landmarks[None].float(), t)[0]  # [9] px, corner to corner
+        still = drive_landmarks(face, face.beta_0.float()[None], torch.zeros(1, 6), t)
+        assert torch.equal(inner_lip_gaps(still, t)[0], source)
+        for jaw in (0.3, 0.6, 1.0):
+            m = motion(face, [jaw])
+            opened = inner_lip_gaps(drive_landmarks(face, m.expression, torch.zeros(1, 6), t), t)[0] - source
+            for beside, following in ((0, 1), (-1, -2)):
+                assert opened[following] > 0, opened.tolist()
+                assert opened[beside] <= 0.75 * opened[following], (jaw, opened.tolist())
