@@ -36,6 +36,7 @@ MOUTH_GRID_CELLS = 224  # longest side of the lips' own flow grid (output px up 
 LID_BLUR = 0.02  # inter-ocular distances: the blur that separates the lid skin's colour from its grain
 GRAIN_BLUR = 0.006  # inter-ocular distances: the grain is what varies faster (pores), not folds or lashes
 LASH_HEIGHT = 0.35  # of the crease-to-margin band: how far the upper lashes reach above the open margin
+LOWER_LID_SHADOW = 0.8  # the raised lower lid's brightness where it meets the upper one (1 at its foot)
 LOWER_LID_REACH = 2.5  # how far below the raised lower margin its skin is painted, in rises (1: the open margin)
 LASHES = 0.6  # how dark the lash line along a lowered lid's margin is (0..1)
 LASH_WIDTH = 0.035  # of the eye's width: the lash line's width
@@ -273,8 +274,8 @@ class FlowRenderer:
             # Colours are read above the margin lifted by the full lift, also near the corners where the lid itself
             # starts at the margin: read there, the corners' lashes would outline the closed lid as an almond.
             above_lift = depth + (lift[:, None, None] * (1 - arch_at(u)))
-            colour = self._brighter([self._sample_lid(self.skin_colour, affine, pixels, down, -(above_lift + k * b))
-                                     for k in (0.25, 1.25)])
+            colour = self._brighter(*[self._sample_lid(self.skin_colour, affine, pixels, down, -(above_lift + k * b))
+                                      for k in (0.25, 1.25)])
             # Toward its top the lid takes the colour of the skin just above it (crease shadow, eye shadow), so it
             # continues the face instead of standing out as a lighter lens.
             above = self._sample_lid(self.skin_colour, affine, pixels, down, -(above_lift + 0.1 * b))
@@ -291,18 +292,19 @@ class FlowRenderer:
             # the open margin: the mesh's lower-lid points tend to sit above the visible edge, so the iris's lowest
             # rim would otherwise peek out under a closed lid.
             rise = open_vertices[:, lower] - vertices[:, lower]
-            u, depth, height, width = overlays.mouth_coordinates(vertices[:, lower], vertices[:, lower] + LOWER_LID_REACH * rise,
-                                                                 pixels)
+            reach = vertices[:, lower] + LOWER_LID_REACH * rise
+            u, depth, height, width = overlays.mouth_coordinates(vertices[:, lower], reach, pixels)
             down = overlays.down_axis(vertices[:, lower])
             below = height - depth
-            # The brighter of two depths below it: under-eye shadow alone would draw a dark band under the lash line
-            # of a closed eye, read as the iris showing through the lid.
-            colour = self._brighter([self._sample_lid(self.skin_colour, affine, pixels, down, below + k * b)
-                                     for k in (0.8, 1.6)])
+            # The brighter of two depths below it (under-eye shadow alone draws a dark band under the closed lid's
+            # lash line, read as the iris showing through), in the upper lid's shadow toward the line where they meet.
+            colour = self._brighter(*[self._sample_lid(self.skin_colour, affine, pixels, down, below + k * b)
+                                      for k in (0.8, 1.6)])
             grain = self._sample_lid(self.skin_grain, affine, pixels, down,
                                      below + torch.remainder(depth, (0.5 * b).clamp_min(1.0)))
             skin = colour + grain.clamp(-GRAIN_LIMIT, GRAIN_LIMIT)
-            low_lid = overlays.eyelid(u, depth, height, skin, lashes=0.0)
+            shadow = LOWER_LID_SHADOW + (1 - LOWER_LID_SHADOW) * overlays.smoothstep(0.0, 0.6 * height, depth)
+            low_lid = overlays.eyelid(u, depth, height, skin * shadow[..., None], lashes=0.0)
             low_alpha = overlays.opening_alpha(u, depth, height, width)
             # Both lids as one layer: where they meet (a closed eye) their soft edges add up to full cover, so
             # the closed lid is opaque skin along its lash line (pasted one after the other, a quarter of the eye
@@ -311,11 +313,12 @@ class FlowRenderer:
             lids = (lid_alpha[..., None] * lid + low_alpha[..., None] * low_lid) / cover.clamp_min(1e-6)[..., None]
             self._paste(rgb, box, lids, cover.clamp(0, 1))
 
-    def _brighter(self, colours: list[torch.Tensor]) -> torch.Tensor:
-        """Per pixel, the brightest of colours [T, h, w, 3]."""
-        colour = torch.stack(colours)
-        luma = colour @ torch.tensor([0.299, 0.587, 0.114], device=self.device)
-        return colour.gather(0, luma.argmax(0, keepdim=True)[..., None].expand(-1, -1, -1, -1, 3))[0]
+    def _brighter(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+        """Per pixel, the brighter of two colours [T, h, w, 3], blended over a few levels of luma where they are
+        close: a hard per-pixel choice draws a seam across the lid where the two swap."""
+        luma = torch.tensor([0.299, 0.587, 0.114], device=self.device)
+        t = overlays.smoothstep(-0.03, 0.03, (first - second) @ luma)[..., None]
+        return second + t * (first - second)
 
     def _sample_lid(self, image: torch.Tensor, affine: torch.Tensor, pixels: torch.Tensor, down: torch.Tensor,
                     offset: torch.Tensor) -> torch.Tensor:
