@@ -48,6 +48,9 @@ class SourceGeometry:
 
 
 MOUTH_CORNERS = ((78, 61), (308, 291))  # (inner, outer) lip corner landmarks, the subject's right then left
+# The inner-lip points next to each inner corner (upper row, lower row) and the share of the corner's shift they take:
+# moved alone, the corner leaves a kink in the inner lips that opens into a dark wedge (a notch) at each corner.
+CORNER_NEIGHBOURS = ((((191, 95), 0.5), ((80, 88), 0.2)), (((415, 324), 0.5), ((310, 318), 0.2)))
 
 
 def place_mouth_corners(xy: torch.Tensor, shifts: torch.Tensor | None) -> torch.Tensor:
@@ -60,10 +63,13 @@ def place_mouth_corners(xy: torch.Tensor, shifts: torch.Tensor | None) -> torch.
     across = xy[..., left, :] - xy[..., right, :]  # [..., 2] one mouth width, right to left corner
     normal = torch.stack([-across[..., 1], across[..., 0]], -1)
     normal = normal * torch.where(normal[..., 1:] < 0, -1.0, 1.0)  # pointing down the image
-    for (inner, outer), sign, (out, down) in zip(MOUTH_CORNERS, (-1.0, 1.0), shifts.tolist()):
+    for (inner, outer), neighbours, sign, (out, down) in zip(MOUTH_CORNERS, CORNER_NEIGHBOURS, (-1.0, 1.0),
+                                                            shifts.tolist()):
         shift = sign * out * across + down * normal
         xy[..., inner, :] = xy[..., inner, :] + shift
         xy[..., outer, :] = xy[..., outer, :] + shift
+        for points, share in neighbours:
+            xy[..., points, :] = xy[..., points, :] + share * shift[..., None, :]
     return xy
 
 
@@ -192,8 +198,37 @@ def drive_landmarks(face: Face, expression: torch.Tensor, pose: torch.Tensor,
     need = need.clamp_min(0)  # [T]
     driven = driven + need[:, None, None] * (opened - driven)
     driven = untangle(driven, still, face.neutral_mesh.float(), topology)
+    driven = taper_mouth_corners(driven, still, topology)
     weights = deformable_weights(face, topology)[None, :, None]
     return still + weights * (driven - still)
+
+
+CORNER_TAPER = (0.3, 0.7)  # the opening beside each mouth corner, as a share of the next column's (min, max)
+
+
+def taper_mouth_corners(driven: torch.Tensor, still: torch.Tensor, topology: RenderTopology) -> torch.Tensor:
+    """The inner lips' opening tapered into each mouth corner: the column beside a corner opens CORNER_TAPER of
+    the next column's opening (measured across the mouth, against the source's own expression).
+
+    The basis often lifts the upper lip beside the corner as far as at mid-mouth and the lower lip there not at
+    all (or up), so the opening ends in a steep dark wedge beside each corner, a notch. driven, still:
+    [T, 468, 3] (still: the source's expression at the same pose). A motionless mouth is left exactly as it is.
+    """
+    change = driven - still
+    upper, lower = topology.inner_lip_upper, topology.inner_lip_lower
+    axis = still[:, upper[-1], :2] - still[:, upper[0], :2]
+    axis = axis / axis.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+    down = torch.stack([-axis[:, 1], axis[:, 0]], -1)
+    down = down * torch.where(down[:, 1:] < 0, -1.0, 1.0)  # [T, 2] image down
+    change = change.clone()
+    for row, opens in ((upper, -1.0), (lower, 1.0)):  # the upper lip opens upward, the lower one downward
+        for beside, next_ in ((row[1], row[2]), (row[-2], row[-3])):
+            o_beside = opens * (change[:, beside, :2] * down).sum(-1)  # [T] px of opening
+            o_next = opens * (change[:, next_, :2] * down).sum(-1)
+            low, high = CORNER_TAPER[0] * o_next, CORNER_TAPER[1] * o_next
+            tapered = torch.where(o_next > 0, torch.minimum(torch.maximum(o_beside, low), high), o_beside)
+            change[:, beside, :2] += (opens * (tapered - o_beside))[:, None] * down
+    return still + change
 
 
 def _signed_areas(xy: torch.Tensor, triangles: torch.Tensor) -> torch.Tensor:

@@ -31,6 +31,7 @@ class SourceMouth:
     shows_teeth: float  # 0..1: how far the source's own opening already shows an interior to reuse
     split: float  # 0..1: the depth (share of the source opening) where the upper lip's part ends
     colourful: float = 1.0  # 0 for a black-and-white photo (grey lips): the interior then takes no tint
+    lip_rim: float = 1.0  # 0..1: how far the opening's lowest rows are lip (1) rather than teeth reaching the lip (0)
 
     @property
     def width(self) -> torch.Tensor:
@@ -71,7 +72,16 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
         # few pixels between closed lips get generic teeth when the mouth opens wider).
         shows *= float(smoothstep(0.6, 0.85, (bright @ luma_weights) / skin_luma.clamp_min(1e-3)))
         teeth = teeth + shows * (bright - teeth)  # the source's own teeth set the colour
-    return SourceMouth(upper, lower, lip, skin_luma, teeth, shows, split, colourful)
+        # Where the upper teeth reach down to the lower lip, the opening's lowest rows are teeth, not the lower
+        # lip's rim: carried with the lower lip they would draw a bright line along its inner edge. (The
+        # opening's brightest row stands for the teeth: averaged across the columns, gaps between teeth included,
+        # it is what their lowest rows read too where the teeth go on down to the lip.)
+        lip_luma = lip @ luma_weights
+        toward_teeth = (profile[-2:].mean() - lip_luma) / (profile.max() - lip_luma).clamp_min(0.05)
+        lip_rim = 1.0 - float(smoothstep(0.3, 0.7, toward_teeth)) * shows
+    else:
+        lip_rim = 1.0
+    return SourceMouth(upper, lower, lip, skin_luma, teeth, shows, split, colourful, lip_rim)
 
 
 def _tinted(rgb: torch.Tensor, colourful: float) -> torch.Tensor:
@@ -80,6 +90,9 @@ def _tinted(rgb: torch.Tensor, colourful: float) -> torch.Tensor:
     return grey + colourful * (rgb - grey)
 
 
+INNER_EDGE = 0.04  # mouth widths: the lips' wet inner edge, shading from the lip's colour into the interior
+CORNER_EDGE = 1.0  # how much wider that edge is at the corners (0: the same everywhere; at 2 the face stack
+# re-reading rendered frames recovers the jaw less well: tests/extraction, r 0.90 against 0.94)
 SEAM_WINDOW = 0.1  # mouth widths either side of the corner line searched for the seam
 SEAM_MAX_REACH = 0.12  # mouth widths: the furthest a mouth corner moves outward
 
@@ -150,8 +163,8 @@ def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, ima
     src_depth, src_height = _source_rows(source, u)
     # The lower lip's own inner rim stays with the lower lip even when the rest hangs from the upper one (split 1:
     # a smile's teeth fill the opening); carried up with the teeth it would draw a lip-coloured band across the
-    # opening, under a dark notch at each corner.
-    rim = torch.minimum(0.25 * src_height, 0.03 * source.width)
+    # opening, under a dark notch at each corner. Where the teeth reach the lip there is no rim (lip_rim 0).
+    rim = torch.minimum(0.25 * src_height, 0.03 * source.width) * source.lip_rim
     upper_part = torch.minimum(source.split * src_height, src_height - rim).clamp_min(1e-3)
     lower_part = (src_height - upper_part).clamp_min(1e-3)
     upper_half = from_upper * lower_part <= from_lower * upper_part  # the same split at zero motion
@@ -213,15 +226,16 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     red = hue * _tinted(torch.tensor([1.15, 0.85, 0.85], device=device), source.colourful)
     level = source.skin_luma.clamp(0.2, 0.8)
     # Throat: lit near the lips, dark toward the back and the corners.
-    light = torch.exp(-to_lip / (0.1 * W)) * (1 - 0.5 * side ** 2)
-    throat = red * (level * (0.12 + 0.3 * light))[..., None]
+    light = torch.exp(-to_lip / (0.08 * W)) * (1 - 0.5 * side ** 2)
+    throat = red * (level * (0.07 + 0.33 * light))[..., None]
     rgb = throat
-    # Tongue: a low hump on the floor of the mouth once it opens a little, in the middle, in shadow.
+    # Tongue: a low hump on the floor of the mouth once it opens a little, in the middle, lit from the front
+    # (lighter than the throat behind it, so the opening is not one dark fill).
     arc = (0.26 * height * (1 - 0.8 * side ** 2)).clamp_min(0)
     soft = (0.05 * W).clamp_min(1.5)
     tongue = smoothstep(arc + soft, arc - soft, below) * smoothstep(0.12, 0.35, opening) * (1 - side ** 2)
     top = smoothstep(0.0, arc.clamp_min(1e-3), below)  # 0 at the lower lip, 1 at the hump
-    tongue_rgb = red * (level * (0.2 + 0.12 * top))[..., None]
+    tongue_rgb = red * (level * (0.3 + 0.15 * top))[..., None]
     rgb = rgb + (0.85 * tongue)[..., None] * (tongue_rgb - rgb)
     # Teeth only where the source showed none of its own (those come with its interior).
     generic = 1.0 - source.shows_teeth
@@ -246,8 +260,11 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     # A soft shadow under each lip's edge.
     shadow = 0.65 + 0.35 * smoothstep(0.0, (0.03 * W).clamp_min(1.0), to_lip)
     rgb = rgb * shadow[..., None]
-    # The lip's wet inner edge, shaded: a sub-pixel ramp from the lip's colour, so the edge is antialiased.
-    edge = smoothstep(0.0, 1.5, to_lip)[..., None]
+    # The lips' wet inner edge, shaded: a ramp from the lip's colour over INNER_EDGE, so no hard line marks it.
+    # Toward the corners it widens: there the lips' inner surfaces meet at the commissure, and the narrow wedge
+    # of the opening is lip in shadow, not throat (dark, it reads as a notch cut beside each corner).
+    ramp = (INNER_EDGE * W).clamp_min(1.5) * (1 + CORNER_EDGE * smoothstep(0.55, 1.0, side))
+    edge = smoothstep(0.0, ramp, to_lip)[..., None]
     return 0.7 * source.lip + edge * (rgb - 0.7 * source.lip)
 
 

@@ -36,6 +36,10 @@ MOUTH_GRID_CELLS = 224  # longest side of the lips' own flow grid (output px up 
 LID_BLUR = 0.02  # inter-ocular distances: the blur that separates the lid skin's colour from its grain
 GRAIN_BLUR = 0.006  # inter-ocular distances: the grain is what varies faster (pores), not folds or lashes
 LASH_HEIGHT = 0.35  # of the crease-to-margin band: how far the upper lashes reach above the open margin
+LOWER_LID_SHADOW = 0.8  # the raised lower lid's brightness where it meets the upper one (1 at its foot)
+LOWER_LID_REACH = 2.5  # how far below the raised lower margin its skin is painted, in rises (1: the open margin)
+LASHES = 0.6  # how dark the lash line along a lowered lid's margin is (0..1)
+LASH_WIDTH = 0.035  # of the eye's width: the lash line's width
 GRAIN_LIMIT = 0.035  # the most the copied grain may move a lid pixel (0..1): pores and fine lines, not lashes
 
 
@@ -244,10 +248,12 @@ class FlowRenderer:
                 continue
             pixels = overlays.pixel_centres(box, self.device)
             upper, lower = t.eye_upper[eye].to(self.device), t.eye_lower[eye].to(self.device)
-            alpha = overlays.between_curves_alpha(vertices[:, upper], vertices[:, lower], pixels)  # [T, h, w]
             affine = overlays.fit_affine(open_vertices[:, fit_points], self.vertices[fit_points])
             eyeball = overlays.sample(self.image, overlays.apply_affine(affine, pixels))
-            self._paste(rgb, box, eyeball, alpha)
+            # The eyeball fills the whole open eye, not only the driven opening: the warp squashes the iris and
+            # the lashes into a closing opening, and any of it left under the lids' soft edges shows through them.
+            open_alpha = overlays.between_curves_alpha(open_vertices[:, upper], open_vertices[:, lower], pixels)
+            self._paste(rgb, box, eyeball, open_alpha)
             # The lowered lid: the source's own lid skin (between the crease and the margin, clear of the lashes)
             # stretched down to the lowered margin, with a lash line along it. Sampled by the eye's affine, so the
             # lid keeps the photo's grain; nothing outside the eye opening (brows, glasses) is read or painted.
@@ -265,34 +271,54 @@ class FlowRenderer:
             fade_in = overlays.smoothstep(0.0, lift[:, None, None].clamp_min(1e-3) * arch_at(u), depth)
             # The colour of the lid band or of the skin above the crease, whichever is brighter: the band can be
             # lashes and shadow, and above the crease can be a glasses frame or the brow, never both skin-dark.
-            colour = torch.stack([self._sample_lid(self.skin_colour, affine, pixels, down, -(depth + k * b))
-                                  for k in (0.25, 1.25)])
-            luma = colour @ torch.tensor([0.299, 0.587, 0.114], device=self.device)
-            colour = colour.gather(0, luma.argmax(0, keepdim=True)[..., None].expand(-1, -1, -1, -1, 3))[0]
+            # Colours are read above the margin lifted by the full lift, also near the corners where the lid itself
+            # starts at the margin: read there, the corners' lashes would outline the closed lid as an almond.
+            above_lift = depth + (lift[:, None, None] * (1 - arch_at(u)))
+            colour = self._brighter(*[self._sample_lid(self.skin_colour, affine, pixels, down, -(above_lift + k * b))
+                                      for k in (0.25, 1.25)])
             # Toward its top the lid takes the colour of the skin just above it (crease shadow, eye shadow), so it
             # continues the face instead of standing out as a lighter lens.
-            above = self._sample_lid(self.skin_colour, affine, pixels, down, -(depth + 0.1 * b))
+            above = self._sample_lid(self.skin_colour, affine, pixels, down, -(above_lift + 0.1 * b))
             colour = above + overlays.smoothstep(0.0, 0.5 * height, depth)[..., None] * (colour - above)
             grain = self._sample_lid(self.skin_grain, affine, pixels, down,
                                      -overlays.lid_skin_offsets(depth, 0.45 * b, 1.1 * b))
             skin = colour + grain.clamp(-GRAIN_LIMIT, GRAIN_LIMIT)  # no lash or fold is copied as a streak
-            lid = overlays.eyelid(u, depth, height, skin, lashes=0.6)
-            self._paste(rgb, box, lid, overlays.opening_alpha(u, depth, height, width) * fade_in)
+            # The lash line's width follows the eye's size (a 1 px pencil line on a large eye reads as drawn).
+            lid = overlays.eyelid(u, depth, height, skin, lashes=LASHES,
+                                  lash_width=float((LASH_WIDTH * width).clamp_min(1.0).mean()))
+            lid_alpha = overlays.opening_alpha(u, depth, height, width) * fade_in
             # The raised lower lid: the skin below it (colour from below the region, clear of the dark under the
             # lashes; grain repeated), so no sliver of the eye shows under a closed lid. It reaches a little below
             # the open margin: the mesh's lower-lid points tend to sit above the visible edge, so the iris's lowest
             # rim would otherwise peek out under a closed lid.
             rise = open_vertices[:, lower] - vertices[:, lower]
-            u, depth, height, width = overlays.mouth_coordinates(vertices[:, lower], vertices[:, lower] + 1.8 * rise,
-                                                                 pixels)
+            reach = vertices[:, lower] + LOWER_LID_REACH * rise
+            u, depth, height, width = overlays.mouth_coordinates(vertices[:, lower], reach, pixels)
             down = overlays.down_axis(vertices[:, lower])
             below = height - depth
-            colour = self._sample_lid(self.skin_colour, affine, pixels, down, below + 0.8 * b)
+            # The brighter of two depths below it (under-eye shadow alone draws a dark band under the closed lid's
+            # lash line, read as the iris showing through), in the upper lid's shadow toward the line where they meet.
+            colour = self._brighter(*[self._sample_lid(self.skin_colour, affine, pixels, down, below + k * b)
+                                      for k in (0.8, 1.6)])
             grain = self._sample_lid(self.skin_grain, affine, pixels, down,
                                      below + torch.remainder(depth, (0.5 * b).clamp_min(1.0)))
             skin = colour + grain.clamp(-GRAIN_LIMIT, GRAIN_LIMIT)
-            self._paste(rgb, box, overlays.eyelid(u, depth, height, skin, lashes=0.0),
-                        overlays.opening_alpha(u, depth, height, width))
+            shadow = LOWER_LID_SHADOW + (1 - LOWER_LID_SHADOW) * overlays.smoothstep(0.0, 0.6 * height, depth)
+            low_lid = overlays.eyelid(u, depth, height, skin * shadow[..., None], lashes=0.0)
+            low_alpha = overlays.opening_alpha(u, depth, height, width)
+            # Both lids as one layer: where they meet (a closed eye) their soft edges add up to full cover, so
+            # the closed lid is opaque skin along its lash line (pasted one after the other, a quarter of the eye
+            # under the meeting line would show through).
+            cover = lid_alpha + low_alpha
+            lids = (lid_alpha[..., None] * lid + low_alpha[..., None] * low_lid) / cover.clamp_min(1e-6)[..., None]
+            self._paste(rgb, box, lids, cover.clamp(0, 1))
+
+    def _brighter(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+        """Per pixel, the brighter of two colours [T, h, w, 3], blended over a few levels of luma where they are
+        close: a hard per-pixel choice draws a seam across the lid where the two swap."""
+        luma = torch.tensor([0.299, 0.587, 0.114], device=self.device)
+        t = overlays.smoothstep(-0.03, 0.03, (first - second) @ luma)[..., None]
+        return second + t * (first - second)
 
     def _sample_lid(self, image: torch.Tensor, affine: torch.Tensor, pixels: torch.Tensor, down: torch.Tensor,
                     offset: torch.Tensor) -> torch.Tensor:

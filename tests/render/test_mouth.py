@@ -321,3 +321,63 @@ def test_mouth_corner_moves_to_where_the_lip_seam_ends():
     assert (ends[:, 1] * width).abs().max() < 2, ends.tolist()
     plain = torch.full((1, 3, 100, 200), 0.7)
     assert mouth.seam_ends(plain, inner, width).abs().max() == 0
+
+
+def luma(image):
+    return image[..., 0] * 0.299 + image[..., 1] * 0.587 + image[..., 2] * 0.114
+
+
+def _opening_image(rows):
+    """A 120 x 200 image with a lip-coloured band and an opening between y = 50 and 70 (x 60..140) filled with
+    rows [(y0, y1, rgb)], and its inner lips (upper along y = 50, lower along y = 70)."""
+    image = torch.empty(1, 3, 120, 200)
+    image[0] = torch.tensor([0.8, 0.6, 0.5])[:, None, None]  # skin
+    image[0, :, 42:78, 50:150] = torch.tensor([0.7, 0.4, 0.4])[:, None, None]  # lips
+    for y0, y1, rgb in rows:
+        image[0, :, y0:y1, 60:140] = torch.tensor(rgb)[:, None, None]
+    x = torch.linspace(60, 140, 9)
+    upper = torch.stack([x, torch.full_like(x, 50.0)], -1)
+    lower = torch.stack([x, 50 + 20 * torch.tensor([0.0, 1, 1, 1, 1, 1, 1, 1, 0])], -1)  # corners shared
+    return image, upper, lower
+
+
+def test_teeth_that_reach_the_lower_lip_leave_it_no_bright_rim():
+    """Upper teeth that fill a smile's opening down to the lower lip are not carried with the lower lip as its
+    rim (a bright line along its inner edge once the mouth opens); a lip-coloured rim under the teeth is."""
+    lip, skin = torch.tensor([0.7, 0.4, 0.4]), torch.tensor(0.65)
+    teeth = (0.92, 0.9, 0.85)
+    image, upper, lower = _opening_image([(50, 70, teeth)])
+    assert mouth.source_mouth(image, upper, lower, lip, skin).lip_rim < 0.1
+    image, upper, lower = _opening_image([(50, 64, teeth), (64, 70, (0.7, 0.4, 0.4))])
+    assert mouth.source_mouth(image, upper, lower, lip, skin).lip_rim > 0.9
+
+
+def test_opened_smile_has_no_teeth_line_on_the_lower_lip(astronaut_face):
+    """The bundled portrait's upper teeth reach its lower lip. Opened, the pixels just above the driven lower
+    lip's inner edge are the shaded interior or lip, never as bright as the teeth."""
+    face = astronaut_face
+    m = motion(face, [0.3])
+    frames, _ = render_frames(face, m, RenderOptions())
+    landmarks = drive_landmarks(face, m.expression, torch.zeros(1, 6), render_topology())
+    c = face.crop_to_image.float()
+    lower = landmarks[0, [87, 14, 317], :2] @ c[:, :2].T + c[:, 2]  # the inner lower lip's middle
+    teeth = float(luma(face.image[lower[1, 1].long() - 5, lower[1, 0].long() - 3:lower[1, 0].long() + 4]).max())
+    for x, y in lower.tolist():
+        column = luma(frames[0, round(y) - 3:round(y), round(x)])
+        assert column.max() < teeth - 0.1, (column.tolist(), teeth)
+
+
+def test_the_opening_tapers_into_each_mouth_corner(synthetic_faces):
+    """Opening the jaw, the column of the inner lips beside each corner opens less than the next one (no steep
+    wedge, read as a dark notch, beside the corners); a motionless mouth keeps its source shape exactly."""
+    t = render_topology()
+    for face in synthetic_faces[:2]:
+        source = inner_lip_gaps(face.landmarks[None].float(), t)[0]  # [9] px, corner to corner
+        still = drive_landmarks(face, face.beta_0.float()[None], torch.zeros(1, 6), t)
+        assert torch.equal(inner_lip_gaps(still, t)[0], source)
+        for jaw in (0.3, 0.6, 1.0):
+            m = motion(face, [jaw])
+            opened = inner_lip_gaps(drive_landmarks(face, m.expression, torch.zeros(1, 6), t), t)[0] - source
+            for beside, following in ((0, 1), (-1, -2)):
+                assert opened[following] > 0, opened.tolist()
+                assert opened[beside] <= 0.75 * opened[following], (jaw, opened.tolist())

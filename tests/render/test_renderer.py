@@ -179,3 +179,23 @@ def test_closed_lid_keeps_the_skin_grain_and_stays_near_the_eye(astronaut_face):
         assert lid.std() > 0.4 * cheek.std(), (float(lid.std()), float(cheek.std()))
     assert changed.any()
     assert not (changed & ~near_eyes).any(), int((changed & ~near_eyes).sum())
+
+
+
+def test_closed_lid_is_opaque_under_its_lash_line(astronaut_face):
+    """At full closure nothing of the iris shows through the lid: between the closed margin (the lash line) and the
+    open lower margin, where the source has the bottom of its iris, the render is skin, not a dark band."""
+    frames, _ = render_frames(astronaut_face, motion(2, closure=[0.0, 1.0]), RenderOptions())
+    m = astronaut_face.crop_to_image.float()
+    for ring in EYE_RINGS:
+        x0, y0, x1, y1 = region(astronaut_face, ring, pad=0)
+        top, bottom = (astronaut_face.landmarks[[ring[4], ring[12]], :2] @ m[:, :2].T + m[:, 2])[:, 1].tolist()
+        closed = top + 0.9 * (bottom - top)  # geometry.UPPER_LID_SHARE
+        w, h = x1 - x0, y1 - y0
+        assert luma(frames[0, y0:y1, x0:x1]).min() < 0.3  # the source's iris is there
+        cheek = luma(frames[0, y1 + h:y1 + 2 * h, x0:x1]).median()
+        under = luma(frames[1, int(closed) + 1:y1 + 1, x0 + w // 4:x1 - w // 4])
+        assert under.numel() > 0
+        # (Before the lids were composited as one layer over the whole open eye: 0.68 / 0.65 and 0.54 / 0.38.)
+        assert under.mean() > 0.7 * cheek and under.min() > 0.45 * cheek, (float(under.mean() / cheek),
+                                                                           float(under.min() / cheek))
