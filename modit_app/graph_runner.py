@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..modit import comfy_adapter
-from .heap import return_freed_heap
+from .heap import bound_mmap_threshold, return_freed_heap
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +143,7 @@ def run_graph(graph: dict, node_classes: dict, timings: list | None = None, keep
     visiting: set = set()
     readers: dict = {}  # (producer id, slot) -> links still to be read
     keep = {str(node_id) for node_id in keep}
+    bound_mmap_threshold()  # large tensors get their own mappings: the heap does not grow with the clip (heap.py)
     for node in graph.values():
         for _, producer, slot in _links(node, graph):
             readers[producer, slot] = readers.get((producer, slot), 0) + 1
