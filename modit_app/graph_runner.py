@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..modit import comfy_adapter
-from .heap import return_freed_heap
+from .heap import return_freed_heap, trimming_progress
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,8 @@ def run_graph(graph: dict, node_classes: dict, timings: list | None = None, keep
             release(producer, slot)
         return_freed_heap()  # the node's freed temporaries and released inputs go back to the OS
 
-    with comfy_adapter.standalone(output_dir=output_dir, progress=progress):
+    # progress comes once per chunk: the heap is trimmed while long nodes run too (heap.py)
+    with comfy_adapter.standalone(output_dir=output_dir, progress=trimming_progress(progress)):
         for node_id in graph:
             if node_id not in finished:
                 evaluate(node_id)

@@ -161,9 +161,11 @@ def render_to_video(face: Face, motion: Motion, path: str, options: RenderOption
                 source_u8 = (source * 255).round().to(torch.uint8).cpu()
                 src_box = source[y0:y0 + h, x0:x0 + w]
             t = rgb.shape[0]
-            blended = src_box + mask[..., None] * (rgb - src_box)
+            # One float temporary per chunk, scaled in place: the chunk's transient memory stays one box of floats.
+            blended = torch.lerp(src_box.expand_as(rgb), rgb, mask[..., None]).mul_(255).round_().clamp_(0, 255)
             frames = source_u8.expand(t, -1, -1, -1).clone()  # the encoder thread owns this chunk
-            frames[:, y0:y0 + h, x0:x0 + w] = (blended * 255).round().clamp(0, 255).to(torch.uint8).cpu()
+            frames[:, y0:y0 + h, x0:x0 + w] = blended.to(torch.uint8).cpu()
+            del blended
             frames = frames[:, :H, :W]
             chunk_audio = None
             if soundtrack is not None:  # read from the source (tensor or file) for this chunk only
