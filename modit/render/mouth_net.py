@@ -11,6 +11,7 @@ zero motion is still the exact source.
 Notation: T frames, N the crop side in px, P lip points.
 """
 import logging
+import os
 
 import torch
 import torch.nn as nn
@@ -208,3 +209,39 @@ class MouthRefiner:
         inside = ((in_crop >= 0) & (in_crop <= self.size)).all(-1, keepdim=True)
         rgb[:, by0:by1, bx0:bx1] += torch.where(inside, back, torch.zeros_like(back))
         rgb.clamp_(0, 1)
+
+
+# ---------------------------------------------------------------------------------------------- weights
+
+WEIGHTS_FILE = "mouth_net_real.safetensors"  # models/modit/ (a user's own) or modit/weights/ (bundled)
+
+
+def find_weights() -> str | None:
+    """The learned mouth's weights: models/modit/WEIGHTS_FILE if a user put one there, else the bundled file."""
+    from .. import comfy_adapter
+    from ..checkpoints import bundled_path
+
+    try:
+        return comfy_adapter.model_path(comfy_adapter.MODEL_FOLDER, WEIGHTS_FILE)
+    except FileNotFoundError:
+        pass
+    bundled = bundled_path(WEIGHTS_FILE)
+    return bundled if os.path.isfile(bundled) else None
+
+
+_LOADED: dict = {}
+
+
+def load_refiner() -> MouthRefiner | None:
+    """The learned mouth, loaded once per weights file; None (with a warning naming the fix) when there is none."""
+    path = find_weights()
+    if path is None:
+        log.warning("learned mouth: no %s in models/modit or modit/weights; rendering the procedural mouth "
+                    "instead (train one with python -m modit_app train-mouth)", WEIGHTS_FILE)
+        return None
+    key = (path, os.path.getmtime(path))
+    if key not in _LOADED:
+        _LOADED.clear()
+        _LOADED[key] = MouthRefiner.load(path)
+        log.info("learned mouth: %s (%s)", path, _LOADED[key].metadata.get("license", "no licence in metadata"))
+    return _LOADED[key]

@@ -133,3 +133,21 @@ def test_loss_and_evaluation():
     assert figures["learned"] == pytest.approx(figures["procedural"])  # an untrained net is the procedural mouth
     augmented = train_mouth.batch_tensors(crops, torch.arange(B), torch.Generator().manual_seed(0))
     assert augmented["render"].shape == (B, N, N, 3) and float(augmented["render"].max()) <= 1.0
+
+
+def test_render_node_option_falls_back_without_weights(monkeypatch, caplog, tmp_path):
+    from comfyui_modit.nodes import render as render_node
+
+    monkeypatch.setattr(mouth_net, "find_weights", lambda: None)
+    with caplog.at_level("WARNING"):
+        options = render_node._options("source", 0.5, render_node.LEARNED_MOUTH, 128)
+    assert options.mouth_net is None and options.mouth_style == "cavity"
+    assert "procedural mouth" in caplog.text and mouth_net.WEIGHTS_FILE in caplog.text
+    path = str(tmp_path / mouth_net.WEIGHTS_FILE)
+    save_checkpoint(path, MouthNet().state_dict(), {"license": "research use only"})
+    monkeypatch.setattr(mouth_net, "find_weights", lambda: path)
+    options = render_node._options("source", 0.5, render_node.LEARNED_MOUTH, 128)
+    assert isinstance(options.mouth_net, MouthRefiner) and options.mouth_style == "cavity"
+    assert render_node._options("source", 0.5, "cavity", 128).mouth_net is None
+    with pytest.raises(ValueError, match="mouth_style"):
+        render_node._options("source", 0.5, "learned", 128)
