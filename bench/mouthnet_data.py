@@ -157,14 +157,22 @@ def main() -> None:
     parser.add_argument("--out", default="/work/data/mouthnet")
     parser.add_argument("--limit", type=int, default=0, help="first N clips only (a quick look)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-per-speaker", type=int, default=3,
+                        help="clips per speaker at most (VidTIMIT has ten of one person)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     pack = load_pack()
     outdir = os.path.join(args.out, args.split)
     os.makedirs(outdir, exist_ok=True)
     shards = sorted(glob.glob(os.path.join(SHARDS, args.split, "*.safetensors")))
-    if args.limit:
-        shards = shards[: args.limit]
+    per_speaker: dict = {}
+    kept = []
+    for path in shards:
+        speaker = json.load(open(path.replace(".safetensors", ".json")))["speaker"]
+        per_speaker[speaker] = per_speaker.get(speaker, 0) + 1
+        if per_speaker[speaker] <= args.max_per_speaker:
+            kept.append(path)
+    shards = kept[: args.limit] if args.limit else kept
     total = 0
     for n, path in enumerate(shards):
         name = os.path.basename(path).replace(".safetensors", "")

@@ -138,9 +138,11 @@ def main() -> None:
     report = {"crops": crop_figures(refiner, args.data, args.out)}
     o = report["crops"]["overall"]
     print(f"val crops ({report['crops']['pairs']} pairs): L1 procedural {o['procedural']:.4f} learned "
-          f"{o['learned']:.4f}", flush=True)
+          f"{o['learned']:.4f}; inside the opening procedural {o['procedural_opening']:.4f} learned "
+          f"{o['learned_opening']:.4f}", flush=True)
     for name, f in report["crops"]["per_clip"].items():
-        print(f"  {name}: procedural {f['procedural']:.4f} learned {f['learned']:.4f}")
+        print(f"  {name}: procedural {f['procedural']:.4f} learned {f['learned']:.4f} (opening "
+              f"{f['procedural_opening']:.4f}, {f['learned_opening']:.4f})")
     if not args.no_frames:
         report["frames"] = frame_figures(refiner, args.out, args.clips, args.every)
         for kind in ("real", "procedural", "learned"):

@@ -28,6 +28,7 @@ from ..modit.render.mouth_net import CROP, FEATHER, GATE_PX, SPAN, WIDTHS, Mouth
 log = logging.getLogger(__name__)
 
 GRADIENT_WEIGHT = 0.5
+CLIP_NORM = 0.5  # gradient norm clip: one bad batch must not throw the net into saturation
 TERMS = ("research use only: trained on real talking-head clips gathered from public research repositories "
          "(HDTF, VoxCeleb2, LRS2 / BBC, MEAD, VidTIMIT, GRID footage; see modit/train/real/manifest); do not use "
          "commercially or redistribute outside those terms")
@@ -68,11 +69,12 @@ def batch_tensors(crops: dict, idx: torch.Tensor, generator: torch.Generator | N
 
 
 def refined(net: MouthNet, batch: dict) -> torch.Tensor:
-    """[B, N, N, 3]: the render crop plus the net's residual inside the paste mask, gated by lip motion."""
+    """[B, N, N, 3]: the render crop plus the net's residual inside the paste mask, gated by lip motion (not
+    clamped to 0..1 here: a clamp has no gradient where it bites; the renderer clamps)."""
     x = net_inputs(batch["render"], batch["source"], batch["opening"], batch["lips"])
     residual = net(x).permute(0, 2, 3, 1)
     weight = (batch["paste"] * batch["gate"][:, None, None])[..., None]
-    return (batch["render"] + weight * residual).clamp(0, 1)
+    return batch["render"] + weight * residual
 
 
 def masked_l1(image: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -93,18 +95,22 @@ def mouth_loss(image: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) ->
 
 @torch.no_grad()
 def evaluate(net: MouthNet, crops: dict, batch_size: int = 64) -> dict:
-    """Validation L1 (0..1 per channel, inside the paste mask) of the procedural render and the refined crop."""
+    """Validation L1 (0..1 per channel) of the procedural render and the refined crop to the real target: inside
+    the paste mask ("procedural", "learned") and inside the driven opening only ("..._opening")."""
     net.eval()
-    sums = {"procedural": 0.0, "learned": 0.0, "mask": 0.0}
+    sums = {k: 0.0 for k in ("procedural", "learned", "mask", "procedural_opening", "learned_opening", "opening")}
     for start in range(0, len(crops["gate"]), batch_size):
         batch = batch_tensors(crops, torch.arange(start, min(start + batch_size, len(crops["gate"]))))
-        weight = batch["paste"][..., None]
-        out = refined(net, batch)
-        sums["procedural"] += float(((batch["render"] - batch["target"]).abs() * weight).sum())
-        sums["learned"] += float(((out - batch["target"]).abs() * weight).sum())
-        sums["mask"] += 3 * float(weight.sum())
+        out = refined(net, batch).clamp(0, 1)
+        for mask, suffix in (("paste", ""), ("opening", "_opening")):
+            weight = batch[mask][..., None]
+            sums["procedural" + suffix] += float(((batch["render"] - batch["target"]).abs() * weight).sum())
+            sums["learned" + suffix] += float(((out - batch["target"]).abs() * weight).sum())
+            sums[mask if mask == "opening" else "mask"] += 3 * float(weight.sum())
     net.train()
-    return {k: sums[k] / sums["mask"] for k in ("procedural", "learned")}
+    return {"procedural": sums["procedural"] / sums["mask"], "learned": sums["learned"] / sums["mask"],
+            "procedural_opening": sums["procedural_opening"] / max(sums["opening"], 1e-6),
+            "learned_opening": sums["learned_opening"] / max(sums["opening"], 1e-6)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=40.0, help="wall-clock training budget")
     parser.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: only --minutes)")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--eval-every", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
@@ -141,12 +147,18 @@ def main(argv: list[str] | None = None) -> int:
                               "train_pairs": len(train["gate"]), "val_pairs": len(val["gate"]),
                               "command": "python -m modit_app train-mouth " + " ".join(argv or [])}}
 
-    def save(figures: dict) -> None:
+    def keep_best(figures: dict, best: tuple) -> tuple:
+        """Write the checkpoint when the validation L1 is the best so far (a late divergence never overwrites
+        a good net); returns (best L1, its metadata)."""
+        if figures["learned"] >= best[0]:
+            return best
         metadata.update(steps=step, val_l1=figures)
         save_checkpoint(args.out, {k: v.half() for k, v in net.state_dict().items()}, metadata)
+        return figures["learned"], dict(metadata)
 
     figures = evaluate(net, val)
     log.info("step 0: val L1 procedural %.4f learned %.4f", figures["procedural"], figures["learned"])
+    best = keep_best(figures, (float("inf"), {}))
     while True:
         elapsed = time.time() - start
         if elapsed > budget or (args.steps and step >= args.steps):
@@ -159,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         loss = mouth_loss(refined(net, batch), batch["target"], batch["paste"])
         optimiser.zero_grad()
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), CLIP_NORM)
         optimiser.step()
         history.append(loss.item())
         step += 1
@@ -166,10 +179,11 @@ def main(argv: list[str] | None = None) -> int:
             log.info("step %d  loss %.4f  lr %.2e  %.0f s", step, np.mean(history[-100:]), lr, time.time() - start)
         if step % args.eval_every == 0:
             figures = evaluate(net, val)
-            log.info("step %d: val L1 procedural %.4f learned %.4f", step, figures["procedural"], figures["learned"])
-            save(figures)
-    figures = evaluate(net, val)
-    log.info("final step %d: val L1 procedural %.4f learned %.4f", step, figures["procedural"], figures["learned"])
-    save(figures)
-    log.info("wrote %s", args.out)
+            log.info("step %d: val L1 procedural %.4f learned %.4f (opening: %.4f, %.4f)", step,
+                     figures["procedural"], figures["learned"], figures["procedural_opening"],
+                     figures["learned_opening"])
+            best = keep_best(figures, best)
+    best = keep_best(evaluate(net, val), best)
+    log.info("wrote %s: step %d, val L1 procedural %.4f learned %.4f", args.out, best[1]["steps"],
+             best[1]["val_l1"]["procedural"], best[1]["val_l1"]["learned"])
     return 0

@@ -30,9 +30,9 @@ WIDTHS = (16, 32, 48, 64)  # channels per U-Net level
 
 
 class MouthNet(nn.Module):
-    """A four-level U-Net: [B, 8, N, N] crop inputs in 0..1 -> [B, 3, N, N] RGB residual (N divisible by 8).
-
-    The last layer starts at zero, so an untrained net changes nothing.
+    """A four-level U-Net: [B, 8, N, N] crop inputs in 0..1 -> [B, 3, N, N] RGB residual in -1..1 (N divisible
+    by 8). The residual is a tanh, so it stays bounded and keeps its gradient (a clamp would stall training once
+    it saturates). The last layer starts at zero, so an untrained net changes nothing.
     """
 
     def __init__(self, widths: tuple = WIDTHS):
@@ -53,7 +53,7 @@ class MouthNet(nn.Module):
         for k in reversed(range(len(self.up))):
             x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
             x = self.up[k](torch.cat([skips[k], x], 1))
-        return self.out(x)
+        return torch.tanh(self.out(x))
 
 
 def _block(i: int, o: int) -> nn.Sequential:
