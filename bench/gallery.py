@@ -369,6 +369,8 @@ def main() -> int:
     parser.add_argument("--only", help="comma-separated words: faces (or clips) whose name contains one")
     parser.add_argument("--real", action="store_true", help="real clips: first frame + own speech vs the video")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--mouth-style", help="the render node's mouth_style (default: the workflow's own), e.g. "
+                                              "'learned (research use)'")
     parser.add_argument("--reuse", action="store_true",
                         help="measure the render.mp4/still.mp4 an earlier run left in --out instead of rendering")
     args = parser.parse_args()
@@ -389,13 +391,18 @@ def main() -> int:
     class LazyPipeline:  # imported on first use: a --reuse run never imports the pack
         built = None
 
+        def build(self):
+            if self.built is None:
+                self.built = DefaultPipeline(args.pack)
+                if args.mouth_style:
+                    self.built.graph[self.built.render_node]["inputs"]["mouth_style"] = args.mouth_style
+            return self.built
+
         def render(self, *a):
-            self.built = self.built or DefaultPipeline(args.pack)
-            return self.built.render(*a)
+            return self.build().render(*a)
 
         def motion(self, *a):
-            self.built = self.built or DefaultPipeline(args.pack)
-            return self.built.motion(*a)
+            return self.build().motion(*a)
 
     pipeline = LazyPipeline()
     words = [w for w in (args.only or "").split(",") if w]

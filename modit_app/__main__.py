@@ -12,6 +12,7 @@ COMMANDS = {
     "batch": ("batch.run", "queue many (portrait, speech) pairs on ComfyUI servers (standard library only)"),
     "train": ("train", "train a DiT on corpus shards (torchrun -m modit_app train ... for several GPUs)"),
     "train-blink": ("train_blink", "train the blink mapping net on motion tracks"),
+    "train-mouth": ("train_mouth", "train the learned mouth (mouth_net) on self-reenactment crops of real clips"),
     "evaluate": ("evaluate", "held-out lip-sync figures of a DiT checkpoint (JSON on stdout)"),
     "corpus": ("corpus", "generate the synthetic eSpeak training corpus"),
     "ship": ("ship", "ship a DiT trained on the synthetic corpus, with its provenance metadata"),

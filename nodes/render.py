@@ -11,6 +11,10 @@ from .comfy_io import io
 SIZES = ["source", "256", "384", "512", "768", "1024", "1536", "2048"]
 PRESETS = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"]
 CATEGORY = "MoDiT/render"
+# The learned mouth (modit/render/mouth_net.py) on top of the cavity; its weights learned from real talking-head
+# footage with research-use terms (NOTICE), which its name says.
+LEARNED_MOUTH = "learned (research use)"
+MOUTH_CHOICES = [*MOUTH_STYLES, LEARNED_MOUTH]
 
 
 def _common_inputs() -> list:
@@ -25,10 +29,12 @@ def _common_inputs() -> list:
         io.Float.Input("feather", default=0.5, min=0.0, max=1.0, step=0.05, tooltip=(
             "Width of the soft band around the head where the warp fades into the untouched background. Wider "
             "hides seams, narrower keeps more background still. No speed cost.")),
-        io.Combo.Input("mouth_style", options=list(MOUTH_STYLES), default="cavity", tooltip=(
+        io.Combo.Input("mouth_style", options=MOUTH_CHOICES, default="cavity", tooltip=(
             "'cavity' fills only the gap between the moving lips: the portrait's own teeth and mouth carried by "
             "each lip, and a shaded throat, teeth and tongue where it opens wider; the lips are never painted. "
-            "'stretch' only warps. Ignored where a mouth reference is connected.")),
+            "'stretch' only warps. 'learned (research use)' refines the cavity's mouth with a small network "
+            "trained on real talking-head clips (research-use terms, see NOTICE); without its weights it renders "
+            "the cavity. Ignored where a mouth reference is connected.")),
         io.Int.Input("flow_resolution", default=128, min=48, max=512, step=16, advanced=True, tooltip=(
             "Longest side of the grid the flow is computed on over the head. Higher follows fine lip motion more "
             "closely; cost grows with its square.")),
@@ -44,9 +50,16 @@ def _reference_input() -> io.Input:
 def _options(output_size: str, feather: float, mouth_style: str, flow_resolution: int) -> RenderOptions:
     if output_size not in SIZES:
         raise ValueError(f"output_size: expected one of {SIZES}, got {output_size!r}")
+    if mouth_style not in MOUTH_CHOICES:
+        raise ValueError(f"mouth_style: expected one of {MOUTH_CHOICES}, got {mouth_style!r}")
     max_side = 0 if output_size == "source" else int(output_size)
+    mouth_net = None
+    if mouth_style == LEARNED_MOUTH:
+        from ..modit.render.mouth_net import load_refiner
+
+        mouth_style, mouth_net = "cavity", load_refiner()
     return RenderOptions(max_side=max_side, feather=float(feather), mouth_style=mouth_style,
-                         flow_resolution=int(flow_resolution))
+                         flow_resolution=int(flow_resolution), mouth_net=mouth_net)
 
 
 def _check_motion(motion) -> None:

@@ -54,6 +54,9 @@ class RenderOptions:
     # cost more than they save (bench/bench_render.py: 22 vs 150 ms per 512 px frame on a busy 2-core CPU), and
     # a streaming encode gets the other cores. 0 leaves torch's setting alone. Restored after every chunk.
     cpu_threads: int = 1
+    # A learned mouth (mouth_net.MouthRefiner) that refines the cavity's mouth around the driven lips; None keeps
+    # the procedural mouth alone.
+    mouth_net: object = None
 
 
 class FlowRenderer:
@@ -217,6 +220,8 @@ class FlowRenderer:
         self._paint_eyes(rgb, vertices, open_vertices)
         if self.options.mouth_style == "cavity" or reference is not None:
             self._paint_mouth(rgb, vertices, reference)
+        if self.options.mouth_net is not None and reference is None and self.options.mouth_style == "cavity":
+            self.options.mouth_net.refine_render(self, rgb, vertices)
         # The warp already fades to zero displacement at ring B; the mask fades only over the band's outer
         # third, where little moves, so the paste-back never blends moved hair with unmoved hair (ghosting).
         mask = overlays.smoothstep(0.0, 0.35, mask)
