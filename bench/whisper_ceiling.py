@@ -242,6 +242,20 @@ def per_clip_r(val: list[dict], predictors: list) -> list[tuple[str, float, floa
     return out
 
 
+def lag_scan(val: list[dict], predictors: list, lags: range) -> dict[int, float]:
+    """Mean over val clips of r at each lag (lagged_r's convention: lag > 0 pairs prediction t + lag with mouth t)."""
+    out = {}
+    for lag in lags:
+        rs = []
+        for clip in val:
+            pred = np.mean([np.concatenate([f(u) for u in clip["utterances"]]) for f in predictors], axis=0)
+            real = np.concatenate([u["mouth"].numpy() for u in clip["utterances"]])
+            T = len(pred)
+            rs.append(ceiling.pearson(pred[max(lag, 0):T + min(lag, 0)], real[max(-lag, 0):T - max(lag, 0)]))
+        out[lag] = float(np.mean(rs))
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shards", default="/work/data/real/shards")
@@ -255,6 +269,8 @@ def main() -> int:
     parser.add_argument("--layer", type=int, default=None, help="0-6: use this encoder layer (torch re-implementation "
                         "read from model.bin; 6 = the final output); default: ctranslate2's encoder output")
     parser.add_argument("--per-clip", nargs="*", default=["pairs+mel"], help="variants whose per-clip r is printed")
+    parser.add_argument("--train-fraction", type=float, default=1.0, help="use this share of train clips (data amount)")
+    parser.add_argument("--lag-scan", action="store_true", help="also print mean val r at lags -4..+4 per variant")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.transcribe:
@@ -262,6 +278,8 @@ def main() -> int:
         return 0
     train = ceiling.load_split(os.path.join(args.shards, "train"))
     val = ceiling.load_split(os.path.join(args.shards, "val"))
+    if args.train_fraction < 1:  # the same clips lipsync_ceiling.py --train-fraction keeps
+        train = train[::int(round(1 / args.train_fraction))]
     n_train = sum(len(u["mouth"]) for c in train for u in c["utterances"])
     n_val = sum(len(u["mouth"]) for c in val for u in c["utterances"])
     print(f"train {len(train)} clips {n_train} frames; val {len(val)} clips {n_val} frames; {args.seeds} seeds, "
@@ -279,12 +297,16 @@ def main() -> int:
         clip_rows["loudness"] = per_clip_r(val, [f])
         mean, sd, fs = run(train, val, None, args.seeds, args.epochs)
         print(f"{'mel80':16s} {mean[0]:7.3f} {mean[1]:8.3f} {sd[1]:6.3f} {mean[2]:8.3f}", flush=True)
+        if args.lag_scan:
+            print("  lags -4..+4: " + " ".join(f"{r:.3f}" for r in lag_scan(val, fs, range(-4, 5)).values()))
         clip_rows["mel80"] = per_clip_r(val, fs)
     for name, featurize in featurizers(train).items():
         if args.only is not None and name not in args.only:
             continue
         mean, sd, fs = run(train, val, featurize, args.seeds, args.epochs)
         print(f"{name:16s} {mean[0]:7.3f} {mean[1]:8.3f} {sd[1]:6.3f} {mean[2]:8.3f}", flush=True)
+        if args.lag_scan:
+            print("  lags -4..+4: " + " ".join(f"{r:.3f}" for r in lag_scan(val, fs, range(-4, 5)).values()))
         if name in args.per_clip:
             clip_rows[name] = per_clip_r(val, fs)
     if clip_rows:
