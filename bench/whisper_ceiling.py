@@ -187,7 +187,7 @@ def attach_whisper(split: list[dict], shards: str, name: str, model_folder: str,
                 enc = encode_all_layers(model, wave)
             spent += time.time() - t
             np.save(path, enc)
-        enc = np.asarray(enc, np.float32) if layer is None else np.asarray(enc[layer], np.float32).mean(0)
+        enc = np.array(enc, np.float32) if layer is None else np.asarray(enc[layer], np.float32).mean(0)
         frames = int(meta["frames"])
         need = 2 * frames
         if len(enc) < need:
@@ -224,10 +224,10 @@ def featurizers(train: list[dict]) -> dict:
     }
 
 
-def run(train, val, featurize, seeds: int, epochs: int):
+def run(train, val, featurize, seeds: int, epochs: int, width: int = 64):
     results, predictors = [], []
     for seed in range(seeds):
-        f = ceiling.train_conv(train, ceiling.VARIANTS["conv_ctx7"], seed, epochs, featurize=featurize)
+        f = ceiling.train_conv(train, {**ceiling.VARIANTS["conv_ctx7"], "width": width}, seed, epochs, featurize=featurize)
         results.append((*ceiling.score(val, f), ceiling.score(train, f)[0]))
         predictors.append(f)
     return np.mean(results, axis=0), np.std(results, axis=0), predictors
@@ -272,6 +272,7 @@ def main() -> int:
                         "ctranslate2's encoder output")
     parser.add_argument("--per-clip", nargs="*", default=["pairs+mel"], help="variants whose per-clip r is printed")
     parser.add_argument("--train-fraction", type=float, default=1.0, help="use this share of train clips (data amount)")
+    parser.add_argument("--width", type=int, default=64, help="conv channels for the whisper variants (mel80: 64)")
     parser.add_argument("--lag-scan", action="store_true", help="also print mean val r at lags -4..+4 per variant")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -305,7 +306,7 @@ def main() -> int:
     for name, featurize in featurizers(train).items():
         if args.only is not None and name not in args.only:
             continue
-        mean, sd, fs = run(train, val, featurize, args.seeds, args.epochs)
+        mean, sd, fs = run(train, val, featurize, args.seeds, args.epochs, args.width)
         print(f"{name:16s} {mean[0]:7.3f} {mean[1]:8.3f} {sd[1]:6.3f} {mean[2]:8.3f}", flush=True)
         if args.lag_scan:
             print("  lags -4..+4: " + " ".join(f"{r:.3f}" for r in lag_scan(val, fs, range(-4, 5)).values()))
