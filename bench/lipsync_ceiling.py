@@ -48,6 +48,25 @@ def load_split(folder: str) -> list[dict]:
     return clips
 
 
+def load_splits(shards: str, train_fraction: float = 1.0, exclude=()) -> tuple[list[dict], list[dict]]:
+    """(train, val) clips of a shards folder. Train drops clips whose name contains one of `exclude`, then keeps every
+    round(1 / train_fraction)-th clip (the data-amount experiments of every ceiling bench use the same clips)."""
+    train = [c for c in load_split(os.path.join(shards, "train")) if not any(x in c["name"] for x in exclude)]
+    if train_fraction < 1:
+        train = train[::int(round(1 / train_fraction))]
+    return train, load_split(os.path.join(shards, "val"))
+
+
+def frames_in(clips: list[dict]) -> int:
+    """Kept video frames over all utterances of the clips."""
+    return sum(len(u["mouth"]) for c in clips for u in c["utterances"])
+
+
+def split_summary(train: list[dict], val: list[dict]) -> str:
+    """'train N clips F frames; val N clips F frames'."""
+    return f"train {len(train)} clips {frames_in(train)} frames; val {len(val)} clips {frames_in(val)} frames"
+
+
 def load_synthetic(folder: str, real_train: str, utterances: int) -> list[dict]:
     """Synthetic corpus utterances with a mouth-opening target read out of their expression by the line fitted on
     the real train shards (modit/train/mouth_readout.py): does eSpeak data help the real-speaker ceiling?"""
@@ -241,16 +260,10 @@ def main() -> int:
     parser.add_argument("--train-fraction", type=float, default=1.0, help="use this share of train clips (data amount)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    train = load_split(os.path.join(args.shards, "train"))
-    val = load_split(os.path.join(args.shards, "val"))
-    train = [c for c in train if not any(x in c["name"] for x in args.exclude)]
-    if args.train_fraction < 1:
-        train = train[::int(round(1 / args.train_fraction))]
+    train, val = load_splits(args.shards, args.train_fraction, args.exclude)
     if args.synthetic:
         train = train + load_synthetic(args.synthetic, os.path.join(args.shards, "train"), args.synthetic_utterances)
-    n_train = sum(len(u["mouth"]) for c in train for u in c["utterances"])
-    n_val = sum(len(u["mouth"]) for c in val for u in c["utterances"])
-    print(f"train {len(train)} clips {n_train} frames; val {len(val)} clips {n_val} frames")
+    print(split_summary(train, val))
     if args.per_clip:
         per_clip(train, val, args.epochs)
         return 0

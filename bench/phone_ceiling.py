@@ -138,13 +138,8 @@ def main() -> int:
     parser.add_argument("--train-fraction", type=float, default=1.0, help="use this share of train clips (data amount)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    train = ceiling.load_split(os.path.join(args.shards, "train"))
-    val = ceiling.load_split(os.path.join(args.shards, "val"))
-    if args.train_fraction < 1:  # the same clips lipsync_ceiling.py --train-fraction keeps
-        train = train[::int(round(1 / args.train_fraction))]
-    n_train = sum(len(u["mouth"]) for c in train for u in c["utterances"])
-    n_val = sum(len(u["mouth"]) for c in val for u in c["utterances"])
-    print(f"train {len(train)} clips {n_train} frames; val {len(val)} clips {n_val} frames; {args.seeds} seeds")
+    train, val = ceiling.load_splits(args.shards, args.train_fraction)
+    print(f"{ceiling.split_summary(train, val)}; {args.seeds} seeds")
     print(f"{'decoder':18s} {'features':16s} {'val r0':>7s} {'val r+-1':>8s} {'(sd)':>6s} {'train r0':>8s}", flush=True)
     if not args.no_baselines:
         f = lambda u: u["level"].numpy()  # noqa: E731
@@ -159,7 +154,7 @@ def main() -> int:
             spent = attach_phones(train, args.shards, "train", decoder, args.cache)
             spent += attach_phones(val, args.shards, "val", decoder, args.cache)
         if spent:
-            print(f"# decoded with {decoder} in {spent:.0f} s for {(n_train + n_val) / 25:.0f} s of kept speech "
+            print(f"# decoded with {decoder} in {spent:.0f} s for {(ceiling.frames_in(train) + ceiling.frames_in(val)) / 25:.0f} s of kept speech "
                   "(whole clips decoded)", flush=True)
         for name, featurize in featurizers(decoder).items():
             if args.only is not None and name not in args.only:

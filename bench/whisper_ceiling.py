@@ -279,14 +279,8 @@ def main() -> int:
     if args.transcribe:
         print(transcribe(args.model, args.transcribe))
         return 0
-    train = ceiling.load_split(os.path.join(args.shards, "train"))
-    val = ceiling.load_split(os.path.join(args.shards, "val"))
-    if args.train_fraction < 1:  # the same clips lipsync_ceiling.py --train-fraction keeps
-        train = train[::int(round(1 / args.train_fraction))]
-    n_train = sum(len(u["mouth"]) for c in train for u in c["utterances"])
-    n_val = sum(len(u["mouth"]) for c in val for u in c["utterances"])
-    print(f"train {len(train)} clips {n_train} frames; val {len(val)} clips {n_val} frames; {args.seeds} seeds, "
-          f"{args.epochs} epochs", flush=True)
+    train, val = ceiling.load_splits(args.shards, args.train_fraction)
+    print(f"{ceiling.split_summary(train, val)}; {args.seeds} seeds, {args.epochs} epochs", flush=True)
     spent = attach_whisper(train, args.shards, "train", args.model, args.cache, args.layer)
     spent += attach_whisper(val, args.shards, "val", args.model, args.cache, args.layer)
     print(f"# Whisper base encoder, {'ctranslate2 output' if args.layer is None else f'layer {args.layer}'}"
