@@ -269,7 +269,7 @@ class FlowRenderer:
             # corners, fading in from the top), so the source's lashes do not stay behind as a ghost line.
             lowered = (vertices[:, upper] - open_vertices[:, upper]).norm(dim=-1).amax(1)  # [T] px
             lift = torch.minimum(LASH_HEIGHT * band, lowered)  # [T]
-            arch = torch.sin(torch.linspace(0, math.pi, upper.shape[0], device=self.device))  # [P]
+            arch = arch_at(torch.linspace(0, 1, upper.shape[0], device=self.device))  # [P]
             top = open_vertices[:, upper] - (lift[:, None] * arch)[..., None] * down[:, None]
             u, depth, height, width = overlays.mouth_coordinates(top, vertices[:, upper], pixels)
             b = band[:, None, None]
