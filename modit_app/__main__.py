@@ -18,6 +18,7 @@ COMMANDS = {
     "ship": ("ship", "ship a DiT trained on the synthetic corpus, with its provenance metadata"),
     "ship-real": ("ship_real", "ship a DiT trained on synthetic + real shards, with its terms and figures"),
     "data": ("data", "real talking videos -> training shards (extract | build)"),
+    "convert-whisper": ("convert_whisper", "OpenAI Whisper base (CTranslate2 model.bin) -> the bundled speech encoder file"),
     "derive-canonical": ("derive_canonical", "derive the bundled canonical neutral face mesh"),
 }
 
