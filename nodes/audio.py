@@ -6,7 +6,7 @@ the mono audio padded to exactly T frames; both are read window by window (the b
 as the sampler asks for them), so a long recording is never held whole.
 """
 from ..modit import comfy_adapter
-from ..modit.audio.encoder import BUILTIN_MEL, AudioEncoder, encoder_choices, features_from_encoder_output
+from ..modit.audio.encoder import BUILTIN_WHISPER, AudioEncoder, encoder_choices, features_from_encoder_output
 from . import sockets
 from .comfy_io import io
 
@@ -21,16 +21,21 @@ class MoDiTLoadAudioEncoder(io.ComfyNode):
             display_name="MoDiT Load Audio Encoder",
             category="MoDiT/audio",
             description=("Chooses the speech features the DiT is driven by: the built-in log-mel (no weights, what "
-                         "Wav2Lip and SadTalker use) or a HuBERT / wav2vec2 model from models/audio_encoders or "
-                         "models/modit (a save_pretrained folder or one .safetensors file), as in the MoDiT paper."),
+                         "Wav2Lip and SadTalker use), the built-in log-mel beside OpenAI Whisper base's features "
+                         "(bundled, what the default DiT hears), or a HuBERT / wav2vec2 model from "
+                         "models/audio_encoders or models/modit (a save_pretrained folder or one .safetensors file), "
+                         "as in the MoDiT paper."),
             inputs=[
-                io.Combo.Input("encoder", options=encoder_choices(), default=BUILTIN_MEL, tooltip=(
-                    "'built-in mel': 80-band log-mel, instant, no download (kind mel80, 320 values per frame). A "
-                    "HuBERT folder or file (e.g. hubert-base-ls960, 360 MB) gives kind 'hubert' (768 per frame), "
-                    "slower and needs a DiT trained on it. Put models in models/audio_encoders and refresh.")),
+                io.Combo.Input("encoder", options=encoder_choices(), default=BUILTIN_WHISPER, tooltip=(
+                    "'built-in whisper base + mel': the log-mel beside 4 layers of OpenAI Whisper base (bundled, "
+                    "MIT; about 1 s of CPU per 30 s of speech; kind mel80+whisper4, 832 per frame): what 'embedded "
+                    "v3' needs, and it follows unseen speakers' lips best. 'built-in mel': 80-band log-mel only, "
+                    "instant (kind mel80, 320 per frame), for 'embedded v2' and v1. A HuBERT folder or file (e.g. "
+                    "hubert-base-ls960) gives kind 'hubert' (768 per frame) and needs a DiT trained on it. Put "
+                    "models in models/audio_encoders and refresh.")),
                 io.Combo.Input("dtype", options=list(comfy_adapter.DTYPE_CHOICES), default="auto", tooltip=(
-                    "Precision of HuBERT weights: 'auto' picks bf16/fp16 on a GPU (half the memory, faster) and "
-                    "fp32 on CPU; fp32 is the most exact. Ignored by the built-in mel.")),
+                    "Precision of Whisper / HuBERT weights: 'auto' picks bf16/fp16 on a GPU (half the memory, "
+                    "faster) and fp32 on CPU; fp32 is the most exact. Ignored by the built-in mel.")),
             ],
             outputs=[sockets.AudioEncoder.Output("audio_encoder", tooltip=(
                 "The loaded encoder; its feature kind must match the one the DiT checkpoint was trained on."))],
@@ -59,7 +64,9 @@ class MoDiTEncodeAudio(io.ComfyNode):
                     "Video frame rate. 25 matches Wav2Lip/SadTalker and the embedded DiT; higher rates give more "
                     "frames to sample and render (cost grows linearly).")),
                 sockets.AudioEncoder.Input("audio_encoder", optional=True, tooltip=(
-                    "From MoDiT Load Audio Encoder. Leave empty for the built-in mel (fast, no weights).")),
+                    "From MoDiT Load Audio Encoder (the bundled workflows load 'built-in whisper base + mel', what "
+                    "the default DiT needs). Leave empty for the built-in mel alone (fast, no weights; for "
+                    "'embedded v2' and v1).")),
                 io.AudioEncoderOutput.Input("audio_encoder_output", optional=True, tooltip=(
                     "Core AudioEncoderEncode output (wav2vec2 / whisper) of the SAME audio, to share one encoder "
                     "with Wan workflows; gives kind 'wav2vec2' or 'whisper'. Use instead of audio_encoder.")),

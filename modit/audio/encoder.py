@@ -1,6 +1,7 @@
-"""The audio encoder handle (paper §3.2 audio latents): one class for built-in mel, HuBERT and wav2vec2.
+"""The audio encoder handle (paper §3.2 audio latents): one class for built-in mel, Whisper + mel, HuBERT, wav2vec2.
 
     encoder = AudioEncoder.builtin_mel()                      # kind "mel80", D 320, no weights
+    encoder = AudioEncoder.load("built-in whisper base + mel")  # kind "mel80+whisper4", D 832, bundled weights
     encoder = AudioEncoder.load("audio_encoders/hubert-base-ls960", "auto")   # kind "hubert", D 768
     features = encoder.encode(audio, fps=25.0)                # AudioFeatures, T = ceil(S * fps / sr)
 
@@ -14,15 +15,19 @@ import os
 import torch
 
 from .. import comfy_adapter
+from ..checkpoints import bundled_path
 from ..types import AudioFeatures
-from . import hubert
+from . import hubert, whisper
 from .alignment import AlignedAudio, align_audio, encode_frames
-from .features import (CHUNK_SECONDS, MEL80, MEL80_DIM, MEL80_SUB_STEPS, FeatureTrack, MelCurve, Waveform16k,
-                       sub_step_points, to_16k)
+from .features import (CHUNK_SECONDS, MEL80, MEL80_DIM, MEL80_SUB_STEPS, FeatureTrack, MelCurve, StackedTrack,
+                       Waveform16k, sub_step_points, to_16k)
 
 log = logging.getLogger(__name__)
 
 BUILTIN_MEL = "built-in mel"
+BUILTIN_WHISPER = "built-in whisper base + mel"
+WHISPER_MEL = "mel80+whisper4"  # [mel80 (320) | Whisper base after block 4 (512)] per frame
+UTTERANCE_NORM_COLUMNS = {WHISPER_MEL: MEL80_DIM}  # a DiT's per-utterance centring: the mel80 part only
 SEARCH_FOLDERS = (comfy_adapter.AUDIO_ENCODER_FOLDER, comfy_adapter.MODEL_FOLDER)  # audio_encoders, modit
 ENCODER_OUTPUT_RATE = 50.0  # core's wav2vec2 and whisper encoders: one vector per 20 ms
 WHISPER_DIM = 1280  # whisper-large-v3, the only whisper core loads
@@ -50,7 +55,7 @@ def encoder_choices() -> list[str]:
                 continue
             if hubert.looks_like_encoder_file(path):
                 choices.append(f"{folder}/{name}")
-    return [BUILTIN_MEL] + sorted(set(choices))
+    return [BUILTIN_MEL, BUILTIN_WHISPER] + sorted(set(choices))
 
 
 class AudioEncoder:
@@ -73,10 +78,26 @@ class AudioEncoder:
         return cls(MEL80, MEL80_DIM)
 
     @classmethod
+    def builtin_whisper(cls, dtype: str = "auto") -> "AudioEncoder":
+        """mel80 beside Whisper base's block-4 output: models/modit/<whisper.WEIGHTS_FILE> if present, else bundled."""
+        try:
+            path = comfy_adapter.model_path(comfy_adapter.MODEL_FOLDER, whisper.WEIGHTS_FILE)
+        except FileNotFoundError:
+            path = bundled_path(whisper.WEIGHTS_FILE)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{BUILTIN_WHISPER!r}: {whisper.WEIGHTS_FILE} is in neither models/modit nor "
+                                    f"the pack's modit/weights; reinstall the pack or choose {BUILTIN_MEL!r}")
+        torch_dtype = comfy_adapter.resolve_dtype(dtype, comfy_adapter.compute_device())
+        model = whisper.load_whisper_encoder(path).to(torch_dtype)
+        return cls(WHISPER_MEL, MEL80_DIM + model.dim, name=BUILTIN_WHISPER, model=model, dtype=torch_dtype)
+
+    @classmethod
     def load(cls, choice: str, dtype: str = "auto") -> "AudioEncoder":
-        """Load an entry of `encoder_choices()` ("built-in mel" or "<folder>/<name>")."""
+        """Load an entry of `encoder_choices()` ("built-in mel", "built-in whisper base + mel" or "<folder>/<name>")."""
         if choice == BUILTIN_MEL:
             return cls.builtin_mel()
+        if choice == BUILTIN_WHISPER:
+            return cls.builtin_whisper(dtype)
         folder, _, name = choice.partition("/")
         if folder not in SEARCH_FOLDERS or not name:
             raise ValueError(f"audio encoder {choice!r}: expected {BUILTIN_MEL!r} or '<folder>/<name>' with folder "
@@ -95,6 +116,8 @@ class AudioEncoder:
         """
         aligned = align_audio(audio, fps)
         T = aligned.num_frames
+        if self.kind == WHISPER_MEL:
+            return self._encode_whisper_mel(aligned, fps, chunk_seconds)
         if self.patcher is None:
             # the one audio route: 16 kHz resampled per window as the mel frames need it, mel80 rows computed per
             # window as the sampler asks for them; here only the statistics pass runs (one float per frame kept)
@@ -115,6 +138,23 @@ class AudioEncoder:
         points = sub_step_points(curve.rate, fps, 1)
         features = encode_frames(curve, T, fps, 1, points, max(1, int(chunk * fps)), progress)
         return _features(features, aligned, self.kind)
+
+    def _encode_whisper_mel(self, aligned: AlignedAudio, fps: float, chunk_seconds: float | None) -> AudioFeatures:
+        """Whisper's vectors pooled to frames and held as float16 [T, 512] (10 min: 15 MB); mel80 rows stay lazy."""
+        T = aligned.num_frames
+        progress = comfy_adapter.Progress(2 * T)  # first half: Whisper, 30 s window by window; second: mel80 stats
+        comfy_adapter.load_models([self.patcher])
+        curve = whisper.WhisperCurve(self.patcher.model, Waveform16k(aligned, self.patcher.load_device))
+        window_frames = max(1, int(whisper.WINDOW_SAMPLES / whisper.SAMPLE_RATE * fps))
+        extra = encode_frames(curve, T, fps, 1, sub_step_points(curve.rate, fps, 1), window_frames, progress,
+                              dtype=torch.float16)
+        mel = MelCurve(Waveform16k(aligned, comfy_adapter.compute_device()))
+        chunk = max(1, int((chunk_seconds or CHUNK_SECONDS) * fps))
+        track = StackedTrack(FeatureTrack(mel, T, fps, MEL80_SUB_STEPS, sub_step_points(mel.rate, fps, MEL80_SUB_STEPS),
+                                          chunk), extra)
+        track.compute_stats(progress)
+        return AudioFeatures(features=track, fps=aligned.fps, kind=self.kind, waveform=aligned.samples,
+                             sample_rate=aligned.sample_rate)
 
 
 def _features(features: torch.Tensor, aligned: AlignedAudio, kind: str) -> AudioFeatures:

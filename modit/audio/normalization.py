@@ -15,19 +15,30 @@ SPEECH_RANGE = 0.8  # mel80 units (10 dB) between a frame-level 5th and 95th per
 SILENT_OFFSET = 1.2  # mel80 units (15 dB): where a silent input's centre is put above its own level
 
 
-def utterance_centre(features) -> torch.Tensor:
-    """The per-column centre of one utterance's raw features [T, D] (a tensor or a FeatureTrack) -> [D]."""
+def utterance_centre(features, columns: int | None = None) -> torch.Tensor:
+    """The per-column centre of one utterance's raw features [T, D] (a tensor or a FeatureTrack) -> [D].
+
+    columns: only the first `columns` columns are centred (the mel80 part of "mel80+whisper4"); the rest get a zero
+    centre, and the speech test reads the level of the centred columns only. A track's compute_stats() level is
+    already that of its centred columns (features.StackedTrack).
+    """
     if torch.is_tensor(features):
-        mean = features.mean(dim=0)
-        level = features.mean(dim=1)  # [T] frame level (mean over bands and sub-steps)
+        part = features if columns is None else features[:, :columns]
+        mean = part.mean(dim=0)
+        level = part.mean(dim=1)  # [T] frame level (mean over bands and sub-steps)
     else:  # a FeatureTrack: its one-pass statistics, never the whole [T, D]
         mean, level = features.compute_stats()
+        mean = mean if columns is None else mean[:columns]
     if level.numel() < 2:
-        return mean + SILENT_OFFSET
-    low, high = torch.quantile(level.float(), torch.tensor([0.05, 0.95], device=level.device)).tolist()
-    return mean if high - low >= SPEECH_RANGE else mean + SILENT_OFFSET
+        centre = mean + SILENT_OFFSET
+    else:
+        low, high = torch.quantile(level.float(), torch.tensor([0.05, 0.95], device=level.device)).tolist()
+        centre = mean if high - low >= SPEECH_RANGE else mean + SILENT_OFFSET
+    if columns is not None:
+        centre = torch.cat([centre, centre.new_zeros(features.shape[1] - columns)])
+    return centre
 
 
-def center_utterance(features: torch.Tensor) -> torch.Tensor:
+def center_utterance(features: torch.Tensor, columns: int | None = None) -> torch.Tensor:
     """features [T, D] minus utterance_centre."""
-    return features - utterance_centre(features)
+    return features - utterance_centre(features, columns)

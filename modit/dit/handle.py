@@ -40,10 +40,14 @@ class DiTHandle:
         """ValueError naming both sides when the features or the face do not fit this checkpoint."""
         info = self.info
         if features.kind != info.feature_kind or features.dim != info.feature_dim:
+            from ..audio.encoder import BUILTIN_MEL, BUILTIN_WHISPER, WHISPER_MEL
+
+            encoder = {WHISPER_MEL: BUILTIN_WHISPER, "mel80": BUILTIN_MEL}.get(info.feature_kind)
+            fix = (f"set MoDiT Load Audio Encoder (connected to Encode Audio) to {encoder!r}" if encoder else
+                   "encode the audio with the matching encoder")
             raise ValueError(f"DiT {self.name} was trained on {info.feature_kind!r} features of width "
                              f"{info.feature_dim}, but the audio features are {features.kind!r} of width "
-                             f"{features.dim}; encode the audio with the matching encoder or load a DiT trained "
-                             f"on {features.kind!r}")
+                             f"{features.dim}; {fix}, or load a DiT trained on {features.kind!r}")
         if abs(features.fps - info.fps) > 1e-6:
             raise ValueError(f"DiT {self.name} was trained at {info.fps} fps, but the audio features are at "
                              f"{features.fps} fps; encode the audio at {info.fps} fps")

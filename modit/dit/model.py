@@ -167,7 +167,7 @@ class MoDiT(nn.Module):
         """The per-utterance centre [D] of raw features [T, D] (None unless the config's audio_norm is "utterance")."""
         if self.config.audio_norm != "utterance":
             return None
-        return utterance_centre(audio.float()).to(self.audio_mean.device)
+        return utterance_centre(audio.float(), self.config.utterance_norm_columns or None).to(self.audio_mean.device)
 
     def audio_units(self, audio: torch.Tensor, centre: torch.Tensor | None = None) -> torch.Tensor:
         """Raw features [T, D] -> the network's audio input.

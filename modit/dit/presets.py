@@ -26,6 +26,8 @@ class DiTConfig:
     relative_motion: bool = False  # X_0 = (beta - beta_0) / std: motion relative to the source's own expression
     audio_norm: str = "global"  # "utterance": each utterance's per-column feature mean is removed first (CMVN)
     self_attention_bias: bool = False  # Algorithm 1's M also biases the self-attention over frames, not only audio
+    utterance_norm_columns: int = 0  # audio_norm "utterance" centres only the first N columns (0: all); "mel80+whisper4"
+    #                                   centres its mel80 part (320) and leaves Whisper's vectors to the global statistics
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -114,13 +114,13 @@ class ShardDataset:
     def expression_dim(self) -> int:
         return self.expression.shape[1]
 
-    def center_features_per_utterance(self) -> None:
+    def center_features_per_utterance(self, columns: int | None = None) -> None:
         """Remove each utterance's own per-column feature mean (config audio_norm "utterance"; the sampler does the
-        same over the whole input audio). Features become float32."""
+        same over the whole input audio), from the first `columns` columns only if given. Features become float32."""
         features = self.features.float()
         for start, length in zip(self.starts.tolist(), self.lengths.tolist()):
             rows = slice(start, start + length)
-            features[rows] = center_utterance(features[rows])
+            features[rows] = center_utterance(features[rows], columns)
         self.features = features
 
     def utterance_rows(self) -> torch.Tensor:

@@ -41,7 +41,7 @@ def speech(seconds: float = 2.0, rate: int = 22050) -> dict:
 
 
 def test_choices_list_encoders_only(tiny_models):
-    assert encoder_choices() == ["built-in mel", "audio_encoders/tiny-hubert", "modit/tiny_hubert.safetensors"]
+    assert encoder_choices() == ["built-in mel", "built-in whisper base + mel", "audio_encoders/tiny-hubert", "modit/tiny_hubert.safetensors"]
 
 
 @pytest.mark.parametrize("choice", ["audio_encoders/tiny-hubert", "modit/tiny_hubert.safetensors"])

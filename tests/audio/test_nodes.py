@@ -35,6 +35,6 @@ def test_core_encoder_output_through_node():
 
 def test_loader_lists_and_loads(models_dir, combo_options):
     choices = combo_options("MoDiTLoadAudioEncoder", "encoder")
-    assert choices == ["built-in mel"]
+    assert choices == ["built-in mel", "built-in whisper base + mel"]
     (encoder,) = run_node("MoDiTLoadAudioEncoder", encoder="built-in mel", dtype="auto")
     assert (encoder.kind, encoder.dim) == ("mel80", 320)

@@ -1,4 +1,5 @@
 """MoDiT Load DiT and MoDiT Sample Expression: the Motion contract, bundled listing, and mismatch refusal."""
+import re
 import shutil
 
 import pytest
@@ -54,6 +55,20 @@ def test_mismatched_features_and_space_are_refused_naming_both(trained_tiny, mod
         _sample(handle, audio_features(20), face(space="bfm-64", k=64))
     with pytest.raises(ValueError, match=r"trained at 25.0 fps.*30.0 fps"):
         _sample(handle, audio_features(20, fps=30.0), face())
+
+
+def test_a_whisper_dit_on_mel_features_names_the_encoder_to_choose(trained_tiny):
+    from dataclasses import replace
+
+    from comfyui_modit.modit.audio.encoder import BUILTIN_WHISPER, WHISPER_MEL
+    from comfyui_modit.modit.dit.handle import DiTHandle
+
+    model, info = trained_tiny[0], trained_tiny[1]
+    handle = DiTHandle(model, replace(info, feature_kind=WHISPER_MEL), "v3.safetensors")
+    expected = re.escape(f"'{WHISPER_MEL}'") + ".*" + re.escape(
+        f"set MoDiT Load Audio Encoder (connected to Encode Audio) to '{BUILTIN_WHISPER}'")
+    with pytest.raises(ValueError, match=expected):
+        handle.check_inputs(audio_features(20), face())
 
 
 def test_loader_lists_only_what_exists(models_dir, monkeypatch):
