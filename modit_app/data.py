@@ -1,9 +1,14 @@
 """python -m modit_app data extract VIDEOS... --out DIR [--fps 25] [--manifest M]
    python -m modit_app data build --videos FOLDER --out DIR [--manifest M] [--split train|val] [--ready FILE]
+   python -m modit_app data featurise --shards DIR --videos FOLDER --out DIR2 [--encoder "built-in whisper base + mel"]
+   python -m modit_app data silence --like DIR2/train --out SILENCE [--count 64] [--encoder ...]
 
 extract: each video -> DIR/<name>.safetensors (+ .json report, meshes/); provenance from the manifest when the file
 is listed there. build: every clip of the manifest found in FOLDER -> DIR/<split>/, then a summary (DIR/summary.json
-and, with --ready, a one-line text file). Both resume: finished clips are skipped.
+and, with --ready, a one-line text file). Both resume: finished clips are skipped. featurise: every shard under DIR
+-> the same shard under DIR2 with another audio encoder's features (modit/data/featurise.py); faces are not tracked
+again. Resumes too. silence: one shard of silent utterances whose expression stays at a real source's
+(modit/data/silence.py), to mix into training.
 """
 import argparse
 import json
@@ -38,6 +43,33 @@ def _summary(reports: list[dict], fps: float) -> dict:
     return out
 
 
+def _featurise(args) -> int:
+    from ..modit.audio.encoder import AudioEncoder
+    from ..modit.data.featurise import featurise_shard, shard_files
+
+    encoder = AudioEncoder.load(args.encoder, "fp32")
+    started, done = time.time(), 0
+    for relative in shard_files(args.shards):
+        out = os.path.join(args.out, relative)
+        if os.path.isfile(out) and not args.force:
+            continue
+        featurise_shard(os.path.join(args.shards, relative), args.videos, out, encoder)
+        done += 1
+    print(f"featurised {done} shards into {args.out} with {encoder.kind} ({time.time() - started:.0f} s)")
+    return 0
+
+
+def _silence(args) -> int:
+    from ..modit.audio.encoder import AudioEncoder
+    from ..modit.data.silence import write_silence_shard
+
+    encoder = AudioEncoder.load(args.encoder, "fp32")
+    out = os.path.join(args.out, "silence.safetensors")
+    summary = write_silence_shard(args.like, out, encoder, args.count, args.seconds, seed=args.seed)
+    print(f"wrote {out}: {summary['utterances']} silent utterances, {summary['frames']} frames ({encoder.kind})")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m modit_app data", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -50,6 +82,22 @@ def main(argv=None) -> int:
     build.add_argument("--reverse", action="store_true",
                        help="walk the manifest from its end: a second worker started this way meets the first in the "
                             "middle (each skips what the other finished)")
+    featurise = sub.add_parser("featurise", help="recompute the audio features of extracted shards")
+    featurise.add_argument("--shards", required=True, help="folder of extracted shards (walked recursively)")
+    featurise.add_argument("--videos", required=True, help="local folder holding the shards' clips")
+    featurise.add_argument("--out", required=True)
+    featurise.add_argument("--encoder", default="built-in whisper base + mel",
+                           help="an entry of MoDiT Load Audio Encoder's list")
+    featurise.add_argument("--force", action="store_true", help="redo shards that already exist under --out")
+    featurise.add_argument("--threads", type=int, default=1, help="torch threads")
+    silence = sub.add_parser("silence", help="silent utterances that keep real sources' expressions")
+    silence.add_argument("--like", required=True, help="real train shards: sources and metadata come from them")
+    silence.add_argument("--out", required=True, help="folder for silence.safetensors")
+    silence.add_argument("--count", type=int, default=64)
+    silence.add_argument("--seconds", type=float, default=4.0)
+    silence.add_argument("--seed", type=int, default=0)
+    silence.add_argument("--encoder", default="built-in whisper base + mel")
+    silence.add_argument("--threads", type=int, default=1, help="torch threads")
     for p in (extract, build):
         p.add_argument("--out", required=True)
         p.add_argument("--fps", type=float, default=25.0)
@@ -63,6 +111,10 @@ def main(argv=None) -> int:
         logging.getLogger(name).setLevel(logging.WARNING)
 
     import torch
+
+    if args.command in ("featurise", "silence"):
+        torch.set_num_threads(args.threads)
+        return _featurise(args) if args.command == "featurise" else _silence(args)
 
     from ..modit.data.extract import extract_clip
     from ..modit.data.tracking import FaceTracker

@@ -47,18 +47,19 @@ def clip_name(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0]
 
 
-def audio_features(waveform: np.ndarray, sample_rate: int, num_frames: int, fps: float) -> torch.Tensor:
-    """mel80 [T, 320] of T frames, through AudioEncoder.builtin_mel().encode (the Encode Audio node's path)."""
+def audio_features(waveform: np.ndarray, sample_rate: int, num_frames: int, fps: float, encoder=None) -> torch.Tensor:
+    """[T, D] features of T frames through `encoder`.encode (the Encode Audio node's path; default the built-in mel)."""
     from ..audio.encoder import AudioEncoder
 
+    encoder = encoder or AudioEncoder.builtin_mel()
     samples = samples_for_frames(num_frames, sample_rate, fps)
     waveform = np.pad(waveform[:samples], (0, max(0, samples - waveform.shape[0])))
     audio = {"waveform": torch.from_numpy(np.ascontiguousarray(waveform, np.float32)).reshape(1, 1, -1),
              "sample_rate": int(sample_rate)}
-    encoded = AudioEncoder.builtin_mel().encode(audio, fps=fps)
-    if encoded.kind != FEATURE_KIND or encoded.num_frames != num_frames:
-        raise RuntimeError(f"the built-in audio encoder gave {encoded.num_frames} {encoded.kind!r} frames for "
-                           f"{num_frames} video frames; expected {FEATURE_KIND!r} frames one per video frame")
+    encoded = encoder.encode(audio, fps=fps)
+    if encoded.kind != encoder.kind or encoded.num_frames != num_frames:
+        raise RuntimeError(f"the audio encoder gave {encoded.num_frames} {encoded.kind!r} frames for "
+                           f"{num_frames} {encoder.kind!r} frames")
     return encoded.features.float().cpu()
 
 
