@@ -4,6 +4,12 @@ that names the data, its terms, the exact commands and the real-speaker validati
     python -m modit_app ship-real --checkpoint run/modit_v2.safetensors --synthetic corpus --real real/train \
         --command "python -m modit_app train ..." [--command ...] --bench run/bench_v2.json \
         --out modit/weights/modit_embedded_v2_real.safetensors
+    python -m modit_app ship-real --checkpoint run/v3.safetensors --inherit modit/weights/modit_embedded_v2_real.safetensors \
+        --real real_w/train --command "..." --display-name "embedded v3 (...)" --half --out modit/weights/...
+
+--inherit names the checkpoint this one was fine-tuned from: its corpus, real data and commands come first in the
+new file's history (`inherited_from`), so --synthetic may be left out. --half stores the weights in float16 (the
+loader computes in float32); the bench figures must be measured on the shipped file.
 
 Adds to the DiT metadata (modit/dit/checkpoint.py keeps its own keys untouched):
   display_name  the Load DiT dropdown name (says research use)
@@ -56,7 +62,10 @@ def real_summary(directory: str, clips_used: list[str] | None = None) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", required=True)
-    parser.add_argument("--synthetic", required=True, help="the synthetic corpus directory")
+    parser.add_argument("--synthetic", default=None, help="the synthetic corpus directory (or --inherit)")
+    parser.add_argument("--inherit", default=None, help="the shipped checkpoint this one was fine-tuned from")
+    parser.add_argument("--display-name", default=DISPLAY_NAME, help="the Load DiT dropdown name")
+    parser.add_argument("--half", action="store_true", help="store float16 weights")
     parser.add_argument("--real", required=True, help="the real train shard directory")
     parser.add_argument("--command", action="append", required=True, help="a training command, in stage order")
     parser.add_argument("--bench", default=None, help="bench/real_motion.py --json output for this checkpoint")
@@ -64,11 +73,22 @@ def main(argv=None) -> int:
     parser.add_argument("--clips-used", nargs="+", default=None, help="the real clips the run saw (default: all)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
+    if not args.synthetic and not args.inherit:
+        raise SystemExit("give --synthetic (the corpus trained on) or --inherit (the checkpoint fine-tuned from)")
     state_dict, metadata = load_checkpoint(args.checkpoint)
     metadata = dict(metadata)
-    metadata.update(display_name=DISPLAY_NAME, license=LICENSE, data_terms=LICENSE.split(": ", 1)[1],
-                    corpus=corpus_summary(args.synthetic), real_data=real_summary(args.real, args.clips_used),
+    metadata.update(display_name=args.display_name, license=LICENSE, data_terms=LICENSE.split(": ", 1)[1],
+                    real_data=real_summary(args.real, args.clips_used),
                     training={"commands": list(args.command), "checkpoint_step": int(metadata["num_train_steps"])})
+    if args.synthetic:
+        metadata["corpus"] = corpus_summary(args.synthetic)
+    if args.inherit:
+        _, parent = load_checkpoint(args.inherit)
+        metadata["inherited_from"] = {"file": os.path.basename(args.inherit),
+                                      **{k: parent[k] for k in ("display_name", "corpus", "real_data", "training",
+                                                                "feature_kind") if k in parent}}
+    if args.half:
+        state_dict = {k: v.half() if v.is_floating_point() else v for k, v in state_dict.items()}
     if args.bench:
         with open(args.bench) as f:
             metadata["evaluation"] = {"real_validation": json.load(f)}

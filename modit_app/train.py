@@ -27,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
                    "(keeps the source's own expression; issue 14)")
     p.add_argument("--audio-norm", default="global", choices=("global", "utterance"),
                    help="utterance: remove each utterance's feature mean first (carries over to recorded voices)")
+    p.add_argument("--utterance-norm-columns", type=int, default=None, metavar="N",
+                   help="--audio-norm utterance centres only the first N feature columns (default: the mel80 part of "
+                        "'mel80+whisper4' features, all columns of other kinds)")
     p.add_argument("--self-attention-bias", action="store_true", help="Algorithm 1's bias M on the self-attention "
                    "over frames as well as on the audio cross-attention")
     p.add_argument("--preset", default="embedded", choices=sorted(PRESETS))
@@ -70,6 +73,11 @@ def main(argv=None) -> int:
     if args.window:
         overrides["window"] = args.window
     dataset = ShardDataset(args.data, args.mix)
+    from ..modit.audio.encoder import UTTERANCE_NORM_COLUMNS
+
+    columns = args.utterance_norm_columns
+    overrides["utterance_norm_columns"] = UTTERANCE_NORM_COLUMNS.get(dataset.metadata["feature_kind"], 0) \
+        if columns is None else columns
     decode = None
     if args.mouth_loss:
         from ..modit.train.mouth_readout import MouthReadout, fit_mouth_readout

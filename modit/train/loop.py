@@ -116,15 +116,9 @@ def train(dataset: ShardDataset, preset: str, out: str, options: TrainOptions, d
     torch.manual_seed(options.seed)  # the initial weights: same seed, same network on every rank
     model = MoDiT(config)
     if init:
-        start_model, _ = load_dit(init)
-        parameters = {k: v for k, v in start_model.state_dict().items() if k in dict(model.named_parameters())}
-        missing = model.load_state_dict(parameters, strict=False).missing_keys
-        missing = [k for k in missing if k in dict(model.named_parameters())]
-        if missing:
-            raise ValueError(f"--init {init}: parameters {missing[:5]} missing; it was built with another preset")
-        log.info("initialised from %s", init)
+        _initialise_from(model, init)
     if config.audio_norm == "utterance":
-        dataset.center_features_per_utterance()
+        dataset.center_features_per_utterance(config.utterance_norm_columns or None)
     for name, value in dataset.statistics(config.relative_motion).items():
         getattr(model, name).copy_(value)
     model.to(device)
@@ -193,6 +187,30 @@ def train(dataset: ShardDataset, preset: str, out: str, options: TrainOptions, d
         dist.barrier()
         dist.destroy_process_group()
     return ema, info
+
+
+def _initialise_from(model: MoDiT, init: str) -> None:
+    """Copy a checkpoint's parameters into `model` (fine-tuning). A wider audio input than the checkpoint's (its
+    features plus new columns, e.g. mel80 -> mel80+whisper4) keeps the old columns' weights and starts the new ones at
+    zero, so the network begins as the checkpoint and learns what the new features add."""
+    start_model, start_info = load_dit(init)
+    own = dict(model.named_parameters())
+    state = start_model.state_dict()
+    parameters = {k: v for k, v in state.items() if k in own and v.shape == own[k].shape}
+    key = "audio_embed.0.weight"
+    old_dim, new_dim = start_model.config.feature_dim, model.config.feature_dim
+    if key in state and key not in parameters and state[key].shape[0] == own[key].shape[0] and old_dim < new_dim:
+        widened = torch.zeros_like(own[key])
+        widened[:, :old_dim] = state[key]
+        parameters[key] = widened
+        log.info("--init %s: audio input widened from %d (%s) to %d features; the new columns start at zero",
+                 init, old_dim, start_info.feature_kind, new_dim)
+    missing = [k for k in own if k not in parameters]
+    if missing:
+        raise ValueError(f"--init {init}: parameters {missing[:5]} missing or of another shape; it was built with "
+                         f"another preset")
+    model.load_state_dict(parameters, strict=False)
+    log.info("initialised from %s", init)
 
 
 def _save(out, model, ema, optimizer, generator, info, step) -> DiTInfo:

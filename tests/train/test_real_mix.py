@@ -2,6 +2,7 @@
 trained on sources with their own expression keeps that expression on silence."""
 import os
 
+import pytest
 import torch
 
 from comfyui_modit.modit.checkpoints import save_checkpoint
@@ -69,3 +70,31 @@ def test_relative_model_keeps_the_source_expression_on_silence(tmp_path):
     out = sample_expression(model.eval(), NoiseSchedule(), silence, source, SamplingOptions(num_steps=10, seed=1))
     # the smile stays (within 10 %), although no training source had this one: corners never move in the data
     assert abs(out[:, CORNERS_UP].mean() - 0.55) < 0.1 * 0.55
+
+
+def test_init_from_a_narrower_audio_input_starts_as_that_network(tmp_path):
+    """--init with features that add columns (mel80 -> mel80+whisper4): the old columns keep their weights, the new
+    ones start at zero, so before any step the network predicts what the checkpoint did, whatever the new columns."""
+    from comfyui_modit.modit.dit.checkpoint import load_dit
+    from comfyui_modit.modit.dit.model import MoDiT
+    from comfyui_modit.modit.train.loop import _initialise_from
+
+    data = write_sources_shard(tmp_path / "real", utterances=4)
+    narrow_path = str(tmp_path / "narrow.safetensors")
+    train(ShardDataset(data), "tiny", narrow_path, TrainOptions(steps=3, batch_size=4, log_every=1000),
+          config_overrides={"relative_motion": True})
+    narrow, _ = load_dit(narrow_path)
+    wide = MoDiT(narrow.config.replace(feature_dim=80 + 16))
+    _initialise_from(wide, narrow_path)
+    weight = wide.audio_embed[0].weight
+    assert torch.equal(weight[:, :80], narrow.audio_embed[0].weight) and torch.all(weight[:, 80:] == 0)
+    g = torch.Generator().manual_seed(0)
+    x_t, audio = torch.randn(2, 16, NUM_COMPONENTS, generator=g), torch.randn(2, 16, 80, generator=g)
+    t, beta_0 = torch.tensor([10, 700]), torch.randn(2, NUM_COMPONENTS, generator=g)
+    extra = 5 * torch.randn(2, 16, 16, generator=g)
+    with torch.no_grad():
+        assert torch.allclose(wide(x_t, t, torch.cat([audio, extra], -1), beta_0), narrow(x_t, t, audio, beta_0),
+                              atol=1e-5)
+    with_other = MoDiT(narrow.config.replace(hidden_size=64))
+    with pytest.raises(ValueError, match="missing or of another shape"):
+        _initialise_from(with_other, narrow_path)
