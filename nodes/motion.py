@@ -12,10 +12,12 @@ from .comfy_io import io
 
 BUNDLED_SUFFIX = " (bundled)"
 NONE_FOUND = "no DiT checkpoint found (put one in models/modit)"
-# The bundled DiTs by dropdown name, the default first. v2 learned from real talking-head video whose terms are
-# research use (NOTICE), and says so in its name; v1 (eSpeak voices only) is the permissive choice and keeps the
-# name saved workflows already hold.
-BUNDLED_DITS = (("embedded v2 (real speech, research use)", "modit_embedded_v2_real.safetensors"),
+# The bundled DiTs by dropdown name, the default first. v3 and v2 learned from real talking-head video whose terms
+# are research use (NOTICE), and say so in their names; v3 hears Whisper base's features beside mel80 (MoDiT Load
+# Audio Encoder "built-in whisper base + mel"); v1 (eSpeak voices only) is the permissive choice and keeps the name
+# saved workflows already hold.
+BUNDLED_DITS = (("embedded v3 (real speech + Whisper, research use)", "modit_embedded_v3_whisper.safetensors"),
+                ("embedded v2 (real speech, research use)", "modit_embedded_v2_real.safetensors"),
                 ("embedded" + BUNDLED_SUFFIX, "modit_embedded_v1.safetensors"))
 
 
@@ -52,9 +54,11 @@ class MoDiTLoadDiT(io.ComfyNode):
                          "`python -m modit_app train`."),
             inputs=[
                 io.Combo.Input("checkpoint", options=choices, default=choices[0], tooltip=(
-                    "Which DiT to load. Bundled: 'embedded v2' learned lip motion from real talking-head video "
-                    "(research-use terms, see NOTICE); 'embedded (bundled)' is v1, eSpeak voices only "
-                    "(permissive). Other files come from models/modit.")),
+                    "Which DiT to load. Bundled: 'embedded v3' learned lip motion from real talking-head video and "
+                    "hears Whisper's speech features (set MoDiT Load Audio Encoder to 'built-in whisper base + mel'); "
+                    "'embedded v2' is the same on the built-in mel alone; both carry research-use terms (NOTICE). "
+                    "'embedded (bundled)' is v1, eSpeak voices only (permissive). Other files come from "
+                    "models/modit.")),
                 io.Combo.Input("dtype", options=list(comfy_adapter.DTYPE_CHOICES), default="auto", advanced=True,
                                tooltip=("Weight precision: auto picks fp32 on CPU and bf16/fp16 on GPUs; fp16/bf16 "
                                         "halve memory, fp32 is the reference.")),

@@ -6,10 +6,13 @@ WAV2LIP_URL = "https://huggingface.co/Nekochu/Wav2Lip/resolve/main/wav2lip_gan.p
 
 
 def _front(g: Graph, x0=0):
-    """LoadImage + LoadAudio -> Encode Audio, Extract 3DMM, Load DiT: the start every graph shares."""
+    """LoadImage + LoadAudio (+ Load Audio Encoder) -> Encode Audio, Extract 3DMM, Load DiT: the start every graph
+    shares. The default DiT (embedded v3) hears the built-in mel beside Whisper base's features."""
     image = g.add("LoadImage", (x0, 0), image=PORTRAIT)
     audio = g.add("LoadAudio", (x0, 380), audio=SPEECH)
-    encode = g.add("MoDiTEncodeAudio", (x0 + 360, 380), audio=(audio, "AUDIO"), fps=25.0)
+    encoder = g.add("MoDiTLoadAudioEncoder", (x0, 560), encoder="built-in whisper base + mel")
+    encode = g.add("MoDiTEncodeAudio", (x0 + 360, 380), audio=(audio, "AUDIO"), fps=25.0,
+                   audio_encoder=(encoder, "audio_encoder"))
     face = g.add("MoDiTExtract3DMM", (x0 + 360, 0), image=(image, "IMAGE"))
     dit = g.add("MoDiTLoadDiT", (x0 + 360, 640))
     return image, audio, encode, face, dit

@@ -1,0 +1,78 @@
+"""The bundled v3 DiT (real speech + Whisper, research use): the Load DiT default, declares its terms, its parent and
+how to rebuild it, needs the bundled Whisper encoder's features, keeps a source's own expression on silence, and
+repeats with a seed."""
+import os
+
+import torch
+
+from comfyui_modit.modit.audio.encoder import BUILTIN_WHISPER, WHISPER_MEL, AudioEncoder
+from comfyui_modit.modit.checkpoints import bundled_path, load_checkpoint
+from comfyui_modit.modit.dit.checkpoint import load_dit
+from comfyui_modit.modit.dit.sampling import SamplingOptions, sample_expression
+from comfyui_modit.modit.dit.schedule import NoiseSchedule
+from comfyui_modit.modit.face.components import COMPONENT_NAMES, SPACE_NAME
+
+V3 = bundled_path("modit_embedded_v3_whisper.safetensors")
+V3_NAME = "embedded v3 (real speech + Whisper, research use)"
+WHISPER = bundled_path("whisper_base_encoder_l4.safetensors")
+
+
+def test_v3_file_declares_what_it_is():
+    # the DiT and the encoder it needs fit the 40 MB the default may take, together
+    assert os.path.getsize(V3) + os.path.getsize(WHISPER) <= 40 * 2 ** 20
+    model, info = load_dit(V3)
+    _, metadata = load_checkpoint(V3)
+    assert (info.space, info.feature_kind, info.fps, info.feature_dim) == (SPACE_NAME, WHISPER_MEL, 25.0, 832)
+    assert model.config.relative_motion and model.config.audio_norm == "utterance"
+    assert model.config.utterance_norm_columns == 320  # only the mel80 part is centred per utterance
+    assert metadata["display_name"] == V3_NAME and metadata["license"].startswith("research use only")
+    assert metadata["inherited_from"]["file"] == "modit_embedded_v2_real.safetensors"
+    assert metadata["inherited_from"]["corpus"]["utterances"] > 1000  # v2's eSpeak pre-training, carried along
+    assert metadata["real_data"]["manifest"] == "modit/train/real/manifest" and metadata["real_data"]["clips"] > 40
+    commands = metadata["training"]["commands"]
+    assert commands[0].startswith("python -m modit_app data featurise") and "--init" in commands[-1]
+    _, whisper_meta = load_checkpoint(WHISPER)
+    assert "MIT" in whisper_meta["licence"] and whisper_meta["source"]["model_bin_sha256"].startswith("905e5bf8")
+    for name, tensor in model.state_dict().items():
+        assert torch.isfinite(tensor).all(), name
+
+
+def test_v3_is_the_default_and_v2_v1_stay_loadable():
+    from comfyui_modit.nodes import NODES, node_info, run_node
+
+    kind, options = node_info(NODES["MoDiTLoadDiT"])["input"]["required"]["checkpoint"]
+    choices = options["options"]
+    assert options["default"] == V3_NAME == choices[0]
+    assert "embedded v2 (real speech, research use)" in choices and "embedded (bundled)" in choices
+    encoder = node_info(NODES["MoDiTLoadAudioEncoder"])["input"]["required"]["encoder"][1]
+    assert encoder["default"] == BUILTIN_WHISPER  # a freshly added loader gives what the default DiT needs
+    v3, = run_node("MoDiTLoadDiT", checkpoint=V3_NAME, dtype="fp32")
+    assert v3.info.feature_kind == WHISPER_MEL
+
+
+def _silence(seconds: float = 3.0):
+    audio = {"waveform": 1e-4 * torch.randn(1, 1, int(seconds * 16000), generator=torch.Generator().manual_seed(0)),
+             "sample_rate": 16000}
+    return AudioEncoder.load(BUILTIN_WHISPER, "fp32").encode(audio, fps=25.0).track
+
+
+def test_v3_keeps_a_non_zero_source_on_silence():
+    model, info = load_dit(V3)
+    beta_0 = torch.zeros(len(COMPONENT_NAMES))
+    values = {"jaw_open": 0.32, "corners_up": 0.5, "brow_raise": 0.3, "cheek_raise": 0.25, "lip_stretch": 0.2}
+    for name, value in values.items():
+        beta_0[COMPONENT_NAMES.index(name)] = value
+    out = sample_expression(model.eval(), NoiseSchedule(info.schedule), _silence(), beta_0,
+                            SamplingOptions(num_steps=10, guidance_scale=2.5, seed=0))
+    for name, value in values.items():  # within 20 % of the source, or 0.1 coefficient units for small values
+        k = COMPONENT_NAMES.index(name)
+        assert abs(float(out[:, k].mean()) - value) < max(0.2 * value, 0.1), (name, float(out[:, k].mean()), value)
+
+
+def test_v3_seed_repeats():
+    model, info = load_dit(V3)
+    audio = _silence(2.4)
+    run = lambda seed: sample_expression(model.eval(), NoiseSchedule(info.schedule), audio,  # noqa: E731
+                                         torch.zeros(len(COMPONENT_NAMES)), SamplingOptions(num_steps=5, seed=seed))
+    assert torch.equal(run(3), run(3))
+    assert not torch.equal(run(3), run(4))
