@@ -155,8 +155,9 @@ def _history(server, prompt_id, timeout=60):
     raise TimeoutError(prompt_id)
 
 
-# (stage, workflow, the node that is running when the interrupt lands)
-STAGES = [("sampling", BASIC, "6"), ("rendering", BASIC, "8"), ("encoding", STREAMING, "8")]
+# (stage, workflow, the class of the node that is running when the interrupt lands)
+STAGES = [("sampling", BASIC, "MoDiTSampleExpression"), ("rendering", BASIC, "MoDiTFlowRender"),
+          ("encoding", STREAMING, "MoDiTRenderToVideo")]
 REFERENCES = {}  # workflow -> mp4 of an uninterrupted run with seed 7 (sampling and rendering share one)
 # ComfyUI's ProgressBar sends an update at most every 0.1 s (besides the first and the last: comfy/utils.py
 # PROGRESS_THROTTLE_MIN_INTERVAL), and a 2 s clip's 10 sampling chunks take ~0.1 s on an idle CPU: the websocket then
@@ -173,11 +174,12 @@ def _reference(server, workflow):
     return REFERENCES[workflow]
 
 
-@pytest.mark.parametrize("stage,workflow,node_id", STAGES, ids=[s[0] for s in STAGES])
-def test_interrupt_ends_within_a_chunk_and_the_next_job_is_exact(server, stage, workflow, node_id):
+@pytest.mark.parametrize("stage,workflow,node_class", STAGES, ids=[s[0] for s in STAGES])
+def test_interrupt_ends_within_a_chunk_and_the_next_job_is_exact(server, stage, workflow, node_class):
     reference_video = _reference(server, workflow)
-    latency, chunk, entry = _run_and_interrupt(
-        server, _workflow(workflow, prefix=f"cut_{stage}", seed=7, steps=INTERRUPT_STEPS), node_id, after_progress=2)
+    graph = _workflow(workflow, prefix=f"cut_{stage}", seed=7, steps=INTERRUPT_STEPS)
+    (node_id,) = [k for k, node in graph.items() if node["class_type"] == node_class]
+    latency, chunk, entry = _run_and_interrupt(server, graph, node_id, after_progress=2)
     print(f"\ninterrupt during {stage}: stopped {latency:.2f} s after POST /interrupt (a chunk takes {chunk:.2f} s)")
     assert entry["status"]["status_str"] == "error"
     assert any(m[0] == "execution_interrupted" for m in entry["status"]["messages"])
