@@ -28,6 +28,10 @@ import torch
 
 import lipsync_ceiling as ceiling  # bench/ is sys.path[0] when this file runs: siblings import
 import phone_ceiling  # the clip's speech as the shard saw it (16 kHz, sample 0 = first picture)
+from _pack import load_pack
+
+load_pack()
+from comfyui_modit.modit_app.convert_whisper import read_ctranslate2  # noqa: E402  the converter's model.bin reader
 
 SAMPLE_RATE = 16000
 N_FFT, HOP, N_MELS = 400, 160, 80
@@ -69,39 +73,6 @@ def encode(model, wave: np.ndarray) -> np.ndarray:
         out = np.array(out)[0]  # [1500, 512]
         rows.append(out[:int(np.ceil(len(piece) / SAMPLE_RATE * ENCODER_HZ))])
     return np.concatenate(rows).astype(np.float32)
-
-
-def read_ctranslate2(path: str, prefix: str = "encoder/") -> dict:
-    """The float tensors of a CTranslate2 model.bin whose names start with prefix (format: uint32 version, name,
-    uint32 revision, uint32 count, then per variable: name, uint8 rank, uint32 dims, uint8 dtype, uint32 bytes)."""
-    import struct
-
-    dtypes = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
-    blob, at = open(path, "rb").read(), 0
-
-    def take(fmt):
-        nonlocal at
-        value = struct.unpack_from(fmt, blob, at)[0]
-        at += struct.calcsize(fmt)
-        return value
-
-    def text():
-        nonlocal at
-        n = take("H")
-        at += n
-        return blob[at - n:at - 1].decode()
-
-    take("I"), text(), take("I")
-    out = {}
-    for _ in range(take("I")):
-        name, rank = text(), take("B")
-        dims = [take("I") for _ in range(rank)]
-        dtype, size = take("B"), take("I")
-        if name.startswith(prefix) and dtype in (0, 4):
-            array = np.frombuffer(blob, dtypes[dtype], size // np.dtype(dtypes[dtype]).itemsize, at).reshape(dims)
-            out[name] = torch.from_numpy(array.astype(np.float32))
-        at += size
-    return out
 
 
 def encoder_layers(weights: dict, mel: np.ndarray) -> list[torch.Tensor]:
