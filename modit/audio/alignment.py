@@ -153,13 +153,13 @@ def frames_from_curve(curve: Curve, first: int, last: int, fps: float, sub_steps
 
 
 def encode_frames(curve: Curve, num_frames: int, fps: float, sub_steps: int, points: int, chunk_frames: int,
-                  progress: comfy_adapter.Progress | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Per-frame features [T, sub_steps * D0] (`dtype`) on the intermediate device, computed chunk by chunk.
+                  progress: comfy_adapter.Progress | None = None) -> torch.Tensor:
+    """Per-frame features [T, sub_steps * D0] float32 on the intermediate device, computed chunk by chunk.
 
     Each chunk of `chunk_frames` video frames reads only the curve vectors it needs (halved on out-of-memory,
     chunks.py).
     """
-    out = torch.empty(num_frames, sub_steps * curve.dim, dtype=dtype,
+    out = torch.empty(num_frames, sub_steps * curve.dim, dtype=torch.float32,
                       device=comfy_adapter.intermediate_device())
 
     def work(first: int, last: int) -> None:

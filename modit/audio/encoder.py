@@ -140,19 +140,20 @@ class AudioEncoder:
         return _features(features, aligned, self.kind)
 
     def _encode_whisper_mel(self, aligned: AlignedAudio, fps: float, chunk_seconds: float | None) -> AudioFeatures:
-        """Whisper's vectors pooled to frames and held as float16 [T, 512] (10 min: 15 MB); mel80 rows stay lazy."""
+        """A lazy [T, 832] track: mel80 rows as the built-in mel, Whisper rows encoded 30 s window by window when the
+        sampler reads them (two windows cached), so an hour costs what a minute does. Only the mel80 statistics pass
+        runs here."""
         T = aligned.num_frames
-        progress = comfy_adapter.Progress(2 * T)  # first half: Whisper, 30 s window by window; second: mel80 stats
         comfy_adapter.load_models([self.patcher])
-        curve = whisper.WhisperCurve(self.patcher.model, Waveform16k(aligned, self.patcher.load_device))
+        curve = whisper.WhisperCurve(self.patcher.model, Waveform16k(aligned, self.patcher.load_device),
+                                     before_encode=lambda: comfy_adapter.load_models([self.patcher]))
         window_frames = max(1, int(whisper.WINDOW_SAMPLES / whisper.SAMPLE_RATE * fps))
-        extra = encode_frames(curve, T, fps, 1, sub_step_points(curve.rate, fps, 1), window_frames, progress,
-                              dtype=torch.float16)
+        speech = FeatureTrack(curve, T, fps, 1, sub_step_points(curve.rate, fps, 1), window_frames)
         mel = MelCurve(Waveform16k(aligned, comfy_adapter.compute_device()))
         chunk = max(1, int((chunk_seconds or CHUNK_SECONDS) * fps))
         track = StackedTrack(FeatureTrack(mel, T, fps, MEL80_SUB_STEPS, sub_step_points(mel.rate, fps, MEL80_SUB_STEPS),
-                                          chunk), extra)
-        track.compute_stats(progress)
+                                          chunk), speech)
+        track.compute_stats(comfy_adapter.Progress(T))
         return AudioFeatures(features=track, fps=aligned.fps, kind=self.kind, waveform=aligned.samples,
                              sample_rate=aligned.sample_rate)
 

@@ -165,24 +165,24 @@ class FeatureTrack:
 
 
 class StackedTrack:
-    """Kind "mel80+whisper4": a mel80 FeatureTrack beside precomputed per-frame vectors [T, E] (Whisper's, float16).
+    """Kind "mel80+whisper4": a mel80 FeatureTrack beside a second track (Whisper's vectors), both computed per window.
 
-    Rows are [mel80 (320) | extra (E)]. Only the mel80 part is utterance-centred (DiTConfig.utterance_norm_columns),
-    so compute_stats() returns the mel track's frame level; the extra columns' mean is reported but not used.
+    Rows are [mel80 (320) | extra (E)]. Only the mel80 part is utterance-centred (DiTConfig.utterance_norm_columns), so
+    compute_stats() runs over the mel track alone (one cheap pass) and gives zero for the extra columns' mean: Whisper
+    is then encoded once, window by window, when the sampler reads the rows, and never held whole.
     """
 
     ndim = 2
     dtype = torch.float32
 
-    def __init__(self, mel: FeatureTrack, extra: torch.Tensor):
+    def __init__(self, mel: FeatureTrack, extra: FeatureTrack):
         if extra.shape[0] != mel.shape[0]:
             raise ValueError(f"StackedTrack: {extra.shape[0]} extra rows for {mel.shape[0]} mel80 rows")
         self.mel, self.extra = mel, extra
         self.shape = (mel.shape[0], mel.shape[1] + extra.shape[1])
 
     def rows(self, first: int, last: int) -> torch.Tensor:
-        mel = self.mel.rows(first, last)
-        return torch.cat([mel, self.extra[first:last].to(mel)], dim=1)
+        return torch.cat([self.mel.rows(first, last), self.extra.rows(first, last)], dim=1)
 
     def __getitem__(self, item: slice) -> torch.Tensor:
         if not isinstance(item, slice) or (item.step or 1) != 1:
@@ -194,13 +194,12 @@ class StackedTrack:
         return self
 
     def compute_stats(self, progress: comfy_adapter.Progress | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(column mean [D], frame level [T] of the mel80 columns)."""
+        """(column mean [D] with zeros for the extra columns, frame level [T] of the mel80 columns)."""
         mean, level = self.mel.compute_stats(progress)
-        return torch.cat([mean, self.extra.float().mean(0).cpu()]), level
+        return torch.cat([mean, mean.new_zeros(self.extra.shape[1])]), level
 
     def tensor(self) -> torch.Tensor:
-        mel = self.mel.tensor()
-        return torch.cat([mel, self.extra.to(mel)], dim=1)
+        return torch.cat([self.mel.tensor(), self.extra.tensor()], dim=1)
 
 
 def mel80_features(waveform_16k: torch.Tensor, num_frames: int, fps: float,

@@ -117,15 +117,17 @@ def num_vectors(num_samples: int) -> int:
 class WhisperCurve:
     """The encoder's vectors over a whole recording as an alignment.Curve, one 30 s window encoded at a time.
 
-    The two most recent windows stay cached, so reading frames in order encodes each window once.
+    The two most recent windows stay cached, so reading frames in order (the sampler's windows) encodes each window
+    once, and nothing grows with the recording's length.
     """
 
     rate = RATE
     t0 = T0
 
-    def __init__(self, encoder: WhisperEncoder, waveform_16k):
-        """waveform_16k: [S16] tensor, or anything sliceable like one (features.Waveform16k)."""
-        self.encoder, self.waveform = encoder, waveform_16k
+    def __init__(self, encoder: WhisperEncoder, waveform_16k, before_encode=None):
+        """waveform_16k: [S16] tensor, or anything sliceable like one (features.Waveform16k). before_encode: called
+        before each window is encoded (the node passes ComfyUI's load_models for the encoder's patcher)."""
+        self.encoder, self.waveform, self.before_encode = encoder, waveform_16k, before_encode
         self.length = num_vectors(waveform_16k.shape[0])
         self.dim = encoder.dim
         self._cache: dict[int, torch.Tensor] = {}
@@ -133,6 +135,8 @@ class WhisperCurve:
     def window(self, index: int) -> torch.Tensor:
         """Vectors of window `index` ([<= 1500, C] float32), encoded on first use."""
         if index not in self._cache:
+            if self.before_encode is not None:
+                self.before_encode()
             start = index * WINDOW_SAMPLES
             stop = min(start + WINDOW_SAMPLES, self.waveform.shape[0])
             device = next(self.encoder.parameters()).device

@@ -87,3 +87,15 @@ def test_bundled_encoder_follows_the_syllables(bundled_encoder):
     on = (torch.sin(2 * math.pi * 4 * (torch.arange(100) + 0.5) / 25) > 0).float()
     voiced, unvoiced = rows[on > 0].mean(0), rows[on == 0].mean(0)
     assert (voiced - unvoiced).norm() > 0.2 * rows.std(0).norm()
+
+
+def test_reading_frames_in_order_encodes_each_window_once():
+    """The sampler reads 2 s windows front to back: each 30 s Whisper window must be encoded once, not per read."""
+    from comfyui_modit.modit.audio.features import FeatureTrack, sub_step_points
+
+    encoder = _tiny_encoder()
+    calls = []
+    curve = whisper.WhisperCurve(encoder, _speech_like(65.0), before_encode=lambda: calls.append(1))
+    track = FeatureTrack(curve, 65 * 25, 25.0, 1, sub_step_points(curve.rate, 25.0, 1), 750)
+    rows = torch.cat([track[start:start + 50] for start in range(0, 65 * 25, 40)])  # overlapping windows, in order
+    assert len(calls) == 3 and rows.shape[1] == 16  # windows 0-30 s, 30-60 s, 60-65 s
