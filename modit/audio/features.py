@@ -180,6 +180,7 @@ class StackedTrack:
             raise ValueError(f"StackedTrack: {extra.shape[0]} extra rows for {mel.shape[0]} mel80 rows")
         self.mel, self.extra = mel, extra
         self.shape = (mel.shape[0], mel.shape[1] + extra.shape[1])
+        self.stats_columns = mel.shape[1]  # compute_stats() covers these columns only
 
     def rows(self, first: int, last: int) -> torch.Tensor:
         return torch.cat([self.mel.rows(first, last), self.extra.rows(first, last)], dim=1)

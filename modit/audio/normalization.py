@@ -27,6 +27,11 @@ def utterance_centre(features, columns: int | None = None) -> torch.Tensor:
         mean = part.mean(dim=0)
         level = part.mean(dim=1)  # [T] frame level (mean over bands and sub-steps)
     else:  # a FeatureTrack: its one-pass statistics, never the whole [T, D]
+        stats_columns = getattr(features, "stats_columns", features.shape[1])
+        if (columns or features.shape[1]) > stats_columns:
+            raise ValueError(f"utterance centring over {columns or features.shape[1]} columns, but these features "
+                             f"have statistics for their first {stats_columns} only: the DiT's utterance_norm_columns "
+                             f"must be {stats_columns} for this feature kind")
         mean, level = features.compute_stats()
         mean = mean if columns is None else mean[:columns]
     if level.numel() < 2:

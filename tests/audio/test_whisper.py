@@ -77,6 +77,9 @@ def test_bundled_encoder_gives_mel80_beside_whisper_rows(bundled_encoder):
     assert torch.isfinite(speech_rows).all() and speech_rows.std() > 0.1
     mean, level = features.track.compute_stats()
     assert torch.allclose(level, mel.mean(1), atol=1e-5)  # the silence test reads the mel level only
+    assert torch.allclose(utterance_centre(features.track, 320), utterance_centre(whole, 320), atol=1e-4)
+    with pytest.raises(ValueError, match="utterance_norm_columns must be 320"):
+        utterance_centre(features.track)  # centring Whisper's columns would need statistics never computed
 
 
 def test_bundled_encoder_follows_the_syllables(bundled_encoder):
