@@ -59,6 +59,7 @@ def main(argv=None) -> int:
                         stream=sys.stderr)
     if args.threads:
         torch.set_num_threads(args.threads)
+    from ..modit.audio.encoder import UTTERANCE_NORM_COLUMNS
     from ..modit.train.data import ShardDataset
     from ..modit.train.loop import TrainOptions, train
 
@@ -73,11 +74,10 @@ def main(argv=None) -> int:
     if args.window:
         overrides["window"] = args.window
     dataset = ShardDataset(args.data, args.mix)
-    from ..modit.audio.encoder import UTTERANCE_NORM_COLUMNS
-
     columns = args.utterance_norm_columns
-    overrides["utterance_norm_columns"] = UTTERANCE_NORM_COLUMNS.get(dataset.metadata["feature_kind"], 0) \
-        if columns is None else columns
+    if columns is None:
+        columns = UTTERANCE_NORM_COLUMNS.get(dataset.metadata["feature_kind"], 0)
+    overrides["utterance_norm_columns"] = columns
     decode = None
     if args.mouth_loss:
         from ..modit.train.mouth_readout import MouthReadout, fit_mouth_readout

@@ -121,13 +121,9 @@ class AudioEncoder:
         if self.patcher is None:
             # the one audio route: 16 kHz resampled per window as the mel frames need it, mel80 rows computed per
             # window as the sampler asks for them; here only the statistics pass runs (one float per frame kept)
-            curve = MelCurve(Waveform16k(aligned, comfy_adapter.compute_device()))
-            chunk = max(1, int((chunk_seconds or CHUNK_SECONDS) * fps))
-            track = FeatureTrack(curve, T, fps, MEL80_SUB_STEPS, sub_step_points(curve.rate, fps, MEL80_SUB_STEPS),
-                                 chunk)
+            track = _mel_track(aligned, fps, chunk_seconds)
             track.compute_stats(comfy_adapter.Progress(T))
-            return AudioFeatures(features=track, fps=aligned.fps, kind=self.kind, waveform=aligned.samples,
-                                 sample_rate=aligned.sample_rate)
+            return _lazy_features(track, aligned, self.kind)
         progress = comfy_adapter.Progress(2 * T)  # first half: resampling, second half: features
         comfy_adapter.load_models([self.patcher])
         device = self.patcher.load_device
@@ -141,21 +137,30 @@ class AudioEncoder:
 
     def _encode_whisper_mel(self, aligned: AlignedAudio, fps: float, chunk_seconds: float | None) -> AudioFeatures:
         """A lazy [T, 832] track: mel80 rows as the built-in mel, Whisper rows encoded 30 s window by window when the
-        sampler reads them (two windows cached), so an hour costs what a minute does. Only the mel80 statistics pass
-        runs here."""
+        sampler reads them (two windows cached; the encoder is loaded onto its device then), so an hour costs what a
+        minute does. Only the mel80 statistics pass runs here."""
         T = aligned.num_frames
-        comfy_adapter.load_models([self.patcher])
         curve = whisper.WhisperCurve(self.patcher.model, Waveform16k(aligned, self.patcher.load_device),
                                      before_encode=lambda: comfy_adapter.load_models([self.patcher]))
         window_frames = max(1, int(whisper.WINDOW_SAMPLES / whisper.SAMPLE_RATE * fps))
         speech = FeatureTrack(curve, T, fps, 1, sub_step_points(curve.rate, fps, 1), window_frames)
-        mel = MelCurve(Waveform16k(aligned, comfy_adapter.compute_device()))
-        chunk = max(1, int((chunk_seconds or CHUNK_SECONDS) * fps))
-        track = StackedTrack(FeatureTrack(mel, T, fps, MEL80_SUB_STEPS, sub_step_points(mel.rate, fps, MEL80_SUB_STEPS),
-                                          chunk), speech)
+        track = StackedTrack(_mel_track(aligned, fps, chunk_seconds), speech)
         track.compute_stats(comfy_adapter.Progress(T))
-        return AudioFeatures(features=track, fps=aligned.fps, kind=self.kind, waveform=aligned.samples,
-                             sample_rate=aligned.sample_rate)
+        return _lazy_features(track, aligned, self.kind)
+
+
+def _mel_track(aligned: AlignedAudio, fps: float, chunk_seconds: float | None) -> FeatureTrack:
+    """The built-in mel80 rows of the aligned audio as a lazy track (16 kHz resampled per window, on the compute
+    device), statistics not yet computed."""
+    curve = MelCurve(Waveform16k(aligned, comfy_adapter.compute_device()))
+    chunk = max(1, int((chunk_seconds or CHUNK_SECONDS) * fps))
+    return FeatureTrack(curve, aligned.num_frames, fps, MEL80_SUB_STEPS,
+                        sub_step_points(curve.rate, fps, MEL80_SUB_STEPS), chunk)
+
+
+def _lazy_features(track, aligned: AlignedAudio, kind: str) -> AudioFeatures:
+    return AudioFeatures(features=track, fps=aligned.fps, kind=kind, waveform=aligned.samples,
+                         sample_rate=aligned.sample_rate)
 
 
 def _features(features: torch.Tensor, aligned: AlignedAudio, kind: str) -> AudioFeatures:

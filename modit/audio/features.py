@@ -109,7 +109,24 @@ def _resample_range(source, rate: int, start: int, stop: int, device: torch.devi
     return resample_range(source, rate, TARGET_RATE, start, stop, device)
 
 
-class FeatureTrack:
+class LazyRows:
+    """What reads like a [T, D] float32 tensor but computes rows on demand: `shape`, `ndim`, `track[a:b]` (contiguous
+    slices only, through the subclass's `rows(first, last)`), and `float()` as a no-op."""
+
+    ndim = 2
+    dtype = torch.float32
+
+    def __getitem__(self, item: slice) -> torch.Tensor:
+        if not isinstance(item, slice) or (item.step or 1) != 1:
+            raise TypeError(f"{type(self).__name__}: only contiguous row slices can be read")
+        first, last, _ = item.indices(self.shape[0])
+        return self.rows(first, max(first, last))
+
+    def float(self) -> "LazyRows":
+        return self
+
+
+class FeatureTrack(LazyRows):
     """Per-frame features [T, D] of a curve, computed for whatever frame range is asked for; never held whole.
 
     Reads like a [T, D] tensor where the pack reads features: `track[a:b]` gives rows a..b-1 (a sampling window),
@@ -118,9 +135,6 @@ class FeatureTrack:
     only thing that grows with the recording is one float per frame. `tensor()` builds the whole [T, D] (60 min of
     mel80: 110 MB) for callers that want it.
     """
-
-    ndim = 2
-    dtype = torch.float32
 
     def __init__(self, curve, num_frames: int, fps: float, sub_steps: int, points: int, chunk_frames: int):
         self.curve, self.fps, self.sub_steps, self.points = curve, fps, sub_steps, points
@@ -132,15 +146,6 @@ class FeatureTrack:
         """Rows [first, last): [last - first, D] float32 on the intermediate device."""
         return frames_from_curve(self.curve, first, last, self.fps, self.sub_steps, self.points).to(
             comfy_adapter.intermediate_device(), torch.float32)
-
-    def __getitem__(self, item: slice) -> torch.Tensor:
-        if not isinstance(item, slice) or (item.step or 1) != 1:
-            raise TypeError("FeatureTrack: only contiguous row slices can be read")
-        first, last, _ = item.indices(self.shape[0])
-        return self.rows(first, max(first, last))
-
-    def float(self) -> "FeatureTrack":
-        return self
 
     def compute_stats(self, progress: comfy_adapter.Progress | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(column mean [D], frame level [T] = mean of each row), in one pass of chunks with Progress per chunk."""
@@ -164,16 +169,13 @@ class FeatureTrack:
         return encode_frames(self.curve, self.shape[0], self.fps, self.sub_steps, self.points, self.chunk_frames)
 
 
-class StackedTrack:
+class StackedTrack(LazyRows):
     """Kind "mel80+whisper4": a mel80 FeatureTrack beside a second track (Whisper's vectors), both computed per window.
 
     Rows are [mel80 (320) | extra (E)]. Only the mel80 part is utterance-centred (DiTConfig.utterance_norm_columns), so
     compute_stats() runs over the mel track alone (one cheap pass) and gives zero for the extra columns' mean: Whisper
     is then encoded once, window by window, when the sampler reads the rows, and never held whole.
     """
-
-    ndim = 2
-    dtype = torch.float32
 
     def __init__(self, mel: FeatureTrack, extra: FeatureTrack):
         if extra.shape[0] != mel.shape[0]:
@@ -184,15 +186,6 @@ class StackedTrack:
 
     def rows(self, first: int, last: int) -> torch.Tensor:
         return torch.cat([self.mel.rows(first, last), self.extra.rows(first, last)], dim=1)
-
-    def __getitem__(self, item: slice) -> torch.Tensor:
-        if not isinstance(item, slice) or (item.step or 1) != 1:
-            raise TypeError("StackedTrack: only contiguous row slices can be read")
-        first, last, _ = item.indices(self.shape[0])
-        return self.rows(first, max(first, last))
-
-    def float(self) -> "StackedTrack":
-        return self
 
     def compute_stats(self, progress: comfy_adapter.Progress | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(column mean [D] with zeros for the extra columns, frame level [T] of the mel80 columns)."""

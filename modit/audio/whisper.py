@@ -33,11 +33,11 @@ log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 N_FFT, HOP, N_MELS = 400, 160, 80
-WINDOW_SAMPLES = 30 * SAMPLE_RATE  # 480 000 samples -> 3000 mel frames -> 1500 vectors
-WINDOW_VECTORS = 1500
-RATE = 50.0  # vectors per second
+SAMPLES_PER_VECTOR = 2 * HOP  # 320: the second convolution's stride 2 over 10 ms mel frames
+RATE = SAMPLE_RATE / SAMPLES_PER_VECTOR  # 50 vectors per second
 T0 = 0.01  # centre of vector 0, seconds
-SAMPLES_PER_VECTOR = SAMPLE_RATE // 50  # 320
+WINDOW_SAMPLES = 30 * SAMPLE_RATE  # 480 000 samples -> 3000 mel frames -> 1500 vectors
+WINDOW_VECTORS = WINDOW_SAMPLES // SAMPLES_PER_VECTOR
 WIDTH, HEADS = 512, 8  # Whisper base
 ARCHITECTURE = "whisper-encoder"
 WEIGHTS_FILE = "whisper_base_encoder_l4.safetensors"
@@ -104,9 +104,8 @@ class WhisperEncoder(nn.Module):
 
     def encode_window(self, wave: torch.Tensor) -> torch.Tensor:
         """One window of 16 kHz audio [S <= 480 000] -> [ceil(S / 320), C] float32 (the rows of real audio)."""
-        keep = max(1, math.ceil(wave.shape[0] / SAMPLES_PER_VECTOR))
         with torch.no_grad():
-            return self(self.log_mel(wave)[None])[0, :keep].float()
+            return self(self.log_mel(wave)[None])[0, :num_vectors(wave.shape[0])].float()
 
 
 def num_vectors(num_samples: int) -> int:
@@ -159,10 +158,11 @@ def load_whisper_encoder(path: str) -> WhisperEncoder:
     """A converted Whisper encoder file (modit_app convert-whisper) -> WhisperEncoder, eval, float32."""
     name = os.path.basename(path)
     state_dict, metadata = load_checkpoint(path)
-    if metadata.get("architecture") != ARCHITECTURE:
+    if metadata.get("architecture") != ARCHITECTURE or not isinstance(metadata.get("layers"), int):
         raise ValueError(f"{name}: not a MoDiT Whisper encoder file (metadata architecture "
-                         f"{metadata.get('architecture')!r}); convert one with `python -m modit_app convert-whisper`")
-    model = WhisperEncoder(int(metadata["layers"]))
+                         f"{metadata.get('architecture')!r}, layers {metadata.get('layers')!r}); convert one with "
+                         f"`python -m modit_app convert-whisper`")
+    model = WhisperEncoder(metadata["layers"])
     expected = {k: v.shape for k, v in model.state_dict().items()}
     check_state_dict(state_dict, expected, name, "Whisper encoder",
                      "the file does not match its metadata; convert it again")

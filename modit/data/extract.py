@@ -58,8 +58,8 @@ def audio_features(waveform: np.ndarray, sample_rate: int, num_frames: int, fps:
              "sample_rate": int(sample_rate)}
     encoded = encoder.encode(audio, fps=fps)
     if encoded.kind != encoder.kind or encoded.num_frames != num_frames:
-        raise RuntimeError(f"the audio encoder gave {encoded.num_frames} {encoded.kind!r} frames for "
-                           f"{num_frames} {encoder.kind!r} frames")
+        raise RuntimeError(f"the audio encoder {encoder.name!r} gave {encoded.num_frames} {encoded.kind!r} frames for "
+                           f"{num_frames} video frames; expected {encoder.kind!r} frames, one per video frame")
     return encoded.features.float().cpu()
 
 

@@ -13,21 +13,20 @@ import os
 import numpy as np
 import torch
 
+from ..audio.resample import TARGET_RATE as SAMPLE_RATE  # the silence is written at the features' own 16 kHz
 from ..checkpoints import load_checkpoint, save_checkpoint
 from .extract import audio_features
 
 SILENCE_DBFS = (-75.0, -40.0)  # room-noise levels drawn uniformly in dB; a quarter of the utterances are exactly 0
-SAMPLE_RATE = 16000
 
 
-def real_sources(directory: str, count: int, generator: np.random.Generator) -> torch.Tensor:
-    """[count, K] expressions of random kept frames of the shards in `directory`."""
-    expressions = [load_checkpoint(p)[0]["expression"].float() for p in sorted(glob.glob(os.path.join(directory,
-                                                                                                      "*.safetensors")))]
-    if not expressions:
+def real_sources(directory: str, count: int, generator: np.random.Generator) -> tuple[torch.Tensor, dict]:
+    """([count, K] expressions of random kept frames of the shards in `directory`, the first shard's metadata)."""
+    shards = [load_checkpoint(p) for p in sorted(glob.glob(os.path.join(directory, "*.safetensors")))]
+    if not shards:
         raise FileNotFoundError(f"{directory}: no shards to take source expressions from")
-    pool = torch.cat(expressions)
-    return pool[torch.from_numpy(generator.choice(pool.shape[0], count, replace=False))]
+    pool = torch.cat([tensors["expression"].float() for tensors, _ in shards])
+    return pool[torch.from_numpy(generator.choice(pool.shape[0], count, replace=False))], shards[0][1]
 
 
 def silence_audio(seconds: float, generator: np.random.Generator) -> np.ndarray:
@@ -43,11 +42,10 @@ def write_silence_shard(like: str, out_path: str, encoder, count: int = 64, seco
                         seed: int = 0) -> dict:
     """One shard of `count` silent utterances of `seconds`, sources from the shards in `like`; metadata as theirs."""
     generator = np.random.default_rng(seed)
-    sources = real_sources(like, count, generator)
+    sources, metadata = real_sources(like, count, generator)
     frames = int(round(seconds * fps))
     features = torch.cat([audio_features(silence_audio(seconds, generator), SAMPLE_RATE, frames, fps, encoder)
                           for _ in range(count)])
-    _, metadata = load_checkpoint(sorted(glob.glob(os.path.join(like, "*.safetensors")))[0])
     tensors = {"features": features, "expression": sources.repeat_interleave(frames, 0), "beta_0": sources,
                "lengths": torch.full((count,), frames, dtype=torch.int64)}
     meta = {"feature_kind": encoder.kind, "feature_dim": int(features.shape[1]), "fps": metadata["fps"],

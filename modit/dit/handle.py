@@ -40,9 +40,9 @@ class DiTHandle:
         """ValueError naming both sides when the features or the face do not fit this checkpoint."""
         info = self.info
         if features.kind != info.feature_kind or features.dim != info.feature_dim:
-            from ..audio.encoder import BUILTIN_MEL, BUILTIN_WHISPER, WHISPER_MEL
+            from ..audio.encoder import BUILTIN_MEL, BUILTIN_WHISPER, MEL80, WHISPER_MEL
 
-            encoder = {WHISPER_MEL: BUILTIN_WHISPER, "mel80": BUILTIN_MEL}.get(info.feature_kind)
+            encoder = {WHISPER_MEL: BUILTIN_WHISPER, MEL80: BUILTIN_MEL}.get(info.feature_kind)
             fix = (f"set MoDiT Load Audio Encoder (connected to Encode Audio) to {encoder!r}" if encoder else
                    "encode the audio with the matching encoder")
             raise ValueError(f"DiT {self.name} was trained on {info.feature_kind!r} features of width "
