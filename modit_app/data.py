@@ -1,6 +1,7 @@
 """python -m modit_app data extract VIDEOS... --out DIR [--fps 25] [--manifest M]
    python -m modit_app data build --videos FOLDER --out DIR [--manifest M] [--split train|val] [--ready FILE]
    python -m modit_app data featurise --shards DIR --videos FOLDER --out DIR2 [--encoder "built-in whisper base + mel"]
+        [--av-offsets modit/train/real/av_offsets]
    python -m modit_app data silence --like DIR2/train --out SILENCE [--count 64] [--encoder ...]
 
 extract: each video -> DIR/<name>.safetensors (+ .json report, meshes/); provenance from the manifest when the file
@@ -45,15 +46,17 @@ def _summary(reports: list[dict], fps: float) -> dict:
 
 def _featurise(args) -> int:
     from ..modit.audio.encoder import AudioEncoder
-    from ..modit.data.featurise import featurise_shard, shard_files
+    from ..modit.data.featurise import featurise_shard, read_offsets, shard_files
 
     encoder = AudioEncoder.load(args.encoder, "fp32")
+    offsets = read_offsets(args.av_offsets) if args.av_offsets else {}
     started, done = time.time(), 0
     for relative in shard_files(args.shards):
         out = os.path.join(args.out, relative)
         if os.path.isfile(out) and not args.force:
             continue
-        featurise_shard(os.path.join(args.shards, relative), args.videos, out, encoder)
+        name = os.path.splitext(os.path.basename(relative))[0]
+        featurise_shard(os.path.join(args.shards, relative), args.videos, out, encoder, offsets.get(name, 0))
         done += 1
     print(f"featurised {done} shards into {args.out} with {encoder.kind} ({time.time() - started:.0f} s)")
     return 0
@@ -88,6 +91,9 @@ def main(argv=None) -> int:
     featurise.add_argument("--out", required=True)
     featurise.add_argument("--encoder", default="built-in whisper base + mel",
                            help="an entry of MoDiT Load Audio Encoder's list")
+    featurise.add_argument("--av-offsets", default=None, metavar="FILE",
+                           help="per-clip audio-visual offsets in frames (modit/train/real/av_offsets, written by "
+                                "bench/av_offsets.py): frame t takes frame t + offset's features")
     featurise.add_argument("--force", action="store_true", help="redo shards that already exist under --out")
     featurise.add_argument("--threads", type=int, default=1, help="torch threads")
     silence = sub.add_parser("silence", help="silent utterances that keep real sources' expressions")

@@ -15,7 +15,8 @@ Adds to the DiT metadata (modit/dit/checkpoint.py keeps its own keys untouched):
   display_name  the Load DiT dropdown name (says research use)
   license       "research use only" and why; data_terms: the terms of the footage the weights learned from
   corpus        the synthetic corpus summary (as modit_app/ship.py writes it)
-  real_data     {"clips", "speakers", "minutes", "split", "manifest", "command"}: the real shards trained on
+  real_data     {"clips", "speakers", "minutes", "split", "manifest", "command"}: the real shards trained on, with
+                the audio-visual offsets their features were corrected by (av_offsets_frames), if any
   training      {"commands": [one per stage, in order], "checkpoint_step"}
   evaluation    {"real_validation": bench/real_motion.py's per-clip rows and summary}, if given
   recommended_sampling  {"guidance_scale"}, if given
@@ -44,10 +45,12 @@ def real_summary(directory: str, clips_used: list[str] | None = None) -> dict:
         paths = [p for p in paths if os.path.basename(p)[:-len(".safetensors")] in set(clips_used)]
     if not paths:
         raise FileNotFoundError(f"{directory}: no real shards; run `{REAL_COMMAND}` first")
-    speakers, frames, fps, terms = set(), 0, 25.0, set()
+    speakers, frames, fps, terms, offsets = set(), 0, 25.0, set(), {}
     for path in paths:
         tensors, metadata = load_checkpoint(path)
         speakers.add(metadata.get("speaker", os.path.basename(path)))
+        if int(metadata.get("av_offset_frames", 0)):  # re-featurised in sync (data featurise --av-offsets)
+            offsets[os.path.basename(path)[:-len(".safetensors")]] = int(metadata["av_offset_frames"])
         frames += int(tensors["lengths"].sum())
         fps = float(metadata["fps"])
         terms.add(metadata.get("terms", "unknown"))
@@ -56,6 +59,8 @@ def real_summary(directory: str, clips_used: list[str] | None = None) -> dict:
                "terms": sorted(terms)}
     if clips_used:
         summary["clips_used"] = sorted(clips_used)
+    if offsets:
+        summary["av_offsets_frames"] = offsets
     return summary
 
 

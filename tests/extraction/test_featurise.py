@@ -6,7 +6,7 @@ import torch
 
 from comfyui_modit.modit.audio.encoder import WHISPER_MEL, AudioEncoder
 from comfyui_modit.modit.checkpoints import load_checkpoint
-from comfyui_modit.modit.data.featurise import featurise_shard, shard_files
+from comfyui_modit.modit.data.featurise import featurise_shard, read_offsets, shard_files
 from comfyui_modit.modit.train.data import ShardDataset
 
 from .test_extract import extracted  # noqa: F401  (the module-scoped fixture: one extraction of the made clip)
@@ -42,3 +42,39 @@ def test_missing_clip_is_named(extracted, tmp_path):  # noqa: F811
 def test_shard_files_skip_the_mesh_side_files(extracted):  # noqa: F811
     out, _ = extracted
     assert shard_files(str(out)) == ["talking.safetensors"]
+
+
+def test_an_audio_offset_shifts_the_rows_to_later_frames(extracted, talking_clip, tmp_path):  # noqa: F811
+    """A clip whose sound is late by k frames: frame t gets frame t + k's features; the edge frames repeat."""
+    out, _ = extracted
+    encoder = AudioEncoder.builtin_mel()
+    featurise_shard(_shard(out), os.path.dirname(talking_clip), str(tmp_path / "a.safetensors"), encoder)
+    featurise_shard(_shard(out), os.path.dirname(talking_clip), str(tmp_path / "b.safetensors"), encoder, av_offset=3)
+    plain, _ = load_checkpoint(str(tmp_path / "a.safetensors"))
+    shifted, meta = load_checkpoint(str(tmp_path / "b.safetensors"))
+    assert meta["av_offset_frames"] == 3
+    frames = plain["frame_index"].long()
+    contiguous = bool((frames[1:] - frames[:-1] == 1).all())
+    assert contiguous  # the made clip keeps every frame, so row t + 3 is frame t + 3
+    assert torch.equal(shifted["features"][:-3], plain["features"][3:])
+    assert torch.equal(shifted["features"][-3:], plain["features"][-1:].expand(3, -1))
+
+
+def test_offsets_file_is_read_and_a_bad_line_is_named(tmp_path):
+    good = tmp_path / "offsets"
+    good.write_text("# measured\nfile\toffset\nclip_a\t3\nclip_b.mp4\t-2\n")
+    assert read_offsets(str(good)) == {"clip_a": 3, "clip_b": -2}
+    bad = tmp_path / "bad"
+    bad.write_text("file\toffset\nclip_a\tthree\n")
+    with pytest.raises(ValueError, match="line 2.*whole frames"):
+        read_offsets(str(bad))
+
+
+def test_committed_offsets_name_train_clips_only():
+    """Validation clips stay as recorded (the benches measure against raw video); offsets are whole, small shifts."""
+    from comfyui_modit.modit.data import manifest
+
+    offsets = read_offsets(os.path.join(os.path.dirname(manifest.MANIFEST), "av_offsets"))
+    splits = {os.path.splitext(row["file"])[0]: row["split"] for row in manifest.read()}
+    assert offsets and all(splits.get(name) == "train" for name in offsets), offsets
+    assert all(0 < abs(k) <= 10 for k in offsets.values())
