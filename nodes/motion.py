@@ -12,11 +12,12 @@ from .comfy_io import io
 
 BUNDLED_SUFFIX = " (bundled)"
 NONE_FOUND = "no DiT checkpoint found (put one in models/modit)"
-# The bundled DiTs by dropdown name, the default first. v3 and v2 learned from real talking-head video whose terms
-# are research use (NOTICE), and say so in their names; v3 hears Whisper base's features beside mel80 (MoDiT Load
-# Audio Encoder "built-in whisper base + mel"); v1 (eSpeak voices only) is the permissive choice and keeps the name
-# saved workflows already hold.
-BUNDLED_DITS = (("embedded v3 (real speech + Whisper, research use)", "modit_embedded_v3_whisper.safetensors"),
+# The bundled DiTs by dropdown name, the default first. v4, v3 and v2 learned from real talking-head video whose
+# terms are research use (NOTICE), and say so in their names; v4 and v3 hear Whisper base's features beside mel80
+# (MoDiT Load Audio Encoder "built-in whisper base + mel"), v4 trained on clips whose sound was put back in step with
+# their picture; v1 (eSpeak voices only) is the permissive choice and keeps the name saved workflows already hold.
+BUNDLED_DITS = (("embedded v4 (real speech + Whisper, in sync, research use)", "modit_embedded_v4_synced.safetensors"),
+                ("embedded v3 (real speech + Whisper, research use)", "modit_embedded_v3_whisper.safetensors"),
                 ("embedded v2 (real speech, research use)", "modit_embedded_v2_real.safetensors"),
                 ("embedded" + BUNDLED_SUFFIX, "modit_embedded_v1.safetensors"))
 
@@ -54,9 +55,10 @@ class MoDiTLoadDiT(io.ComfyNode):
                          "`python -m modit_app train`."),
             inputs=[
                 io.Combo.Input("checkpoint", options=choices, default=choices[0], tooltip=(
-                    "Which DiT to load. Bundled: 'embedded v3' learned lip motion from real talking-head video and "
+                    "Which DiT to load. Bundled: 'embedded v4' learned lip motion from real talking-head video and "
                     "hears Whisper's speech features (set MoDiT Load Audio Encoder to 'built-in whisper base + mel'); "
-                    "'embedded v2' is the same on the built-in mel alone; both carry research-use terms (NOTICE). "
+                    "'embedded v3' is its predecessor (trained before the clips' sound was put in step with their "
+                    "picture); 'embedded v2' hears the built-in mel alone; all three carry research-use terms (NOTICE). "
                     "'embedded (bundled)' is v1, eSpeak voices only (permissive). Other files come from "
                     "models/modit.")),
                 io.Combo.Input("dtype", options=list(comfy_adapter.DTYPE_CHOICES), default="auto", advanced=True,
