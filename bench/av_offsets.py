@@ -7,10 +7,11 @@ split into folds; for each fold a small supervised regressor (bench/lipsync_ceil
 opening from the shards' features on the other folds' clips, then the held-out clips' predicted and tracked openings
 are cross-correlated over lags -MAX_LAG..+MAX_LAG. Several seeds' predictions are averaged.
 
-    OMP_NUM_THREADS=2 python bench/av_offsets.py --shards /work/data/real_w [--folds 5 --seeds 2 --epochs 10]
+    OMP_NUM_THREADS=2 python bench/av_offsets.py --shards /work/data/real_w [--folds 8 --seeds 4 --epochs 10]
     ... --write modit/train/real/av_offsets   # also write the train clips' offsets for `data featurise --av-offsets`
     ... --shards real_wa --previous modit/train/real/av_offsets --write ...   # a second pass on shards featurised
                                                 # with those offsets: what is left adds to them
+    ... --ceiling          # instead: the same regressor trained on the train split, scored on val (r lag 0 / +-1)
 
 Lag convention (lagged_r's): lag > 0 pairs the prediction (the sound) at t + lag with the mouth at t, i.e. the sound
 is late by `lag` frames; re-featurising with that offset reads the features of frame t + lag for frame t.
@@ -62,17 +63,26 @@ def lag_curve(pred: np.ndarray, real: np.ndarray) -> dict[int, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shards", default="/work/data/real_w")
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--folds", type=int, default=8)
+    parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--min-r", type=float, default=0.3, help="keep an offset only where r at the best lag >= this")
     parser.add_argument("--min-gain", type=float, default=0.1, help="... and it beats lag 0 by this much")
     parser.add_argument("--write", default=None, metavar="FILE", help="write file<TAB>offset lines for the kept offsets")
+    parser.add_argument("--ceiling", action="store_true", help="only score the regressor trained on train, on val")
     parser.add_argument("--previous", default=None, metavar="FILE",
                         help="offsets the --shards were already featurised with: the written offsets add to them")
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     train, val = ceiling.load_splits(args.shards)
+    if args.ceiling:  # how well the in-sync (or as-recorded) train clips predict the unseen val speakers' mouths
+        featurize = featurizer(train)
+        scores = [ceiling.score(val, ceiling.train_conv(train, ceiling.VARIANTS["conv_ctx7"], seed, args.epochs,
+                                                        featurize=featurize)) for seed in range(args.seeds)]
+        mean, sd = np.mean(scores, axis=0), np.std(scores, axis=0)
+        print(f"ceiling on val ({len(val)} clips, {args.seeds} seeds): r lag 0 {mean[0]:.3f} (sd {sd[0]:.3f}), "
+              f"best of +-1 {mean[1]:.3f} (sd {sd[1]:.3f})")
+        return 0
     speakers(args.shards, train, "train")
     speakers(args.shards, val, "val")
     clips = train + val
