@@ -68,7 +68,8 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--min-r", type=float, default=0.3, help="keep an offset only where r at the best lag >= this")
     parser.add_argument("--min-gain", type=float, default=0.1, help="... and it beats lag 0 by this much")
-    parser.add_argument("--write", default=None, metavar="FILE", help="write file<TAB>offset lines for the kept offsets")
+    parser.add_argument("--write", default=None, metavar="FILE",
+                        help="write file<TAB>offset lines for the kept offsets")
     parser.add_argument("--ceiling", action="store_true", help="only score the regressor trained on train, on val")
     parser.add_argument("--previous", default=None, metavar="FILE",
                         help="offsets the --shards were already featurised with: the written offsets add to them")

@@ -58,7 +58,8 @@ class MoDiTLoadDiT(io.ComfyNode):
                     "Which DiT to load. Bundled: 'embedded v4' learned lip motion from real talking-head video and "
                     "hears Whisper's speech features (set MoDiT Load Audio Encoder to 'built-in whisper base + mel'); "
                     "'embedded v3' is its predecessor (trained before the clips' sound was put in step with their "
-                    "picture); 'embedded v2' hears the built-in mel alone; all three carry research-use terms (NOTICE). "
+                    "picture); 'embedded v2' hears the built-in mel alone; all three carry research-use terms "
+                    "(NOTICE). "
                     "'embedded (bundled)' is v1, eSpeak voices only (permissive). Other files come from "
                     "models/modit.")),
                 io.Combo.Input("dtype", options=list(comfy_adapter.DTYPE_CHOICES), default="auto", advanced=True,

@@ -32,7 +32,8 @@ def read_offsets(path: str) -> dict[str, int]:
                 name, offset = cells
                 offsets[os.path.splitext(name)[0]] = int(offset)
             except ValueError:
-                raise ValueError(f"{path} line {number}: expected '<clip><TAB><whole frames>', got {line.strip()!r}")
+                raise ValueError(f"{path} line {number}: expected '<clip><TAB><whole frames>', "
+                                 f"got {line.strip()!r}") from None
     return offsets
 
 
