@@ -8,6 +8,7 @@ opening from the shards' features on the other folds' clips, then the held-out c
 are cross-correlated over lags -MAX_LAG..+MAX_LAG. Several seeds' predictions are averaged.
 
     OMP_NUM_THREADS=2 python bench/av_offsets.py --shards /work/data/real_w [--folds 8 --seeds 4 --epochs 10]
+    (--shards: a `data build` folder with train/ and val/, or a flat folder of `data extract` shards)
     ... --write modit/train/real/av_offsets   # also write the train clips' offsets for `data featurise --av-offsets`
     ... --shards real_wa --previous modit/train/real/av_offsets --write ...   # a second pass on shards featurised
                                                 # with those offsets: what is left adds to them
@@ -37,10 +38,10 @@ MAX_LAG = 12
 MEL_COLUMNS = 320
 
 
-def speakers(shards: str, clips: list[dict], split: str) -> None:
-    """Adds each clip's speaker id (shard metadata) in place."""
+def speakers(folder: str, clips: list[dict], split: str) -> None:
+    """Adds each clip's speaker id (shard metadata; the clip's name where none is recorded) and split in place."""
     for clip in clips:
-        _, metadata = load_checkpoint(os.path.join(shards, split, clip["name"] + ".safetensors"))
+        _, metadata = load_checkpoint(os.path.join(folder, clip["name"] + ".safetensors"))
         clip["speaker"], clip["split"] = metadata.get("speaker", clip["name"]), split
 
 
@@ -76,7 +77,17 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     train, val = ceiling.load_splits(args.shards)
+    if not train and not val:  # a flat folder of `data extract` shards: every clip counts as a train clip
+        train = ceiling.load_split(args.shards)
+        speakers(args.shards, train, "")
+        for clip in train:
+            clip["split"] = "train"
+    else:
+        speakers(os.path.join(args.shards, "train"), train, "train")
+        speakers(os.path.join(args.shards, "val"), val, "val")
     if args.ceiling:  # how well the in-sync (or as-recorded) train clips predict the unseen val speakers' mouths
+        if not val:
+            raise SystemExit(f"{args.shards}: --ceiling needs a val/ folder of other speakers' shards")
         featurize = featurizer(train)
         scores = [ceiling.score(val, ceiling.train_conv(train, ceiling.VARIANTS["conv_ctx7"], seed, args.epochs,
                                                         featurize=featurize)) for seed in range(args.seeds)]
@@ -84,9 +95,9 @@ def main() -> int:
         print(f"ceiling on val ({len(val)} clips, {args.seeds} seeds): r lag 0 {mean[0]:.3f} (sd {sd[0]:.3f}), "
               f"best of +-1 {mean[1]:.3f} (sd {sd[1]:.3f})")
         return 0
-    speakers(args.shards, train, "train")
-    speakers(args.shards, val, "val")
     clips = train + val
+    if len({c["speaker"] for c in clips}) < args.folds:
+        raise SystemExit(f"{args.shards}: fewer speakers than --folds {args.folds}; give more clips or fewer folds")
     ids = sorted({c["speaker"] for c in clips})
     rng = np.random.default_rng(0)
     fold_of = {s: i % args.folds for i, s in enumerate(rng.permutation(ids))}
