@@ -31,18 +31,10 @@ from _pack import load_pack
 
 load_pack()
 from comfyui_modit.modit.audio.normalization import center_utterance  # noqa: E402
-from comfyui_modit.modit.checkpoints import load_checkpoint  # noqa: E402
 from comfyui_modit.modit.data.featurise import read_offsets  # noqa: E402
 
 MAX_LAG = 12
 MEL_COLUMNS = 320
-
-
-def speakers(folder: str, clips: list[dict], split: str) -> None:
-    """Adds each clip's speaker id (shard metadata; the clip's name where none is recorded) and split in place."""
-    for clip in clips:
-        _, metadata = load_checkpoint(os.path.join(folder, clip["name"] + ".safetensors"))
-        clip["speaker"], clip["split"] = metadata.get("speaker", clip["name"]), split
 
 
 def featurizer(train: list[dict]):
@@ -56,9 +48,7 @@ def featurizer(train: list[dict]):
 
 
 def lag_curve(pred: np.ndarray, real: np.ndarray) -> dict[int, float]:
-    T = len(pred)
-    return {lag: ceiling.pearson(pred[max(lag, 0):T + min(lag, 0)], real[max(-lag, 0):T - max(lag, 0)])
-            for lag in range(-MAX_LAG, MAX_LAG + 1)}
+    return {lag: ceiling.lagged_pearson(pred, real, lag) for lag in range(-MAX_LAG, MAX_LAG + 1)}
 
 
 def main() -> int:
@@ -79,12 +69,9 @@ def main() -> int:
     train, val = ceiling.load_splits(args.shards)
     if not train and not val:  # a flat folder of `data extract` shards: every clip counts as a train clip
         train = ceiling.load_split(args.shards)
-        speakers(args.shards, train, "")
-        for clip in train:
-            clip["split"] = "train"
-    else:
-        speakers(os.path.join(args.shards, "train"), train, "train")
-        speakers(os.path.join(args.shards, "val"), val, "val")
+    for split, clips in (("train", train), ("val", val)):
+        for clip in clips:
+            clip["split"] = split
     if args.ceiling:  # how well the in-sync (or as-recorded) train clips predict the unseen val speakers' mouths
         if not val:
             raise SystemExit(f"{args.shards}: --ceiling needs a val/ folder of other speakers' shards")

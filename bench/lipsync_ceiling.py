@@ -28,10 +28,11 @@ from comfyui_modit.modit.checkpoints import load_checkpoint  # noqa: E402
 
 
 def load_split(folder: str) -> list[dict]:
-    """One dict per clip: utterances as lists of (features [T, 320], mouth [T], level [T])."""
+    """One dict per clip: its name, speaker id (the name where none is recorded) and utterances as lists of
+    (features [T, 320], mouth [T], level [T])."""
     clips = []
     for path in sorted(glob.glob(os.path.join(folder, "*.safetensors"))):
-        tensors, _ = load_checkpoint(path)
+        tensors, metadata = load_checkpoint(path)
         lengths = tensors["lengths"].long().tolist()
         if not lengths or sum(lengths) < 25:
             continue
@@ -44,7 +45,8 @@ def load_split(folder: str) -> list[dict]:
             utterances.append({"features": tensors["features"][sl].float(), "mouth": tensors["mouth_open"][sl].float(),
                                "level": tensors["level_db"][sl].float(), "frame_index": tensors["frame_index"][sl]})
         if utterances:
-            clips.append({"name": os.path.basename(path)[:-12], "utterances": utterances})
+            name = os.path.basename(path)[:-12]
+            clips.append({"name": name, "speaker": metadata.get("speaker", name), "utterances": utterances})
     return clips
 
 
@@ -111,9 +113,14 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / d) if d > 1e-12 else 0.0
 
 
-def lagged_r(x: np.ndarray, real: np.ndarray) -> tuple[float, float]:
+def lagged_pearson(x: np.ndarray, real: np.ndarray, lag: int) -> float:
+    """r of x at t + lag against real at t (lag > 0: x is late by `lag` frames)."""
     T = len(x)
-    rs = {lag: pearson(x[max(lag, 0):T + min(lag, 0)], real[max(-lag, 0):T - max(lag, 0)]) for lag in (-1, 0, 1)}
+    return pearson(x[max(lag, 0):T + min(lag, 0)], real[max(-lag, 0):T - max(lag, 0)])
+
+
+def lagged_r(x: np.ndarray, real: np.ndarray) -> tuple[float, float]:
+    rs = {lag: lagged_pearson(x, real, lag) for lag in (-1, 0, 1)}
     return rs[0], max(rs.values())
 
 

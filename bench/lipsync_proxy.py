@@ -26,7 +26,7 @@ from comfyui_modit.modit.checkpoints import load_checkpoint  # noqa: E402
 from comfyui_modit.modit.dit.checkpoint import load_dit  # noqa: E402
 from comfyui_modit.modit.dit.sampling import SamplingOptions, sample_expression  # noqa: E402
 from comfyui_modit.modit.dit.schedule import NoiseSchedule  # noqa: E402
-from lipsync_ceiling import lagged_r, pearson  # noqa: E402  bench/ sibling
+from lipsync_ceiling import lagged_pearson, lagged_r  # noqa: E402  bench/ sibling
 
 FPS = 25.0
 
@@ -79,8 +79,8 @@ def by_clip(utterances: list[dict], curves: list[np.ndarray]) -> dict:
         a, b = lagged_r(g, r)
         r0.append(a)
         r1.append(b)
-        early.append(pearson(g[:-1], r[1:]))  # generated t against real t + 1: the generated mouth one frame early
-        late.append(pearson(g[1:], r[:-1]))
+        early.append(lagged_pearson(g, r, -1))  # generated t against real t + 1: the generated mouth one frame early
+        late.append(lagged_pearson(g, r, 1))
         std.append(g.std() / max(r.std(), 1e-9))
         hf.append((high_frequency_share(g), high_frequency_share(r)))
     hf = np.mean(hf, axis=0)
@@ -102,7 +102,8 @@ def main() -> int:
     train = load_utterances(os.path.join(args.shards, "train"))
     val = load_utterances(os.path.join(args.shards, "val"))
     w, b = opening_map(train)
-    fmt = lambda s: f"r0 {s['r0']:.3f}  r+-1 {s['r1']:.3f} (-1 {s['r_early']:.3f} +1 {s['r_late']:.3f})  std x{s['std_ratio']:.2f}  >6Hz x{s['hf_ratio']:.2f}"  # noqa: E731
+    fmt = lambda s: (f"r0 {s['r0']:.3f}  r+-1 {s['r1']:.3f} "  # noqa: E731
+                     f"(-1 {s['r_early']:.3f} +1 {s['r_late']:.3f})  std x{s['std_ratio']:.2f}  >6Hz x{s['hf_ratio']:.2f}")
     print(f"val: {len(val)} utterances; tracked expression through the map: "
           f"{fmt(by_clip(val, [u['expression'].numpy() @ w + b for u in val]))}")
     print(f"loudness predictor: {fmt(by_clip(val, [u['level'] for u in val]))}", flush=True)

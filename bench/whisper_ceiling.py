@@ -222,8 +222,7 @@ def lag_scan(val: list[dict], predictors: list, lags: range) -> dict[int, float]
         for clip in val:
             pred = np.mean([np.concatenate([f(u) for u in clip["utterances"]]) for f in predictors], axis=0)
             real = np.concatenate([u["mouth"].numpy() for u in clip["utterances"]])
-            T = len(pred)
-            rs.append(ceiling.pearson(pred[max(lag, 0):T + min(lag, 0)], real[max(-lag, 0):T - max(lag, 0)]))
+            rs.append(ceiling.lagged_pearson(pred, real, lag))
         out[lag] = float(np.mean(rs))
     return out
 

@@ -51,7 +51,12 @@ def _featurise(args) -> int:
     encoder = AudioEncoder.load(args.encoder, "fp32")
     offsets = read_offsets(args.av_offsets) if args.av_offsets else {}
     started, done = time.time(), 0
-    for relative in shard_files(args.shards):
+    shards = shard_files(args.shards)
+    unmatched = sorted(set(offsets) - {os.path.splitext(os.path.basename(r))[0] for r in shards})
+    if unmatched:
+        logging.warning("%s: offsets for clips with no shard under %s (ignored): %s", args.av_offsets, args.shards,
+                        ", ".join(unmatched))
+    for relative in shards:
         out = os.path.join(args.out, relative)
         if os.path.isfile(out) and not args.force:
             continue

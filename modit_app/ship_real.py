@@ -38,11 +38,16 @@ LICENSE = ("research use only: these weights were trained on real talking-head c
 REAL_COMMAND = "python -m modit_app data build --videos ../shared/data/talking --out real"
 
 
+def _clip(path: str) -> str:
+    """A shard's clip name: its file name without .safetensors."""
+    return os.path.basename(path)[:-len(".safetensors")]
+
+
 def real_summary(directory: str, clips_used: list[str] | None = None) -> dict:
     """Clips, speakers, minutes and terms of the real shards trained on (all of `directory`, or the named clips)."""
     paths = sorted(glob.glob(os.path.join(directory, "*.safetensors")))
     if clips_used:
-        paths = [p for p in paths if os.path.basename(p)[:-len(".safetensors")] in set(clips_used)]
+        paths = [p for p in paths if _clip(p) in set(clips_used)]
     if not paths:
         raise FileNotFoundError(f"{directory}: no real shards; run `{REAL_COMMAND}` first")
     speakers, frames, fps, terms, offsets = set(), 0, 25.0, set(), {}
@@ -50,7 +55,7 @@ def real_summary(directory: str, clips_used: list[str] | None = None) -> dict:
         tensors, metadata = load_checkpoint(path)
         speakers.add(metadata.get("speaker", os.path.basename(path)))
         if int(metadata.get("av_offset_frames", 0)):  # re-featurised in sync (data featurise --av-offsets)
-            offsets[os.path.basename(path)[:-len(".safetensors")]] = int(metadata["av_offset_frames"])
+            offsets[_clip(path)] = int(metadata["av_offset_frames"])
         frames += int(tensors["lengths"].sum())
         fps = float(metadata["fps"])
         terms.add(metadata.get("terms", "unknown"))

@@ -59,8 +59,7 @@ class MoDiTLoadDiT(io.ComfyNode):
                     "hears Whisper's speech features (set MoDiT Load Audio Encoder to 'built-in whisper base + mel'); "
                     "'embedded v3' is its predecessor (trained before the clips' sound was put in step with their "
                     "picture); 'embedded v2' hears the built-in mel alone; all three carry research-use terms "
-                    "(NOTICE). "
-                    "'embedded (bundled)' is v1, eSpeak voices only (permissive). Other files come from "
+                    "(NOTICE). 'embedded (bundled)' is v1, eSpeak voices only (permissive). Other files come from "
                     "models/modit.")),
                 io.Combo.Input("dtype", options=list(comfy_adapter.DTYPE_CHOICES), default="auto", advanced=True,
                                tooltip=("Weight precision: auto picks fp32 on CPU and bf16/fp16 on GPUs; fp16/bf16 "

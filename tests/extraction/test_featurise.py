@@ -74,7 +74,7 @@ def test_committed_offsets_name_train_clips_only():
     """Validation clips stay as recorded (the benches measure against raw video); offsets are whole, small shifts."""
     from comfyui_modit.modit.data import manifest
 
-    offsets = read_offsets(os.path.join(os.path.dirname(manifest.MANIFEST), "av_offsets"))
+    offsets = read_offsets(manifest.AV_OFFSETS)
     splits = {os.path.splitext(row["file"])[0]: row["split"] for row in manifest.read()}
     assert offsets and all(splits.get(name) == "train" for name in offsets), offsets
     assert all(0 < abs(k) <= 10 for k in offsets.values())

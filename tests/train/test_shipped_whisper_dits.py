@@ -47,11 +47,10 @@ def test_file_declares_what_it_is(path, name):
 
 def test_v4_names_the_offsets_its_clips_were_corrected_by():
     from comfyui_modit.modit.data.featurise import read_offsets
+    from comfyui_modit.modit.data.manifest import AV_OFFSETS
 
     _, metadata = load_checkpoint(V4)
-    committed = read_offsets(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(V4))), "modit", "train",
-                                          "real", "av_offsets"))
-    assert metadata["real_data"]["av_offsets_frames"] == committed
+    assert metadata["real_data"]["av_offsets_frames"] == read_offsets(AV_OFFSETS)
     assert any("--av-offsets modit/train/real/av_offsets" in c for c in metadata["training"]["commands"])
 
 
