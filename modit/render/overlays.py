@@ -6,7 +6,7 @@ opening between two curves (upper and lower lip or lid, measured across the open
 corners), so their edges move smoothly with sub-pixel motion:
 - eyeballs: the source eye moved only with the head (one affine per eye), shown inside the driven lid opening,
   so a closing lid covers the iris instead of squashing it; the lowered lid itself is painted as skin from above
-  the crease with a lash line at its edge, and the raised lower lid as skin from below it;
+  the crease with its lashes along its margin, and the raised lower lid as skin from below it;
 - mouth: the frame aligned with the corners and the inner-lip polygon's signed distance used by mouth.py, and the
   opening gain with which a Wav2Lip reference's mouth is shown where the driven mouth opens beyond the source's.
 Pixel (j, i) of the output has its centre at (j + 0.5, i + 0.5); boxes are (x0, y0, w, h) in output pixels.
@@ -179,17 +179,33 @@ def lid_skin_offsets(depth: torch.Tensor, near: torch.Tensor, far: torch.Tensor)
     return depth + near + mirrored
 
 
-def eyelid(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, skin: torch.Tensor,
-           lashes: float = 0.6, lash_width: float = 1.0) -> torch.Tensor:
-    """A moved lid: its skin [T, h, w, 3] (the source's, sampled by lid_skin_offsets) shaded as it curves
-    toward the margin, with a lash line of strength `lashes`, `lash_width` px wide, along the margin.
+def eyelid(depth: torch.Tensor, height: torch.Tensor, skin: torch.Tensor, lash_width=1.0) -> torch.Tensor:
+    """A moved lid: its skin [T, h, w, 3] (the source's, sampled by lid_skin_offsets) shaded as it curves away
+    from the light toward its margin (over 3 lash widths, `lash_width` px each: a number or broadcastable to depth).
 
-    u, depth, height: [T, h, w] mouth_coordinates between the open and the moved lid margin. Returns RGB.
+    depth, height: [T, h, w] mouth_coordinates between the open and the moved lid margin. Returns RGB.
     """
     to_margin = height - depth  # px from the moved margin
-    shade = 0.82 + 0.18 * smoothstep(0.0, 3.0 * lash_width, to_margin)  # the lid curves away from the light
-    lash_line = 1 - lashes * smoothstep(1.5 * lash_width, 0.3 * lash_width, to_margin)
-    return skin * (shade * lash_line)[..., None]
+    return skin * (0.82 + 0.18 * smoothstep(0.0, 3.0 * lash_width, to_margin))[..., None]
+
+
+def lash_fringe(u: torch.Tensor, to_margin: torch.Tensor, lash_width: torch.Tensor) -> torch.Tensor:
+    """Coverage [T, h, w] (0..1) of the lashes along a lowered upper lid's margin.
+
+    u: [T, h, w] 0 at the inner corner, 1 at the outer; to_margin: px from the margin, positive up into the lid,
+    negative below it. Lashes are not a pencil line: their roots make a line along the margin and their tips a
+    soft fringe below it, fuller and longer toward the outer corner, thinning out at both corners. (Clumps drawn
+    as a pattern along the margin read as stitches on a large eye; a soft fringe does not.)
+    lash_width (px, the roots' line; broadcastable to u) may be under a pixel on a small eye: the line is then drawn 1 px wide with
+    that share of cover, as a thinner line would look once antialiased, and the tips are as short as they are.
+    """
+    line = lash_width.clamp_min(1.0)
+    fuller = 0.7 + 0.6 * smoothstep(0.15, 0.75, u)  # lash length and line width grow toward the outer corner
+    roots = torch.where(to_margin >= 0, 1 - smoothstep(0.2 * line, 1.2 * line * fuller, to_margin),
+                        smoothstep(-0.5 * line, 0.0, to_margin))
+    tips = 0.5 * smoothstep(-(1.2 * lash_width * fuller).clamp_min(0.3), -0.1 * line, to_margin) * (to_margin < 0)
+    taper = smoothstep(0.0, 0.25, u) * smoothstep(1.0, 0.88, u)
+    return torch.maximum(roots, tips) * taper * lash_width.clamp_max(1.0)
 
 
 def opening_gain(upper_d, lower_d, upper_s, lower_s) -> torch.Tensor:

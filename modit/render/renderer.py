@@ -38,8 +38,9 @@ GRAIN_BLUR = 0.006  # inter-ocular distances: the grain is what varies faster (p
 LASH_HEIGHT = 0.35  # of the crease-to-margin band: how far the upper lashes reach above the open margin
 LOWER_LID_SHADOW = 0.8  # the raised lower lid's brightness where it meets the upper one (1 at its foot)
 LOWER_LID_REACH = 2.5  # how far below the raised lower margin its skin is painted, in rises (1: the open margin)
-LASHES = 0.6  # how dark the lash line along a lowered lid's margin is (0..1)
-LASH_WIDTH = 0.035  # of the eye's width: the lash line's width
+LASHES = 0.85  # the cover of the lashes along a lowered lid's margin where they are fullest (0..1)
+LASH_TONE = 0.3  # the lashes' colour: the lid skin's, this much as bright
+LASH_WIDTH = 0.035  # of the eye's width: the width of the line the lashes' roots make
 GRAIN_LIMIT = 0.035  # the most the copied grain may move a lid pixel (0..1): pores and fine lines, not lashes
 
 
@@ -274,13 +275,15 @@ class FlowRenderer:
             u, depth, height, width = overlays.mouth_coordinates(top, vertices[:, upper], pixels)
             b = band[:, None, None]
             fade_in = overlays.smoothstep(0.0, lift[:, None, None].clamp_min(1e-3) * arch_at(u), depth)
-            # The colour of the lid band or of the skin above the crease, whichever is brighter: the band can be
-            # lashes and shadow, and above the crease can be a glasses frame or the brow, never both skin-dark.
-            # Colours are read above the margin lifted by the full lift, also near the corners where the lid itself
-            # starts at the margin: read there, the corners' lashes would outline the closed lid as an almond.
+            # The lid's colour is read from its own band above the lashes: per channel the second brightest of five
+            # depths from just above the lifted margin to just above the crease, so neither the lashes and the
+            # crease's shadow nor a glasses frame above it darken the lid (an order statistic moves continuously,
+            # where picking one sample would jump between frames). Colours are read above the margin lifted by the
+            # full lift, also near the corners where the lid itself starts at the margin: read there, the corners'
+            # lashes would outline the closed lid as an almond.
             above_lift = depth + (lift[:, None, None] * (1 - arch_at(u)))
-            colour = self._brighter(*[self._sample_lid(self.skin_colour, affine, pixels, down, -(above_lift + k * b))
-                                      for k in (0.25, 1.25)])
+            colour = torch.stack([self._sample_lid(self.skin_colour, affine, pixels, down, -(above_lift + k * b))
+                                  for k in (0.25, 0.5, 0.75, 1.0, 1.25)]).sort(0).values[3]
             # Toward its top the lid takes the colour of the skin just above it (crease shadow, eye shadow), so it
             # continues the face instead of standing out as a lighter lens.
             above = self._sample_lid(self.skin_colour, affine, pixels, down, -(above_lift + 0.1 * b))
@@ -288,10 +291,15 @@ class FlowRenderer:
             grain = self._sample_lid(self.skin_grain, affine, pixels, down,
                                      -overlays.lid_skin_offsets(depth, 0.45 * b, 1.1 * b))
             skin = colour + grain.clamp(-GRAIN_LIMIT, GRAIN_LIMIT)  # no lash or fold is copied as a streak
-            # The lash line's width follows the eye's size (a 1 px pencil line on a large eye reads as drawn).
-            lid = overlays.eyelid(u, depth, height, skin, lashes=LASHES,
-                                  lash_width=float((LASH_WIDTH * width).clamp_min(1.0).mean()))
+            # The lashes' width follows the eye's size (a 1 px pencil line on a large eye reads as drawn).
+            lash_width = (LASH_WIDTH * width)[:, None, None]  # per frame: a chunk's mean would differ by its size
+            lid = overlays.eyelid(depth, height, skin, lash_width=lash_width.clamp_min(1.0))
             lid_alpha = overlays.opening_alpha(u, depth, height, width) * fade_in
+            # The moved lashes: a darker shade of the lid's own skin, drawn in as far as the lid covers the source's
+            # lashes (fully once it is lowered by the lashes' height), over the lid and below its margin alike.
+            covered = overlays.smoothstep(0.0, (LASH_HEIGHT * band).clamp_min(1.0), lowered)[:, None, None]
+            lashes = overlays.lash_fringe(u, height - depth, lash_width) * covered * LASHES
+            lash_colour = skin * LASH_TONE
             # The raised lower lid: the skin below it (colour from below the region, clear of the dark under the
             # lashes; grain repeated), so no sliver of the eye shows under a closed lid. It reaches a little below
             # the open margin: the mesh's lower-lid points tend to sit above the visible edge, so the iris's lowest
@@ -309,7 +317,7 @@ class FlowRenderer:
                                      below + torch.remainder(depth, (0.5 * b).clamp_min(1.0)))
             skin = colour + grain.clamp(-GRAIN_LIMIT, GRAIN_LIMIT)
             shadow = LOWER_LID_SHADOW + (1 - LOWER_LID_SHADOW) * overlays.smoothstep(0.0, 0.6 * height, depth)
-            low_lid = overlays.eyelid(u, depth, height, skin * shadow[..., None], lashes=0.0)
+            low_lid = overlays.eyelid(depth, height, skin * shadow[..., None])
             low_alpha = overlays.opening_alpha(u, depth, height, width)
             # Both lids as one layer: where they meet (a closed eye) their soft edges add up to full cover, so
             # the closed lid is opaque skin along its lash line (pasted one after the other, a quarter of the eye
@@ -317,6 +325,7 @@ class FlowRenderer:
             cover = lid_alpha + low_alpha
             lids = (lid_alpha[..., None] * lid + low_alpha[..., None] * low_lid) / cover.clamp_min(1e-6)[..., None]
             self._paste(rgb, box, lids, cover.clamp(0, 1))
+            self._paste(rgb, box, lash_colour, lashes)
 
     def _brighter(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
         """Per pixel, the brighter of two colours [T, h, w, 3], blended over a few levels of luma where they are

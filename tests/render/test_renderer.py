@@ -75,13 +75,20 @@ def test_jaw_opens_the_mouth(astronaut_face):
 
 def test_eye_closure_covers_the_iris(astronaut_face):
     frames, _ = render_frames(astronaut_face, motion(3, closure=[0.0, 0.5, 1.0]), RenderOptions())
-    for ring in ([33, 133, 159, 145], [362, 263, 386, 374]):
+    for ring, crease in (([33, 133, 159, 145], [56, 28, 27, 29, 30]), ([362, 263, 386, 374], [286, 258, 257, 259, 260])):
         x0, y0, x1, y1 = region(astronaut_face, ring, pad=0)
         iris = (luma(frames[:, y0:y1, x0:x1]) < 0.3).sum((1, 2)).float()  # dark iris and pupil pixels
         assert iris[0] > 20
         assert iris[1] < 0.9 * iris[0] and iris[2] < 0.35 * iris[0], iris.tolist()
-        # The lid covers the eye with skin: the closed eye is as bright as the skin around it.
-        assert luma(frames[2, y0:y1, x0:x1]).mean() > luma(frames[0, y0:y1, x0:x1]).mean() + 0.05
+        # The lid covers the eye with skin: the closed eye (its lash line aside: the median) is within 10 % as
+        # bright as the source's own lid skin between the crease and the open margin, and brighter than the open
+        # eye. (The lid read 0.94 of it, both eyes, before and after the lashes became a soft fringe.)
+        top = region(astronaut_face, crease, pad=0)[1]
+        w = x1 - x0
+        lid_skin = luma(astronaut_face.image[top:y0, x0 + w // 4:x1 - w // 4]).median()
+        closed = luma(frames[2, y0:y1, x0:x1])
+        assert closed.median() > 0.9 * lid_skin, (float(closed.median()), float(lid_skin))
+        assert closed.mean() > luma(frames[0, y0:y1, x0:x1]).mean() + 0.03
     # The face stack, run again on the rendered frame, reads both eyes as closed.
     openness = analyse(frames[2]).eye_openness
     assert (openness < 0.3).all(), openness.tolist()
@@ -180,6 +187,25 @@ def test_closed_lid_keeps_the_skin_grain_and_stays_near_the_eye(astronaut_face):
     assert changed.any()
     assert not (changed & ~near_eyes).any(), int((changed & ~near_eyes).sum())
 
+
+
+def test_lashes_are_a_soft_fringe_that_thins_out_at_the_corners():
+    """The lashes of a lowered lid are not a pencil line of one width and strength: none at the corners, fuller
+    toward the outer corner than the inner, roots dark on the margin fading up into the lid, tips hanging a little
+    below it, and a lash line thinner than a pixel drawn as a pixel with that share of cover."""
+    from comfyui_modit.modit.render.overlays import lash_fringe
+    u = torch.linspace(0, 1, 101)[:, None]  # inner corner to outer, across ...
+    d = torch.linspace(-6, 6, 121)[None, :]  # ... px from the margin, up into the lid
+    cover = lash_fringe(u, d, torch.tensor(2.0))
+    assert float(cover.amin()) >= 0 and float(cover.amax()) <= 1
+    assert float(cover[0].amax()) == 0 and float(cover[-1].amax()) == 0
+    margin = 60  # d == 0
+    assert cover[70].sum() > cover[25].sum() > 0  # fuller (wider, longer) toward the outer corner
+    assert (cover.diff(dim=1).abs() < 0.35).all()  # no step: soft on both sides of the margin
+    assert cover[50, margin] > cover[50, margin + 15] > cover[50, margin + 50] == 0  # roots fade up into the lid
+    assert cover[50, margin - 20] > 0 and cover[50, margin - 60] == 0  # tips hang below the margin, not far
+    thin = lash_fringe(u, d, torch.tensor(0.5))
+    assert 0.3 < float(thin.amax()) <= 0.5 + 1e-6
 
 
 def test_closed_lid_is_opaque_under_its_lash_line(astronaut_face):
