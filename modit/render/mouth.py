@@ -237,26 +237,33 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     top = smoothstep(0.0, arc.clamp_min(1e-3), below)  # 0 at the lower lip, 1 at the hump
     tongue_rgb = red * (level * (0.3 + 0.15 * top))[..., None]
     rgb = rgb + (0.85 * tongue)[..., None] * (tongue_rgb - rgb)
-    # Teeth only where the source showed none of its own (those come with its interior).
+    soft = (0.012 * W).clamp_min(0.6)  # the teeth's edges, px: blurred like the photo's own, never a step
+    # Seen through a narrow gap the teeth are in the lips' shadow; they catch the light as the mouth opens.
+    lit = 0.5 + 0.5 * smoothstep(0.05, 0.3, opening)
+    # Upper teeth only where the source showed none of its own (those come with its interior).
     generic = 1.0 - source.shows_teeth
     if generic > 0:
         front = 1 - smoothstep(0.35, 0.8, side)  # the front teeth catch the light; the side ones fall away
-        # Upper teeth hang from the upper lip, a little shorter toward the corners.
-        upper_h = torch.minimum(0.5 * height, 0.13 * W) * (0.45 + 0.55 * front)
-        soft = (0.012 * W).clamp_min(0.6)  # the teeth's edges, px: blurred like the photo's own, never a step
+        # Upper teeth hang from the upper lip, a little shorter toward the corners; each tooth's edge rounds off
+        # toward its neighbours, so the row ends in a scalloped edge, not a ruler-straight bar.
+        middle, gap = _teeth(u, UPPER_TOOTH)
+        upper_h = torch.minimum(0.5 * height, 0.13 * W) * (0.45 + 0.55 * front) * (1 - 0.12 * (1 - middle))
         upper = smoothstep(upper_h + soft, upper_h - soft, depth) * smoothstep(0.3, 0.85, front + 0.3)
-        tooth = _tooth_gaps(u)
-        # Seen through a narrow gap the teeth are in the lips' shadow; they catch the light as the mouth opens.
-        lit = 0.5 + 0.5 * smoothstep(0.05, 0.3, opening)
-        shade = lit * (0.6 + 0.4 * front) * (0.78 + 0.22 * smoothstep(0.0, 0.35 * upper_h, depth)) * tooth
+        rounded = (0.8 + 0.2 * middle) * (1 - 0.12 * gap)  # each tooth lit in its middle, darker toward a gap
+        shade = lit * (0.6 + 0.4 * front) * (0.78 + 0.22 * smoothstep(0.0, 0.35 * upper_h, depth)) * rounded
         tip = smoothstep(0.6 * upper_h, upper_h, depth)  # translucent edge
         upper_rgb = source.teeth * shade[..., None] * (1 - 0.25 * tip[..., None])
         rgb = rgb + (generic * upper)[..., None] * (upper_rgb - rgb)
-        # Lower teeth ride on the lower lip on wide openings, in its shadow.
-        lower_h = torch.minimum(0.25 * height, 0.06 * W) * front * smoothstep(0.2, 0.4, opening)
-        lower = smoothstep(lower_h + soft, lower_h - soft, below) * smoothstep(0.3, 1.0, lower_h)
-        lower_rgb = source.teeth * (0.55 * shade)[..., None] + red * (0.08 * level)
-        rgb = rgb + (generic * lower)[..., None] * (lower_rgb - rgb)
+    # Lower teeth rise behind the lower lip on wide openings, narrower than the upper ones and in their shadow,
+    # whatever the source showed (a portrait shows its lower teeth rarely; where it does, they ride on its lower
+    # lip with its own interior). Drawn only once they are a few px tall: thinner, they read as a grey wire.
+    front = 1 - smoothstep(0.25, 0.6, side)
+    middle, gap = _teeth(u, LOWER_TOOTH)
+    lower_h = torch.minimum(0.3 * height, 0.07 * W) * front * smoothstep(0.2, 0.45, opening) * (0.9 + 0.1 * middle)
+    lower = smoothstep(lower_h + soft, lower_h - soft, below) * smoothstep(1.5, 3.0, lower_h)
+    crown = smoothstep(0.4 * lower_h, lower_h.clamp_min(1e-3), below)  # their top edges catch a little light
+    lower_rgb = source.teeth * (lit * (0.45 + 0.15 * crown) * (0.85 + 0.15 * middle) * (1 - 0.15 * gap))[..., None]
+    rgb = rgb + lower[..., None] * (lower_rgb - rgb)
     # A soft shadow under each lip's edge.
     shadow = 0.65 + 0.35 * smoothstep(0.0, (0.03 * W).clamp_min(1.0), to_lip)
     rgb = rgb * shadow[..., None]
@@ -268,8 +275,14 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     return 0.7 * source.lip + edge * (rgb - 0.7 * source.lip)
 
 
-def _tooth_gaps(u: torch.Tensor) -> torch.Tensor:
-    """Faint darker lines between teeth: centrals ~0.11 mouth widths wide, narrower toward the corners."""
-    x = ((u - 0.5) / 0.11).abs() ** 1.15  # central-tooth widths from the middle; side teeth are narrower
-    to_gap = (x - x.round()).abs()  # 0 on a gap (x = 0 is the central gap)
-    return 1 - 0.2 * torch.exp(-(to_gap / 0.07) ** 2)
+UPPER_TOOTH = 0.11  # mouth widths: an upper central incisor's width (the side teeth are narrower)
+LOWER_TOOTH = 0.075  # a lower incisor's
+
+
+def _teeth(u: torch.Tensor, tooth: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where a pixel sits on its tooth, across the mouth at u: (1 in a tooth's middle falling to 0 at the gaps on
+    either side, a narrow dark line 1 on a gap). Teeth are `tooth` mouth widths wide in the middle of the mouth
+    (a gap there) and narrower toward the corners, as the arch turns away."""
+    x = ((u - 0.5) / tooth).abs() ** 1.15  # tooth widths from the middle
+    to_gap = (x - x.round()).abs()  # 0 on a gap, 0.5 in a tooth's middle
+    return torch.sin(torch.pi * to_gap).clamp_min(0).sqrt(), torch.exp(-(to_gap / 0.07) ** 2)

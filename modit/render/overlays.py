@@ -120,6 +120,22 @@ def interp_rows(xq: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.T
     return f_lo + t * (f_hi - f_lo)
 
 
+def smooth_row(row: torch.Tensor, steps: int = 3) -> torch.Tensor:
+    """A lip row [..., P, 2] (corner to corner) as a Catmull-Rom curve through its points, `steps` samples per
+    segment: [..., (P - 1) * steps + 1, 2]. The face mesh's 11 points per lip draw a wide opening as a polygon,
+    whose corners show as a V in the lower lip's edge; the curve passes through every point, corners included."""
+    first = 2 * row[..., :1, :] - row[..., 1:2, :]  # mirrored neighbours beyond the corners
+    last = 2 * row[..., -1:, :] - row[..., -2:-1, :]
+    p = torch.cat([first, row, last], -2)
+    # Each segment's four control points [..., P - 1, 1, 2] and the Catmull-Rom weights at t [steps, 1].
+    p0, p1, p2, p3 = (p[..., k:p.shape[-2] - 3 + k, :].unsqueeze(-2) for k in range(4))
+    t = (torch.arange(steps, dtype=row.dtype, device=row.device) / steps)[:, None]
+    curve = (p0 * (-t ** 3 + 2 * t ** 2 - t) + p1 * (3 * t ** 3 - 5 * t ** 2 + 2)
+             + p2 * (-3 * t ** 3 + 4 * t ** 2 + t) + p3 * (t ** 3 - t ** 2)) / 2  # [..., P - 1, steps, 2]
+    curve = curve.flatten(-3, -2)  # segment by segment
+    return torch.cat([curve, row[..., -1:, :]], -2)
+
+
 def mouth_coordinates(upper: torch.Tensor, lower: torch.Tensor, points: torch.Tensor):
     """Mouth-frame coordinates of pixels.
 

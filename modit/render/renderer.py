@@ -184,7 +184,8 @@ class FlowRenderer:
         skin = at(v(torch.tensor([50, 280, 101, 330, 151, 9])))  # cheeks, forehead, nose bridge
         skin_luma = (skin @ torch.tensor([0.299, 0.587, 0.114], device=self.device)).median()
         lip = lip.median(0).values
-        return mouth.source_mouth(self.image, upper, lower, lip, skin_luma)
+        # The interior is drawn between the rows as curves (overlays.smooth_row), the source's as the driven ones.
+        return mouth.source_mouth(self.image, overlays.smooth_row(upper), overlays.smooth_row(lower), lip, skin_luma)
 
     # --------------------------------------------------------------------------------------------- per chunk
 
@@ -357,7 +358,8 @@ class FlowRenderer:
             gain = overlays.opening_gain(upper, lower, self.vertices[upper_i], self.vertices[lower_i])  # [T]
             width = (upper[:, -1] - upper[:, 0]).norm(dim=-1)
             inset = gain * (0.03 * width).clamp(1.0, 3.0)  # [T] px
-            interior, alpha = mouth.interior(upper, lower, pixels, self.image, self.mouth, inset)
+            interior, alpha = mouth.interior(overlays.smooth_row(upper), overlays.smooth_row(lower), pixels,
+                                             self.image, self.mouth, inset)
         else:  # the Wav2Lip mouth where the driven mouth opens beyond the source's
             u, depth, height, width = overlays.mouth_coordinates(upper, lower, pixels)
             gain = overlays.opening_gain(upper, lower, self.vertices[upper_i], self.vertices[lower_i])  # [T]
