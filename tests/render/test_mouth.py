@@ -299,6 +299,45 @@ def _synthetic_interior(image: torch.Tensor, lip: torch.Tensor) -> torch.Tensor:
     return mouth._synthetic(u, depth, torch.full_like(u, 30.0), torch.tensor([[[80.0]]]), source)
 
 
+def test_lip_rows_are_drawn_as_curves_through_their_points():
+    """The interior's edge follows a curve through the mesh's lip points (a wide opening's 11 points drew a V), so
+    it passes through every point, keeps the corners and bends no more than the points do."""
+    lower = torch.stack([torch.linspace(0, 100, 11), 30 * torch.sin(torch.linspace(0, torch.pi, 11))], -1)
+    curve = overlays.smooth_row(lower[None], steps=4)[0]
+    assert curve.shape == (41, 2)
+    assert torch.allclose(curve[::4], lower, atol=1e-4)  # through every point, corners included
+    turn = lambda row: (row[2:] - 2 * row[1:-1] + row[:-2]).norm(dim=-1)  # noqa: E731
+    assert turn(curve).max() < 0.5 * turn(lower).max()  # the polygon's corners are rounded off
+    assert curve[:, 1].max() <= lower[:, 1].max() + 0.5
+
+
+def test_teeth_are_separate_and_lower_teeth_no_thin_line():
+    """Generic upper teeth are teeth, not a bar: brightness dips between them along the row, and their lower edge is
+    scalloped even in the middle of the mouth. Lower teeth show on a wide opening, and wherever they show they are
+    a few px tall (a thinner strip of them reads as a grey wire along the lower lip)."""
+    image = torch.full((1, 3, 160, 160), 0.6)
+    lip = torch.tensor([0.55, 0.3, 0.3])
+    upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
+    source = mouth.source_mouth(image, upper, upper.clone(), lip, torch.tensor(0.6))
+    W = torch.tensor([[[80.0]]])
+    u = torch.linspace(0.02, 0.98, 300)[None, None, :].expand(1, 120, 300)
+    depth = torch.linspace(0, 30, 120)[None, :, None].expand(1, 120, 300)  # 4 rows per px
+    y = luma(mouth._synthetic(u, depth, torch.full_like(u, 30.0), W, source)[0])  # opening 0.375 mouth widths
+    middle = (u[0, 0] > 0.4) & (u[0, 0] < 0.6)
+    bright = y > 0.5 * y[:20].max()
+    row = y[8, middle]  # across the upper teeth
+    assert row.max() - row.min() > 0.03, "brightness dips at the gaps between the teeth"
+    reach = bright[:60, middle].float().sum(0)  # per column, how far down the upper teeth reach (rows)
+    assert reach.max() - reach.min() >= 2, "the teeth's edge is scalloped, not ruler-straight"
+    for opening in (0.15, 0.3, 0.5):
+        height = opening * 80.0
+        below = torch.linspace(0, height, 120)[None, :, None].expand(1, 120, 300)
+        cover, _ = mouth.lower_teeth(u, below, torch.full_like(u, height), W)
+        drawn = (cover[0] > 0.5).float().sum(0) * height / 120  # px of lower teeth per column
+        assert ((drawn == 0) | (drawn >= 2.0)).all(), (opening, drawn.unique().tolist())
+        assert (drawn.max() > 0) == (opening > 0.45), (opening, float(drawn.max()))
+
+
 def test_black_and_white_photo_gets_a_grey_interior():
     """A black-and-white portrait's mouth is shaded in its own greys (no red throat or yellow teeth); a colour
     portrait's keeps its tint."""
