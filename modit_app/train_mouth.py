@@ -11,6 +11,12 @@ masked residual) and the real target, plus GRADIENT_WEIGHT x L1 between their ho
 gain per pair applied to render, source and target alike (the gallery's lighting and skin tones differ from the
 clips'). Every --eval-every steps it prints the validation L1 of the procedural render and of the refined one
 (validation speakers only; the training split never sees them) and writes the checkpoint.
+
+`--adversarial W` (with `--init` an L1-trained net) adds W x a hinge GAN loss from a small patch critic that sees the
+mouth crop and the driven opening: L1 alone regresses to the average of teeth, tongue and dark cavity, a grey-pink
+haze; the critic penalises what no real mouth looks like. The critic is training-only; the shipped net is the same
+MouthNet. A critic's verdict is not a validation figure, so with W > 0 the last checkpoint is written, not the one of
+the lowest validation L1 (that would be the --init net).
 """
 import argparse
 import glob
@@ -21,8 +27,9 @@ import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from ..modit.checkpoints import save_checkpoint
+from ..modit.checkpoints import load_checkpoint, save_checkpoint
 from ..modit.render.mouth_net import CROP, FEATHER, GATE_PX, SPAN, WIDTHS, MouthNet, net_inputs
 
 log = logging.getLogger(__name__)
@@ -93,6 +100,41 @@ def mouth_loss(image: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) ->
     return loss
 
 
+class PatchCritic(torch.nn.Module):
+    """Training-only critic: [B, 5, N, N] (mouth crop rgb, driven opening, paste mask) -> [B, 1, N/8, N/8] patch
+    scores, real high. Spectral norm keeps it from overpowering a 228k-parameter generator."""
+
+    def __init__(self, width: int = 32):
+        super().__init__()
+        sn = torch.nn.utils.parametrizations.spectral_norm
+        layers, ins = [], 5
+        for k, out in enumerate((width, 2 * width, 4 * width)):
+            layers += [sn(torch.nn.Conv2d(ins, out, 4, stride=2, padding=1)), torch.nn.LeakyReLU(0.2)]
+            ins = out
+        layers.append(sn(torch.nn.Conv2d(ins, 1, 3, padding=1)))
+        self.net = torch.nn.Sequential(*layers)
+
+    def forward(self, image: torch.Tensor, batch: dict) -> torch.Tensor:
+        x = torch.cat([image, batch["opening"][..., None], batch["paste"][..., None]], -1).permute(0, 3, 1, 2)
+        return self.net(x)
+
+
+def critic_weight(batch: dict, size: int) -> torch.Tensor:
+    """[B, 1, size, size] the paste mask pooled to the critic's patches: only patches on the mouth count."""
+    return torch.nn.functional.adaptive_avg_pool2d(batch["paste"][:, None], size)
+
+
+def real_composite(batch: dict) -> torch.Tensor:
+    """The real target inside the paste mask, the render outside it: what a perfect refinement would be, so the
+    critic cannot tell real from refined by anything outside the mouth."""
+    weight = (batch["paste"] * batch["gate"][:, None, None])[..., None]
+    return batch["render"] + weight * (batch["target"] - batch["render"])
+
+
+def weighted_mean(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    return (x * weight).sum() / weight.sum().clamp_min(1e-6)
+
+
 @torch.no_grad()
 def evaluate(net: MouthNet, crops: dict, batch_size: int = 64) -> dict:
     """Validation L1 (0..1 per channel) of the procedural render and the refined crop to the real target: inside
@@ -125,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--eval-every", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", help="start from this MouthNet checkpoint (an L1-trained net)")
+    parser.add_argument("--adversarial", type=float, default=0.0,
+                        help="weight of the patch critic's hinge loss (0: the L1 recipe alone)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
@@ -137,20 +182,27 @@ def main(argv: list[str] | None = None) -> int:
     log.info("train %d pairs (%d clips), val %d pairs (%d clips)", len(train["gate"]), len(train["files"]),
              len(val["gate"]), len(val["files"]))
     net = MouthNet()
+    if args.init:
+        net.load_state_dict({k: v.float() for k, v in load_checkpoint(args.init)[0].items()})
     optimiser = torch.optim.Adam(net.parameters(), lr=args.lr)
+    critic = PatchCritic() if args.adversarial > 0 else None
+    critic_optimiser = torch.optim.Adam(critic.parameters(), lr=2 * args.lr, betas=(0.5, 0.999)) if critic else None
     generator = torch.Generator().manual_seed(args.seed)
     budget = args.minutes * 60
-    start, step, history = time.time(), 0, []
+    start, step, history, critic_history = time.time(), 0, [], []
     metadata = {"crop": CROP, "span": SPAN, "feather": FEATHER, "gate_px": list(GATE_PX), "widths": list(WIDTHS),
                 "license": TERMS, "data_terms": TERMS, "display_name": "learned (research use)",
                 "real_data": {"train_clips": train["files"], "val_clips": val["files"],
                               "train_pairs": len(train["gate"]), "val_pairs": len(val["gate"]),
                               "command": "python -m modit_app train-mouth " + " ".join(argv or [])}}
 
+    if critic:
+        metadata.update(adversarial=args.adversarial, init=os.path.basename(args.init or ""))
+
     def keep_best(figures: dict, best: tuple) -> tuple:
         """Write the checkpoint when the validation L1 is the best so far (a late divergence never overwrites
-        a good net); returns (best L1, its metadata)."""
-        if figures["learned"] >= best[0]:
+        a good net), or every time with a critic; returns (best L1, its metadata)."""
+        if figures["learned"] >= best[0] and not critic:
             return best
         metadata.update(steps=step, val_l1=figures)
         save_checkpoint(args.out, {k: v.half() for k, v in net.state_dict().items()}, metadata)
@@ -168,7 +220,19 @@ def main(argv: list[str] | None = None) -> int:
             group["lr"] = lr
         idx = torch.randint(0, len(train["gate"]), (args.batch_size,), generator=generator)
         batch = batch_tensors(train, idx, generator)
-        loss = mouth_loss(refined(net, batch), batch["target"], batch["paste"])
+        image = refined(net, batch)
+        loss = mouth_loss(image, batch["target"], batch["paste"])
+        if critic:
+            fake, real = image.clamp(0, 1), real_composite(batch)
+            scores_fake, scores_real = critic(fake.detach(), batch), critic(real, batch)
+            weight = critic_weight(batch, scores_fake.shape[-1])
+            critic_loss = weighted_mean(F.relu(1 - scores_real) + F.relu(1 + scores_fake), weight)
+            critic_optimiser.zero_grad()
+            critic_loss.backward()
+            critic_optimiser.step()
+            fooled = weighted_mean(critic(fake, batch), weight)
+            critic_history.append((critic_loss.item(), fooled.item()))
+            loss = loss - args.adversarial * fooled
         optimiser.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), CLIP_NORM)
@@ -177,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
         step += 1
         if step % 100 == 0:
             log.info("step %d  loss %.4f  lr %.2e  %.0f s", step, np.mean(history[-100:]), lr, time.time() - start)
+            if critic:
+                recent = np.mean(critic_history[-100:], 0)
+                log.info("  critic hinge %.3f, its score of the refined mouth %.3f", *recent)
         if step % args.eval_every == 0:
             figures = evaluate(net, val)
             log.info("step %d: val L1 procedural %.4f learned %.4f (opening: %.4f, %.4f)", step,

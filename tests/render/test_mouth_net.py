@@ -135,6 +135,25 @@ def test_loss_and_evaluation():
     assert augmented["render"].shape == (B, N, N, 3) and float(augmented["render"].max()) <= 1.0
 
 
+def test_adversarial_training_judges_the_mouth_only():
+    """The critic scores patches of the crop, and the real example it sees is the render with the real mouth inside
+    the paste mask: outside it real and refined are the same pixels, so it can only judge the mouth."""
+    B, N = 2, CROP
+    crops = {k: torch.randint(0, 256, (B, N, N, 3), dtype=torch.uint8) for k in train_mouth.IMAGES}
+    paste = torch.zeros(B, N, N, dtype=torch.uint8)
+    paste[:, N // 4:3 * N // 4, N // 4:3 * N // 4] = 255
+    crops.update({"opening": paste.clone(), "lips": paste.clone(), "paste": paste, "gate": torch.ones(B)})
+    batch = train_mouth.batch_tensors(crops, torch.arange(B))
+    real = train_mouth.real_composite(batch)
+    outside = batch["paste"] == 0
+    assert torch.equal(real[outside], batch["render"][outside])
+    assert torch.allclose(real[batch["paste"] == 1], batch["target"][batch["paste"] == 1])
+    scores = train_mouth.PatchCritic()(real, batch)
+    assert scores.shape == (B, 1, N // 8, N // 8)
+    weight = train_mouth.critic_weight(batch, scores.shape[-1])
+    assert float(weight[:, :, 0, 0].max()) == 0 and float(weight.max()) == 1  # corner patches do not count
+
+
 def test_render_node_option_falls_back_without_weights(monkeypatch, caplog, tmp_path):
     from comfyui_modit.nodes import render as render_node
 
