@@ -59,7 +59,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", default=os.path.join(SHARED, "faces"))
     parser.add_argument("--only", help="comma-separated words: faces whose file name contains one")
-    parser.add_argument("--image", action="append", help="a portrait file (repeatable; with --only, added to those faces)")
+    parser.add_argument("--image", action="append",
+                        help="a portrait file (repeatable; with --only, added to those faces)")
     parser.add_argument("--out", default="/work/out/eye_sheet.png")
     parser.add_argument("--root", default=ROOT, help="pack checkout to render with (to compare versions)")
     args = parser.parse_args()

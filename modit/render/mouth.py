@@ -93,6 +93,8 @@ def _tinted(rgb: torch.Tensor, colourful: float) -> torch.Tensor:
 INNER_EDGE = 0.04  # mouth widths: the lips' wet inner edge, shading from the lip's colour into the interior
 CORNER_EDGE = 1.0  # how much wider that edge is at the corners (0: the same everywhere; at 2 the face stack
 # re-reading rendered frames recovers the jaw less well: tests/extraction, r 0.90 against 0.94)
+UPPER_TOOTH = 0.11  # mouth widths: an upper central incisor's width (the side teeth are narrower)
+LOWER_TOOTH = 0.075  # a lower incisor's
 SEAM_WINDOW = 0.1  # mouth widths either side of the corner line searched for the seam
 SEAM_MAX_REACH = 0.12  # mouth widths: the furthest a mouth corner moves outward
 
@@ -276,7 +278,7 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
 def lower_teeth(u: torch.Tensor, below: torch.Tensor, height: torch.Tensor, W: torch.Tensor):
     """Cover [T, h, w] of the lower teeth above the lower lip (`below` px above it, opening `height` px, mouth
     `W` px wide), and their height in px: on wide openings only, narrower than the upper arch, each tooth a
-    little rounded, and nowhere shorter than about 3 px (a thinner strip reads as a grey wire)."""
+    little rounded, and faded in as they grow from 2 to 3.5 px tall (a thinner strip reads as a grey wire)."""
     side = (2 * (u - 0.5)).abs()
     middle, _ = _teeth(u, LOWER_TOOTH)
     soft = (0.012 * W).clamp_min(0.6)
@@ -284,9 +286,6 @@ def lower_teeth(u: torch.Tensor, below: torch.Tensor, height: torch.Tensor, W: t
                * smoothstep(0.2, 0.45, height / W) * (0.9 + 0.1 * middle))
     return smoothstep(lower_h + soft, lower_h - soft, below) * smoothstep(2.0, 3.5, lower_h), lower_h
 
-
-UPPER_TOOTH = 0.11  # mouth widths: an upper central incisor's width (the side teeth are narrower)
-LOWER_TOOTH = 0.075  # a lower incisor's
 
 
 def _teeth(u: torch.Tensor, tooth: float) -> tuple[torch.Tensor, torch.Tensor]:

@@ -212,8 +212,8 @@ def lash_fringe(u: torch.Tensor, to_margin: torch.Tensor, lash_width: torch.Tens
     negative below it. Lashes are not a pencil line: their roots make a line along the margin and their tips a
     soft fringe below it, fuller and longer toward the outer corner, thinning out at both corners. (Clumps drawn
     as a pattern along the margin read as stitches on a large eye; a soft fringe does not.)
-    lash_width (px, the roots' line; broadcastable to u) may be under a pixel on a small eye: the line is then drawn 1 px wide with
-    that share of cover, as a thinner line would look once antialiased, and the tips are as short as they are.
+    lash_width (px, the roots' line; broadcastable to u) may be under a pixel on a small eye: the line is then
+    drawn 1 px wide with that share of cover, as a thinner line looks once antialiased, and the tips stay short.
     """
     line = lash_width.clamp_min(1.0)
     fuller = 0.7 + 0.6 * smoothstep(0.15, 0.75, u)  # lash length and line width grow toward the outer corner

@@ -75,7 +75,8 @@ def test_jaw_opens_the_mouth(astronaut_face):
 
 def test_eye_closure_covers_the_iris(astronaut_face):
     frames, _ = render_frames(astronaut_face, motion(3, closure=[0.0, 0.5, 1.0]), RenderOptions())
-    for ring, crease in (([33, 133, 159, 145], [56, 28, 27, 29, 30]), ([362, 263, 386, 374], [286, 258, 257, 259, 260])):
+    for ring, crease in (([33, 133, 159, 145], [56, 28, 27, 29, 30]),
+                         ([362, 263, 386, 374], [286, 258, 257, 259, 260])):
         x0, y0, x1, y1 = region(astronaut_face, ring, pad=0)
         iris = (luma(frames[:, y0:y1, x0:x1]) < 0.3).sum((1, 2)).float()  # dark iris and pupil pixels
         assert iris[0] > 20
