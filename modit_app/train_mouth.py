@@ -29,8 +29,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..modit.checkpoints import load_checkpoint, save_checkpoint
-from ..modit.render.mouth_net import CROP, FEATHER, GATE_PX, SPAN, WIDTHS, MouthNet, net_inputs
+from ..modit.checkpoints import save_checkpoint
+from ..modit.render.mouth_net import CROP, FEATHER, GATE_PX, SPAN, WIDTHS, MouthNet, MouthRefiner, net_inputs
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +75,16 @@ def batch_tensors(crops: dict, idx: torch.Tensor, generator: torch.Generator | N
     return batch
 
 
+def paste_weight(batch: dict) -> torch.Tensor:
+    """[B, N, N, 1]: where a refinement replaces the render, the paste mask gated by lip motion."""
+    return (batch["paste"] * batch["gate"][:, None, None])[..., None]
+
+
 def refined(net: MouthNet, batch: dict) -> torch.Tensor:
     """[B, N, N, 3]: the render crop plus the net's residual inside the paste mask, gated by lip motion (not
     clamped to 0..1 here: a clamp has no gradient where it bites; the renderer clamps)."""
     x = net_inputs(batch["render"], batch["source"], batch["opening"], batch["lips"])
-    residual = net(x).permute(0, 2, 3, 1)
-    weight = (batch["paste"] * batch["gate"][:, None, None])[..., None]
-    return batch["render"] + weight * residual
+    return batch["render"] + paste_weight(batch) * net(x).permute(0, 2, 3, 1)
 
 
 def masked_l1(image: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -108,7 +111,7 @@ class PatchCritic(torch.nn.Module):
         super().__init__()
         sn = torch.nn.utils.parametrizations.spectral_norm
         layers, ins = [], 5
-        for k, out in enumerate((width, 2 * width, 4 * width)):
+        for out in (width, 2 * width, 4 * width):
             layers += [sn(torch.nn.Conv2d(ins, out, 4, stride=2, padding=1)), torch.nn.LeakyReLU(0.2)]
             ins = out
         layers.append(sn(torch.nn.Conv2d(ins, 1, 3, padding=1)))
@@ -127,8 +130,7 @@ def critic_weight(batch: dict, size: int) -> torch.Tensor:
 def real_composite(batch: dict) -> torch.Tensor:
     """The real target inside the paste mask, the render outside it: what a perfect refinement would be, so the
     critic cannot tell real from refined by anything outside the mouth."""
-    weight = (batch["paste"] * batch["gate"][:, None, None])[..., None]
-    return batch["render"] + weight * (batch["target"] - batch["render"])
+    return batch["render"] + paste_weight(batch) * (batch["target"] - batch["render"])
 
 
 def weighted_mean(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -181,9 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         raise ValueError(f"train and val share clips {sorted(overlap)}; rebuild the crops from the speaker split")
     log.info("train %d pairs (%d clips), val %d pairs (%d clips)", len(train["gate"]), len(train["files"]),
              len(val["gate"]), len(val["files"]))
-    net = MouthNet()
-    if args.init:
-        net.load_state_dict({k: v.float() for k, v in load_checkpoint(args.init)[0].items()})
+    net = MouthRefiner.load(args.init).net.train() if args.init else MouthNet()  # a wrong file is named
     optimiser = torch.optim.Adam(net.parameters(), lr=args.lr)
     critic = PatchCritic() if args.adversarial > 0 else None
     critic_optimiser = torch.optim.Adam(critic.parameters(), lr=2 * args.lr, betas=(0.5, 0.999)) if critic else None
