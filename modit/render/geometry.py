@@ -45,11 +45,6 @@ class SourceGeometry:
     # down, in mouth widths in the mouth's frame, to where the source's dark lip seam ends (mouth.seam_ends).
     # None: at the landmarks.
     mouth_corners: torch.Tensor | None = None
-    # [11] how far each upper inner-lip point is moved down the mouth to the upper lip's visible inner edge, in
-    # mouth widths (mouth.upper_lip_edge), and [11] the source's opening per column before that move, in mouth
-    # widths (place_upper_lip). None: at the landmarks.
-    lip_edge: torch.Tensor | None = None
-    lip_gaps: torch.Tensor | None = None
 
 
 MOUTH_CORNERS = ((78, 61), (308, 291))  # (inner, outer) lip corner landmarks, the subject's right then left
@@ -78,48 +73,14 @@ def place_mouth_corners(xy: torch.Tensor, shifts: torch.Tensor | None) -> torch.
     return xy
 
 
-def mouth_opening(xy: torch.Tensor, topology: RenderTopology) -> tuple[torch.Tensor, torch.Tensor]:
-    """(each inner-lip column's opening [..., 11] in mouth widths, the mouth's down normal [..., 2] scaled to
-    one mouth width) of vertices xy [..., V, 2]."""
-    upper, lower = topology.inner_lip_upper, topology.inner_lip_lower
-    across = xy[..., upper[-1], :] - xy[..., upper[0], :]
-    normal = torch.stack([-across[..., 1], across[..., 0]], -1)
-    normal = normal * torch.where(normal[..., 1:] < 0, -1.0, 1.0)  # pointing down the image, one width long
-    width2 = (across ** 2).sum(-1, keepdim=True).clamp_min(1e-6)
-    return ((xy[..., lower, :] - xy[..., upper, :]) * normal[..., None, :]).sum(-1) / width2, normal
-
-
-def place_upper_lip(xy: torch.Tensor, topology: RenderTopology, edge: torch.Tensor | None,
-                    source_gaps: torch.Tensor | None) -> torch.Tensor:
-    """xy [..., V, 2] with the upper inner-lip row moved `edge` [11] mouth widths down the mouth (a new tensor).
-
-    Each column takes its full move while it is at least as open as the source's (`source_gaps` [11], mouth
-    widths) and less as it closes, none when closed: the lips then meet where the mesh brings them together,
-    over the teeth, and the rows never cross.
-    """
-    if edge is None:
-        return xy
-    gaps, normal = mouth_opening(xy, topology)
-    share = torch.where(source_gaps > 1e-3, (gaps / source_gaps.clamp_min(1e-3)).clamp(0, 1),
-                        torch.zeros_like(gaps))  # [..., 11]
-    xy = xy.clone()
-    points = topology.inner_lip_upper
-    xy[..., points, :] = xy[..., points, :] + (edge * share)[..., None] * normal[..., None, :]
-    return xy
-
-
 def source_geometry(face: Face, topology: RenderTopology, output_scale: float, feather: float,
-                    mouth_corners: torch.Tensor | None = None, lip_edge: torch.Tensor | None = None
-                    ) -> SourceGeometry:
+                    mouth_corners: torch.Tensor | None = None) -> SourceGeometry:
     """Source vertices for `face` rendered at `output_scale` x its image size; feather widens ring B (0..1);
-    mouth_corners [2, 2] place the inner mouth corners (place_mouth_corners), lip_edge [11] the upper inner-lip
-    row (place_upper_lip)."""
+    mouth_corners [2, 2] place the inner mouth corners (place_mouth_corners)."""
     crop_to_output = face.crop_to_image.float() * output_scale  # [2, 3]
     landmarks = face.landmarks.float()  # [468, 3] crop px
     xy = landmarks[:, :2] @ crop_to_output[:, :2].T + crop_to_output[:, 2]  # [468, 2] output px
     xy = place_mouth_corners(xy, mouth_corners)
-    lip_gaps = None if lip_edge is None else mouth_opening(xy, topology)[0]
-    xy = place_upper_lip(xy, topology, lip_edge, lip_gaps)
     z_scale = crop_to_output[:, :2].det().abs().sqrt()
     z = landmarks[:, 2] * z_scale  # [468]
     oval = xy[topology.face_oval]  # [36, 2]
@@ -132,7 +93,7 @@ def source_geometry(face: Face, topology: RenderTopology, output_scale: float, f
     far = z.max() + (z.max() - z.min()).clamp_min(1.0)
     depth = torch.cat([z, far.expand(len(oval)), (2 * far).expand(len(oval))])
     vertices = torch.cat([xy, ring_a, ring_b])  # [V, 2]
-    return SourceGeometry(vertices, depth, centre, ring_a_follow, crop_to_output, mouth_corners, lip_edge, lip_gaps)
+    return SourceGeometry(vertices, depth, centre, ring_a_follow, crop_to_output, mouth_corners)
 
 
 def close_eyelids(landmarks: torch.Tensor, eye_closure: torch.Tensor, topology: RenderTopology) -> torch.Tensor:
@@ -163,7 +124,6 @@ def driven_vertices(landmarks: torch.Tensor, source: SourceGeometry, topology: R
     T = landmarks.shape[0]
     m = source.crop_to_output
     xy = place_mouth_corners(landmarks[..., :2] @ m[:, :2].T + m[:, 2], source.mouth_corners)  # [T, 468, 2]
-    xy = place_upper_lip(xy, topology, source.lip_edge, source.lip_gaps)
     z = landmarks[..., 2] * m[:, :2].det().abs().sqrt()  # [T, 468]
     oval = topology.face_oval
     shift = xy[:, oval] - source.vertices[oval]  # [T, 36, 2]

@@ -14,7 +14,6 @@ Everything is antialiased with edges measured across the opening, so it follows 
 """
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from .overlays import interp_rows, mouth_coordinates, polygon_distance, sample, smoothstep
@@ -48,7 +47,7 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
     # How coloured the lips are (chroma over luma): ~0 on a black-and-white photo, 0.2-0.6 on colour ones.
     colourful = float(smoothstep(0.03, 0.12, (lip.max() - lip.min()) / (lip @ luma_weights).clamp_min(0.05)))
     # Generic teeth a little darker than the skin around the mouth (they sit behind the lips, out of the light).
-    teeth = _tinted(torch.tensor([0.84, 0.81, 0.75], device=image.device), colourful)
+    teeth = _tinted(torch.tensor([0.86, 0.80, 0.68], device=image.device), colourful)
     teeth = teeth * (0.9 * skin_luma / 0.81).clamp(0.35, 1.0)
     shows = float(smoothstep(0.05, 0.12, opening))
     split = 0.5
@@ -62,25 +61,22 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
         colours = sample(image, points[None])[0]  # [17, C, 3]
         luma = colours @ luma_weights
         profile = luma.mean(1)  # [17]
-        # A gap between upper and lower teeth is a dark row with bright teeth both above and below it; without
-        # one (a smile whose upper teeth fill the opening, or a dark mouth) all of it hangs from the upper lip.
-        # Only teeth count as the bright sides: the face mesh often puts the inner-lip rows inside the lips, and a
-        # lip as light as the teeth above the shadow the upper lip casts on them is not a gap's upper side (the
-        # upper teeth would then ride down on the lower lip). Teeth are far less saturated than the lips.
-        row_rgb = colours.mean(1)  # [17, 3]
-        saturation = (row_rgb.amax(-1) - row_rgb.amin(-1)) / row_rgb.amax(-1).clamp_min(0.05)
-        lip_saturation = (lip.max() - lip.min()) / lip.max().clamp_min(0.05)
-        teeth_like = 1 - colourful * smoothstep(0.75, 0.95, saturation / lip_saturation.clamp_min(0.05))
-        teeth_luma = profile * teeth_like
-        above = teeth_luma.cummax(0).values
-        below = teeth_luma.flip(0).cummax(0).values.flip(0)
-        valley = torch.minimum(above, below) - profile
-        split = float(rows[valley.argmax()]) if valley.max() > 0.15 * profile.max() else 1.0
         bright = colours.reshape(-1, 3)[luma.reshape(-1) >= luma.quantile(0.8)].mean(0)
         # Teeth are there only if the opening holds something nearly as bright as the skin (a dark mouth or a
         # few pixels between closed lips get generic teeth when the mouth opens wider).
         shows *= float(smoothstep(0.6, 0.85, (bright @ luma_weights) / skin_luma.clamp_min(1e-3)))
         teeth = teeth + shows * (bright - teeth)  # the source's own teeth set the colour
+        # The opening splits at its darkest row between brighter rows above and below it: the gap between upper
+        # and lower teeth, or the middle of a dark open mouth between its two lips. Without one (a smile whose
+        # upper teeth fill the opening) all of it hangs from the upper lip. A dark row with lip above it and teeth
+        # below is no gap: it is the shadow the upper lip casts on the upper teeth, where the face mesh put the
+        # upper inner-lip row inside the lip (split there, the upper teeth would ride down on the lower lip and
+        # leave a black band under the upper lip). Teeth are far less saturated than the lips.
+        row_rgb = colours.mean(1)  # [17, 3]
+        saturation = (row_rgb.amax(-1) - row_rgb.amin(-1)) / row_rgb.amax(-1).clamp_min(0.05)
+        lip_saturation = (lip.max() - lip.min()) / lip.max().clamp_min(0.05)
+        teeth_like = 1 - colourful * smoothstep(0.75, 0.95, saturation / lip_saturation.clamp_min(0.05))
+        split = _split_row(profile, teeth_like > 0.5, rows, shows > 0.5)
         # Where the upper teeth reach down to the lower lip, the opening's lowest rows are teeth, not the lower
         # lip's rim: carried with the lower lip they would draw a bright line along its inner edge. (The
         # opening's brightest row stands for the teeth: averaged across the columns, gaps between teeth included,
@@ -91,6 +87,22 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
     else:
         lip_rim = 1.0
     return SourceMouth(upper, lower, lip, skin_luma, teeth, shows, split, colourful, lip_rim)
+
+
+def _split_row(profile: torch.Tensor, teeth: torch.Tensor, rows: torch.Tensor, shows_teeth: bool) -> float:
+    """The row (share of the opening, from `rows`) of the darkest dip of a luma `profile` [R] below its brighter
+    rows on both sides, or 1.0 without a dip (>= 15 % of the brightest row) or, in an opening that shows teeth,
+    where one side is teeth and the other not (`teeth` [R] bool: the shadow of a lip on the teeth)."""
+    above, above_at = profile.cummax(0)
+    below, below_at = (x.flip(0) for x in profile.flip(0).cummax(0))
+    below_at = profile.shape[0] - 1 - below_at
+    valley = torch.minimum(above, below) - profile
+    k = int(valley.argmax())
+    if valley[k] <= 0.15 * profile.max():
+        return 1.0
+    if shows_teeth and bool(teeth[above_at[k]]) != bool(teeth[below_at[k]]):
+        return 1.0
+    return float(rows[k])
 
 
 def _tinted(rgb: torch.Tensor, colourful: float) -> torch.Tensor:
@@ -148,105 +160,15 @@ def seam_ends(image: torch.Tensor, inner: torch.Tensor, width: torch.Tensor) -> 
     return torch.tensor(ends, device=image.device)
 
 
-EDGE_SAMPLES = 48  # samples per column between the middles of the two lips
-EDGE_MAX_SHIFT = 0.1  # mouth widths: the furthest an upper inner-lip point is moved to the visible edge
-EDGE_MIN_TEETH = 0.3  # share of a column's opening that must look like teeth for its edge to be used
-
-
-def upper_lip_edge(image: torch.Tensor, outer_upper: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor,
-                   outer_lower: torch.Tensor, lip: torch.Tensor) -> torch.Tensor:
-    """[P] how far the upper lip's visible inner edge lies below each upper inner-lip point, in mouth widths along
-    the mouth's down normal (negative: above it); 0 at the corners and wherever it cannot be seen.
-
-    image [1, 3, H, W]; the four lip rows [P, 2] output px, corner to corner; lip [3] the lips' colour.
-
-    On a source that shows its teeth the face mesh often puts the upper inner-lip row half way up the upper lip.
-    Warped from there, part of the upper lip is taken for the mouth's interior: an opening mouth leaves it
-    hanging over the teeth and a closing one cannot cover them. Each column between the middles of the two lips
-    is read for the opening, the run of samples that are teeth (far less saturated than the lip beside them, and
-    lit) or dark (the gap, the shadow under the lip) and holds the most teeth; the upper lip ends where it
-    starts. Only columns that show teeth are read (closed lips, a dark open mouth and a moustache keep the mesh's
-    row; the others follow their neighbours), and only on photos with clearly coloured lips. The lower row stays
-    on the mesh: under an open mouth it often lies on the lower teeth, which is where they move with the jaw.
-    """
-    P = upper.shape[0]
-    out = torch.zeros(P, device=image.device)
-    luma_weights = torch.tensor([0.299, 0.587, 0.114], device=image.device)
-    if float((lip.max() - lip.min()) / lip.max().clamp_min(0.05)) < 0.3:
-        return out  # pale or grey lips: teeth cannot be told from lip by colour
-    width = (upper[-1] - upper[0]).norm().clamp_min(1e-3)
-    axis = (upper[-1] - upper[0]) / width
-    down = torch.stack([-axis[1], axis[0]]) * (1.0 if axis[0] >= 0 else -1.0)
-    cols = slice(1, P - 1)
-    top = ((outer_upper + upper) / 2 - upper)[cols] @ down  # [C] the upper lip's middle, px down from `upper`
-    bottom = ((outer_lower + lower) / 2 - upper)[cols] @ down  # the lower lip's middle
-    t = torch.linspace(0, 1, EDGE_SAMPLES, device=image.device)
-    along = top[:, None] + t[None] * (bottom - top)[:, None]  # [C, N] px down from the upper row's point
-    centre = ((upper + lower) / 2)[cols]
-    offset = (upper[cols] - centre) @ down  # each column's line runs through the middle of its two points
-    rgb = sample(image, (centre[:, None] + (along + offset[:, None])[..., None] * down)[None])[0]  # [C, N, 3]
-    saturation = (rgb.amax(-1) - rgb.amin(-1)) / rgb.amax(-1).clamp_min(0.05)
-    luma = (rgb @ luma_weights) / (lip @ luma_weights).clamp_min(0.05)  # against the lips'
-    # Teeth against the lip beside them: the most saturated lit sample in the column's upper third for the upper
-    # half, in its lower third for the lower half (a pale lower lip under a dark red upper one; light and
-    # compression shift the colour from column to column; the mesh's lip middles may lie on the skin).
-    lit = torch.where(luma > 0.6, saturation, torch.zeros_like(saturation))
-    third = EDGE_SAMPLES // 3
-    own_lip = torch.where(torch.arange(EDGE_SAMPLES, device=image.device) < EDGE_SAMPLES // 2,
-                          lit[:, :third].amax(1, keepdim=True), lit[:, -third:].amax(1, keepdim=True))
-    teeth = smoothstep(0.8, 0.6, saturation / own_lip.clamp_min(0.05)) * smoothstep(0.45, 0.65, luma) > 0.5
-    dark = smoothstep(0.55, 0.35, luma) > 0.5
-    edge = torch.zeros(P)
-    seen = torch.zeros(P, dtype=torch.bool)
-    seen[0] = seen[-1] = True  # the corners hold
-    step = ((bottom - top) / (EDGE_SAMPLES - 1)).tolist()
-    opening, teeth_rows = (teeth | dark).tolist(), teeth.tolist()
-    for c in range(P - 2):
-        first, last = _teeth_run(opening[c], teeth_rows[c])
-        if first is not None and first > 0 and last < EDGE_SAMPLES - 1:  # lip on both sides of the teeth
-            edge[c + 1] = float(top[c]) + (first - 0.5) * step[c]
-            seen[c + 1] = True
-    if int(seen.sum()) < 5:  # fewer than three columns show teeth: too little to move the row by
-        return out
-    # Columns that show no teeth follow their neighbours (no kink in the row); one column's edge is noisy (a gap
-    # between teeth, a highlight): each takes the median of three.
-    x = torch.arange(P, dtype=torch.float64)
-    filled = torch.from_numpy(np.interp(x.numpy(), x[seen].numpy(), edge[seen].double().numpy()))
-    smooth = torch.cat([filled[:1], filled, filled[-1:]]).unfold(0, 3, 1).median(1).values
-    out[cols] = (smooth[cols].float().to(image.device) / width).clamp(-EDGE_MAX_SHIFT, EDGE_MAX_SHIFT)
-    out[[1, -2]] *= 0.5  # the columns beside the corners take half
-    return out
-
-
-def _teeth_run(opening: list, teeth: list, bridge: int = 2):
-    """(first, last) sample of the stretch of a column that is the mouth's opening: the run of teeth or dark
-    samples (gaps of up to `bridge` lip-coloured samples bridged: a tooth's highlight, a gap between teeth) that
-    holds the most teeth, if they are at least EDGE_MIN_TEETH of it and 3 samples; else (None, None). Other
-    runs are the skin beside the lips or a highlight on a lip."""
-    runs, start, miss = [], None, 0
-    for k, inside in enumerate(opening + [False] * (bridge + 1)):
-        if inside:
-            start, miss = (k if start is None else start), 0
-        elif start is not None:
-            miss += 1
-            if miss > bridge:
-                runs.append((start, k - miss))
-                start, miss = None, 0
-    best, count = (None, None), 0
-    for first, last in runs:
-        n = sum(teeth[first:last + 1])
-        if n > count and n >= 3 and n >= EDGE_MIN_TEETH * (last - first + 1):
-            best, count = (first, last), n
-    return best
-
-
 def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, image: torch.Tensor,
-             source: SourceMouth, lower_inset: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+             source: SourceMouth, lower_inset: torch.Tensor | None = None,
+             opened: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """RGB [T, h, w, 3] and alpha [T, h, w] of the mouth interior between the driven inner lips.
 
     upper, lower: [T, P, 2] driven inner lips (output px); pixels: [h, w, 2] output-px centres of the box;
     lower_inset: [T] px by which the interior reaches over the lower lip's inner edge (the lower lip's texture
-    is then taken from as far below the source's edge, so the rim it skips never shows).
+    is then taken from as far below the source's edge, so the rim it skips never shows); opened: [T] 0..1 how far
+    the mouth opens beyond the source's (overlays.opening_gain).
     """
     if lower_inset is not None:
         across = lower - upper
@@ -278,6 +200,10 @@ def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, ima
     # 1 wherever the source has this pixel (always at zero motion), fading past it over at most the part's
     # own size (an empty part, such as the lower lip's under a smile of upper teeth, lends nothing).
     reuse = smoothstep(torch.minimum(2 * edge, part), torch.zeros_like(part), beyond)
+    if opened is not None:
+        # A source whose lips are a little apart over a dark gap hides its teeth in the shadow; opened wider, the
+        # mouth shows the upper teeth and a lit interior, not that dark gap hanging from the upper lip over them.
+        reuse = reuse * (1 - (1 - source.shows_teeth) * opened)[:, None, None]
     own = sample(image, _source_points(source, u, src_depth + src_at))
 
     synthetic = _synthetic(u, depth, height, W, source)

@@ -85,9 +85,7 @@ class FlowRenderer:
         self.triangles = self.topology.triangles.to(self.device)
         plain = source_geometry(face, self.topology, self.scale, options.feather)
         corners = self._seam_ends(plain.vertices)
-        cornered = source_geometry(face, self.topology, self.scale, options.feather, corners)
-        lip_edge = self._upper_lip_edge(cornered.vertices)
-        self.source = source_geometry(face, self.topology, self.scale, options.feather, corners, lip_edge)
+        self.source = source_geometry(face, self.topology, self.scale, options.feather, corners)
         self.vertices = self.source.vertices.to(self.device)
         self.mask_value = torch.cat([torch.ones(NUM_LANDMARKS + len(self.topology.face_oval)),
                                      torch.zeros(len(self.topology.face_oval))]).to(self.device)
@@ -126,18 +124,6 @@ class FlowRenderer:
         t = self.topology
         inner = vertices[[int(t.inner_lip_upper[0]), int(t.inner_lip_upper[-1])]].to(self.device)
         return mouth.seam_ends(self.image, inner, (inner[1] - inner[0]).norm()).cpu()
-
-    def _upper_lip_edge(self, vertices: torch.Tensor) -> torch.Tensor:
-        """Where the upper inner-lip row goes (mouth.upper_lip_edge), from the source image."""
-        t = self.topology
-        rows = [vertices[r].to(self.device) for r in (t.outer_lip_upper, t.inner_lip_upper, t.inner_lip_lower,
-                                                      t.outer_lip_lower)]
-        return mouth.upper_lip_edge(self.image, *rows, self._lip_colour(*rows)).cpu()
-
-    def _lip_colour(self, outer_upper, upper, lower, outer_lower) -> torch.Tensor:
-        """[3] the lips' median colour at points between their outer and inner rows (lip, not moustache or teeth)."""
-        middles = torch.cat([(outer_upper + upper) / 2, (outer_lower + lower) / 2])[2:-2]
-        return overlays.sample(self.image, middles[None, None])[0, 0].median(0).values
 
     def _mouth_patch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The lips' neighbourhood, rasterised again at output resolution every frame.
@@ -193,9 +179,11 @@ class FlowRenderer:
         at = lambda xy: overlays.sample(self.image, xy[None, None])[0, 0]  # noqa: E731
         v = lambda idx: self.vertices[idx.to(self.device)]  # noqa: E731
         upper, lower = v(t.inner_lip_upper), v(t.inner_lip_lower)
-        lip = self._lip_colour(v(t.outer_lip_upper), upper, lower, v(t.outer_lip_lower))
+        # Mid-lip points (between the outer and inner contours): lip, not moustache or teeth.
+        lip = at(torch.cat([(v(t.outer_lip_upper) + upper) / 2, (v(t.outer_lip_lower) + lower) / 2])[2:-2])
         skin = at(v(torch.tensor([50, 280, 101, 330, 151, 9])))  # cheeks, forehead, nose bridge
         skin_luma = (skin @ torch.tensor([0.299, 0.587, 0.114], device=self.device)).median()
+        lip = lip.median(0).values
         # The interior is drawn between the rows as curves (overlays.smooth_row), the source's as the driven ones.
         return mouth.source_mouth(self.image, overlays.smooth_row(upper), overlays.smooth_row(lower), lip, skin_luma)
 
@@ -371,7 +359,7 @@ class FlowRenderer:
             width = (upper[:, -1] - upper[:, 0]).norm(dim=-1)
             inset = gain * (0.03 * width).clamp(1.0, 3.0)  # [T] px
             interior, alpha = mouth.interior(overlays.smooth_row(upper), overlays.smooth_row(lower), pixels,
-                                             self.image, self.mouth, inset)
+                                             self.image, self.mouth, inset, gain)
         else:  # the Wav2Lip mouth where the driven mouth opens beyond the source's
             u, depth, height, width = overlays.mouth_coordinates(upper, lower, pixels)
             gain = overlays.opening_gain(upper, lower, self.vertices[upper_i], self.vertices[lower_i])  # [T]
