@@ -436,3 +436,22 @@ def test_a_lip_above_the_shadow_it_casts_is_not_a_gap_between_teeth():
     pale_lip = (0.75, 0.5, 0.5)
     image, upper, lower = _opening_image([(50, 55, pale_lip), (55, 65, (0.1, 0.05, 0.05)), (65, 70, pale_lip)])
     assert 0.25 <= mouth.source_mouth(image, upper, lower, lip, skin).split <= 0.75  # the dark rows
+
+
+def test_a_dark_source_gap_gives_way_to_teeth_as_the_mouth_opens():
+    """Lips a little apart over a dark gap hide the teeth in its shadow. Opened beyond the source, the interior
+    under the upper lip turns from that gap to the (lighter) generic upper teeth; at the source's own opening
+    (opened 0) it is the source's gap, pixel for pixel the same as without the weight."""
+    lip, skin = torch.tensor([0.7, 0.4, 0.4]), torch.tensor(0.65)
+    image, upper, lower = _opening_image([(50, 70, (0.08, 0.05, 0.05))])
+    source = mouth.source_mouth(image, upper, lower, lip, skin)
+    assert source.shows_teeth < 0.1
+    driven_lower = upper + 1.8 * (lower - upper)  # opened to 36 px
+    pixels = overlays.pixel_centres((55, 45, 90, 50), torch.device("cpu"))
+    rows = upper[None], driven_lower[None]
+    plain, _ = mouth.interior(*rows, pixels, image, source)
+    kept, _ = mouth.interior(*rows, pixels, image, source, opened=torch.zeros(1))
+    opened, _ = mouth.interior(*rows, pixels, image, source, opened=torch.ones(1))
+    assert torch.equal(plain, kept)
+    under_lip = luma(opened[0, 7:10, 35:55]).mean()  # 2-5 px under the upper lip's middle
+    assert under_lip > luma(kept[0, 7:10, 35:55]).mean() + 0.15
