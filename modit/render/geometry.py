@@ -208,7 +208,8 @@ CORNER_TAPER = (0.3, 0.7)  # the opening beside each mouth corner, as a share of
 
 def taper_mouth_corners(driven: torch.Tensor, still: torch.Tensor, topology: RenderTopology) -> torch.Tensor:
     """The inner lips' opening tapered into each mouth corner: the column beside a corner opens CORNER_TAPER of
-    the next column's opening (measured across the mouth, against the source's own expression).
+    the next column's opening (measured across the mouth, against the source's own expression), and the lower lip
+    beside the corners never rises further above the line between them than in the source.
 
     The basis often lifts the upper lip beside the corner as far as at mid-mouth and the lower lip there not at
     all (or up), so the opening ends in a steep dark wedge beside each corner, a notch. driven, still:
@@ -228,6 +229,19 @@ def taper_mouth_corners(driven: torch.Tensor, still: torch.Tensor, topology: Ren
             low, high = CORNER_TAPER[0] * o_next, CORNER_TAPER[1] * o_next
             tapered = torch.where(o_next > 0, torch.minimum(torch.maximum(o_beside, low), high), o_beside)
             change[:, beside, :2] += (opens * (tapered - o_beside))[:, None] * down
+    # The basis can leave the lower lip behind beside the corners as the jaw drops them: it then rises over the
+    # line between the corners into a hard wedge at each corner of a wide opening. The two lower columns next to
+    # each corner stay no higher above that line than in the source (and not above it where the source's are below).
+    driven = still + change
+
+    def below_line(mesh: torch.Tensor, column: int) -> torch.Tensor:  # [T] px below the corner-to-corner line
+        share = column / (len(lower) - 1)
+        line = mesh[:, lower[0], :2] + share * (mesh[:, lower[-1], :2] - mesh[:, lower[0], :2])
+        return ((mesh[:, lower[column], :2] - line) * down).sum(-1)
+
+    for column in (1, 2, len(lower) - 3, len(lower) - 2):
+        lift = (below_line(still, column).clamp(max=0) - below_line(driven, column)).clamp_min(0)  # [T] px too high
+        change[:, lower[column], :2] += lift[:, None] * down
     return still + change
 
 

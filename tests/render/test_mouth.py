@@ -9,7 +9,7 @@ from comfyui_modit.modit.render.flow import Grid, backward_flow
 from comfyui_modit.modit.render.geometry import drive_landmarks, driven_vertices, inner_lip_gaps
 from comfyui_modit.modit.render.renderer import FlowRenderer, RenderOptions, render_frames
 from comfyui_modit.modit.render.topology import render_topology
-from comfyui_modit.modit.render import mouth, overlays
+from comfyui_modit.modit.render import geometry, mouth, overlays
 from comfyui_modit.modit.types import Face, Motion
 
 from .astronaut import analyse, astronaut_image, make_face
@@ -455,3 +455,25 @@ def test_a_dark_source_gap_gives_way_to_teeth_as_the_mouth_opens():
     assert torch.equal(plain, kept)
     under_lip = luma(opened[0, 7:10, 35:55]).mean()  # 2-5 px under the upper lip's middle
     assert under_lip > luma(kept[0, 7:10, 35:55]).mean() + 0.15
+
+
+def test_lower_lip_beside_the_corners_does_not_rise_over_them():
+    """As the jaw drops the corners, the basis can leave the lower lip beside them behind, above the line between
+    the corners (a hard wedge at each corner of a wide opening): it is held no higher above that line than in
+    the source, and a motionless mouth is left exactly as it is."""
+    t = render_topology()
+    still = torch.zeros(1, 468, 3)
+    x = torch.linspace(0, 100, 11)
+    still[0, t.inner_lip_upper, 0] = x
+    still[0, t.inner_lip_lower, 0] = x
+    still[0, t.inner_lip_lower[1:-1], 1] = 4.0  # slightly open, the lower lip below the corners
+    driven = still.clone()
+    driven[0, t.inner_lip_lower, 1] += 30 * torch.sin(torch.linspace(0, torch.pi, 11))  # the jaw drops
+    driven[0, t.inner_lip_lower[[0, -1]], 1] += 8.0  # and the corners with it
+    driven[0, t.inner_lip_upper[[0, -1]], 1] += 8.0
+    driven[0, t.inner_lip_lower[[1, -2]], 1] = still[0, t.inner_lip_lower[[1, -2]], 1]  # left behind
+    out = geometry.taper_mouth_corners(driven, still, t)
+    corner_line = out[0, t.inner_lip_lower[0], 1]
+    assert (out[0, t.inner_lip_lower[1:3], 1] >= corner_line - 1e-4).all()
+    assert (out[0, t.inner_lip_lower[-3:-1], 1] >= corner_line - 1e-4).all()
+    assert torch.equal(geometry.taper_mouth_corners(still, still, t), still)
