@@ -73,9 +73,7 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
         # upper inner-lip row inside the lip (split there, the upper teeth would ride down on the lower lip and
         # leave a black band under the upper lip). Teeth are far less saturated than the lips.
         row_rgb = colours.mean(1)  # [17, 3]
-        saturation = (row_rgb.amax(-1) - row_rgb.amin(-1)) / row_rgb.amax(-1).clamp_min(0.05)
-        lip_saturation = (lip.max() - lip.min()) / lip.max().clamp_min(0.05)
-        teeth_like = 1 - colourful * smoothstep(0.75, 0.95, saturation / lip_saturation.clamp_min(0.05))
+        teeth_like = 1 - colourful * smoothstep(0.75, 0.95, _saturation(row_rgb) / _saturation(lip).clamp_min(0.05))
         split = _split_row(profile, teeth_like > 0.5, rows, shows > 0.5)
         # Where the upper teeth reach down to the lower lip, the opening's lowest rows are teeth, not the lower
         # lip's rim: carried with the lower lip they would draw a bright line along its inner edge. (The
@@ -103,6 +101,11 @@ def _split_row(profile: torch.Tensor, teeth: torch.Tensor, rows: torch.Tensor, s
     if shows_teeth and bool(teeth[above_at[k]]) != bool(teeth[below_at[k]]):
         return 1.0
     return float(rows[k])
+
+
+def _saturation(rgb: torch.Tensor) -> torch.Tensor:
+    """Saturation of colours [..., 3]: (max - min) / max of the channels, 0 for grey."""
+    return (rgb.amax(-1) - rgb.amin(-1)) / rgb.amax(-1).clamp_min(0.05)
 
 
 def _tinted(rgb: torch.Tensor, colourful: float) -> torch.Tensor:

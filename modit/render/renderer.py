@@ -351,18 +351,17 @@ class FlowRenderer:
         if box is None:
             return
         pixels = overlays.pixel_centres(box, self.device)
+        gain = overlays.opening_gain(upper, lower, self.vertices[upper_i], self.vertices[lower_i])  # [T]
         if reference is None:
             # Opened beyond the source, the interior reaches a little over the lower lip's inner edge: the
             # landmark sits a pixel or two above it, and the rim left there (often the bottom of the source's
             # teeth) would ride on the lip as a thin jagged line. Nothing changes at or below the source's opening.
-            gain = overlays.opening_gain(upper, lower, self.vertices[upper_i], self.vertices[lower_i])  # [T]
             width = (upper[:, -1] - upper[:, 0]).norm(dim=-1)
             inset = gain * (0.03 * width).clamp(1.0, 3.0)  # [T] px
             interior, alpha = mouth.interior(overlays.smooth_row(upper), overlays.smooth_row(lower), pixels,
                                              self.image, self.mouth, inset, gain)
         else:  # the Wav2Lip mouth where the driven mouth opens beyond the source's
             u, depth, height, width = overlays.mouth_coordinates(upper, lower, pixels)
-            gain = overlays.opening_gain(upper, lower, self.vertices[upper_i], self.vertices[lower_i])  # [T]
             alpha = overlays.opening_alpha(u, depth, height, width) * gain[:, None, None]
             jaw_points = torch.cat([t.outer_lip_upper, t.inner_lip_upper]).to(self.device)
             affine = overlays.fit_affine(vertices[:, jaw_points], self.vertices[jaw_points])
