@@ -5,9 +5,10 @@ import os
 import torch
 
 from .. import comfy_adapter
+from ..face.components import JAW_OPEN, SPACE_NAME
 from ..types import AudioFeatures, Face, Motion
 from .checkpoint import DiTInfo, load_dit
-from .sampling import SamplingOptions, count_chunks, sample_expression
+from .sampling import SamplingOptions, count_chunks, sample_expression, undo_guidance_gain
 from .schedule import NoiseSchedule
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class DiTHandle:
                expression_scale: float = 1.0) -> Motion:
         """Motion for the audio: expression [T, K] from the DiT, pose and eye closure zero (other stages add them).
 
+        Guidance's extra amplitude is taken back on every channel but the mouth opening (undo_guidance_gain), then
         expression_scale multiplies the motion around the source expression: beta_0 + s (beta - beta_0).
         """
         self.check_inputs(features, face)
@@ -73,6 +75,8 @@ class DiTHandle:
         beta_0 = face.beta_0.float().cpu()
         expression = sample_expression(model, self.schedule, features.track, beta_0, options,
                                        on_chunk=progress.update)  # [T, K] float32 CPU
+        if self.info.space == SPACE_NAME:
+            expression = undo_guidance_gain(expression, beta_0, options.guidance_scale, keep=(JAW_OPEN,))
         expression = beta_0 + expression_scale * (expression - beta_0)
         device = comfy_adapter.intermediate_device()
         return Motion(expression=expression.to(device), pose=torch.zeros(T, 6, device=device),

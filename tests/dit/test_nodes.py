@@ -91,3 +91,29 @@ def test_bundled_checkpoints_are_listed_by_name(trained_tiny, models_dir, monkey
     assert _checkpoints()[0] == "embedded (bundled)"
     handle = run_node("MoDiTLoadDiT", checkpoint="embedded (bundled)", dtype="fp32")[0]
     assert handle.info.space == "embedded-v1"
+
+
+def test_guided_sampling_keeps_the_opening_and_calms_the_other_channels(trained_tiny, models_dir):
+    """With guidance the node returns the sampler's own mouth opening, and every other channel as sampled but
+    brought back toward the source's expression by the gain guidance adds (undo_guidance_gain)."""
+    from dataclasses import replace
+
+    from comfyui_modit.modit.dit.sampling import SamplingOptions, sample_expression, undo_guidance_gain
+    from comfyui_modit.modit.face.components import JAW_OPEN
+
+    handle = _load(trained_tiny, models_dir)
+    features = audio_features(30)
+    source = replace(face(), beta_0=torch.linspace(-0.3, 0.4, 12))
+    motion = run_node("MoDiTSampleExpression", dit_model=handle, audio_features=features, face=source, seed=2,
+                      steps=6, sampler="ddim", phase_threshold=500, guidance_scale=2.5, expression_scale=1.0)[0]
+    info = handle.info
+    options = SamplingOptions(num_steps=6, phase_threshold=500, guidance_scale=2.5, seed=2,
+                              bias_width=int(info.bias.get("width", SamplingOptions.bias_width)),
+                              bias_spread=float(info.bias.get("spread", SamplingOptions.bias_spread)))
+    raw = sample_expression(handle.patcher.model, handle.schedule, features.track, source.beta_0, options)
+    expression = motion.expression.float().cpu()
+    assert torch.allclose(expression[:, JAW_OPEN], raw[:, JAW_OPEN], atol=1e-6)
+    assert torch.allclose(expression, undo_guidance_gain(raw, source.beta_0, 2.5, keep=(JAW_OPEN,)), atol=1e-6)
+    others = [k for k in range(12) if k != JAW_OPEN]
+    assert (expression[:, others] - source.beta_0[others]).abs().mean() < \
+        0.8 * (raw[:, others] - source.beta_0[others]).abs().mean()

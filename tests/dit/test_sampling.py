@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from comfyui_modit.modit.dit.sampling import SamplingOptions, plan_windows, sample_expression
+from comfyui_modit.modit.dit.sampling import SamplingOptions, plan_windows, sample_expression, undo_guidance_gain
 from comfyui_modit.modit.dit.samplers import SAMPLERS, make_sampler
 from comfyui_modit.modit.dit.schedule import NoiseSchedule
 from comfyui_modit.modit.face.components import JAW_OPEN
@@ -118,3 +118,26 @@ def test_x0_clip_keeps_deterministic_samplers_inside_the_space(trained_tiny, sam
     clipped, free = (model.normalize_expression(run(clip)) for clip in (2.0, None))  # in training-data stds
     assert clipped.abs().max() <= 2.0 + 1e-4
     assert free.abs().max() > 4.0, "without the clip the same run leaves the space"
+
+
+def test_undoing_the_guidance_gain_keeps_the_opening_and_the_source():
+    """The kept channel is untouched; every other one keeps its timing (same sign, same shape) but moves less far
+    from beta_0 the stronger the guidance was; a frame at beta_0 stays there; unguided motion is unchanged."""
+    generator = torch.Generator().manual_seed(0)
+    beta_0 = torch.randn(12, generator=generator)
+    expression = beta_0 + torch.randn(40, 12, generator=generator)
+    expression[7] = beta_0
+    assert torch.equal(undo_guidance_gain(expression, beta_0, 1.0, keep=(JAW_OPEN,)), expression)
+    previous = expression - beta_0
+    for w in (1.5, 2.5, 4.0):
+        out = undo_guidance_gain(expression, beta_0, w, keep=(JAW_OPEN,))
+        assert torch.equal(out[:, JAW_OPEN], expression[:, JAW_OPEN])
+        assert torch.allclose(out[7], beta_0)
+        moved = out - beta_0
+        others = [k for k in range(12) if k != JAW_OPEN]
+        ratio = moved[:, others] / (expression - beta_0)[:, others]
+        ratio = ratio[(expression - beta_0)[:, others].abs() > 1e-3]
+        assert 0 < float(ratio.min()) and float(ratio.max()) < 1  # toward beta_0, never across it
+        assert float(ratio.max() - ratio.min()) < 1e-4  # one factor: the channels' timing is kept
+        assert (moved[:, others].abs() <= previous[:, others].abs() + 1e-6).all()  # more guidance, more taken back
+        previous = moved
