@@ -5,8 +5,8 @@ Notation (code name -> paper symbol):
   t, timesteps      -> t of Algorithm 1, from the noisiest step down to 0
   phase_threshold   -> t_T: M = M_D + M_E while t < t_T, else M = M_E (bias_injection.phase_bias)
   guidance_scale    -> w of classifier-free guidance: eps = eps_u + w (eps_c - eps_u), eps_u with the audio dropped
-  guided_gain       -> after sampling, how far guidance pushed the lip-shape, brow and cheek channels from beta_0
-                       beyond the real speakers' range; taken back by undo_guidance_gain (below)
+  GUIDED_GAIN       -> not in the paper: how much further than real speakers guidance moves the channels other than
+                       the mouth opening, per unit of w above 1; undo_guidance_gain takes it back after sampling
   window, context   -> long audio is sampled in windows of `window` frames; each window after the first starts
                        with `context` (or more) frames already produced by the previous one. The first half of
                        them is held at its known values by replacement at every step (inpainting: X_t[known] =
@@ -61,7 +61,7 @@ def undo_guidance_gain(expression: torch.Tensor, beta_0: torch.Tensor, guidance_
     Guidance sharpens the audio-driven timing (lip sync with real speakers: r 0.45 at w 2.5 against 0.29 at 1 on
     the mouth opening), but it also exaggerates the lip shapes around the opening (a smiling source puckers and
     loses its smile) and pulls them off the source's expression. The opening channel (`keep`) keeps its guided
-    amplitude; the other channels keep their guided timing at the real speakers' amplitude. w <= 1: unchanged.
+    amplitude; the other channels keep their guided timing at about the real speakers' amplitude. w <= 1: unchanged.
     """
     if guidance_scale <= 1.0:
         return expression
