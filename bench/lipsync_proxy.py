@@ -118,7 +118,7 @@ def main() -> int:
                                       phase_threshold=args.phase_threshold, seed=seed)
             # as MoDiT Sample Expression returns it: guidance's gain taken back on all but the opening
             curves = [undo_guidance_gain(sample_expression(model, schedule, u["features"], u["beta_0"], options),
-                                         u["beta_0"], args.guidance, keep=(JAW_OPEN,)).numpy() @ w + b
+                                         u["beta_0"], args.guidance, FPS, keep=(JAW_OPEN,)).numpy() @ w + b
                       for u in val]
             results.append(by_clip(val, curves))
         mean = {k: float(np.mean([r[k] for r in results])) for k in results[0]}

@@ -114,9 +114,10 @@ class MoDiTSampleExpression(io.ComfyNode):
                     "audio earlier, 0 = never. No effect on cost.")),
                 io.Float.Input("guidance_scale", default=2.5, min=0.0, max=10.0, step=0.1, tooltip=(
                     "Classifier-free guidance on the audio: >1 makes the mouth follow the speech more closely (the "
-                    "bundled v4 DiT on unseen real speakers: r 0.47 at 2.5). It also exaggerates the lip shapes, "
-                    "brows and cheeks; that extra amplitude is taken back after sampling (the mouth opening keeps "
-                    "it). Any value but 1 doubles the network cost.")),
+                    "bundled v4 DiT on unseen real speakers: r 0.47 at 2.5). It also pulls the lip shapes, brows "
+                    "and cheeks off the portrait's expression; that pull is taken back after sampling (the mouth "
+                    "opening and the lips' quick movements keep the guidance). Any value but 1 doubles the network "
+                    "cost.")),
                 io.Float.Input("expression_scale", default=1.0, min=0.0, max=3.0, step=0.05, tooltip=(
                     "Scales the motion around the source expression: <1 calmer, >1 more animated. Free.")),
             ],

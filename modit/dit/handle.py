@@ -61,8 +61,8 @@ class DiTHandle:
                expression_scale: float = 1.0) -> Motion:
         """Motion for the audio: expression [T, K] from the DiT, pose and eye closure zero (other stages add them).
 
-        Guidance's extra amplitude is taken back on every channel but the mouth opening (undo_guidance_gain), then
-        expression_scale multiplies the motion around the source expression: beta_0 + s (beta - beta_0).
+        Guidance's extra pull off beta_0 is taken back from the course of every channel but the mouth opening
+        (undo_guidance_gain), then expression_scale multiplies the motion around the source expression: beta_0 + s (beta - beta_0).
         """
         self.check_inputs(features, face)
         if not 0 <= options.phase_threshold <= self.num_train_steps:
@@ -76,7 +76,8 @@ class DiTHandle:
         expression = sample_expression(model, self.schedule, features.track, beta_0, options,
                                        on_chunk=progress.update)  # [T, K] float32 CPU
         if self.info.space == SPACE_NAME:
-            expression = undo_guidance_gain(expression, beta_0, options.guidance_scale, keep=(JAW_OPEN,))
+            expression = undo_guidance_gain(expression, beta_0, options.guidance_scale, features.fps,
+                                            keep=(JAW_OPEN,))
         expression = beta_0 + expression_scale * (expression - beta_0)
         device = comfy_adapter.intermediate_device()
         return Motion(expression=expression.to(device), pose=torch.zeros(T, 6, device=device),

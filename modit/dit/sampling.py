@@ -6,7 +6,8 @@ Notation (code name -> paper symbol):
   phase_threshold   -> t_T: M = M_D + M_E while t < t_T, else M = M_E (bias_injection.phase_bias)
   guidance_scale    -> w of classifier-free guidance: eps = eps_u + w (eps_c - eps_u), eps_u with the audio dropped
   GUIDED_GAIN       -> not in the paper: how much further than real speakers guidance moves the channels other than
-                       the mouth opening, per unit of w above 1; undo_guidance_gain takes it back after sampling
+                       the mouth opening, per unit of w above 1; undo_guidance_gain takes it back from their course
+                       after sampling
   window, context   -> long audio is sampled in windows of `window` frames; each window after the first starts
                        with `context` (or more) frames already produced by the previous one. The first half of
                        them is held at its known values by replacement at every step (inpainting: X_t[known] =
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..motion.filters import gaussian_smooth
 from .bias_injection import DEFAULT_SPREAD, DEFAULT_WIDTH, phase_bias
 from .samplers import make_sampler
 from .schedule import NoiseSchedule
@@ -52,23 +54,30 @@ class SamplingOptions:
 # the speaker-disjoint validation clips (bundled v4 DiT, channels lip_round .. lips_press: 0.99x at w = 1, 1.21x
 # at 1.5, 1.71x at 2.5; the mean distance from beta_0 alike, e.g. lip_round 0.144 against the real 0.054).
 GUIDED_GAIN = 0.47
+# A channel's course, taken back, and its articulation, kept: the split is a Gaussian of this sigma over time.
+COURSE_SIGMA_S = 0.12
 
 
-def undo_guidance_gain(expression: torch.Tensor, beta_0: torch.Tensor, guidance_scale: float,
+def undo_guidance_gain(expression: torch.Tensor, beta_0: torch.Tensor, guidance_scale: float, fps: float,
                        keep: tuple[int, ...] = ()) -> torch.Tensor:
-    """expression [T, K] with every channel but `keep` moved back toward beta_0 [K] by the gain guidance adds.
+    """expression [T, K] at fps with every channel but `keep` brought back toward beta_0 [K] by the gain guidance
+    adds to its course.
 
     Guidance sharpens the audio-driven timing (lip sync with real speakers: r 0.45 at w 2.5 against 0.29 at 1 on
-    the mouth opening), but it also exaggerates the lip shapes around the opening (a smiling source puckers and
-    loses its smile) and pulls them off the source's expression. The opening channel (`keep`) keeps its guided
-    amplitude; the other channels keep their guided timing at about the real speakers' amplitude. w <= 1: unchanged.
+    the mouth opening), but it also pulls the lip shapes, brows and cheeks off the source's expression and holds
+    them there (a smiling source puckers and loses its smile on the words). Each such channel's course (its offset
+    from beta_0 smoothed over COURSE_SIGMA_S) is scaled by 1 / (1 + GUIDED_GAIN (w - 1)); what moves faster than
+    that, the articulation that gives the mouth its crisp closures, is kept as guided, as is every `keep` channel
+    (the mouth opening). w <= 1: unchanged.
     """
     if guidance_scale <= 1.0:
         return expression
-    scale = torch.full((expression.shape[1],), 1.0 / (1.0 + GUIDED_GAIN * (guidance_scale - 1.0)))
-    scale[list(keep)] = 1.0
-    beta_0 = beta_0.reshape(1, -1).to(expression)
-    return beta_0 + scale.to(expression) * (expression - beta_0)
+    offset = expression - beta_0.reshape(1, -1).to(expression)
+    course = torch.from_numpy(gaussian_smooth(offset.double().cpu().numpy(), COURSE_SIGMA_S * fps)).to(offset)
+    taken_back = (1.0 - 1.0 / (1.0 + GUIDED_GAIN * (guidance_scale - 1.0))) * course
+    kept = torch.zeros(expression.shape[1], dtype=torch.bool, device=expression.device)
+    kept[list(keep)] = True
+    return torch.where(kept, expression, expression - taken_back)
 
 
 @dataclass(frozen=True)

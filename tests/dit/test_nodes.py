@@ -94,8 +94,8 @@ def test_bundled_checkpoints_are_listed_by_name(trained_tiny, models_dir, monkey
 
 
 def test_guided_sampling_keeps_the_opening_and_calms_the_other_channels(trained_tiny, models_dir):
-    """With guidance the node returns the sampler's own mouth opening, and every other channel as sampled but
-    brought back toward the source's expression by the gain guidance adds (undo_guidance_gain)."""
+    """With guidance the node returns the sampler's own mouth opening, and every other channel as sampled but with
+    its course brought back toward the source's expression by the gain guidance adds (undo_guidance_gain)."""
     from dataclasses import replace
 
     from comfyui_modit.modit.dit.sampling import SamplingOptions, sample_expression, undo_guidance_gain
@@ -113,7 +113,8 @@ def test_guided_sampling_keeps_the_opening_and_calms_the_other_channels(trained_
     raw = sample_expression(handle.patcher.model, handle.schedule, features.track, source.beta_0, options)
     expression = motion.expression.float().cpu()
     assert torch.allclose(expression[:, JAW_OPEN], raw[:, JAW_OPEN], atol=1e-6)
-    assert torch.allclose(expression, undo_guidance_gain(raw, source.beta_0, 2.5, keep=(JAW_OPEN,)), atol=1e-6)
+    assert torch.allclose(expression, undo_guidance_gain(raw, source.beta_0, 2.5, features.fps, keep=(JAW_OPEN,)),
+                          atol=1e-6)
     others = [k for k in range(12) if k != JAW_OPEN]
-    assert (expression[:, others] - source.beta_0[others]).abs().mean() < \
-        0.8 * (raw[:, others] - source.beta_0[others]).abs().mean()
+    assert (expression[:, others] - source.beta_0[others]).mean(0).abs().sum() < \
+        0.8 * (raw[:, others] - source.beta_0[others]).mean(0).abs().sum()
