@@ -62,7 +62,8 @@ class DiTHandle:
         """Motion for the audio: expression [T, K] from the DiT, pose and eye closure zero (other stages add them).
 
         Guidance's extra pull off beta_0 is taken back from the course of every channel but the mouth opening
-        (undo_guidance_gain), then expression_scale multiplies the motion around the source expression: beta_0 + s (beta - beta_0).
+        (undo_guidance_gain), then expression_scale multiplies the motion around the source expression:
+        beta_0 + s (beta - beta_0).
         """
         self.check_inputs(features, face)
         if not 0 <= options.phase_threshold <= self.num_train_steps:
