@@ -25,8 +25,8 @@ load_pack()
 from comfyui_modit.modit.checkpoints import load_checkpoint  # noqa: E402
 from comfyui_modit.modit.dit.checkpoint import load_dit  # noqa: E402
 from comfyui_modit.modit.dit.sampling import SamplingOptions, sample_expression, undo_guidance_gain  # noqa: E402
-from comfyui_modit.modit.face.components import JAW_OPEN  # noqa: E402
 from comfyui_modit.modit.dit.schedule import NoiseSchedule  # noqa: E402
+from comfyui_modit.modit.face.components import JAW_OPEN  # noqa: E402
 from lipsync_ceiling import lagged_pearson, lagged_r  # noqa: E402  bench/ sibling
 
 FPS = 25.0

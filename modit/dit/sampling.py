@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..motion.filters import gaussian_smooth
+from ..motion.filters import smooth_tensor
 from .bias_injection import DEFAULT_SPREAD, DEFAULT_WIDTH, phase_bias
 from .samplers import make_sampler
 from .schedule import NoiseSchedule
@@ -73,7 +73,7 @@ def undo_guidance_gain(expression: torch.Tensor, beta_0: torch.Tensor, guidance_
     if guidance_scale <= 1.0:
         return expression
     offset = expression - beta_0.reshape(1, -1).to(expression)
-    course = torch.from_numpy(gaussian_smooth(offset.double().cpu().numpy(), COURSE_SIGMA_S * fps)).to(offset)
+    course = smooth_tensor(offset, COURSE_SIGMA_S * fps)
     taken_back = (1.0 - 1.0 / (1.0 + GUIDED_GAIN * (guidance_scale - 1.0))) * course
     kept = torch.zeros(expression.shape[1], dtype=torch.bool, device=expression.device)
     kept[list(keep)] = True

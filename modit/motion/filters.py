@@ -42,7 +42,8 @@ def gaussian_smooth(values: np.ndarray, sigma_frames: float) -> np.ndarray:
     return out.reshape(values.shape)
 
 
-def _smooth_tensor(track: torch.Tensor, sigma_frames: float) -> torch.Tensor:
+def smooth_tensor(track: torch.Tensor, sigma_frames: float) -> torch.Tensor:
+    """gaussian_smooth of a [T, ...] tensor along time, returned on its device in its dtype."""
     smoothed = gaussian_smooth(track.detach().double().cpu().numpy(), sigma_frames)
     return torch.from_numpy(smoothed).to(track.device, track.dtype)
 
@@ -55,8 +56,8 @@ def smooth_motion(motion: Motion, expression_sigma_s: float = 0.0, pose_sigma_s:
     if expression_sigma_s < 0 or pose_sigma_s < 0:
         raise ValueError(f"smoothing sigmas must be >= 0 seconds, got expression {expression_sigma_s}, "
                          f"pose {pose_sigma_s}")
-    return motion.replace(expression=_smooth_tensor(motion.expression, expression_sigma_s * motion.fps),
-                          pose=_smooth_tensor(motion.pose, pose_sigma_s * motion.fps))
+    return motion.replace(expression=smooth_tensor(motion.expression, expression_sigma_s * motion.fps),
+                          pose=smooth_tensor(motion.pose, pose_sigma_s * motion.fps))
 
 
 def scale_expression(motion: Motion, scale: float, about: torch.Tensor | None = None,
