@@ -18,6 +18,13 @@ def test_manifest_is_split_by_speaker():
     assert len({row["file"] for row in rows}) == len(rows)
 
 
+def test_the_extra_clips_are_train_only_and_new():
+    main, more = manifest.read(), manifest.read(manifest.MORE)
+    assert more and all(row["split"] == "train" and all(row[c] for c in manifest.COLUMNS) for row in more)
+    manifest.check_split(main + more)  # no validation speaker among them
+    assert len({row["file"] for row in main + more}) == len(main) + len(more)
+
+
 def test_a_speaker_in_both_splits_is_refused():
     rows = [{"speaker": "a", "split": "train"}, {"speaker": "a", "split": "val"}]
     with pytest.raises(ValueError, match="both train and val"):
