@@ -12,6 +12,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from _pack import load_pack
+from portrait_image import load_portrait
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "data")
@@ -25,11 +26,7 @@ def eye_strip(image_path: str, tile: int = 150, max_side: int = 1024) -> Image.I
     from comfyui_modit.modit.render.renderer import RenderOptions, render_frames
     from comfyui_modit.modit.types import Motion
 
-    picture = Image.open(image_path).convert("RGB")
-    scale = max_side / max(picture.size)
-    if scale < 1:
-        picture = picture.resize((round(picture.size[0] * scale), round(picture.size[1] * scale)), Image.LANCZOS)
-    image = torch.from_numpy(np.array(picture)).float() / 255
+    image = load_portrait(image_path, max_side)
     face = analyse_portrait(image)
     T = len(CLOSURES)
     expression = face.beta_0.float().repeat(T, 1)

@@ -13,6 +13,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from _pack import load_pack
+from portrait_image import load_portrait
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LABELS = ("source", "zero motion", "jaw closed", "half open", "wide open", "blink + turn", "closed again")
@@ -23,11 +24,7 @@ def sheet(image_path: str, tile: int = 256) -> Image.Image:
     from comfyui_modit.modit.render.renderer import RenderOptions, render_frames
     from comfyui_modit.modit.types import Motion
 
-    picture = Image.open(image_path).convert("RGB")
-    scale = 512 / max(picture.size)
-    if scale < 1:
-        picture = picture.resize((round(picture.size[0] * scale), round(picture.size[1] * scale)), Image.LANCZOS)
-    image = torch.from_numpy(np.array(picture)).float() / 255
+    image = load_portrait(image_path, 512)
     face = analyse_portrait(image)
     beta = face.beta_0.float()
     expression = beta.repeat(6, 1)

@@ -15,9 +15,9 @@ import sys
 
 import numpy as np
 import torch
-from PIL import Image
 
 from _pack import load_pack  # bench/ is sys.path[0] when this file runs: siblings import
+from portrait_image import load_portrait
 
 load_pack()
 from comfyui_modit.modit.data.tracking import FaceTracker  # noqa: E402
@@ -29,14 +29,6 @@ from comfyui_modit.modit.types import Motion  # noqa: E402
 AMPLITUDE = 0.3
 FRAMES = 10
 MAX_SIDE = 512
-
-
-def load(path: str) -> torch.Tensor:
-    picture = Image.open(path).convert("RGB")
-    scale = MAX_SIDE / max(picture.size)
-    if scale < 1:
-        picture = picture.resize((round(picture.size[0] * scale), round(picture.size[1] * scale)), Image.LANCZOS)
-    return torch.from_numpy(np.array(picture)).float() / 255
 
 
 def channel_gains(image: torch.Tensor) -> np.ndarray:
@@ -63,7 +55,7 @@ def main() -> int:
     print(f"{'portrait':32s} " + " ".join(f"{n[:7]:>7s}" for n in COMPONENT_NAMES))
     rows = []
     for path in args.portraits:
-        rows.append(channel_gains(load(path)))
+        rows.append(channel_gains(load_portrait(path, MAX_SIDE)))
         print(f"{path.split('/')[-1][:32]:32s} " + " ".join(f"{g:7.2f}" for g in rows[-1]), flush=True)
     print(f"{'mean':32s} " + " ".join(f"{g:7.2f}" for g in np.mean(rows, 0)))
     return 0
