@@ -98,6 +98,8 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--phase-threshold", type=int, default=500)
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--slow-noise", type=float, default=1.0,
+                        help="share of the starting noise's slow part kept (the Sample Expression node's slow_noise)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     train = load_utterances(os.path.join(args.shards, "train"))
@@ -115,7 +117,9 @@ def main() -> int:
         results = []
         for seed in range(args.seeds):
             options = SamplingOptions(num_steps=args.steps, guidance_scale=args.guidance,
-                                      phase_threshold=args.phase_threshold, seed=seed)
+                                      phase_threshold=args.phase_threshold, seed=seed, slow_noise=args.slow_noise,
+                                      bias_width=int(info.bias.get("width", SamplingOptions.bias_width)),
+                                      bias_spread=float(info.bias.get("spread", SamplingOptions.bias_spread)))
             # as MoDiT Sample Expression returns it: guidance's gain taken back on all but the opening
             curves = [undo_guidance_gain(sample_expression(model, schedule, u["features"], u["beta_0"], options),
                                          u["beta_0"], args.guidance, FPS, keep=(JAW_OPEN,)).numpy() @ w + b

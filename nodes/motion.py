@@ -12,6 +12,9 @@ from .comfy_io import io
 
 BUNDLED_SUFFIX = " (bundled)"
 NONE_FOUND = "no DiT checkpoint found (put one in models/modit)"
+# The Sample Expression node's default share of the starting noise's slow part (sampling.shape_start_noise); also
+# what an API prompt saved before the input existed gets.
+SLOW_NOISE = 0.0
 # The bundled DiTs by dropdown name, the default first. v4, v3 and v2 learned from real talking-head video whose
 # terms are research use (NOTICE), and say so in their names; v4 and v3 hear Whisper base's features beside mel80
 # (MoDiT Load Audio Encoder "built-in whisper base + mel"), v4 trained on clips whose sound was put back in step with
@@ -114,12 +117,18 @@ class MoDiTSampleExpression(io.ComfyNode):
                     "audio earlier, 0 = never. No effect on cost.")),
                 io.Float.Input("guidance_scale", default=2.5, min=0.0, max=10.0, step=0.1, tooltip=(
                     "Classifier-free guidance on the audio: >1 makes the mouth follow the speech more closely (the "
-                    "bundled v4 DiT on unseen real speakers: r 0.47 at 2.5). It also pulls the lip shapes, brows "
+                    "bundled v4 DiT on unseen real speakers: r 0.52 at 2.5). It also pulls the lip shapes, brows "
                     "and cheeks off the portrait's expression; that pull is taken back after sampling (the mouth "
                     "opening and the lips' quick movements keep the guidance). Any value but 1 doubles the network "
                     "cost.")),
                 io.Float.Input("expression_scale", default=1.0, min=0.0, max=3.0, step=0.05, tooltip=(
                     "Scales the motion around the source expression: <1 calmer, >1 more animated. Free.")),
+                io.Float.Input("slow_noise", default=SLOW_NOISE, min=0.0, max=1.0, step=0.05, optional=True,
+                               advanced=True, tooltip=(
+                    "How much of the starting noise's slow part (slower than a syllable) is kept. 0: the motion's "
+                    "slow course comes from the speech alone, and the mouth follows the words more closely; the "
+                    "seed still varies the quick articulation. 1: plain Gaussian noise as in the paper, where the "
+                    "seed also drifts the mouth a little more or less open for a second at a time. Free.")),
             ],
             outputs=[sockets.Motion.Output("motion", tooltip=(
                 "Expression [T, K] from the DiT, zero pose and eye closure, at the features' fps."))],
@@ -127,9 +136,9 @@ class MoDiTSampleExpression(io.ComfyNode):
 
     @classmethod
     def execute(cls, dit_model, audio_features, face, seed, steps, sampler, phase_threshold, guidance_scale,
-                expression_scale) -> io.NodeOutput:
+                expression_scale, slow_noise=SLOW_NOISE) -> io.NodeOutput:
         options = SamplingOptions(sampler=sampler, num_steps=steps, phase_threshold=phase_threshold,
-                                  guidance_scale=guidance_scale, seed=seed,
+                                  guidance_scale=guidance_scale, seed=seed, slow_noise=slow_noise,
                                   bias_width=int(dit_model.info.bias.get("width", SamplingOptions.bias_width)),
                                   bias_spread=float(dit_model.info.bias.get("spread", SamplingOptions.bias_spread)))
         return io.NodeOutput(dit_model.sample(audio_features, face, options, expression_scale))

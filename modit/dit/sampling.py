@@ -8,6 +8,7 @@ Notation (code name -> paper symbol):
   GUIDED_GAIN       -> not in the paper: how much further than real speakers guidance moves the channels other than
                        the mouth opening, per unit of w above 1; undo_guidance_gain takes it back from their course
                        after sampling
+  slow_noise        -> not in the paper: the share of X_T's slow part kept (shape_start_noise); 1 = X_T ~ N(0, I)
   window, context   -> long audio is sampled in windows of `window` frames; each window after the first starts
                        with `context` (or more) frames already produced by the previous one. The first half of
                        them is held at its known values by replacement at every step (inpainting: X_t[known] =
@@ -47,6 +48,8 @@ class SamplingOptions:
     bias_spread: float = DEFAULT_SPREAD
     # |X_0 estimate| bound in normalised units, applied by the sampler (samplers/base.py); None turns it off
     x0_clip: float | None = 5.0
+    # Share of the starting noise's slow part kept (shape_start_noise): 1 = white Gaussian noise, as in the paper
+    slow_noise: float = 1.0
 
 
 # How much further from beta_0 classifier-free guidance moves the expression channels, per unit of w above 1:
@@ -56,6 +59,26 @@ class SamplingOptions:
 GUIDED_GAIN = 0.47
 # A channel's course, taken back, and its articulation, kept: the split is a Gaussian of this sigma over time.
 COURSE_SIGMA_S = 0.12
+# The starting noise's slow part is its Gaussian of this sigma over time, in frames (0.08 s at the 25 fps of every
+# bundled DiT): what varies slower than a syllable.
+NOISE_COURSE_SIGMA_FRAMES = 2.0
+
+
+def shape_start_noise(noise: torch.Tensor, slow_noise: float) -> torch.Tensor:
+    """The starting noise [T, K] with its slow part (NOISE_COURSE_SIGMA_FRAMES) scaled by slow_noise; 1: unchanged.
+
+    Not in the paper. With deterministic DDIM the starting noise decides everything the audio does not, and its slow
+    part becomes a slow course of its own: the mouth held a little more or less open for a second, whatever is said,
+    which the speech cannot explain and which costs lip sync (unseen real speakers, bundled v4, guidance 2.5: r best
+    of +-1 0.503 with white noise, 0.536 without its slow part, on bench/lipsync_proxy.py's val shards). The quick
+    part, which seeds the variety of the articulation (crisp closures, the share of motion above 6 Hz), is kept as
+    drawn, so seeds still differ. (Scaling all of the noise down, a lower temperature, gains as much lip sync but
+    smooths the mouth: its share above 6 Hz falls from 0.43x to 0.27x the real speakers' at 0.6.)
+    """
+    if slow_noise == 1.0:
+        return noise
+    slow = smooth_tensor(noise, NOISE_COURSE_SIGMA_FRAMES)
+    return noise - (1.0 - slow_noise) * slow
 
 
 def undo_guidance_gain(expression: torch.Tensor, beta_0: torch.Tensor, guidance_scale: float, fps: float,
@@ -130,7 +153,7 @@ def sample_expression(model, schedule: NoiseSchedule, audio: torch.Tensor, beta_
     window = options.window or model.config.window
     plan = plan_windows(T, window, _context(options, window))
     generator = torch.Generator(device="cpu").manual_seed(int(options.seed))
-    start_noise = torch.randn(T, K, generator=generator)  # [T, K] eps of every frame, drawn once
+    start_noise = shape_start_noise(torch.randn(T, K, generator=generator), options.slow_noise)  # [T, K], drawn once
     audio_centre = model.audio_centre(audio)  # [D] over the whole utterance; applied window by window below
     beta_n = model.beta_0_units(beta_0.float().to(device)).to(dtype).reshape(1, K)  # [1, K]
     result = torch.zeros(T, K)  # [T, K] normalised units, filled window by window

@@ -7,7 +7,7 @@ import torch
 
 from comfyui_modit.modit.types import Motion
 from comfyui_modit.nodes import NODES, node_info, run_node
-from comfyui_modit.nodes.motion import NONE_FOUND
+from comfyui_modit.nodes.motion import NONE_FOUND, SLOW_NOISE
 
 from .synthetic import audio_features, face
 
@@ -107,7 +107,7 @@ def test_guided_sampling_keeps_the_opening_and_calms_the_other_channels(trained_
     motion = run_node("MoDiTSampleExpression", dit_model=handle, audio_features=features, face=source, seed=2,
                       steps=6, sampler="ddim", phase_threshold=500, guidance_scale=2.5, expression_scale=1.0)[0]
     info = handle.info
-    options = SamplingOptions(num_steps=6, phase_threshold=500, guidance_scale=2.5, seed=2,
+    options = SamplingOptions(num_steps=6, phase_threshold=500, guidance_scale=2.5, seed=2, slow_noise=SLOW_NOISE,
                               bias_width=int(info.bias.get("width", SamplingOptions.bias_width)),
                               bias_spread=float(info.bias.get("spread", SamplingOptions.bias_spread)))
     raw = sample_expression(handle.patcher.model, handle.schedule, features.track, source.beta_0, options)
@@ -118,3 +118,28 @@ def test_guided_sampling_keeps_the_opening_and_calms_the_other_channels(trained_
     others = [k for k in range(12) if k != JAW_OPEN]
     assert (expression[:, others] - source.beta_0[others]).mean(0).abs().sum() < \
         0.8 * (raw[:, others] - source.beta_0[others]).mean(0).abs().sum()
+
+
+def test_slow_noise_reaches_the_sampler_and_an_old_prompt_gets_the_default(trained_tiny, models_dir):
+    """The node's slow_noise is the sampler's; a prompt saved before the input existed (no slow_noise) samples as
+    the default does; 1 is the paper's white starting noise."""
+    from comfyui_modit.modit.dit.sampling import SamplingOptions, sample_expression
+
+    handle = _load(trained_tiny, models_dir)
+    features, source = audio_features(40), face()
+    old_prompt = _sample(handle, features, source, seed=3).expression
+    default = run_node("MoDiTSampleExpression", dit_model=handle, audio_features=features, face=source, seed=3,
+                       steps=6, sampler="ddim", phase_threshold=500, guidance_scale=1.0, expression_scale=1.0,
+                       slow_noise=SLOW_NOISE)[0].expression
+    assert torch.equal(old_prompt, default)
+    info = handle.info
+    for slow_noise in (SLOW_NOISE, 1.0):
+        node = run_node("MoDiTSampleExpression", dit_model=handle, audio_features=features, face=source, seed=3,
+                        steps=6, sampler="ddim", phase_threshold=500, guidance_scale=1.0, expression_scale=1.0,
+                        slow_noise=slow_noise)[0].expression
+        options = SamplingOptions(num_steps=6, phase_threshold=500, seed=3, slow_noise=slow_noise,
+                                  bias_width=int(info.bias.get("width", SamplingOptions.bias_width)),
+                                  bias_spread=float(info.bias.get("spread", SamplingOptions.bias_spread)))
+        raw = sample_expression(handle.patcher.model, handle.schedule, features.track, source.beta_0, options)
+        assert torch.allclose(node.float().cpu(), raw, atol=1e-6)
+    assert not torch.allclose(default, node)

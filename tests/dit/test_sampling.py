@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from comfyui_modit.modit.dit.sampling import SamplingOptions, plan_windows, sample_expression, undo_guidance_gain
+from comfyui_modit.modit.dit.sampling import (SamplingOptions, plan_windows, sample_expression, shape_start_noise,
+                                              undo_guidance_gain)
 from comfyui_modit.modit.dit.samplers import SAMPLERS, make_sampler
 from comfyui_modit.modit.dit.schedule import NoiseSchedule
 from comfyui_modit.modit.face.components import JAW_OPEN
@@ -143,3 +144,36 @@ def test_undoing_the_guidance_gain_takes_back_the_course_and_keeps_the_articulat
         previous = held.abs()
         swing = (out - beta_0 - held)[10:-10, others]  # the articulation left around the course
         assert torch.allclose(swing.abs().mean(), torch.tensor(0.2), rtol=0.1)
+
+
+def _band_power(x: torch.Tensor, fps: float, lo: float, hi: float) -> float:
+    """Power of x [T, K] between lo and hi Hz, summed over channels."""
+    spectrum = torch.fft.rfft(x - x.mean(0), dim=0).abs() ** 2
+    freqs = torch.fft.rfftfreq(x.shape[0], 1 / fps)
+    return float(spectrum[(freqs >= lo) & (freqs < hi)].sum())
+
+
+def test_shaping_the_start_noise_takes_out_its_slow_part_and_keeps_its_quick_part():
+    """slow_noise scales what varies slower than a syllable (half of it is gone at 1.7 Hz, at 25 fps): 0 removes
+    nearly all of it below 1 Hz, 0.5 keeps about half its amplitude; above 6 Hz the noise is as drawn; 1 is the
+    paper's white noise, untouched."""
+    noise = torch.randn(2000, 12, generator=torch.Generator().manual_seed(0))
+    assert shape_start_noise(noise, 1.0) is noise
+    slow, quick = (lambda x: _band_power(x, 25.0, 0.0, 1.0)), (lambda x: _band_power(x, 25.0, 6.0, 12.5))
+    none, half = shape_start_noise(noise, 0.0), shape_start_noise(noise, 0.5)
+    assert slow(none) < 0.05 * slow(noise)
+    assert 0.2 * slow(noise) < slow(half) < 0.32 * slow(noise)  # amplitude about halved: power about a quarter
+    for shaped in (none, half):
+        assert abs(quick(shaped) / quick(noise) - 1) < 0.05
+    assert shape_start_noise(noise[:1], 0.0).shape == (1, 12)  # a one-frame input passes through
+
+
+def test_without_the_slow_noise_seeds_repeat_and_still_vary_the_motion(trained_tiny):
+    model, info, _ = trained_tiny
+    schedule = NoiseSchedule(info.schedule)
+    audio = audio_features(80, seed=4).features
+    run = lambda seed, slow: sample_expression(model, schedule, audio, torch.zeros(12),  # noqa: E731
+                                               SamplingOptions(num_steps=8, seed=seed, slow_noise=slow))
+    assert torch.equal(run(5, 0.0), run(5, 0.0))
+    assert not torch.allclose(run(5, 0.0), run(6, 0.0))
+    assert not torch.allclose(run(5, 0.0), run(5, 1.0))
