@@ -1,7 +1,7 @@
 """python -m modit_app data extract VIDEOS... --out DIR [--fps 25] [--manifest M]
    python -m modit_app data build --videos FOLDER --out DIR [--manifest M] [--split train|val] [--ready FILE]
    python -m modit_app data featurise --shards DIR --videos FOLDER --out DIR2 [--encoder "built-in whisper base + mel"]
-        [--av-offsets modit/train/real/av_offsets]
+        [--av-offsets modit/train/real/av_offsets [modit/train/real/av_offsets_more]]
    python -m modit_app data silence --like DIR2/train --out SILENCE [--count 64] [--encoder ...]
 
 extract: each video -> DIR/<name>.safetensors (+ .json report, meshes/); provenance from the manifest when the file
@@ -49,13 +49,19 @@ def _featurise(args) -> int:
     from ..modit.data.featurise import featurise_shard, read_offsets, shard_files
 
     encoder = AudioEncoder.load(args.encoder, "fp32")
-    offsets = read_offsets(args.av_offsets) if args.av_offsets else {}
+    offsets = {}
+    for path in args.av_offsets or ():
+        for name, frames in read_offsets(path).items():
+            if offsets.get(name, frames) != frames:
+                raise SystemExit(f"{path}: {name} is {frames} frames here and {offsets[name]} in an earlier "
+                                 f"--av-offsets file; keep one line per clip")
+            offsets[name] = frames
     started, done = time.time(), 0
     shards = shard_files(args.shards)
     unmatched = sorted(set(offsets) - {os.path.splitext(os.path.basename(r))[0] for r in shards})
     if unmatched:
-        logging.warning("%s: offsets for clips with no shard under %s (ignored): %s", args.av_offsets, args.shards,
-                        ", ".join(unmatched))
+        logging.warning("%s: offsets for clips with no shard under %s (ignored): %s", " ".join(args.av_offsets),
+                        args.shards, ", ".join(unmatched))
     for relative in shards:
         out = os.path.join(args.out, relative)
         if os.path.isfile(out) and not args.force:
@@ -96,9 +102,10 @@ def main(argv=None) -> int:
     featurise.add_argument("--out", required=True)
     featurise.add_argument("--encoder", default="built-in whisper base + mel",
                            help="an entry of MoDiT Load Audio Encoder's list")
-    featurise.add_argument("--av-offsets", default=None, metavar="FILE",
-                           help="per-clip audio-visual offsets in frames (modit/train/real/av_offsets, written by "
-                                "bench/av_offsets.py): frame t takes frame t + offset's features")
+    featurise.add_argument("--av-offsets", default=None, nargs="+", metavar="FILE",
+                           help="per-clip audio-visual offsets in frames, one or more files "
+                                "(modit/train/real/av_offsets, written by bench/av_offsets.py; av_offsets_more for "
+                                "manifest_more's clips): frame t takes frame t + offset's features")
     featurise.add_argument("--force", action="store_true", help="redo shards that already exist under --out")
     featurise.add_argument("--threads", type=int, default=1, help="torch threads")
     silence = sub.add_parser("silence", help="silent utterances that keep real sources' expressions")

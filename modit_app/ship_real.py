@@ -43,8 +43,9 @@ def _clip(path: str) -> str:
     return os.path.basename(path)[:-len(".safetensors")]
 
 
-def real_summary(directory: str, clips_used: list[str] | None = None) -> dict:
-    """Clips, speakers, minutes and terms of the real shards trained on (all of `directory`, or the named clips)."""
+def real_summary(directory: str, clips_used: list[str] | None = None, manifests: list[str] | None = None) -> dict:
+    """Clips, speakers, minutes and terms of the real shards trained on (all of `directory`, or the named clips);
+    manifests: the manifest files that list them (default: modit/train/real/manifest alone)."""
     paths = sorted(glob.glob(os.path.join(directory, "*.safetensors")))
     if clips_used:
         paths = [p for p in paths if _clip(p) in set(clips_used)]
@@ -62,6 +63,8 @@ def real_summary(directory: str, clips_used: list[str] | None = None) -> dict:
     summary = {"clips": len(paths), "speakers": len(speakers), "minutes": round(frames / fps / 60, 1),
                "split": "train", "manifest": "modit/train/real/manifest", "command": REAL_COMMAND,
                "terms": sorted(terms)}
+    if manifests and manifests != [summary["manifest"]]:
+        summary["manifests"] = list(manifests)
     if clips_used:
         summary["clips_used"] = sorted(clips_used)
     if offsets:
@@ -81,14 +84,20 @@ def main(argv=None) -> int:
     parser.add_argument("--bench", default=None, help="bench/real_motion.py --json output for this checkpoint")
     parser.add_argument("--recommended-guidance", type=float, default=None)
     parser.add_argument("--clips-used", nargs="+", default=None, help="the real clips the run saw (default: all)")
+    parser.add_argument("--manifest", action="append", default=None,
+                        help="a manifest listing the real clips (repeatable; default modit/train/real/manifest)")
+    parser.add_argument("--terms", default=LICENSE,
+                        help="the licence line: 'research use only: <the data's terms>' (default: the main clips')")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if not args.synthetic and not args.inherit:
         raise SystemExit("give --synthetic (the corpus trained on) or --inherit (the checkpoint fine-tuned from)")
     state_dict, metadata = load_checkpoint(args.checkpoint)
     metadata = dict(metadata)
-    metadata.update(display_name=args.display_name, license=LICENSE, data_terms=LICENSE.split(": ", 1)[1],
-                    real_data=real_summary(args.real, args.clips_used),
+    if not args.terms.startswith("research use only: "):
+        raise SystemExit("--terms must start with 'research use only: ' (the weights learned from research-use footage)")
+    metadata.update(display_name=args.display_name, license=args.terms, data_terms=args.terms.split(": ", 1)[1],
+                    real_data=real_summary(args.real, args.clips_used, args.manifest),
                     training={"commands": list(args.command), "checkpoint_step": int(metadata["num_train_steps"])})
     if args.synthetic:
         metadata["corpus"] = corpus_summary(args.synthetic)

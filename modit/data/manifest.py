@@ -16,6 +16,7 @@ MANIFEST = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 # more public clips (all train) that only the stop-26 data experiment used (modit/train/README.md, "More real speech")
 MORE = os.path.join(os.path.dirname(MANIFEST), "manifest_more")
 AV_OFFSETS = os.path.join(os.path.dirname(MANIFEST), "av_offsets")  # the train clips' measured audio-visual offsets
+AV_OFFSETS_MORE = os.path.join(os.path.dirname(MANIFEST), "av_offsets_more")  # the same for MORE's clips
 COLUMNS = ("file", "repo", "path", "commit", "speaker", "split", "who")
 SPLITS = ("train", "val")
 

@@ -78,3 +78,14 @@ def test_committed_offsets_name_train_clips_only():
     splits = {os.path.splitext(row["file"])[0]: row["split"] for row in manifest.read()}
     assert offsets and all(splits.get(name) == "train" for name in offsets), offsets
     assert all(0 < abs(k) <= 10 for k in offsets.values())
+
+
+def test_the_extra_clips_offsets_name_extra_train_clips_only():
+    """av_offsets_more covers manifest_more's clips (v5's data), never a clip the main file already sets."""
+    from comfyui_modit.modit.data import manifest
+
+    more = read_offsets(manifest.AV_OFFSETS_MORE)
+    splits = {os.path.splitext(row["file"])[0]: row["split"] for row in manifest.read(manifest.MORE)}
+    assert more and all(splits.get(name) == "train" for name in more), more
+    assert not set(more) & set(read_offsets(manifest.AV_OFFSETS))
+    assert all(0 < abs(k) <= 10 for k in more.values())
