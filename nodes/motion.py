@@ -15,11 +15,14 @@ NONE_FOUND = "no DiT checkpoint found (put one in models/modit)"
 # The Sample Expression node's default share of the starting noise's slow part (sampling.shape_start_noise); also
 # what an API prompt saved before the input existed gets.
 SLOW_NOISE = 0.0
-# The bundled DiTs by dropdown name, the default first. v4, v3 and v2 learned from real talking-head video whose
-# terms are research use (NOTICE), and say so in their names; v4 and v3 hear Whisper base's features beside mel80
+# The bundled DiTs by dropdown name, the default first. v5, v4, v3 and v2 learned from real talking-head video whose
+# terms are research use (NOTICE), and say so in their names; v5, v4 and v3 hear Whisper base's features beside mel80
 # (MoDiT Load Audio Encoder "built-in whisper base + mel"), v4 trained on clips whose sound was put back in step with
-# their picture; v1 (eSpeak voices only) is the permissive choice and keeps the name saved workflows already hold.
-BUNDLED_DITS = (("embedded v4 (real speech + Whisper, in sync, research use)", "modit_embedded_v4_synced.safetensors"),
+# their picture, v5 on those and more clips of 13 more speakers; v1 (eSpeak voices only) is the permissive choice and
+# keeps the name saved workflows already hold.
+BUNDLED_DITS = (("embedded v5 (real speech + Whisper, 43 speakers, research use)",
+                 "modit_embedded_v5_more.safetensors"),
+                ("embedded v4 (real speech + Whisper, in sync, research use)", "modit_embedded_v4_synced.safetensors"),
                 ("embedded v3 (real speech + Whisper, research use)", "modit_embedded_v3_whisper.safetensors"),
                 ("embedded v2 (real speech, research use)", "modit_embedded_v2_real.safetensors"),
                 ("embedded" + BUNDLED_SUFFIX, "modit_embedded_v1.safetensors"))
@@ -58,11 +61,13 @@ class MoDiTLoadDiT(io.ComfyNode):
                          "`python -m modit_app train`."),
             inputs=[
                 io.Combo.Input("checkpoint", options=choices, default=choices[0], tooltip=(
-                    "Which DiT to load. Bundled: 'embedded v4' learned lip motion from real talking-head video and "
-                    "hears Whisper's speech features (set MoDiT Load Audio Encoder to 'built-in whisper base + mel'); "
-                    "'embedded v3' is its predecessor (trained before the clips' sound was put in step with their "
-                    "picture); 'embedded v2' hears the built-in mel alone; all three carry research-use terms "
-                    "(NOTICE). 'embedded (bundled)' is v1, eSpeak voices only (permissive). Other files come from "
+                    "Which DiT to load. Bundled: 'embedded v5' learned lip motion from 17 minutes of real "
+                    "talking-head video of 43 speakers and hears Whisper's speech features (set MoDiT Load Audio "
+                    "Encoder to 'built-in whisper base + mel'); 'embedded v4' learned from 7 minutes of the same kind "
+                    "(its mouth follows the words a little more closely and moves more smoothly than real mouths); "
+                    "'embedded v3' is v4 trained before the clips' sound was put in step with their picture; "
+                    "'embedded v2' hears the built-in mel alone; all four carry research-use terms (NOTICE). "
+                    "'embedded (bundled)' is v1, eSpeak voices only (permissive). Other files come from "
                     "models/modit.")),
                 io.Combo.Input("dtype", options=list(comfy_adapter.DTYPE_CHOICES), default="auto", advanced=True,
                                tooltip=("Weight precision: auto picks fp32 on CPU and bf16/fp16 on GPUs; fp16/bf16 "
@@ -117,7 +122,7 @@ class MoDiTSampleExpression(io.ComfyNode):
                     "audio earlier, 0 = never. No effect on cost.")),
                 io.Float.Input("guidance_scale", default=2.5, min=0.0, max=10.0, step=0.1, tooltip=(
                     "Classifier-free guidance on the audio: >1 makes the mouth follow the speech more closely (the "
-                    "bundled v4 DiT on unseen real speakers: r 0.52 at 2.5). It also pulls the lip shapes, brows "
+                    "bundled v5 DiT on unseen real speakers: r 0.50 at 2.5). It also pulls the lip shapes, brows "
                     "and cheeks off the portrait's expression; that pull is taken back after sampling (the mouth "
                     "opening and the lips' quick movements keep the guidance). Any value but 1 doubles the network "
                     "cost.")),

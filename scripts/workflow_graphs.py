@@ -7,7 +7,7 @@ WAV2LIP_URL = "https://huggingface.co/Nekochu/Wav2Lip/resolve/main/wav2lip_gan.p
 
 def _front(g: Graph, x0=0):
     """LoadImage + LoadAudio (+ Load Audio Encoder) -> Encode Audio, Extract 3DMM, Load DiT: the start every graph
-    shares. The default DiT (embedded v4) hears the built-in mel beside Whisper base's features."""
+    shares. The default DiT (embedded v5) hears the built-in mel beside Whisper base's features."""
     image = g.add("LoadImage", (x0, 0), image=PORTRAIT)
     audio = g.add("LoadAudio", (x0, 380), audio=SPEECH)
     encoder = g.add("MoDiTLoadAudioEncoder", (x0, 560), encoder="built-in whisper base + mel")
