@@ -2,12 +2,15 @@
 
 bench/real_motion.py renders and re-measures every clip (~12 min per checkpoint on a loaded CPU). This proxy skips
 the face pipeline: for each utterance of the speaker-disjoint val shards it samples the DiT from the shard's own
-mel80 features and beta_0 (the default workflow's sampler settings), maps the sampled expression to a mouth opening
+mel80 features and beta_0 (the sampler settings given, see below), maps the sampled expression to a mouth opening
 with one linear map fitted on the train shards (expression -> measured inner-lip gap / inter-ocular distance), and
 correlates that with the shard's measured opening (lag 0 and best of -1..+1, mean over clips). Use it to rank
 checkpoints, then confirm the few best with the full bench.
 
     OMP_NUM_THREADS=1 nice -n 10 python bench/lipsync_proxy.py CHECKPOINT [CHECKPOINT ...] [--guidance 2]
+
+The defaults (guidance 2, white starting noise) are those the earlier tables were measured with; the shipped
+workflow samples with --guidance 2.5 --slow-noise 0.
 
 Also printed: the same map applied to the shards' own tracked expression (how much of the measured opening the
 12-channel expression explains: the proxy's own ceiling), the loudness predictor, amplitude and >6 Hz share ratios.
