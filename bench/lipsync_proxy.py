@@ -27,7 +27,8 @@ from _pack import load_pack  # bench/ is sys.path[0] when this file runs: siblin
 load_pack()
 from comfyui_modit.modit.checkpoints import load_checkpoint  # noqa: E402
 from comfyui_modit.modit.dit.checkpoint import load_dit  # noqa: E402
-from comfyui_modit.modit.dit.sampling import SamplingOptions, sample_expression, undo_guidance_gain  # noqa: E402
+from comfyui_modit.modit.dit.sampling import (SamplingOptions, checkpoint_bias, sample_expression,  # noqa: E402
+                                              undo_guidance_gain)
 from comfyui_modit.modit.dit.schedule import NoiseSchedule  # noqa: E402
 from comfyui_modit.modit.face.components import JAW_OPEN  # noqa: E402
 from lipsync_ceiling import lagged_pearson, lagged_r  # noqa: E402  bench/ sibling
@@ -121,8 +122,7 @@ def main() -> int:
         for seed in range(args.seeds):
             options = SamplingOptions(num_steps=args.steps, guidance_scale=args.guidance,
                                       phase_threshold=args.phase_threshold, seed=seed, slow_noise=args.slow_noise,
-                                      bias_width=int(info.bias.get("width", SamplingOptions.bias_width)),
-                                      bias_spread=float(info.bias.get("spread", SamplingOptions.bias_spread)))
+                                      **checkpoint_bias(info.bias))
             # as MoDiT Sample Expression returns it: guidance's gain taken back on all but the opening
             curves = [undo_guidance_gain(sample_expression(model, schedule, u["features"], u["beta_0"], options),
                                          u["beta_0"], args.guidance, FPS, keep=(JAW_OPEN,)).numpy() @ w + b

@@ -29,9 +29,10 @@ class MoDiTLoadAudioEncoder(io.ComfyNode):
                 io.Combo.Input("encoder", options=encoder_choices(), default=BUILTIN_WHISPER, tooltip=(
                     "'built-in whisper base + mel': the log-mel beside 4 layers of OpenAI Whisper base (bundled, "
                     "MIT; about 1 s of CPU per 30 s of speech; kind mel80+whisper4, 832 per frame): what 'embedded "
-                    "v5', 'embedded v4' and 'embedded v3' need, and it follows unseen speakers' lips best. 'built-in mel': 80-band "
-                    "log-mel only, instant (kind mel80, 320 per frame), for 'embedded v2' and v1. A HuBERT folder or "
-                    "file (e.g. hubert-base-ls960) gives kind 'hubert' (768 per frame) and needs a DiT trained on it. "
+                    "v5', 'embedded v4' and 'embedded v3' need, and it follows unseen speakers' lips best. "
+                    "'built-in mel': 80-band log-mel only, instant (kind mel80, 320 per frame), for 'embedded v2' and "
+                    "v1. A HuBERT folder or file (e.g. hubert-base-ls960) gives kind 'hubert' (768 per frame) and "
+                    "needs a DiT trained on it. "
                     "Put models in models/audio_encoders and refresh.")),
                 io.Combo.Input("dtype", options=list(comfy_adapter.DTYPE_CHOICES), default="auto", tooltip=(
                     "Precision of Whisper / HuBERT weights: 'auto' picks bf16/fp16 on a GPU (half the memory, "

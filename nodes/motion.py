@@ -5,7 +5,7 @@ import os
 from ..modit import comfy_adapter
 from ..modit.checkpoints import BUNDLED_WEIGHTS_DIR
 from ..modit.dit.handle import DiTHandle
-from ..modit.dit.sampling import SamplingOptions
+from ..modit.dit.sampling import SamplingOptions, checkpoint_bias
 from ..modit.dit.samplers import SAMPLERS
 from . import sockets
 from .comfy_io import io
@@ -145,8 +145,7 @@ class MoDiTSampleExpression(io.ComfyNode):
                 expression_scale, slow_noise=SLOW_NOISE) -> io.NodeOutput:
         options = SamplingOptions(sampler=sampler, num_steps=steps, phase_threshold=phase_threshold,
                                   guidance_scale=guidance_scale, seed=seed, slow_noise=slow_noise,
-                                  bias_width=int(dit_model.info.bias.get("width", SamplingOptions.bias_width)),
-                                  bias_spread=float(dit_model.info.bias.get("spread", SamplingOptions.bias_spread)))
+                                  **checkpoint_bias(dit_model.info.bias))
         return io.NodeOutput(dit_model.sample(audio_features, face, options, expression_scale))
 
 

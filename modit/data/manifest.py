@@ -13,7 +13,7 @@ Only videos are listed; a `<stem>.wav` next to a video in the local folder is re
 import os
 
 MANIFEST = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "train", "real", "manifest")
-# more public clips (all train) that only the stop-26 data experiment used (modit/train/README.md, "More real speech")
+# more public clips (all train), found at stop 26 (modit/train/README.md, "More real speech"); v5 learned from them
 MORE = os.path.join(os.path.dirname(MANIFEST), "manifest_more")
 AV_OFFSETS = os.path.join(os.path.dirname(MANIFEST), "av_offsets")  # the train clips' measured audio-visual offsets
 AV_OFFSETS_MORE = os.path.join(os.path.dirname(MANIFEST), "av_offsets_more")  # the same for MORE's clips

@@ -52,6 +52,13 @@ class SamplingOptions:
     slow_noise: float = 1.0
 
 
+def checkpoint_bias(bias: dict) -> dict:
+    """SamplingOptions' bias_width and bias_spread as a checkpoint's metadata gives them (DiTInfo.bias), the defaults
+    where it gives none: the width the network was trained with is the one to sample with."""
+    return {"bias_width": int(bias.get("width", DEFAULT_WIDTH)),
+            "bias_spread": float(bias.get("spread", DEFAULT_SPREAD))}
+
+
 # How much further from beta_0 classifier-free guidance moves the expression channels, per unit of w above 1:
 # the sampled channels' standard deviation over time is 1 + GUIDED_GAIN (w - 1) times the real speakers' own on
 # the speaker-disjoint validation clips (bundled v4 DiT, channels lip_round .. lips_press: 0.99x at w = 1, 1.21x
