@@ -15,7 +15,9 @@
 # 4. bench/bench_end_to_end.py --device: RTF (wall seconds per second of video, start-up and model loading
 #    included) and the split per stage, for the basic workflow (frames as IMAGE -> SaveVideo) and the streaming
 #    one (MoDiT Render To Video), at GPU_CHECK_SIZES (default "512 1024") px, GPU_CHECK_SECONDS (default "10 60")
-#    s of speech, GPU_CHECK_RUNS (default 2) runs each (medians). Target on one H100/H200: <= 0.1 at 512 px.
+#    s of speech, GPU_CHECK_RUNS (default 2) runs each (medians), with the second run in the same process timed
+#    too (--warm: a running server's cost per clip). GPU_CHECK_WORKFLOWS picks (default "basic streaming").
+#    Target on one H100/H200: <= 0.1 at 512 px.
 #
 # Exit status: non-zero if an install or a tests/device run fails or a bench run errors.
 set -euo pipefail
@@ -26,6 +28,7 @@ DTYPES="${GPU_CHECK_DTYPES:-fp32 fp16 bf16}"
 SIZES="${GPU_CHECK_SIZES:-512 1024}"
 AUDIO_SECONDS="${GPU_CHECK_SECONDS:-10 60}"
 RUNS="${GPU_CHECK_RUNS:-2}"
+WORKFLOWS="${GPU_CHECK_WORKFLOWS:-basic streaming}"
 VENV="${GPU_CHECK_VENV:-.venv-gpu}"
 
 say() { printf '\n== %s\n' "$*"; }
@@ -90,9 +93,9 @@ if [[ "${GPU_CHECK_SUITES:-1}" == 1 ]]; then
 fi
 
 say "end to end on $DEVICE: RTF = wall s per s of video; split = s per s of video per stage"
-for workflow in basic streaming; do
+for workflow in $WORKFLOWS; do
   if ! "$PY" bench/bench_end_to_end.py --device "$DEVICE" --workflow "$workflow" --seconds $AUDIO_SECONDS \
-      --sizes $SIZES --runs "$RUNS"; then
+      --sizes $SIZES --runs "$RUNS" --warm; then
     echo "bench ($workflow) FAILED"
     failed=1
   fi

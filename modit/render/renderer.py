@@ -50,7 +50,9 @@ class RenderOptions:
     feather: float = 0.5  # 0..1: width of the soft band around the head where the warp fades out
     mouth_style: str = "cavity"
     flow_resolution: int = 160  # longest side of the flow grid over the head box (cost ~ its square)
-    chunk_size: int = 8  # frames rasterised together
+    # Frames rasterised together; 0 picks per device (chunk_frames). A chunk's op count does not grow with its
+    # frames, so a GPU, which pays per launch, wants long chunks; a CPU pays per element and gains nothing past 8.
+    chunk_size: int = 0
     # CPU threads while rendering: its tensors are small (tens of thousands of elements), so thread hand-offs
     # cost more than they save (bench/bench_render.py: 22 vs 150 ms per 512 px frame on a busy 2-core CPU), and
     # a streaming encode gets the other cores. 0 leaves torch's setting alone. Restored after every chunk.
@@ -412,7 +414,7 @@ def render_chunks(face: Face, motion: Motion, options: RenderOptions, reference:
              renderer.height, renderer.device, renderer.box[2], renderer.box[3], renderer.grid.width,
              renderer.grid.height)
     progress = comfy_adapter.Progress(T)
-    chunk = max(int(options.chunk_size), 1)
+    chunk = chunk_frames(options.chunk_size, renderer.device, renderer.box[2] * renderer.box[3])
     for start in range(0, T, chunk):
         stop = min(start + chunk, T)
         ref = None if reference is None else reference[start:stop]
@@ -421,6 +423,23 @@ def render_chunks(face: Face, motion: Motion, options: RenderOptions, reference:
                                         motion.eye_closure[start:stop], ref)
         yield start, rgb, mask, renderer
         progress.update(stop - start, preview=_full_frame(renderer, rgb[-1], mask[-1]))
+
+
+CPU_CHUNK_FRAMES = 8
+# On a GPU: up to 64 frames of a 512 px head box per chunk (~16k ops per chunk at any length made 8-frame chunks
+# launch-bound on an H200: 7 ms per frame), fewer for larger boxes so a chunk's temporaries stay near 1 GB.
+GPU_CHUNK_PIXELS = 64 * 512 * 512
+GPU_CHUNK_FRAMES = (CPU_CHUNK_FRAMES, 64)
+
+
+def chunk_frames(chunk_size: int, device: torch.device, box_pixels: int) -> int:
+    """Frames per render chunk: chunk_size if set (> 0), else the device's default for a head box of that area."""
+    if chunk_size > 0:
+        return int(chunk_size)
+    if device.type == "cpu":
+        return CPU_CHUNK_FRAMES
+    low, high = GPU_CHUNK_FRAMES
+    return max(low, min(high, GPU_CHUNK_PIXELS // max(box_pixels, 1)))
 
 
 @contextlib.contextmanager

@@ -96,8 +96,9 @@ class _Encoder(threading.Thread):
         try:
             while (item := self.items.get()) is not None:
                 frames, audio = item
+                pixel_format = "yuv420p" if frames.dim() == 3 else "rgb24"  # planar I420 [t, 3H/2, W] or [t, H, W, 3]
                 for frame in frames.numpy():
-                    self.container.mux(self.video.encode(self.av.VideoFrame.from_ndarray(frame, format="rgb24")))
+                    self.container.mux(self.video.encode(self.av.VideoFrame.from_ndarray(frame, format=pixel_format)))
                 if audio is not None and audio.shape[1] > 0:
                     packed = audio.T.contiguous().reshape(1, -1).numpy()  # interleaved [1, s * C]
                     chunk = self.av.AudioFrame.from_ndarray(packed, format="flt", layout=self.audio.layout.name)
@@ -111,7 +112,7 @@ class _Encoder(threading.Thread):
                 pass
 
     def put(self, frames, audio):
-        """Hand a chunk to the encoder; while the encoder is behind, keep answering Cancel and its errors."""
+        """Hand a chunk (uint8 RGB [t, H, W, 3] or I420 [t, 3H/2, W], on the CPU) to the encoder; while the encoder is behind, keep answering Cancel and its errors."""
         while True:
             if self.error is not None:
                 raise RuntimeError(f"video encoder failed: {self.error}") from self.error
@@ -163,10 +164,12 @@ def render_to_video(face: Face, motion: Motion, path: str, options: RenderOption
             t = rgb.shape[0]
             # One float temporary per chunk, scaled in place: the chunk's transient memory stays one box of floats.
             blended = torch.lerp(src_box.expand_as(rgb), rgb, mask[..., None]).mul_(255).round_().clamp_(0, 255)
-            frames = source_u8.expand(t, -1, -1, -1).clone()  # the encoder thread owns this chunk
-            frames[:, y0:y0 + h, x0:x0 + w] = blended.to(torch.uint8).cpu()
+            on_device = converts_on_device(renderer.device)
+            frames = (source_u8.to(renderer.device) if on_device else source_u8).expand(t, -1, -1, -1).clone()
+            frames[:, y0:y0 + h, x0:x0 + w] = blended.to(torch.uint8)
             del blended
             frames = frames[:, :H, :W]
+            frames = rgb_to_yuv420(frames).cpu() if on_device else frames
             chunk_audio = None
             if soundtrack is not None:  # read from the source (tensor or file) for this chunk only
                 chunk_audio = soundtrack.read(samples_for_frames(start, sample_rate, fps),
@@ -184,6 +187,26 @@ def render_to_video(face: Face, motion: Motion, path: str, options: RenderOption
     encoder.finish()
     log.info("wrote %s (%d frames, %.2f s)", path, T, T / fps)
     return path
+
+
+def converts_on_device(device: torch.device) -> bool:
+    """Whether frames rendered on `device` go to YUV there: on a GPU the conversion is cheap and half the bytes come
+    back; on a CPU libswscale converts in the encoder thread, beside the render."""
+    return device.type != "cpu"
+
+
+def rgb_to_yuv420(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 RGB frames [t, H, W, 3] (H, W even) -> uint8 planar YUV 4:2:0 [t, 3H/2, W] (I420: Y, then U, then V
+    rows), BT.601 limited range as libswscale converts rgb24 to yuv420p by default; chroma from each 2x2 block's
+    mean colour."""
+    t, H, W, _ = frames.shape
+    rgb = frames.float()
+    y = rgb @ rgb.new_tensor([65.481, 128.553, 24.966]) / 255 + 16
+    mean = rgb.reshape(t, H // 2, 2, W // 2, 2, 3).mean(dim=(2, 4))
+    u = mean @ mean.new_tensor([-37.797, -74.203, 112.0]) / 255 + 128
+    v = mean @ mean.new_tensor([112.0, -93.786, -18.214]) / 255 + 128
+    chroma = torch.stack([u, v], dim=1).reshape(t, H // 2, W)  # U's rows then V's: each plane is H/4 rows of W
+    return torch.cat([y, chroma], dim=1).round_().clamp_(0, 255).to(torch.uint8)
 
 
 def select_audio(motion: Motion, audio_features=None, audio: dict | None = None) -> Samples | None:

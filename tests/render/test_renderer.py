@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from comfyui_modit.modit.render.renderer import FlowRenderer, RenderOptions, render_frames
+from comfyui_modit.modit.render.renderer import FlowRenderer, RenderOptions, chunk_frames, render_frames
 from comfyui_modit.modit.types import Face, Motion
 
 from .astronaut import analyse, make_face
@@ -226,3 +226,11 @@ def test_closed_lid_is_opaque_under_its_lash_line(astronaut_face):
         # (Before the lids were composited as one layer over the whole open eye: 0.68 / 0.65 and 0.54 / 0.38.)
         assert under.mean() > 0.7 * cheek and under.min() > 0.45 * cheek, (float(under.mean() / cheek),
                                                                            float(under.min() / cheek))
+
+
+def test_chunk_frames_per_device():
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert chunk_frames(5, gpu, 512 * 512) == 5 and chunk_frames(5, cpu, 512 * 512) == 5  # an explicit size wins
+    assert chunk_frames(0, cpu, 64 * 64) == chunk_frames(0, cpu, 4096 * 4096) == 8
+    sizes = [chunk_frames(0, gpu, side * side) for side in (128, 512, 1024, 2048, 8192)]
+    assert sizes[0] == sizes[1] == 64 and sizes == sorted(sizes, reverse=True) and sizes[-1] == 8

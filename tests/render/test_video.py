@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from comfyui_modit.modit.render.renderer import RenderOptions
-from comfyui_modit.modit.render.video import next_output_path, render_to_video, select_audio
+from comfyui_modit.modit.render import video as video_module
+from comfyui_modit.modit.render.video import next_output_path, render_to_video, rgb_to_yuv420, select_audio
 from comfyui_modit.modit.timing import samples_for_frames
 from comfyui_modit.modit.types import AudioFeatures, Motion
 from comfyui_modit.nodes import run_node, run_node_with_ui
@@ -75,6 +76,40 @@ def test_streaming_file_has_the_frames_and_audio(small_face, tmp_path):
     assert info["video_s"] == pytest.approx(T / FPS, abs=1e-3)
     assert info["audio_rate"] == SR
     assert info["audio_s"] == pytest.approx(T / FPS, abs=0.07)  # AAC works in 1024-sample frames
+
+
+def decoded_frames(path):
+    import av
+
+    with av.open(path) as container:
+        return torch.stack([torch.from_numpy(f.to_ndarray(format="rgb24")) for f in container.decode(video=0)])
+
+
+def test_rgb_to_yuv420_is_what_libswscale_makes(small_face):
+    import av
+
+    frame = (small_face.image[:254, :200] * 255).round().to(torch.uint8)  # a face, not a flat test card
+    ours = rgb_to_yuv420(frame[None])[0].int()
+    reference = torch.from_numpy(av.VideoFrame.from_ndarray(frame.numpy(), format="rgb24")
+                                 .reformat(format="yuv420p").to_ndarray()).int()
+    assert ours.shape == reference.shape == (254 * 3 // 2, 200)
+    luma, chroma = (ours - reference)[:254].abs(), (ours - reference)[254:].abs()
+    assert int(luma.max()) <= 1 and float(chroma.float().mean()) < 0.5 and int(chroma.max()) <= 8
+
+
+def test_frames_converted_on_the_render_device_make_the_same_video(small_face, tmp_path, monkeypatch):
+    """The GPU route (YUV made beside the render, I420 to the encoder) writes what the CPU route (RGB) writes."""
+    T = 10
+    paths = []
+    for on_device in (False, True):
+        monkeypatch.setattr(video_module, "converts_on_device", lambda device, on=on_device: on)
+        paths.append(str(tmp_path / f"route_{on_device}.mp4"))
+        render_to_video(small_face, talking(T), paths[-1], RenderOptions(chunk_size=4))
+    rgb_route, yuv_route = (decoded_frames(p).float() for p in paths)
+    assert rgb_route.shape == yuv_route.shape == (T, 256, 256, 3)
+    difference = rgb_route - yuv_route  # encoding noise and chroma siting, not a colour shift
+    assert float(difference.abs().mean()) < 2.0
+    assert difference.mean(dim=(0, 1, 2)).abs().max() < 0.5, "the routes' colours differ (matrix or range)"
 
 
 def test_next_output_path_never_overwrites(tmp_path):
