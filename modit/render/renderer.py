@@ -426,8 +426,9 @@ def render_chunks(face: Face, motion: Motion, options: RenderOptions, reference:
 
 
 CPU_CHUNK_FRAMES = 8
-# On a GPU: up to 64 frames of a 512 px head box per chunk (~16k ops per chunk at any length made 8-frame chunks
-# launch-bound on an H200: 7 ms per frame), fewer for larger boxes so a chunk's temporaries stay near 1 GB.
+# On a GPU: up to 64 frames of a 512 px head box per chunk (~7k ops per chunk at any length made 8-frame chunks
+# launch-bound on an H200: 7 ms per frame), fewer for larger boxes so a chunk's temporaries stay near 1 GB
+# (~72 bytes per box pixel and frame, measured on the CPU).
 GPU_CHUNK_PIXELS = 64 * 512 * 512
 GPU_CHUNK_FRAMES = (CPU_CHUNK_FRAMES, 64)
 

@@ -96,7 +96,7 @@ class _Encoder(threading.Thread):
         try:
             while (item := self.items.get()) is not None:
                 frames, audio = item
-                pixel_format = "yuv420p" if frames.dim() == 3 else "rgb24"  # planar I420 [t, 3H/2, W] or [t, H, W, 3]
+                pixel_format = "yuv420p" if frames.dim() == 3 else "rgb24"  # I420 [t, 3H/2, W] or [t, H, W, 3]
                 for frame in frames.numpy():
                     self.container.mux(self.video.encode(self.av.VideoFrame.from_ndarray(frame, format=pixel_format)))
                 if audio is not None and audio.shape[1] > 0:
@@ -112,7 +112,8 @@ class _Encoder(threading.Thread):
                 pass
 
     def put(self, frames, audio):
-        """Hand a chunk (uint8 RGB [t, H, W, 3] or I420 [t, 3H/2, W], on the CPU) to the encoder; while the encoder is behind, keep answering Cancel and its errors."""
+        """Hand a chunk (uint8 RGB [t, H, W, 3] or I420 [t, 3H/2, W], on the CPU) to the encoder; while the encoder
+        is behind, keep answering Cancel and its errors."""
         while True:
             if self.error is not None:
                 raise RuntimeError(f"video encoder failed: {self.error}") from self.error
@@ -158,14 +159,15 @@ def render_to_video(face: Face, motion: Motion, path: str, options: RenderOption
                                    crf, preset)
                 encoder.start()
                 x0, y0, w, h = renderer.box
-                source = renderer.image[0].permute(1, 2, 0)  # [H, W, 3] float
-                source_u8 = (source * 255).round().to(torch.uint8).cpu()
+                on_device = converts_on_device(renderer.device)
+                source = renderer.image[0].permute(1, 2, 0)  # [H, W, 3] float, on the render device
+                source_u8 = (source * 255).round().to(torch.uint8)
+                source_u8 = source_u8 if on_device else source_u8.cpu()
                 src_box = source[y0:y0 + h, x0:x0 + w]
             t = rgb.shape[0]
             # One float temporary per chunk, scaled in place: the chunk's transient memory stays one box of floats.
             blended = torch.lerp(src_box.expand_as(rgb), rgb, mask[..., None]).mul_(255).round_().clamp_(0, 255)
-            on_device = converts_on_device(renderer.device)
-            frames = (source_u8.to(renderer.device) if on_device else source_u8).expand(t, -1, -1, -1).clone()
+            frames = source_u8.expand(t, -1, -1, -1).clone()  # the encoder thread owns this chunk
             frames[:, y0:y0 + h, x0:x0 + w] = blended.to(torch.uint8)
             del blended
             frames = frames[:, :H, :W]
