@@ -56,6 +56,20 @@ def test_generate_never_replaces_a_file_without_overwrite(tmp_path, speech):
     assert out.read_bytes() == b"precious"
 
 
+def test_repeat_runs_the_workflow_again_in_one_process_and_writes_one_file(tmp_path, speech):
+    import json
+
+    refused = _generate("--image", PORTRAIT, "--audio", speech, "--out", str(tmp_path / "none.mp4"), "--repeat", "0")
+    assert refused.returncode == 2 and "--repeat" in refused.stderr and not (tmp_path / "none.mp4").exists()
+    out, timings = tmp_path / "twice.mp4", tmp_path / "timings.json"
+    result = _generate("--image", PORTRAIT, "--audio", speech, "--out", str(out), "--steps", "1", "--repeat", "2",
+                       "--timings", str(timings))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count("flow render:") == 2, "the workflow ran twice"
+    assert sorted(os.listdir(tmp_path)) == sorted(["speech.wav", "twice.mp4", "timings.json"])
+    assert {entry["class_type"] for entry in json.loads(timings.read_text())} >= {"MoDiTSampleExpression"}
+
+
 def test_bad_inputs_give_plain_errors(tmp_path, speech):
     blank = tmp_path / "blank.png"
     import cv2
