@@ -36,6 +36,11 @@ MOUTH_GRID_CELLS = 224  # longest side of the lips' own flow grid (output px up 
 LID_BLUR = 0.02  # inter-ocular distances: the blur that separates the lid skin's colour from its grain
 GRAIN_BLUR = 0.006  # inter-ocular distances: the grain is what varies faster (pores), not folds or lashes
 LASH_HEIGHT = 0.35  # of the crease-to-margin band: how far the upper lashes reach above the open margin
+# A lowered lid starts up to this much of the band above the open margin, above the lashes and the liner (0.35, the
+# lashes' height, left a dark arc over made-up closed lids), fading in over the top LID_FADE of it; its colour is
+# read LID_SAMPLES bands above that start, toward its top LID_ABOVE bands above it.
+LID_TOP, LID_FADE = 0.75, 0.8
+LID_SAMPLES, LID_ABOVE = (0.1, 0.2, 0.3, 0.4, 0.5), 0.3
 LOWER_LID_SHADOW = 0.8  # the raised lower lid's brightness where it meets the upper one (1 at its foot)
 LOWER_LID_REACH = 2.5  # how far below the raised lower margin its skin is painted, in rises (1: the open margin)
 LASHES = 0.85  # the cover of the lashes along a lowered lid's margin where they are fullest (0..1)
@@ -252,7 +257,9 @@ class FlowRenderer:
         for eye in range(2):
             ring = torch.cat([t.eye_upper[eye], t.eye_lower[eye, 1:-1].flip(0)]).to(self.device)
             fit_points = torch.cat([ring, t.lid_crease[eye].to(self.device)])
-            box = self._clip_to_head_box(overlays.union_box(open_vertices[:, ring], 2, self.width, self.height))
+            # The box takes in the crease: a lowered lid starts up to LID_TOP of the crease-margin band above the
+            # open margin.
+            box = self._clip_to_head_box(overlays.union_box(open_vertices[:, fit_points], 2, self.width, self.height))
             if box is None:
                 continue
             pixels = overlays.pixel_centres(box, self.device)
@@ -269,27 +276,28 @@ class FlowRenderer:
             crease = open_vertices[:, t.lid_crease[eye].to(self.device)]
             band = (crease - open_vertices[:, upper[1:-1]]).norm(dim=-1).median(1).values  # [T] px, crease-margin
             down = overlays.down_axis(open_vertices[:, upper])
-            # The lashes stand above the open margin: the lowered lid starts that far above it (nothing at the
-            # corners, fading in from the top), so the source's lashes do not stay behind as a ghost line.
+            # The lashes and the liner stand above the open margin: the lowered lid starts above them (up to LID_TOP
+            # of the band, and no higher than the lid has come down; nothing at the corners) and fades in over the
+            # upper LID_FADE of that, so neither stays behind as a dark arc over the closed lid (goggles).
             lowered = (vertices[:, upper] - open_vertices[:, upper]).norm(dim=-1).amax(1)  # [T] px
-            lift = torch.minimum(LASH_HEIGHT * band, lowered)  # [T]
+            lift = torch.minimum(LID_TOP * band, lowered)  # [T]
             arch = arch_at(torch.linspace(0, 1, upper.shape[0], device=self.device))  # [P]
             top = open_vertices[:, upper] - (lift[:, None] * arch)[..., None] * down[:, None]
             u, depth, height, width = overlays.mouth_coordinates(top, vertices[:, upper], pixels)
             b = band[:, None, None]
-            fade_in = overlays.smoothstep(0.0, lift[:, None, None].clamp_min(1e-3) * arch_at(u), depth)
+            fade_in = overlays.smoothstep(0.0, LID_FADE * lift[:, None, None].clamp_min(1e-3) * arch_at(u), depth)
             # The lid's colour is read from its own band above the lashes: per channel the second brightest of five
-            # depths from just above the lifted margin to just above the crease, so neither the lashes and the
-            # crease's shadow nor a glasses frame above it darken the lid (an order statistic moves continuously,
+            # depths (LID_SAMPLES) from just above the lifted margin to about the crease, so neither the lashes and
+            # the crease's shadow nor a glasses frame above it darken the lid (an order statistic moves continuously,
             # where picking one sample would jump between frames). Colours are read above the margin lifted by the
             # full lift, also near the corners where the lid itself starts at the margin: read there, the corners'
             # lashes would outline the closed lid as an almond.
             above_lift = depth + (lift[:, None, None] * (1 - arch_at(u)))
             colour = torch.stack([self._sample_lid(self.skin_colour, affine, pixels, down, -(above_lift + k * b))
-                                  for k in (0.25, 0.5, 0.75, 1.0, 1.25)]).sort(0).values[3]
-            # Toward its top the lid takes the colour of the skin just above it (crease shadow, eye shadow), so it
+                                  for k in LID_SAMPLES]).sort(0).values[3]
+            # Toward its top the lid takes the colour of the skin above it (crease shadow, eye shadow), so it
             # continues the face instead of standing out as a lighter lens.
-            above = self._sample_lid(self.skin_colour, affine, pixels, down, -(above_lift + 0.1 * b))
+            above = self._sample_lid(self.skin_colour, affine, pixels, down, -(above_lift + LID_ABOVE * b))
             colour = above + overlays.smoothstep(0.0, 0.5 * height, depth)[..., None] * (colour - above)
             grain = self._sample_lid(self.skin_grain, affine, pixels, down,
                                      -overlays.lid_skin_offsets(depth, 0.45 * b, 1.1 * b))
