@@ -1,8 +1,12 @@
 """The embedded flow renderer: faithful at rest, untouched outside its mask, opens mouths, closes eyes, no flicker."""
+import dataclasses
+
+import numpy as np
 import pytest
 import torch
 
 from comfyui_modit.modit.render.renderer import FlowRenderer, RenderOptions, chunk_frames, render_frames
+from comfyui_modit.modit.render.topology import render_topology
 from comfyui_modit.modit.types import Face, Motion
 
 from .astronaut import analyse, make_face
@@ -226,6 +230,43 @@ def test_closed_lid_is_opaque_under_its_lash_line(astronaut_face):
         # (Before the lids were composited as one layer over the whole open eye: 0.68 / 0.65 and 0.54 / 0.38.)
         assert under.mean() > 0.7 * cheek and under.min() > 0.45 * cheek, (float(under.mean() / cheek),
                                                                            float(under.min() / cheek))
+
+
+def test_closed_lid_leaves_no_liner_standing_above_it(astronaut_face):
+    """Eyeliner travels down with the lid margin: a closed lid leaves no dark arc of it where the open margin was
+    (the "goggles" look of made-up eyes). The astronaut is given a liner from each open upper margin 0.55 of the way
+    up to the crease; closed, the upper part of that band is lid skin again."""
+    import cv2
+
+    topology, m = render_topology(), astronaut_face.crop_to_image.float()
+    xy = (astronaut_face.landmarks[:, :2] @ m[:, :2].T + m[:, 2]).numpy()
+    image = astronaut_face.image.numpy().copy()
+    liners, lids = [], []
+    for eye in range(2):
+        margin = xy[topology.eye_upper[eye].numpy()]
+        crease = xy[topology.lid_crease[eye].numpy()]
+        rows = [margin[1:-1] + share * (crease - margin[1:-1]) for share in (0.3, 0.55)]
+        mask, upper = (np.zeros(image.shape[:2], np.uint8) for _ in range(2))
+        cv2.fillPoly(mask, [np.concatenate([margin, rows[1][::-1]]).round().astype(np.int32)], 1)
+        cv2.fillPoly(upper, [np.concatenate([rows[0], rows[1][::-1]]).round().astype(np.int32)], 1)
+        x0, x1 = margin[:, 0].min(), margin[:, 0].max()
+        upper[:, :int(x0 + 0.3 * (x1 - x0))] = upper[:, int(x1 - 0.3 * (x1 - x0)):] = 0  # the middle of the eye
+        liners.append(torch.from_numpy(upper.astype(bool)))  # the liner's upper part, where an arc would stay
+        lower = xy[topology.eye_lower[eye].numpy()]
+        lid = np.zeros_like(mask)  # the closed lid below the open margin: 40 % of the way to the lower margin
+        lid_bottom = margin + 0.4 * (lower - margin)
+        cv2.fillPoly(lid, [np.concatenate([margin, lid_bottom[::-1]]).round().astype(np.int32)], 1)
+        lid[:, :int(x0 + 0.3 * (x1 - x0))] = lid[:, int(x1 - 0.3 * (x1 - x0)):] = 0
+        lids.append(torch.from_numpy(lid.astype(bool)))
+        image[mask.astype(bool)] *= 0.25
+    made_up = dataclasses.replace(astronaut_face, image=torch.from_numpy(image))
+    frames, _ = render_frames(made_up, motion(2, closure=[0.0, 1.0]), RenderOptions())
+    for liner, lid in zip(liners, lids):
+        skin = float(luma(frames[1])[lid].median())  # the closed lid's own skin
+        assert float(luma(frames[0])[liner].mean()) < 0.5 * skin  # the liner is there on the open eye
+        closed = luma(frames[1])[liner]
+        # (With the lid starting at the lashes' height, 0.35 of the band: 0.53 of the lid's skin; now 0.93.)
+        assert float(closed.quantile(0.1)) > 0.8 * skin, (float(closed.quantile(0.1)), skin)
 
 
 def test_chunk_frames_per_device():
