@@ -18,12 +18,13 @@ from comfyui_modit.modit.face.components import JAW_OPEN
 from comfyui_modit.modit.face.mediapipe.stack import FaceStack
 from comfyui_modit.modit.render.renderer import FlowRenderer, RenderOptions
 from comfyui_modit.modit.types import Motion
+from comfyui_modit.nodes.motion import BUNDLED_DITS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WEIGHTS = os.path.join(ROOT, "modit", "weights")
-# (DiT file, audio encoder) pairs the sampler is checked with: the shipped default (Whisper features, v5) and the
-# permissive v1 (mel80 only).
-DITS = {"default": ("modit_embedded_v5_more.safetensors", "whisper"), "v1": ("modit_embedded_v1.safetensors", "mel")}
+# (DiT file, audio encoder) pairs the sampler is checked with: the node's default (v5 at stop 28, which hears
+# Whisper features) and the permissive v1 (mel80 only).
+DITS = {"default": (BUNDLED_DITS[0][1], "whisper"), "v1": ("modit_embedded_v1.safetensors", "mel")}
 TOLERANCE = {  # (mel atol, whisper cosine, jaw correlation, landmark px, render PSNR dB) per dtype
     torch.float32: (1e-3, 0.9999, 0.999, 0.05, 60.0),
     torch.float16: (1e-3, 0.995, 0.95, 0.05, 40.0),
