@@ -23,7 +23,7 @@ from ..face.components import SPACE_NAME
 from ..types import Face, Motion
 from . import mouth, overlays
 from .flow import Grid, backward_flow
-from .geometry import close_eyelids, driven_vertices, drive_landmarks, source_geometry
+from .geometry import UPPER_LID_SHARE, close_eyelids, driven_vertices, drive_landmarks, source_geometry
 from .topology import NUM_LANDMARKS, render_topology
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ LID_TOP, LID_FADE = 0.75, 0.8
 LID_SAMPLES, LID_ABOVE = (0.1, 0.2, 0.3, 0.4, 0.5), 0.3
 LOWER_LID_SHADOW = 0.8  # the raised lower lid's brightness where it meets the upper one (1 at its foot)
 LOWER_LID_REACH = 2.5  # how far below the raised lower margin its skin is painted, in rises (1: the open margin)
+LOWER_LID_FROM = 0.6  # the raised lower lid fades in as the upper one goes from this share of its way down to all
 LASHES = 0.85  # the cover of the lashes along a lowered lid's margin where they are fullest (0..1)
 LASH_TONE = 0.3  # the lashes' colour: the lid skin's, this much as bright
 LASH_WIDTH = 0.035  # of the eye's width: the width of the line the lashes' roots make
@@ -329,7 +330,12 @@ class FlowRenderer:
             skin = colour + grain.clamp(-GRAIN_LIMIT, GRAIN_LIMIT)
             shadow = LOWER_LID_SHADOW + (1 - LOWER_LID_SHADOW) * overlays.smoothstep(0.0, 0.6 * height, depth)
             low_lid = overlays.eyelid(depth, height, skin * shadow[..., None])
-            low_alpha = overlays.opening_alpha(u, depth, height, width)
+            # Painted only as the upper lid comes near (from LOWER_LID_FROM of its way down): the mesh's lower margin
+            # sits above the visible one, so painted while the eye is still open it drew a band of skin across the
+            # bottom of the iris.
+            gap = (open_vertices[:, upper] - open_vertices[:, lower]).norm(dim=-1).amax(1).clamp_min(1e-3)  # [T] px
+            closing = overlays.smoothstep(LOWER_LID_FROM, 1.0, lowered / (UPPER_LID_SHARE * gap))[:, None, None]
+            low_alpha = overlays.opening_alpha(u, depth, height, width) * closing
             # Both lids as one layer: where they meet (a closed eye) their soft edges add up to full cover, so
             # the closed lid is opaque skin along its lash line (pasted one after the other, a quarter of the eye
             # under the meeting line would show through).

@@ -269,6 +269,23 @@ def test_closed_lid_leaves_no_liner_standing_above_it(astronaut_face):
         assert float(closed.quantile(0.1)) > 0.8 * skin, (float(closed.quantile(0.1)), skin)
 
 
+def test_a_lid_a_third_down_paints_nothing_over_the_bottom_of_the_eye(astronaut_face):
+    """The raised lower lid comes in only as the upper one nears it: a third of the way down, the lowest 30 % of the
+    open eye (where the source shows the bottom of the iris) is the open eye's own, not a band of lower-lid skin."""
+    frames, _ = render_frames(astronaut_face, motion(2, closure=[0.0, 0.3]), RenderOptions())
+    topology, m = render_topology(), astronaut_face.crop_to_image.float()
+    xy = astronaut_face.landmarks[:, :2] @ m[:, :2].T + m[:, 2]
+    for eye in range(2):
+        upper, lower = xy[topology.eye_upper[eye]], xy[topology.eye_lower[eye]]
+        x0, x1 = float(upper[:, 0].min()), float(upper[:, 0].max())
+        middle = slice(int(x0 + 0.35 * (x1 - x0)), int(x1 - 0.35 * (x1 - x0)))
+        centre = len(lower) // 2
+        bottom, gap = float(lower[centre, 1]), float((upper[centre] - lower[centre]).norm())
+        rows = slice(int(bottom - 0.3 * gap), int(bottom))
+        # (Painted from the start, the lower lid changed a pixel there by 0.017 on one of the astronaut's eyes.)
+        assert float((frames[1, rows, middle] - frames[0, rows, middle]).abs().amax()) < 0.005
+
+
 def test_chunk_frames_per_device():
     cpu, gpu = torch.device("cpu"), torch.device("cuda")
     assert chunk_frames(5, gpu, 512 * 512) == 5 and chunk_frames(5, cpu, 512 * 512) == 5  # an explicit size wins
