@@ -23,7 +23,7 @@ from ..face.components import SPACE_NAME
 from ..types import Face, Motion
 from . import mouth, overlays
 from .flow import Grid, backward_flow
-from .geometry import UPPER_LID_SHARE, close_eyelids, driven_vertices, drive_landmarks, source_geometry
+from .geometry import close_eyelids, driven_vertices, drive_landmarks, source_geometry
 from .topology import NUM_LANDMARKS, render_topology
 
 log = logging.getLogger(__name__)
@@ -227,7 +227,7 @@ class FlowRenderer:
         positions = self.box_pixels + flow.permute(0, 2, 3, 1)  # [T, h, w, 2] where each pixel samples
         rgb = overlays.sample(self.image, positions)  # [T, h, w, 3]
         open_vertices = open_vertices.to(self.device)
-        self._paint_eyes(rgb, vertices, open_vertices)
+        self._paint_eyes(rgb, vertices, open_vertices, eye_closure.float().clamp(0, 1).to(self.device))
         if self.options.mouth_style == "cavity" or reference is not None:
             self._paint_mouth(rgb, vertices, reference)
         if self.options.mouth_net is not None and reference is None and self.options.mouth_style == "cavity":
@@ -253,7 +253,9 @@ class FlowRenderer:
         x0, y0 = max(x0, X0), max(y0, Y0)
         return (x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
 
-    def _paint_eyes(self, rgb: torch.Tensor, vertices: torch.Tensor, open_vertices: torch.Tensor) -> None:
+    def _paint_eyes(self, rgb: torch.Tensor, vertices: torch.Tensor, open_vertices: torch.Tensor,
+                    closure: torch.Tensor) -> None:
+        """Eyeballs and lids painted into rgb (head box) in place; closure [T, 2] 0..1 as close_eyelids took it."""
         t = self.topology
         for eye in range(2):
             ring = torch.cat([t.eye_upper[eye], t.eye_lower[eye, 1:-1].flip(0)]).to(self.device)
@@ -333,8 +335,7 @@ class FlowRenderer:
             # Painted only as the upper lid comes near (from LOWER_LID_FROM of its way down): the mesh's lower margin
             # sits above the visible one, so painted while the eye is still open it drew a band of skin across the
             # bottom of the iris.
-            gap = (open_vertices[:, upper] - open_vertices[:, lower]).norm(dim=-1).amax(1).clamp_min(1e-3)  # [T] px
-            closing = overlays.smoothstep(LOWER_LID_FROM, 1.0, lowered / (UPPER_LID_SHARE * gap))[:, None, None]
+            closing = overlays.smoothstep(LOWER_LID_FROM, 1.0, closure[:, eye])[:, None, None]
             low_alpha = overlays.opening_alpha(u, depth, height, width) * closing
             # Both lids as one layer: where they meet (a closed eye) their soft edges add up to full cover, so
             # the closed lid is opaque skin along its lash line (pasted one after the other, a quarter of the eye
