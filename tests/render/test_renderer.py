@@ -39,10 +39,15 @@ def psnr(a, b):
     return float(-10 * torch.log10(((a.float() - b.float()) ** 2).mean().clamp_min(1e-20)))
 
 
+def image_points(face):
+    """[468, 2] the face's landmarks in image px."""
+    m = face.crop_to_image.float()
+    return face.landmarks[:, :2] @ m[:, :2].T + m[:, 2]
+
+
 def region(face, indices, pad=2):
     """Integer box (x0, y0, x1, y1) in image px around some landmarks of the face."""
-    m = face.crop_to_image.float()
-    xy = face.landmarks[indices, :2] @ m[:, :2].T + m[:, 2]
+    xy = image_points(face)[indices]
     low, high = xy.min(0).values, xy.max(0).values
     return int(low[0]) - pad, int(low[1]) - pad, int(high[0]) + pad + 1, int(high[1]) + pad + 1
 
@@ -182,8 +187,7 @@ def test_closed_lid_keeps_the_skin_grain_and_stays_near_the_eye(astronaut_face):
         near_eyes[max(y0 - pad, 0):y1 + pad, max(x0 - pad, 0):x1 + pad] = True
         # The lowered lid's interior: between the open upper margin and the closed one (0.9 of the way down to
         # the lower margin), clear of the lash line, over the middle half of the eye.
-        m = astronaut_face.crop_to_image.float()
-        top, bottom = (astronaut_face.landmarks[[ring[4], ring[12]], :2] @ m[:, :2].T + m[:, 2])[:, 1].tolist()
+        top, bottom = image_points(astronaut_face)[[ring[4], ring[12]], 1].tolist()
         closed = top + 0.9 * (bottom - top)
         w, h = x1 - x0, y1 - y0
         lid = grain(frames[1])[round(top) + 1:round(closed) - 1, x0 + w // 4:x1 - w // 4]
@@ -217,10 +221,9 @@ def test_closed_lid_is_opaque_under_its_lash_line(astronaut_face):
     """At full closure nothing of the iris shows through the lid: between the closed margin (the lash line) and the
     open lower margin, where the source has the bottom of its iris, the render is skin, not a dark band."""
     frames, _ = render_frames(astronaut_face, motion(2, closure=[0.0, 1.0]), RenderOptions())
-    m = astronaut_face.crop_to_image.float()
     for ring in EYE_RINGS:
         x0, y0, x1, y1 = region(astronaut_face, ring, pad=0)
-        top, bottom = (astronaut_face.landmarks[[ring[4], ring[12]], :2] @ m[:, :2].T + m[:, 2])[:, 1].tolist()
+        top, bottom = image_points(astronaut_face)[[ring[4], ring[12]], 1].tolist()
         closed = top + 0.9 * (bottom - top)  # geometry.UPPER_LID_SHARE
         w, h = x1 - x0, y1 - y0
         assert luma(frames[0, y0:y1, x0:x1]).min() < 0.3  # the source's iris is there
@@ -238,8 +241,7 @@ def test_closed_lid_leaves_no_liner_standing_above_it(astronaut_face):
     up to the crease; closed, the upper part of that band is lid skin again."""
     import cv2
 
-    topology, m = render_topology(), astronaut_face.crop_to_image.float()
-    xy = (astronaut_face.landmarks[:, :2] @ m[:, :2].T + m[:, 2]).numpy()
+    topology, xy = render_topology(), image_points(astronaut_face).numpy()
     image = astronaut_face.image.numpy().copy()
     liners, lids = [], []
     for eye in range(2):
@@ -273,8 +275,7 @@ def test_a_lid_a_third_down_paints_nothing_over_the_bottom_of_the_eye(astronaut_
     """The raised lower lid comes in only as the upper one nears it: a third of the way down, the lowest 30 % of the
     open eye (where the source shows the bottom of the iris) is the open eye's own, not a band of lower-lid skin."""
     frames, _ = render_frames(astronaut_face, motion(2, closure=[0.0, 0.3]), RenderOptions())
-    topology, m = render_topology(), astronaut_face.crop_to_image.float()
-    xy = astronaut_face.landmarks[:, :2] @ m[:, :2].T + m[:, 2]
+    topology, xy = render_topology(), image_points(astronaut_face)
     for eye in range(2):
         upper, lower = xy[topology.eye_upper[eye]], xy[topology.eye_lower[eye]]
         x0, x1 = float(upper[:, 0].min()), float(upper[:, 0].max())
