@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import torch
 
 from ..motion.filters import smooth_tensor
-from .bias_injection import DEFAULT_SPREAD, DEFAULT_WIDTH, phase_bias
+from .bias_injection import DEFAULT_SPREAD, DEFAULT_WIDTH, phase_bias, uses_lip_bias
+from .cuda_graph import denoiser
 from .samplers import make_sampler
 from .schedule import NoiseSchedule
 
@@ -165,13 +166,14 @@ def sample_expression(model, schedule: NoiseSchedule, audio: torch.Tensor, beta_
     beta_n = model.beta_0_units(beta_0.float().to(device)).to(dtype).reshape(1, K)  # [1, K]
     result = torch.zeros(T, K)  # [T, K] normalised units, filled window by window
     sampler = make_sampler(options.sampler, schedule, options.x0_clip)
+    network = denoiser(model)  # eps_theta: the model, or its CUDA-graph replay
     for w in plan:
         held = w.known - w.known // 2  # the first half of the context is held; the second half is cross-faded
         known = result[w.start:w.start + held].to(device)[None]  # [1, held, K] float32
         # normalised window by window: a whole-recording copy would be [T, D] (110 MB for an hour of mel80)
         audio_n = model.audio_units(audio[w.start:w.end].float().to(device), audio_centre).to(dtype)  # [L, D]
         window_x0 = _sample_window(
-            model, schedule, sampler, audio_n[None], beta_n,
+            network, schedule, sampler, audio_n[None], beta_n,
             start_noise[w.start:w.end].to(device)[None], known, options, generator, on_chunk)[0].float().cpu()
         fade = w.known - held
         if fade:  # old frames fade into the new window's own version of them: no step at the seam
@@ -184,8 +186,9 @@ def sample_expression(model, schedule: NoiseSchedule, audio: torch.Tensor, beta_
     return model.expression_from_motion(result.to(device)[None], beta_raw)[0].float().cpu()
 
 
-def _sample_window(model, schedule, sampler, audio, beta_0, noise, known, options, generator, on_chunk):
+def _sample_window(network, schedule, sampler, audio, beta_0, noise, known, options, generator, on_chunk):
     """One window: audio [1, L, D], beta_0 [1, K] (model dtype), noise [1, L, K], known [1, n, K] -> X_0 [1, L, K].
+    network evaluates eps_theta (the model, or its CUDA-graph replay: cuda_graph.denoiser).
 
     The sampler's arithmetic stays in float32 whatever the network's dtype: 1 - alpha_bar_t near t = 0 is ~1e-4,
     which fp16 cannot resolve; only the network's inputs are cast.
@@ -203,11 +206,15 @@ def _sample_window(model, schedule, sampler, audio, beta_0, noise, known, option
     timesteps = sampler.timesteps.tolist()
     if n:
         x[:, :n] = schedule.add_noise(known, noise[:, :n], timesteps[0])
+    biases = {}  # M per phase (it depends on t only through the phase decider)
     for t in timesteps:
-        bias = phase_bias(t, options.phase_threshold, L, options.bias_width, options.bias_spread,
-                          device=x.device, dtype=audio.dtype)  # Alg. 1: the phase decider picks M for this t
+        phase = uses_lip_bias(t, options.phase_threshold)
+        if phase not in biases:  # Alg. 1: the phase decider picks M for this t
+            biases[phase] = phase_bias(t, options.phase_threshold, L, options.bias_width, options.bias_spread,
+                                       device=x.device, dtype=audio.dtype)
+        bias = biases[phase]
         steps = torch.full((audio.shape[0],), t, device=x.device, dtype=torch.long)
-        eps = model(x.to(audio.dtype).expand(audio.shape[0], -1, -1), steps, audio, beta_0, bias, drop).float()
+        eps = network(x.to(audio.dtype).expand(audio.shape[0], -1, -1), steps, audio, beta_0, bias, drop).float()
         if guided:
             eps = eps[1:] + options.guidance_scale * (eps[:1] - eps[1:])  # classifier-free guidance
         x = sampler.step(eps, t, x, generator).prev_sample

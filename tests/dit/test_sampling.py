@@ -4,6 +4,7 @@ import torch
 
 from comfyui_modit.modit.dit.sampling import (SamplingOptions, plan_windows, sample_expression, shape_start_noise,
                                               undo_guidance_gain)
+from comfyui_modit.modit.dit import cuda_graph
 from comfyui_modit.modit.dit.samplers import SAMPLERS, make_sampler
 from comfyui_modit.modit.dit.schedule import NoiseSchedule
 from comfyui_modit.modit.face.components import JAW_OPEN
@@ -50,6 +51,16 @@ def test_same_seed_same_motion(trained_tiny, sampler):
                                          SamplingOptions(sampler=sampler, num_steps=8, seed=seed))
     assert torch.equal(run(7), run(7))
     assert not torch.allclose(run(7), run(8))
+
+
+def test_cuda_graphs_only_on_cuda(trained_tiny, monkeypatch):
+    """The sampler evaluates the model itself off CUDA; on CUDA its graphed replay, unless MODIT_CUDA_GRAPHS=0
+    (tests/device checks the replay against eager evaluation on a GPU)."""
+    model = trained_tiny[0]
+    assert cuda_graph.denoiser(model) is model
+    assert cuda_graph.use_cuda_graphs(torch.device("cuda"))
+    monkeypatch.setenv("MODIT_CUDA_GRAPHS", "0")
+    assert not cuda_graph.use_cuda_graphs(torch.device("cuda"))
 
 
 def test_windowed_equals_one_shot_on_a_short_input(trained_tiny):
