@@ -111,7 +111,7 @@ class FaceStack:
         net = self._net(_DETECTORS[model])
         size = net.config.input_size
         tensor, scale, offset = letterbox(image.to(self.device), size)
-        scores, regressors = net(_nhwc(tensor * 2 - 1))  # [1, A], [1, A, 16]
+        scores, regressors = _forward(net, _nhwc(tensor * 2 - 1))  # [1, A], [1, A, 16]
         probabilities, points = decode(scores[0], regressors[0], self._anchors[model].to(self.device), net.config)
         faces = weighted_nms(probabilities, points, min_score, net.config.min_suppression_iou)
         out = comfy_adapter.intermediate_device()
@@ -147,7 +147,7 @@ class FaceStack:
         for start in range(0, crops.shape[0], _CHUNK):
             comfy_adapter.check_interrupt()
             chunk = crops[start:start + _CHUNK].to(self.device, torch.float32).permute(0, 3, 1, 2)
-            first, second = net(_nhwc(chunk))
+            first, second = _forward(net, _nhwc(chunk))
             firsts.append(first.float().to(out))
             seconds.append(second.float().to(out))
         return torch.cat(firsts), torch.cat(seconds)
@@ -168,6 +168,17 @@ class FaceStack:
         contours = torch.stack([roi.to_image(contours[i], matrices[i], 64, eyes[i].size) for i in range(2)])
         irises = torch.stack([roi.to_image(irises[i], matrices[i], 64, eyes[i].size) for i in range(2)])
         return FaceLandmarks(mesh, float(presence[0]), contours, irises, face)
+
+
+def _forward(net: nn.Module, x: torch.Tensor):
+    """net(x); on CUDA without cuDNN. cuDNN 9 compiles a kernel at run time the first time it meets each of these
+    networks' depthwise and small convolution shapes (NVIDIA/cudnn-frontend#1066): a fresh process spent 5-9 s in
+    its first face analysis on an H200, 0.26 s with PyTorch's own CUDA convolutions, which are also faster here
+    once warm (25 against 37 ms per portrait)."""
+    if x.device.type != "cuda":
+        return net(x)
+    with torch.backends.cudnn.flags(enabled=False):
+        return net(x)
 
 
 def _nhwc(x: torch.Tensor) -> torch.Tensor:
