@@ -12,7 +12,9 @@
 #    in GPU_CHECK_DTYPES (default "fp32 fp16 bf16"), with MODIT_TEST_DEVICE / MODIT_TEST_DTYPE.
 # 3. The stage suites (audio, dit, face, render) with MODIT_DEVICE set, so every model the pack loads lands on
 #    the device: reported, not fatal (some tests compare against CPU-only references). GPU_CHECK_SUITES=0 skips.
-# 4. bench/bench_end_to_end.py --device: RTF (wall seconds per second of video, start-up and model loading
+# 4. bench/bench_cold_start.py --device: each stage's first and second call in a fresh process (where a fresh run's
+#    extra seconds go: CUDA context, cuDNN compiling kernels, ...).
+# 5. bench/bench_end_to_end.py --device: RTF (wall seconds per second of video, start-up and model loading
 #    included) and the split per stage, for the basic workflow (frames as IMAGE -> SaveVideo) and the streaming
 #    one (MoDiT Render To Video), at GPU_CHECK_SIZES (default "512 1024") px, GPU_CHECK_SECONDS (default "10 60")
 #    s of speech, GPU_CHECK_RUNS (default 2) runs each (medians), with the second run in the same process timed
@@ -90,6 +92,12 @@ if [[ "${GPU_CHECK_SUITES:-1}" == 1 ]]; then
   say "stage suites with MODIT_DEVICE=$DEVICE (reported, not fatal)"
   MODIT_DEVICE="$DEVICE" "$PY" -m pytest -q -p no:cacheprovider tests/audio tests/dit tests/face tests/render 2>&1 \
     | tail -n 8 || true
+fi
+
+say "cold start on $DEVICE: each stage's first and second call in a fresh process (bench_cold_start.py)"
+if ! "$PY" bench/bench_cold_start.py --device "$DEVICE"; then
+  echo "cold-start bench FAILED"
+  failed=1
 fi
 
 say "end to end on $DEVICE: RTF = wall s per s of video; split = s per s of video per stage"
