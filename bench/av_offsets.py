@@ -13,11 +13,13 @@ are cross-correlated over lags -MAX_LAG..+MAX_LAG. Several seeds' predictions ar
     ... --shards real_wa --previous modit/train/real/av_offsets --write ...   # a second pass on shards featurised
                                                 # with those offsets: what is left adds to them
     ... --ceiling          # instead: the same regressor trained on the train split, scored on val (r lag 0 / +-1)
+    ... --write-val FILE   # the validation clips' offsets, by the same rule: for bench/real_motion.py --av-offsets
 
 Lag convention (lagged_r's): lag > 0 pairs the prediction (the sound) at t + lag with the mouth at t, i.e. the sound
 is late by `lag` frames; re-featurising with that offset reads the features of frame t + lag for frame t.
-An offset is kept only where the best lag's r is clear (>= --min-r) and beats lag 0 by --min-gain; else 0. Only train
-clips are written: the validation clips stay as recorded, so the lip-sync benches keep measuring against raw video.
+An offset is kept only where the best lag's r is clear (>= --min-r) and beats lag 0 by --min-gain; else 0. --write
+writes train clips only: the validation clips stay as recorded, so the lip-sync benches measure against raw video;
+--write-val gives their offsets separately, for a second, in-sync reading of those benches.
 """
 import argparse
 import os
@@ -61,6 +63,8 @@ def main() -> int:
     parser.add_argument("--min-gain", type=float, default=0.1, help="... and it beats lag 0 by this much")
     parser.add_argument("--write", default=None, metavar="FILE",
                         help="write file<TAB>offset lines for the kept offsets")
+    parser.add_argument("--write-val", default=None, metavar="FILE",
+                        help="write the validation clips' kept offsets (never used for training)")
     parser.add_argument("--ceiling", action="store_true", help="only score the regressor trained on train, on val")
     parser.add_argument("--previous", default=None, metavar="FILE",
                         help="offsets the --shards were already featurised with: the written offsets add to them")
@@ -102,7 +106,7 @@ def main() -> int:
             best = max(curve, key=curve.get)
             rows.append((clip, best, curve[best], curve[0], len(real)))
         print(f"fold {fold + 1}/{args.folds}: {len(held)} clips held out", flush=True)
-    kept, history = {}, []
+    kept, history, val_kept = {}, [], {}
     if args.previous:  # read before --write (which may be the same file) is opened
         kept = read_offsets(args.previous)
         with open(args.previous, encoding="utf-8") as previous:
@@ -112,20 +116,27 @@ def main() -> int:
         offset = best if (r_best >= args.min_r and r_best - r0 >= args.min_gain) else 0
         if offset and clip["split"] == "train":
             kept[clip["name"]] = kept.get(clip["name"], 0) + offset
+        elif offset:
+            val_kept[clip["name"]] = offset
         print(f"{clip['name']:58s} {clip['split']:5s} {frames:6d} {best:+8d} {r_best:7.3f} {r0:7.3f}  {offset:+d}")
     print(f"train clips with an offset: {len(kept)} of {sum(1 for r in rows if r[0]['split'] == 'train')} train clips")
     if args.write:
-        with open(args.write, "w") as f:
-            f.write("# Audio-visual offsets in frames (bench/av_offsets.py): the sound is late by this many frames; "
-                    "`data featurise --av-offsets` reads frame t + offset's features for frame t.\n")
-            f.writelines(history)  # the earlier passes' commands
-            f.write("# Written by: python bench/av_offsets.py " + " ".join(sys.argv[1:]) + "\n")
-            f.write("file\toffset\n")
-            for name, offset in sorted(kept.items()):
-                if not offset:
-                    continue
-                f.write(f"{name}\t{offset}\n")
+        write_offsets(args.write, kept, history)
+    if args.write_val:
+        write_offsets(args.write_val, val_kept, [])
     return 0
+
+
+def write_offsets(path: str, offsets: dict, history: list[str]) -> None:
+    with open(path, "w") as f:
+        f.write("# Audio-visual offsets in frames (bench/av_offsets.py): the sound is late by this many frames; "
+                "`data featurise --av-offsets` reads frame t + offset's features for frame t.\n")
+        f.writelines(history)  # the earlier passes' commands
+        f.write("# Written by: python bench/av_offsets.py " + " ".join(sys.argv[1:]) + "\n")
+        f.write("file\toffset\n")
+        for name, offset in sorted(offsets.items()):
+            if offset:
+                f.write(f"{name}\t{offset}\n")
 
 
 if __name__ == "__main__":

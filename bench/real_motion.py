@@ -6,6 +6,7 @@ stack) and compared.
     OMP_NUM_THREADS=1 nice -n 10 python bench/real_motion.py --dit modit/weights/modit_embedded_v1.safetensors
     ... --fast            # no render: the driven mesh instead of re-measured frames (for model selection only)
     ... --frames-out /work/out/motion-dit/v1   # real | generated frames as PNG contact sheets (outside git)
+    ... --av-offsets modit/train/real/av_offsets_val   # also r with the clips whose own sound is late put in sync
 
 Per clip and overall:
   r0 / r+-1    Pearson r between generated and real mouth opening at lag 0, and the best of lags -1..+1
@@ -15,6 +16,9 @@ Per clip and overall:
                generated and real (target: generated <= real + 0.02)
   pre g/r      mean opening before the first word (frames up to 2 before the first speech frame)
   std g/r      amplitude (std of the opening) generated and real
+Overall also the mean r at lags -3..+3 (where the generated mouth peaks against the real one), and with --av-offsets
+r lag 0 / best of +-1 with each listed clip's lag k taken as its lag 0 (its sound late by k frames, as an independent
+scan measured it: bench/av_offsets.py --write-val). --json keeps both curves per clip.
 Mouth opening = inner-lip gap (mesh 13-14) over the inter-ocular distance (outer eye corners 33-263), in the image
 plane. Real clips are measured on frames scaled to at most 512 px and resampled to 25 fps; the portrait is the
 first such frame. Real measurements are cached (--cache).
@@ -53,6 +57,7 @@ FALLBACK_VAL = ("Hangz-nju-cuhk__Talking-Face_PC-AVS__00098.mp4", "FuxiVirtualHu
                 "jixinya__EAMM__M030_sad_3_001.mp4", "ajay-sainy__Wav2Lip-GFPGAN__kim_7s_raw.mp4")
 UPPER_INNER_LIP, LOWER_INNER_LIP = 13, 14
 EYE_OUTER_RIGHT, EYE_OUTER_LEFT = 33, 263
+SHOWN_LAGS = tuple(range(-3, 4))  # lags whose mean r the summary prints (where the generated mouth peaks)
 HF_CUTOFF_HZ = 6.0
 PAUSE_MIN_FRAMES = 8  # > 300 ms at 25 fps
 PAUSE_TRIM = 2  # frames trimmed at each pause edge (the mouth closes over ~80 ms after a word)
@@ -175,11 +180,16 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / d) if d > 1e-12 else 0.0
 
 
-def lagged_r(x: np.ndarray, real: np.ndarray, lags=(-1, 0, 1)) -> tuple[float, float]:
-    """(r at lag 0, best r over lags); x[t] compared with real[t - lag]."""
+def r_by_lag(x: np.ndarray, real: np.ndarray, lags=(-1, 0, 1)) -> dict:
+    """{lag: Pearson r of x[t] with real[t - lag]}: at a positive lag x runs late of the real mouth."""
     T = len(x)
-    rs = {lag: pearson(x[max(lag, 0):T + min(lag, 0)], real[max(-lag, 0):T - max(lag, 0)]) for lag in lags}
-    return rs[0], max(rs.values())
+    return {lag: pearson(x[max(lag, 0):T + min(lag, 0)], real[max(-lag, 0):T - max(lag, 0)]) for lag in lags}
+
+
+def lagged_r(x: np.ndarray, real: np.ndarray, lags=(-1, 0, 1), centre: int = 0) -> tuple[float, float]:
+    """(r at lag `centre`, best r over lags); x[t] compared with real[t - lag]."""
+    rs = r_by_lag(x, real, lags)
+    return rs[centre], max(rs.values())
 
 
 def high_frequency_share(x: np.ndarray) -> float:
@@ -208,7 +218,17 @@ def pause_frames(speech: np.ndarray) -> np.ndarray:
     return out
 
 
-def clip_metrics(gen: np.ndarray, real: np.ndarray, waveform: np.ndarray, rate: int) -> dict:
+def synced_r(gen: np.ndarray, loud: np.ndarray, real: np.ndarray, av_offset: int) -> dict:
+    """r lag 0 / best of +-1 for the generated mouth and the loudness predictor with the clip put in sync (its sound
+    late by av_offset frames: lag av_offset is its lag 0)."""
+    lags = (av_offset - 1, av_offset, av_offset + 1)
+    return dict(zip(("r0_sync", "r1_sync", "loud0_sync", "loud1_sync"),
+                    (*lagged_r(gen, real, lags, av_offset), *lagged_r(loud, real, lags, av_offset))))
+
+
+def clip_metrics(gen: np.ndarray, real: np.ndarray, waveform: np.ndarray, rate: int, av_offset: int = 0) -> dict:
+    """The per-clip figures; av_offset (frames the clip's sound is late by, bench/av_offsets.py --write-val) adds r
+    with the clip put in sync: r at lag av_offset and the best of av_offset +- 1."""
     T = min(len(gen), len(real))
     gen, real = gen[:T], real[:T]
     loud = loudness_predictor(waveform, rate, T)
@@ -220,6 +240,8 @@ def clip_metrics(gen: np.ndarray, real: np.ndarray, waveform: np.ndarray, rate: 
     l0, l1 = lagged_r(loud, real)
     mean = lambda x, m: float(x[m].mean()) if np.asarray(x[m]).size else float("nan")  # noqa: E731
     return {"frames": T, "r0": r0, "r1": r1, "loud0": l0, "loud1": l1,
+            "r_by_lag": {str(lag): r for lag, r in r_by_lag(gen, real, SHOWN_LAGS).items()},
+            "av_offset": av_offset, **synced_r(gen, loud, real, av_offset),
             "hf_gen": high_frequency_share(gen), "hf_real": high_frequency_share(real),
             "pause_gen": mean(gen, pauses), "pause_real": mean(real, pauses), "pause_frames": int(pauses.sum()),
             "pre_gen": mean(gen, pre), "pre_real": mean(real, pre), "pre_frames": pre.stop,
@@ -345,6 +367,9 @@ def main() -> int:
     parser.add_argument("--frames-out", default=None, help="folder for real|generated contact sheets (not in git)")
     parser.add_argument("--json", default=None, help="also write the per-clip rows here")
     parser.add_argument("--no-smile", action="store_true")
+    parser.add_argument("--av-offsets", default=None, metavar="FILE",
+                        help="the clips' own audio-visual offsets (bench/av_offsets.py --write-val): r is also given "
+                             "with each clip put in sync")
     parser.add_argument("--markdown", nargs="+", default=None, metavar="JSON",
                         help="print a markdown table of earlier --json runs and exit")
     parser.add_argument("--set", action="append", default=[], metavar="WIDGET=VALUE",
@@ -360,14 +385,16 @@ def main() -> int:
         return 1
     render = not args.fast
     clips = args.clips or validation_clips()
+    av_offsets = mod("data.featurise").read_offsets(args.av_offsets) if args.av_offsets else {}
     rows = []
     for name in clips:
         real = real_measurement(name, args.max_seconds, args.cache)
         T = real["T"]
         outputs = run_default(real["frames"][0], real["waveform"], real["rate"], args.dit, render)
         gen = generated_opening(outputs, render)
-        row = {"clip": name.split("__")[-1][:40], **clip_metrics(gen, real["opening"], real["waveform"], real["rate"])}
-        rows.append(row)
+        row = {"clip": name.split("__")[-1][:40], **clip_metrics(gen, real["opening"], real["waveform"], real["rate"],
+                                                                  av_offsets.get(os.path.splitext(name)[0], 0))}
+        rows.append({**row, "curves": {"generated": gen.tolist(), "real": real["opening"][:T].tolist()}})
         print(format_row(row), flush=True)
         if args.frames_out and render:
             contact_sheet(os.path.join(args.frames_out, os.path.splitext(name)[0] + ".png"), real["frames"][:T],
@@ -421,6 +448,13 @@ def summary(rows: list[dict]) -> str:
              f"mean over {len(rows)} clips: r lag0 {mean('r0'):.3f}, r best of +-1 {mean('r1'):.3f} (target >= 0.6); "
              f"loudness predictor {mean('loud0'):.3f} / {mean('loud1'):.3f}; margin {mean('r1') - mean('loud1'):+.3f} "
              f"(target >= +0.15)",
+             *([f"with the clips put in sync ({sum(1 for r in rows if r.get('av_offset'))} offsets): r lag0 "
+                f"{mean('r0_sync'):.3f}, r best of +-1 {mean('r1_sync'):.3f}; loudness predictor "
+                f"{mean('loud0_sync'):.3f} / {mean('loud1_sync'):.3f}"] if any(r.get("av_offset") for r in rows)
+               else []),
+             "mean r by lag (+: generated late): " + "  ".join(
+                 f"{lag:+d} {np.nanmean([r['r_by_lag'][str(lag)] for r in rows if 'r_by_lag' in r]):.3f}"
+                 for lag in SHOWN_LAGS),
              f">6 Hz share: generated {mean('hf_gen'):.3f}, real {mean('hf_real'):.3f}, ratio "
              f"{mean('hf_gen') / max(mean('hf_real'), 1e-9):.2f} (target 0.7-1.3)",
              f"pauses > 300 ms ({sum(r['pause_frames'] for r in rows)} frames): generated {weighted('pause_gen', 'pause_frames'):.3f}, "

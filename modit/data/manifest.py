@@ -17,6 +17,8 @@ MANIFEST = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 MORE = os.path.join(os.path.dirname(MANIFEST), "manifest_more")
 AV_OFFSETS = os.path.join(os.path.dirname(MANIFEST), "av_offsets")  # the train clips' measured audio-visual offsets
 AV_OFFSETS_MORE = os.path.join(os.path.dirname(MANIFEST), "av_offsets_more")  # the same for MORE's clips
+# The validation clips' own offsets: for the benches' in-sync reading (bench/real_motion.py --av-offsets), never training
+AV_OFFSETS_VAL = os.path.join(os.path.dirname(MANIFEST), "av_offsets_val")
 COLUMNS = ("file", "repo", "path", "commit", "speaker", "split", "who")
 SPLITS = ("train", "val")
 

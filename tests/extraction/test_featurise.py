@@ -89,3 +89,13 @@ def test_the_extra_clips_offsets_name_extra_train_clips_only():
     assert more and all(splits.get(name) == "train" for name in more), more
     assert not set(more) & set(read_offsets(manifest.AV_OFFSETS))
     assert all(0 < abs(k) <= 10 for k in more.values())
+
+
+def test_the_validation_offsets_name_validation_clips_only():
+    """av_offsets_val (the benches' in-sync reading) never names a train clip: it must not reach training data."""
+    from comfyui_modit.modit.data import manifest
+
+    val = read_offsets(manifest.AV_OFFSETS_VAL)
+    splits = {os.path.splitext(row["file"])[0]: row["split"] for row in manifest.read()}
+    assert val and all(splits.get(name) == "val" for name in val), val
+    assert all(0 < abs(k) <= 10 for k in val.values())
