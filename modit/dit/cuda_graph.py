@@ -48,16 +48,18 @@ class GraphedDenoiser:
 
     def _capture(self, inputs):
         static_inputs = [None if a is None else a.detach().clone() for a in inputs]
+        device = self.model_device
         try:
-            side = torch.cuda.Stream(device=self.model_device)
-            side.wait_stream(torch.cuda.current_stream(self.model_device))
-            with torch.cuda.stream(side):
-                for _ in range(WARMUP_CALLS):
-                    self.model(*static_inputs)
-            torch.cuda.current_stream(self.model_device).wait_stream(side)
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
-                output = self.model(*static_inputs)
+            with torch.cuda.device(device):  # the capture stream must be on the model's GPU, not the current one
+                side = torch.cuda.Stream()
+                side.wait_stream(torch.cuda.current_stream())
+                with torch.cuda.stream(side):
+                    for _ in range(WARMUP_CALLS):
+                        self.model(*static_inputs)
+                torch.cuda.current_stream().wait_stream(side)
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+                    output = self.model(*static_inputs)
         except RuntimeError as error:
             log.warning("CUDA graph capture of the DiT failed (%s); sampling without graphs", error)
             return None
