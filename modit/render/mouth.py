@@ -132,9 +132,10 @@ def seam_ends(image: torch.Tensor, inner: torch.Tensor, width: torch.Tensor) -> 
     The face mesh often puts the mouth corners short of where the closed lips' dark seam ends. Opening the mouth
     then fans the rest of the seam, held at the corner by the lips around it, into a tall dark notch beside the
     opening; with the corners where the seam ends, the seam lies inside the opening and is carried by the lips.
-    The seam is a dark valley across the lip line (brighter on both sides), followed column by column outward
-    while it stays at least half as deep as at the corner and moves at most one sample per column (it may
-    curve); (0, 0) where there is none.
+    The seam is a dark valley across the lip line (brighter on both sides). At the corner it is looked for within
+    three quarters of the window either side of the corner line (the mesh may put the corner 0.06 mouth widths above
+    it); then it is followed column by column outward while it stays at least half as deep as at the corner and
+    moves at most one sample per column (it may curve); (0, 0) where there is none.
     """
     steps = torch.linspace(0, SEAM_MAX_REACH, 13, device=image.device) * width
     across = torch.linspace(-1, 1, 17, device=image.device) * (SEAM_WINDOW * width).clamp_min(3.0)
@@ -152,7 +153,7 @@ def seam_ends(image: torch.Tensor, inner: torch.Tensor, width: torch.Tensor) -> 
             i = int(where[k])
             depth = float(torch.minimum(luma[k, :i + 1].max(), luma[k, i:].max()) - low[k])
             if previous is None:
-                if abs(i - centre) > centre // 2 or depth < 0.05:  # no seam at the corner itself
+                if abs(i - centre) > (3 * centre) // 4 or depth < 0.05:  # no seam at the corner itself
                     break
                 depth0 = depth
             elif depth < 0.5 * depth0 or abs(i - previous) > 1:

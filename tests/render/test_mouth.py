@@ -362,6 +362,18 @@ def test_mouth_corner_moves_to_where_the_lip_seam_ends():
     assert mouth.seam_ends(plain, inner, width).abs().max() == 0
 
 
+def test_a_seam_below_the_mesh_corner_is_still_followed():
+    """The mesh may put the inner corner a few px above the closed lips' dark seam (large_frontal_man in the gallery:
+    0.06 mouth widths); the seam is still found there, and the corner moves out along it and down onto it."""
+    image = torch.full((1, 3, 100, 200), 0.7)
+    image[:, :, 49:52, 40:160] = 0.1  # the seam's valley at y = 50
+    inner = torch.tensor([[60.0, 45.0], [140.0, 45.0]])  # 5 px (0.06 mouth widths) above it
+    width = (inner[1] - inner[0]).norm()
+    ends = mouth.seam_ends(image, inner, width)
+    assert (ends[:, 0] * width > 6).all(), ends.tolist()
+    assert ((ends[:, 1] * width - 5).abs() < 1.5).all(), ends.tolist()
+
+
 def luma(image):
     return image[..., 0] * 0.299 + image[..., 1] * 0.587 + image[..., 2] * 0.114
 
