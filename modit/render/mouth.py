@@ -258,10 +258,9 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     hue = source.lip / (source.lip @ luma).clamp_min(0.05)
     red = hue * _tinted(torch.tensor([1.15, 0.85, 0.85], device=device), source.colourful)
     level = source.skin_luma.clamp(0.2, 0.8)
-    # Throat: lit near the lips, dark toward the back and the corners, but never black: some light reaches the
-    # back of an open mouth (a floor of 0.07 read as a black hole on bright, pale faces).
+    # Throat: lit near the lips, dark toward the back and the corners.
     light = torch.exp(-to_lip / (0.08 * W)) * (1 - 0.5 * side ** 2)
-    throat = red * (level * (0.12 + 0.28 * light))[..., None]
+    throat = red * (level * (0.07 + 0.33 * light))[..., None]
     rgb = throat
     # Tongue: a low hump on the floor of the mouth once it opens a little, in the middle, lit from the front
     # (lighter than the throat behind it, so the opening is not one dark fill).
