@@ -161,8 +161,7 @@ def render_to_video(face: Face, motion: Motion, path: str, options: RenderOption
                 x0, y0, w, h = renderer.box
                 on_device = converts_on_device(renderer.device)
                 source = renderer.image[0].permute(1, 2, 0)  # [H, W, 3] float, on the render device
-                source_u8 = (source * 255).round().to(torch.uint8)
-                source_u8 = source_u8 if on_device else source_u8.cpu()
+                source_u8 = (source * 255).round().to(torch.uint8)  # each chunk's frames are built from it there
                 src_box = source[y0:y0 + h, x0:x0 + w]
             t = rgb.shape[0]
             # One float temporary per chunk, scaled in place: the chunk's transient memory stays one box of floats.
