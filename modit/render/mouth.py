@@ -6,10 +6,10 @@ measured from both inner-lip curves:
 - the source's own interior, split at its midline: the half under the upper lip hangs from the driven upper
   lip and the half over the lower lip rides on the driven lower lip, both at their own size (teeth do not
   stretch). At zero motion this is the source exactly, so closing returns to the source's own mouth;
-- where the driven opening is wider than the source's, the gap between the two halves is synthesised: a throat
-  that darkens away from the lips, generic upper teeth (only where the source showed none) scaled to the mouth,
-  lower teeth on wide openings, a tongue low in the mouth, and a soft shadow under each lip, in colours sampled
-  from the face.
+- where the driven opening is wider than the source's, the gap between the two halves is synthesised as real
+  speakers' open mouths look: generic upper teeth (only where the source showed none) scaled to the mouth, a dark
+  throat behind them, a tongue lit from the front filling the floor of the mouth, lower teeth on wide openings,
+  and a soft shadow under each lip, in colours sampled from the face (each lip's inner edge in its own colour).
 Everything is antialiased with edges measured across the opening, so it follows sub-pixel motion.
 """
 from dataclasses import dataclass
@@ -32,6 +32,7 @@ class SourceMouth:
     split: float  # 0..1: the depth (share of the source opening) where the upper lip's part ends
     colourful: float = 1.0  # 0 for a black-and-white photo (grey lips): the interior then takes no tint
     lip_rim: float = 1.0  # 0..1: how far the opening's lowest rows are lip (1) rather than teeth reaching the lip (0)
+    lips: torch.Tensor | None = None  # [2, 3] the upper and the lower lip's own colours (their inner edges); None: lip
 
     @property
     def width(self) -> torch.Tensor:
@@ -39,8 +40,9 @@ class SourceMouth:
 
 
 def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, lip: torch.Tensor,
-                 skin_luma: torch.Tensor) -> SourceMouth:
-    """Measure the source's opening. image [1, 3, H, W]; upper, lower [P, 2] output px; lip [3]."""
+                 skin_luma: torch.Tensor, lips: torch.Tensor | None = None) -> SourceMouth:
+    """Measure the source's opening. image [1, 3, H, W]; upper, lower [P, 2] output px; lip [3]; lips [2, 3]: the
+    upper and the lower lip's own colours, where they differ (a moustache over the upper lip)."""
     width = (upper[-1] - upper[0]).norm().clamp_min(1e-3)
     opening = (lower - upper).norm(dim=-1).max() / width
     luma_weights = torch.tensor([0.299, 0.587, 0.114], device=image.device)
@@ -84,7 +86,7 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
         lip_rim = 1.0 - float(smoothstep(0.3, 0.7, toward_teeth)) * shows
     else:
         lip_rim = 1.0
-    return SourceMouth(upper, lower, lip, skin_luma, teeth, shows, split, colourful, lip_rim)
+    return SourceMouth(upper, lower, lip, skin_luma, teeth, shows, split, colourful, lip_rim, lips)
 
 
 def _split_row(profile: torch.Tensor, teeth: torch.Tensor, rows: torch.Tensor, shows_teeth: bool) -> float:
@@ -119,6 +121,7 @@ CORNER_EDGE = 1.0  # how much wider that edge is at the corners (0: the same eve
 # re-reading rendered frames recovers the jaw less well: tests/extraction, r 0.90 against 0.94)
 UPPER_TOOTH = 0.11  # mouth widths: an upper central incisor's width (the side teeth are narrower)
 LOWER_TOOTH = 0.075  # a lower incisor's
+TONGUE = 0.4  # the tongue's top above the lower lip, as a share of the opening (in the middle of the mouth)
 SEAM_WINDOW = 0.1  # mouth widths either side of the corner line searched for the seam
 SEAM_MAX_REACH = 0.12  # mouth widths: the furthest a mouth corner moves outward
 
@@ -262,14 +265,22 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     light = torch.exp(-to_lip / (0.08 * W)) * (1 - 0.5 * side ** 2)
     throat = red * (level * (0.07 + 0.33 * light))[..., None]
     rgb = throat
-    # Tongue: a low hump on the floor of the mouth once it opens a little, in the middle, lit from the front
-    # (lighter than the throat behind it, so the opening is not one dark fill).
-    arc = (0.26 * height * (1 - 0.8 * side ** 2)).clamp_min(0)
-    soft = (0.05 * W).clamp_min(1.5)
-    tongue = smoothstep(arc + soft, arc - soft, below) * smoothstep(0.12, 0.35, opening) * (1 - side ** 2)
-    top = smoothstep(0.0, arc.clamp_min(1e-3), below)  # 0 at the lower lip, 1 at the hump
-    tongue_rgb = red * (level * (0.3 + 0.15 * top))[..., None]
-    rgb = rgb + (0.85 * tongue)[..., None] * (tongue_rgb - rgb)
+    # Tongue: the floor of the mouth, a broad hump behind the lower lip that shows more of itself as the jaw drops,
+    # lit from the front and falling into the throat's shadow at its back. Real speakers' open mouths are mostly
+    # tongue and teeth (the opening's median luma is 0.4-0.8 of the skin's on six real clips); the throat shows as a
+    # dark band under the upper lip and teeth. Behind a narrow gap it stays in the lips' shadow.
+    arc = (TONGUE * height * (1 - 0.7 * side ** 2)).clamp_min(0)
+    soft = (0.08 * W).clamp_min(1.5)
+    tongue = (smoothstep(arc + soft, arc - soft, below) * smoothstep(0.04, 0.22, opening)
+              * (1 - side ** 2).clamp_min(0).sqrt())
+    back = smoothstep(0.3, 1.0, below / arc.clamp_min(1e-3))  # 0 at the lower lip, 1 at the hump's top
+    tongue_light = ((0.7 - 0.3 * back) * (1 - 0.35 * side ** 2)
+                    * (0.6 + 0.4 * smoothstep(0.05, 0.3, opening)))
+    # Pink, halfway between the lower lip's hue and a tongue's own (lipstick must not colour it).
+    upper_lip, lower_lip = (source.lip, source.lip) if source.lips is None else source.lips
+    lower_hue = lower_lip / (lower_lip @ luma).clamp_min(0.05)
+    tongue_rgb = 0.5 * (lower_hue + _tinted(torch.tensor([1.25, 0.82, 0.82], device=device), source.colourful))
+    rgb = rgb + tongue[..., None] * (tongue_rgb * (level * tongue_light)[..., None] - rgb)
     soft = (0.012 * W).clamp_min(0.6)  # the teeth's edges, px: blurred like the photo's own, never a step
     # Seen through a narrow gap the teeth are in the lips' shadow; they catch the light as the mouth opens.
     lit = 0.5 + 0.5 * smoothstep(0.05, 0.3, opening)
@@ -300,7 +311,10 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     # of the opening is lip in shadow, not throat (dark, it reads as a notch cut beside each corner).
     ramp = (INNER_EDGE * W).clamp_min(1.5) * (1 + CORNER_EDGE * smoothstep(0.55, 1.0, side))
     edge = smoothstep(0.0, ramp, to_lip)[..., None]
-    return 0.7 * source.lip + edge * (rgb - 0.7 * source.lip)
+    # Each lip's edge in its own colour (under a moustache the upper one is dark).
+    lower_side = smoothstep(-ramp, ramp, depth - below)[..., None]
+    rim = 0.7 * (upper_lip + lower_side * (lower_lip - upper_lip))
+    return rim + edge * (rgb - rim)
 
 
 def lower_teeth(u: torch.Tensor, below: torch.Tensor, height: torch.Tensor, W: torch.Tensor, lit=1.0):
@@ -315,7 +329,7 @@ def lower_teeth(u: torch.Tensor, below: torch.Tensor, height: torch.Tensor, W: t
                * smoothstep(0.2, 0.45, height / W) * (0.9 + 0.1 * middle))
     cover = smoothstep(lower_h + soft, lower_h - soft, below) * smoothstep(2.0, 3.5, lower_h)
     crown = smoothstep(0.4 * lower_h, lower_h.clamp_min(1e-3), below)
-    return cover, lit * (0.45 + 0.15 * crown) * (0.85 + 0.15 * middle) * (1 - 0.15 * gap)
+    return cover, lit * (0.75 + 0.2 * crown) * (0.85 + 0.15 * middle) * (1 - 0.15 * gap)
 
 
 def _teeth(u: torch.Tensor, tooth: float) -> tuple[torch.Tensor, torch.Tensor]:

@@ -188,12 +188,14 @@ class FlowRenderer:
         v = lambda idx: self.vertices[idx.to(self.device)]  # noqa: E731
         upper, lower = v(t.inner_lip_upper), v(t.inner_lip_lower)
         # Mid-lip points (between the outer and inner contours): lip, not moustache or teeth.
-        lip = at(torch.cat([(v(t.outer_lip_upper) + upper) / 2, (v(t.outer_lip_lower) + lower) / 2])[2:-2])
+        mid_upper, mid_lower = (v(t.outer_lip_upper) + upper) / 2, (v(t.outer_lip_lower) + lower) / 2
+        lip = at(torch.cat([mid_upper, mid_lower])[2:-2]).median(0).values
+        lips = torch.stack([at(mid_upper[2:-2]).median(0).values, at(mid_lower[2:-2]).median(0).values])
         skin = at(v(torch.tensor([50, 280, 101, 330, 151, 9])))  # cheeks, forehead, nose bridge
         skin_luma = (skin @ torch.tensor([0.299, 0.587, 0.114], device=self.device)).median()
-        lip = lip.median(0).values
         # The interior is drawn between the rows as curves (overlays.smooth_row), the source's as the driven ones.
-        return mouth.source_mouth(self.image, overlays.smooth_row(upper), overlays.smooth_row(lower), lip, skin_luma)
+        return mouth.source_mouth(self.image, overlays.smooth_row(upper), overlays.smooth_row(lower), lip, skin_luma,
+                                  lips)
 
     # --------------------------------------------------------------------------------------------- per chunk
 

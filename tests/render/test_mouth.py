@@ -338,6 +338,51 @@ def test_teeth_are_separate_and_lower_teeth_no_thin_line():
         assert (drawn.max() > 0) == (opening > 0.45), (opening, float(drawn.max()))
 
 
+def test_a_wide_opening_shows_a_tongue_under_a_dark_throat():
+    """Real open mouths are mostly teeth and tongue, with the dark throat a band between them: down the middle of a
+    wide synthesised opening the interior darkens below the upper teeth and lightens again toward the lower lip (a
+    tongue), while a narrow gap stays in shadow."""
+    image = torch.full((1, 3, 160, 160), 0.6)
+    upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
+    source = mouth.source_mouth(image, upper, upper.clone(), torch.tensor([0.55, 0.3, 0.3]), torch.tensor(0.6))
+    W = torch.tensor([[[80.0]]])
+
+    def centre_column(opening: float) -> torch.Tensor:
+        height = opening * 80.0
+        u = torch.full((1, 60, 1), 0.5)
+        depth = torch.linspace(0, height, 60)[None, :, None]
+        return luma(mouth._synthetic(u, depth, torch.full_like(u, height), W, source)[0])[:, 0]
+
+    wide = centre_column(0.4)
+    throat = int(wide[:40].argmin())
+    assert wide[throat] < 0.12, "a dark throat behind the upper teeth"
+    tongue = wide[throat:54].max()  # above the lower lip's own edge (the last rows) and its shadow
+    assert tongue > 2.5 * wide[throat] and tongue > 0.25, (float(wide[throat]), float(tongue))
+    narrow = centre_column(0.06)
+    assert narrow[10:50].max() < tongue, "behind a narrow gap the tongue stays in shadow"
+
+
+def test_each_lips_inner_edge_takes_its_own_colour():
+    """A moustache over the upper lip must not outline the lower lip's inner edge in brown: each edge of the
+    opening shades from its own lip's colour."""
+    image = torch.full((1, 3, 160, 160), 0.6)
+    upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
+    brown, pink = torch.tensor([0.25, 0.16, 0.14]), torch.tensor([0.75, 0.45, 0.45])
+    source = mouth.source_mouth(image, upper, upper.clone(), (brown + pink) / 2, torch.tensor(0.6),
+                                torch.stack([brown, pink]))
+    u = torch.full((1, 2, 1), 0.5)
+    depth = torch.tensor([0.0, 30.0])[None, :, None]  # on the upper lip's edge, on the lower lip's
+    edges = mouth._synthetic(u, depth, torch.full_like(u, 30.0), torch.tensor([[[80.0]]]), source)[0, :, 0]
+    assert torch.allclose(edges[0], 0.7 * brown, atol=0.02) and torch.allclose(edges[1], 0.7 * pink, atol=0.02)
+
+
+def test_the_lower_lip_sets_the_colour_under_a_moustache():
+    """On a bearded face the upper lip's mid points read the moustache: the lips' colours are sampled per lip."""
+    face = gallery_face("full_beard_man_closed_lips.jpg")
+    lips = FlowRenderer(face, RenderOptions(), device=torch.device("cpu")).mouth.lips
+    assert luma(lips[0]) < 0.8 * luma(lips[1]), lips.tolist()
+
+
 def test_black_and_white_photo_gets_a_grey_interior():
     """A black-and-white portrait's mouth is shaded in its own greys (no red throat or yellow teeth); a colour
     portrait's keeps its tint."""
