@@ -199,19 +199,28 @@ def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, ima
     rim = torch.minimum(0.25 * src_height, 0.03 * source.width) * source.lip_rim
     upper_part = torch.minimum(source.split * src_height, src_height - rim).clamp_min(1e-3)
     lower_part = (src_height - upper_part).clamp_min(1e-3)
-    upper_half = from_upper * lower_part <= from_lower * upper_part  # the same split at zero motion
+    # Where the two halves meet (the source's split row at zero motion) each pixel takes one of them. Where they
+    # overlap (the mouth closes past the source's opening) that hard choice drew a staircase between two different
+    # colours; there the colour crosses from one half to the other over a pixel and a half. (At zero motion and
+    # wherever the mouth opens the choice stays as it was, so zero motion is still the source exactly.)
+    meet = height * upper_part / (upper_part + lower_part)  # driven px below the upper lip
+    overlap = smoothstep(0.5, 1.5, src_height - k * height)  # source px by which the halves overlap
+    lower_share = (depth > meet).float()
+    lower_share = lower_share + overlap * (smoothstep(-0.75, 0.75, depth - meet) - lower_share)
     skip = 0.0 if lower_inset is None else lower_inset[:, None, None] * k
-    src_at = torch.where(upper_half, from_upper, src_height - from_lower + skip)
-    part = torch.where(upper_half, upper_part, lower_part)
-    beyond = torch.where(upper_half, from_upper, from_lower) - part  # px past its part
-    # 1 wherever the source has this pixel (always at zero motion), fading past it over at most the part's
-    # own size (an empty part, such as the lower lip's under a smile of upper teeth, lends nothing).
-    reuse = smoothstep(torch.minimum(2 * edge, part), torch.zeros_like(part), beyond)
+    own, reuse = [], []
+    for src_at, part, beyond in ((from_upper, upper_part, from_upper - upper_part),
+                                 (src_height - from_lower + skip, lower_part, from_lower - lower_part)):
+        own.append(sample(image, _source_points(source, u, src_depth + src_at)))
+        # 1 wherever the source has this pixel (always at zero motion), fading past it over at most the part's
+        # own size (an empty part, such as the lower lip's under a smile of upper teeth, lends nothing).
+        reuse.append(smoothstep(torch.minimum(2 * edge, part), torch.zeros_like(part), beyond))
+    own = own[0] + lower_share[..., None] * (own[1] - own[0])
+    reuse = reuse[0] + lower_share * (reuse[1] - reuse[0])
     if opened is not None:
         # A source whose lips are a little apart over a dark gap hides its teeth in the shadow; opened wider, the
         # mouth shows the upper teeth and a lit interior, not that dark gap hanging from the upper lip over them.
         reuse = reuse * (1 - (1 - source.shows_teeth) * opened)[:, None, None]
-    own = sample(image, _source_points(source, u, src_depth + src_at))
 
     synthetic = _synthetic(u, depth, height, W, source)
     rgb = synthetic + reuse[..., None] * (own - synthetic)

@@ -383,6 +383,26 @@ def test_the_lower_lip_sets_the_colour_under_a_moustache():
     assert luma(lips[0]) < 0.8 * luma(lips[1]), lips.tolist()
 
 
+def test_a_mouth_closing_past_the_source_opening_has_no_staircase():
+    """A source whose lips are apart (a video's first frame) closed further: the halves of its interior carried by
+    each lip overlap, and where they meet the colour crosses over a pixel and more, not in one step (a hard
+    per-pixel choice between a dark upper half and a lit lower one drew a torn staircase along the lips)."""
+    image = torch.full((1, 3, 160, 160), 0.1)
+    image[:, :, 84:] = 0.8  # dark under the upper lip, lit over the lower one
+    x = torch.linspace(40, 120, 11)
+    row = lambda y: torch.stack([x, torch.full((11,), y)], -1)  # noqa: E731
+    source = mouth.SourceMouth(row(80.0), row(88.0), torch.tensor([0.6, 0.35, 0.35]), torch.tensor(0.6),
+                               torch.tensor([0.9, 0.85, 0.8]), shows_teeth=1.0, split=0.5)
+    ys = torch.arange(81.0, 87.0, 0.125)
+    pixels = torch.stack(torch.meshgrid(ys, torch.tensor([79.0, 80.0, 81.0]), indexing="ij")[::-1], -1)  # [h, 3, 2]
+    rgb, alpha = mouth.interior(row(82.0)[None], row(86.0)[None], pixels, image, source)  # closed to half
+    column = luma(rgb[0, :, 1])
+    assert column.max() - column.min() > 0.5, "both halves show"
+    assert (column[1:] - column[:-1]).abs().max() < 0.25, "no step from one half to the other within 1/8 px"
+    zero, _ = mouth.interior(row(80.0)[None], row(88.0)[None], pixels, image, source)  # zero motion: the source
+    assert torch.allclose(zero[0, :, 1], overlays.sample(image, pixels[None])[0, :, 1], atol=1e-4)
+
+
 def test_black_and_white_photo_gets_a_grey_interior():
     """A black-and-white portrait's mouth is shaded in its own greys (no red throat or yellow teeth); a colour
     portrait's keeps its tint."""
