@@ -84,6 +84,11 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
         lip_luma = lip @ luma_weights
         toward_teeth = (profile[-2:].mean() - lip_luma) / (profile.max() - lip_luma).clamp_min(0.05)
         lip_rim = 1.0 - float(smoothstep(0.3, 0.7, toward_teeth)) * shows
+        # Nor are they the rim where they are far darker than the lower lip: the shadow line between teeth and lip
+        # (parted lips over the teeth), which carried with the lower lip rode on it as a jagged dark line.
+        lower_luma = (lip if lips is None else lips[1]) @ luma_weights
+        lip_like = float(smoothstep(0.6, 0.85, profile[-2:].mean() / lower_luma.clamp_min(0.05)))
+        lip_rim *= 1.0 - shows * (1.0 - lip_like)
     else:
         lip_rim = 1.0
     return SourceMouth(upper, lower, lip, skin_luma, teeth, shows, split, colourful, lip_rim, lips)

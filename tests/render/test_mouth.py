@@ -466,6 +466,10 @@ def test_teeth_that_reach_the_lower_lip_leave_it_no_bright_rim():
     assert mouth.source_mouth(image, upper, lower, lip, skin).lip_rim < 0.1
     image, upper, lower = _opening_image([(50, 64, teeth), (64, 70, (0.7, 0.4, 0.4))])
     assert mouth.source_mouth(image, upper, lower, lip, skin).lip_rim > 0.9
+    # Pale lips parted over the teeth with a dark shadow line between the teeth and the lower lip: that line is no
+    # rim either (carried with the lower lip it rode on it as a jagged dark line).
+    image, upper, lower = _opening_image([(50, 64, teeth), (64, 70, (0.3, 0.2, 0.2))])
+    assert mouth.source_mouth(image, upper, lower, lip, skin).lip_rim < 0.1
 
 
 def test_opened_smile_has_no_teeth_line_on_the_lower_lip(astronaut_face):
