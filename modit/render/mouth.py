@@ -227,7 +227,9 @@ def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, ima
         # mouth shows the upper teeth and a lit interior, not that dark gap hanging from the upper lip over them.
         reuse = reuse * (1 - (1 - source.shows_teeth) * opened)[:, None, None]
 
-    synthetic = _synthetic(u, depth, height, W, source)
+    # The tongue rises behind whatever of the source's interior rides on the lower lip (its own lower teeth).
+    floor = torch.minimum(lower_part / k, 0.5 * height) * source.shows_teeth
+    synthetic = _synthetic(u, depth, height, W, source, floor)
     rgb = synthetic + reuse[..., None] * (own - synthetic)
     return rgb, alpha
 
@@ -263,8 +265,9 @@ def _source_points(source: SourceMouth, u: torch.Tensor, across: torch.Tensor) -
 
 
 def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: torch.Tensor,
-               source: SourceMouth) -> torch.Tensor:
-    """A shaded mouth interior in the face's colours. u, depth, height [T, h, w]; W [T, 1, 1]."""
+               source: SourceMouth, floor: torch.Tensor | float = 0.0) -> torch.Tensor:
+    """A shaded mouth interior in the face's colours. u, depth, height [T, h, w]; W [T, 1, 1]; floor: px above the
+    lower lip where the tongue starts (the top of the source's own lower teeth, carried with the lower lip)."""
     device = u.device
     side = (2 * (u - 0.5)).abs()  # 0 in the middle, 1 at the corners
     below = height - depth  # px above the lower lip
@@ -283,11 +286,12 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     # lit from the front and falling into the throat's shadow at its back. Real speakers' open mouths are mostly
     # tongue and teeth (the opening's median luma is 0.4-0.8 of the skin's on six real clips); the throat shows as a
     # dark band under the upper lip and teeth. Behind a narrow gap it stays in the lips' shadow.
-    arc = (TONGUE * height * (1 - 0.7 * side ** 2)).clamp_min(0)
+    above_floor = below - floor
+    arc = (TONGUE * (height - floor) * (1 - 0.7 * side ** 2)).clamp_min(0)
     soft = (0.08 * W).clamp_min(1.5)
-    tongue = (smoothstep(arc + soft, arc - soft, below) * smoothstep(0.04, 0.22, opening)
+    tongue = (smoothstep(arc + soft, arc - soft, above_floor) * smoothstep(0.04, 0.22, opening)
               * (1 - side ** 2).clamp_min(0).sqrt())
-    back = smoothstep(0.3, 1.0, below / arc.clamp_min(1e-3))  # 0 at the lower lip, 1 at the hump's top
+    back = smoothstep(0.3, 1.0, above_floor / arc.clamp_min(1e-3))  # 0 at its front, 1 at the hump's top
     tongue_light = ((0.7 - 0.3 * back) * (1 - 0.35 * side ** 2)
                     * (0.6 + 0.4 * smoothstep(0.05, 0.3, opening)))
     # Pink, halfway between the lower lip's hue and a tongue's own (lipstick must not colour it).

@@ -558,3 +558,22 @@ def test_lower_lip_beside_the_corners_does_not_rise_over_them():
     assert (out[0, t.inner_lip_lower[1:3], 1] >= corner_line - 1e-4).all()
     assert (out[0, t.inner_lip_lower[-3:-1], 1] >= corner_line - 1e-4).all()
     assert torch.equal(geometry.taper_mouth_corners(still, still, t), still)
+
+
+def test_the_tongue_rises_behind_the_sources_own_lower_teeth():
+    """A source that shows both rows of teeth, opened wide: its lower teeth ride down on the lower lip, and behind
+    them the tongue shows, lit from the front (measured from the lower lip, it sat hidden behind those teeth and the
+    opening above them was all throat: a black hole)."""
+    lip, skin = torch.tensor([0.7, 0.4, 0.4]), torch.tensor(0.65)
+    teeth = (0.92, 0.9, 0.85)
+    image, upper, lower = _opening_image([(50, 58, teeth), (58, 62, (0.08, 0.04, 0.04)), (62, 70, teeth)])
+    source = mouth.source_mouth(image, upper, lower, lip, skin)
+    assert source.shows_teeth > 0.9 and 0.3 < source.split < 0.7
+    ys = torch.arange(50.5, 110.0, 1.0)
+    pixels = torch.stack(torch.meshgrid(ys, torch.tensor([100.0]), indexing="ij")[::-1], -1)  # the middle column
+    drop = torch.tensor([0.0, 1, 1, 1, 1, 1, 1, 1, 0]) * 40  # the lower lip 40 px down: the opening 60 px tall
+    rgb, _ = mouth.interior(upper[None], (lower + torch.stack([torch.zeros(9), drop], -1))[None], pixels, image, source)
+    column = luma(rgb[0, :, 0])  # 1 px a row: upper teeth, throat, tongue, the source's lower teeth, lower lip
+    lit = ((column > 0.2) & (column < 0.6)).sum()  # neither throat nor teeth
+    assert lit >= 12, f"the tongue shows over a fifth of the 60 px opening, not {int(lit)} px"
+    assert column[8:30].min() < 0.1, "the throat is still a dark band under the upper teeth"
