@@ -239,7 +239,17 @@ def opening_gain(upper_d, lower_d, upper_s, lower_s) -> torch.Tensor:
     mouth is nowhere more open than in the source (the warped source mouth is kept exactly); one weight for the
     whole mouth so the painted interior reaches into the corners instead of ending in a seam.
     """
+    return smoothstep(0.005, 0.06, _extra_opening(upper_d, lower_d, upper_s, lower_s).amax(1))
+
+
+def closing_gain(upper_d, lower_d, upper_s, lower_s) -> torch.Tensor:
+    """How far the driven mouth closes past the source's somewhere along the lips, 0..1 per frame [T] (arguments as
+    opening_gain's): 0 at zero motion."""
+    return smoothstep(0.005, 0.06, -_extra_opening(upper_d, lower_d, upper_s, lower_s).amin(1))
+
+
+def _extra_opening(upper_d, lower_d, upper_s, lower_s) -> torch.Tensor:
+    """[T, P] the driven opening minus the source's at each lip point, in mouth widths."""
     width_d = (upper_d[:, -1] - upper_d[:, 0]).norm(dim=-1).clamp_min(1e-3)[:, None]  # [T, 1]
     width_s = (upper_s[-1] - upper_s[0]).norm().clamp_min(1e-3)
-    extra = (lower_d - upper_d).norm(dim=-1) / width_d - (lower_s - upper_s).norm(dim=-1) / width_s  # [T, P]
-    return smoothstep(0.005, 0.06, extra.amax(1))
+    return (lower_d - upper_d).norm(dim=-1) / width_d - (lower_s - upper_s).norm(dim=-1) / width_s

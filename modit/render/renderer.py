@@ -374,9 +374,12 @@ class FlowRenderer:
         if reference is None:
             # Opened beyond the source, the interior reaches a little over the lower lip's inner edge: the
             # landmark sits a pixel or two above it, and the rim left there (often the bottom of the source's
-            # teeth) would ride on the lip as a thin jagged line. Nothing changes at or below the source's opening.
+            # teeth) would ride on the lip as a thin jagged line. Closed past the source the same rim rides up on
+            # the lip over the teeth hanging from the upper lip (a canine's tip poking over the lip like a fang).
+            # Nothing changes at the source's own opening.
+            closing = overlays.closing_gain(upper, lower, self.vertices[upper_i], self.vertices[lower_i])
             width = (upper[:, -1] - upper[:, 0]).norm(dim=-1)
-            inset = gain * (0.03 * width).clamp(1.0, 3.0)  # [T] px
+            inset = torch.maximum(gain, closing) * (0.03 * width).clamp(1.0, 3.0)  # [T] px
             interior, alpha = mouth.interior(overlays.smooth_row(upper), overlays.smooth_row(lower), pixels,
                                              self.image, self.mouth, inset, gain)
         else:  # the Wav2Lip mouth where the driven mouth opens beyond the source's

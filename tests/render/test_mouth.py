@@ -577,3 +577,37 @@ def test_the_tongue_rises_behind_the_sources_own_lower_teeth():
     lit = ((column > 0.2) & (column < 0.6)).sum()  # neither throat nor teeth
     assert lit >= 12, f"the tongue shows over a fifth of the 60 px opening, not {int(lit)} px"
     assert column[8:30].min() < 0.1, "the throat is still a dark band under the upper teeth"
+
+
+def test_closing_gain_is_zero_at_the_source_and_when_opening():
+    x = torch.linspace(0, 80, 9)
+    upper = torch.stack([x, torch.zeros(9)], -1)
+    lower = lambda gap: torch.stack([x, gap * torch.tensor([0.0, 1, 1, 1, 1, 1, 1, 1, 0])], -1)  # noqa: E731
+    for driven_gap, closing in ((10.0, 0.0), (16.0, 0.0), (4.0, 1.0)):  # the source's gap is 10 px (0.125 widths)
+        gain = overlays.closing_gain(upper[None], lower(driven_gap)[None], upper, lower(10.0))
+        assert float(gain) == closing, (driven_gap, float(gain))
+
+
+def test_a_smile_closed_past_its_source_covers_the_rim_under_its_lower_lip():
+    """A smile whose upper teeth reach the lower lip, closed further (the DiT closes a source's smile on many words):
+    the teeth hang from the upper lip behind the rising lower lip. The face mesh puts the lower inner lip a pixel or
+    two above the lip's true edge, so the tips of the longer teeth (canines) lie under it in the source; carried up
+    with the lip they poked over it like fangs (glasses_beard_smile_teeth by eye). Closed past the source the
+    interior reaches over that rim (and the lip's texture is taken from below it), as on opening; at zero motion
+    nothing changes."""
+    face = gallery_face("glasses_beard_smile_teeth_man.jpg", 1024)
+    insets = []
+    original = mouth.interior
+
+    def spy(upper, lower, pixels, image, source, lower_inset=None, opened=None):
+        insets.append(float(lower_inset[0]))
+        return original(upper, lower, pixels, image, source, lower_inset, opened)
+
+    mouth.interior = spy
+    try:
+        still, _ = render_frames(face, motion(face, [0.0]), RenderOptions())
+        render_frames(face, motion(face, [-0.2]), RenderOptions())
+    finally:
+        mouth.interior = original
+    assert insets[0] == 0.0 and insets[1] >= 1.0, insets
+    assert (still[0] - face.image).abs().max() < 2 / 255  # zero motion is still the source
