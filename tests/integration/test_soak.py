@@ -15,9 +15,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.skipif(ENV is None, reason=WH
 
 def test_ten_job_soak_on_two_servers(tmp_path):
     figures_path = tmp_path / "soak.json"
-    # With 10 jobs the RSS baseline is job 4 (servers warm, models loaded), not job 10. Two single samples, after clips
-    # of 2.7-4.9 s, differ by the allocator's high-water mark alone (+6.0 % once; +1.1 % and -5.1 % on a rerun): 10 % here; the
-    # 100-job bench, whose figures are in the README, keeps 5 %.
+    # With 10 jobs the RSS baseline is job 4 (servers warm, models loaded), not job 10. Two single samples, after
+    # clips of 2.7-4.9 s, differ by the allocator's high-water mark alone (+6.0 % once; +1.1 % and -5.1 % on a
+    # rerun): 10 % here; the 100-job bench, whose figures are in the README, keeps 5 %.
     result = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "soak.py"), "--jobs", "10", "--rss-from", "4",
                              "--max-growth", "0.10",
                              "--workdir", str(tmp_path / "soak"), "--json", str(figures_path)],
