@@ -51,6 +51,10 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
     # Generic teeth a little darker than the skin around the mouth (they sit behind the lips, out of the light).
     teeth = _tinted(torch.tensor([0.86, 0.80, 0.68], device=image.device), colourful)
     teeth = teeth * (0.9 * skin_luma / 0.81).clamp(0.35, 1.0)
+    # Behind the lips they take a little of their warmth (the light inside the mouth is reflected off lips, gums and
+    # tongue): plain ivory there reads grey-green beside warm skin.
+    warm = lip / (lip @ luma_weights).clamp_min(0.05) * (teeth @ luma_weights)  # the lips' hue at the teeth's luma
+    teeth = teeth + 0.2 * colourful * (warm - teeth)
     shows = float(smoothstep(0.05, 0.12, opening))
     split = 0.5
     if opening > 0.02:
