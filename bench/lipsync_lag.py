@@ -29,12 +29,7 @@ GUIDANCE = 2.5
 
 def lags_by_clip(utterances: list[dict], curves: list[np.ndarray]) -> list[list[float]]:
     """Per clip (utterances joined), r at each of LAGS."""
-    clips = {}
-    for u, c in zip(utterances, curves):
-        clips.setdefault(u["clip"], ([], []))
-        clips[u["clip"]][0].append(c)
-        clips[u["clip"]][1].append(u["mouth"])
-    return [[lagged_pearson(np.concatenate(g), np.concatenate(r), lag) for lag in LAGS] for g, r in clips.values()]
+    return [[lagged_pearson(g, r, lag) for lag in LAGS] for g, r in proxy.clip_curves(utterances, curves)]
 
 
 def peak_lag(r: list[float]) -> float:

@@ -71,16 +71,21 @@ def high_frequency_share(x: np.ndarray) -> float:
     return float(power[freqs > 6.0].sum() / total) if total > 0 else 0.0
 
 
-def by_clip(utterances: list[dict], curves: list[np.ndarray]) -> dict:
-    """Mean over clips of r0, r1, std ratio, hf ratio of curves against the measured openings."""
+def clip_curves(utterances: list[dict], curves: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per clip, its utterances joined: (the curves, the measured openings)."""
     clips = {}
     for u, c in zip(utterances, curves):
         clips.setdefault(u["clip"], ([], []))
         clips[u["clip"]][0].append(c)
         clips[u["clip"]][1].append(u["mouth"])
+    return [(np.concatenate(gen), np.concatenate(real)) for gen, real in clips.values()]
+
+
+def by_clip(utterances: list[dict], curves: list[np.ndarray]) -> dict:
+    """Mean over clips of r0, r1, std ratio, hf ratio of curves against the measured openings."""
+    clips = clip_curves(utterances, curves)
     r0, r1, std, hf, early, late = [], [], [], [], [], []
-    for gen, real in clips.values():
-        g, r = np.concatenate(gen), np.concatenate(real)
+    for g, r in clips:
         a, b = lagged_r(g, r)
         r0.append(a)
         r1.append(b)
