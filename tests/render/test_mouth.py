@@ -588,7 +588,7 @@ def test_closing_gain_is_zero_at_the_source_and_when_opening():
         assert float(gain) == closing, (driven_gap, float(gain))
 
 
-def test_a_smile_closed_past_its_source_covers_the_rim_under_its_lower_lip():
+def test_a_smile_closed_past_its_source_covers_the_rim_under_its_lower_lip(monkeypatch):
     """A smile whose upper teeth reach the lower lip, closed further (the DiT closes a source's smile on many words):
     the teeth hang from the upper lip behind the rising lower lip. The face mesh puts the lower inner lip a pixel or
     two above the lip's true edge, so the tips of the longer teeth (canines) lie under it in the source; carried up
@@ -603,12 +603,9 @@ def test_a_smile_closed_past_its_source_covers_the_rim_under_its_lower_lip():
         insets.append(float(lower_inset[0]))
         return original(upper, lower, pixels, image, source, lower_inset, opened)
 
-    mouth.interior = spy
-    try:
-        still, _ = render_frames(face, motion(face, [0.0]), RenderOptions())
-        render_frames(face, motion(face, [-0.2]), RenderOptions())
-    finally:
-        mouth.interior = original
+    monkeypatch.setattr(mouth, "interior", spy)
+    still, _ = render_frames(face, motion(face, [0.0]), RenderOptions())
+    render_frames(face, motion(face, [-0.2]), RenderOptions())
     assert insets[0] == 0.0 and insets[1] >= 1.0, insets
     assert (still[0] - face.image).abs().max() < 2 / 255  # zero motion is still the source
 
