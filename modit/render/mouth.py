@@ -324,7 +324,6 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     # whatever the source showed (a portrait shows its lower teeth rarely; where it does, they ride on its lower
     # lip with its own interior). Drawn only once they are a few px tall: thinner, they read as a grey wire.
     lower, lower_shade = lower_teeth(u, below, height, W, lit)
-    rgb = rgb + lower[..., None] * (source.teeth * lower_shade[..., None] - rgb)
     # A soft shadow under each lip's edge.
     shadow = 0.65 + 0.35 * smoothstep(0.0, (0.03 * W).clamp_min(1.0), to_lip)
     rgb = rgb * shadow[..., None]
@@ -336,7 +335,12 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     # Each lip's edge in its own colour (under a moustache the upper one is dark).
     lower_side = smoothstep(-ramp, ramp, depth - below)[..., None]
     rim = 0.7 * (upper_lip + lower_side * (lower_lip - upper_lip))
-    return rim + edge * (rgb - rim)
+    rgb = rim + edge * (rgb - rim)
+    # The lower teeth stand in front of that edge's shade: under it only their tips showed, a row of pale dots over
+    # a lip-coloured band (a zipper). They meet the lip over a pixel or so, still in its shadow at their roots.
+    lower = lower * smoothstep(0.0, (0.015 * W).clamp_min(1.0), below)
+    root = 0.8 + 0.2 * smoothstep(0.0, (0.03 * W).clamp_min(1.0), below)
+    return rgb + lower[..., None] * (source.teeth * (lower_shade * root)[..., None] - rgb)
 
 
 def lower_teeth(u: torch.Tensor, below: torch.Tensor, height: torch.Tensor, W: torch.Tensor, lit=1.0):
@@ -347,11 +351,11 @@ def lower_teeth(u: torch.Tensor, below: torch.Tensor, height: torch.Tensor, W: t
     side = (2 * (u - 0.5)).abs()
     middle, gap = _teeth(u, LOWER_TOOTH)
     soft = (0.012 * W).clamp_min(0.6)
-    lower_h = (torch.minimum(0.3 * height, 0.07 * W) * (1 - smoothstep(0.25, 0.6, side))
+    lower_h = (torch.minimum(0.3 * height, 0.09 * W) * (1 - smoothstep(0.25, 0.6, side))
                * smoothstep(0.2, 0.45, height / W) * (0.9 + 0.1 * middle))
     cover = smoothstep(lower_h + soft, lower_h - soft, below) * smoothstep(2.0, 3.5, lower_h)
     crown = smoothstep(0.4 * lower_h, lower_h.clamp_min(1e-3), below)
-    return cover, lit * (0.75 + 0.2 * crown) * (0.85 + 0.15 * middle) * (1 - 0.15 * gap)
+    return cover, lit * (0.75 + 0.2 * crown) * (0.92 + 0.08 * middle) * (1 - 0.08 * gap)
 
 
 def _teeth(u: torch.Tensor, tooth: float) -> tuple[torch.Tensor, torch.Tensor]:
