@@ -18,6 +18,8 @@ import torch
 
 from .overlays import interp_rows, mouth_coordinates, polygon_distance, sample, smoothstep
 
+TEETH_OVER_SKIN = 1.1  # generic teeth's luma over the skin's around the mouth (a real portrait's: 0.8-1.35)
+
 
 @dataclass(frozen=True)
 class SourceMouth:
@@ -48,12 +50,16 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
     luma_weights = torch.tensor([0.299, 0.587, 0.114], device=image.device)
     # How coloured the lips are (chroma over luma): ~0 on a black-and-white photo, 0.2-0.6 on colour ones.
     colourful = float(smoothstep(0.03, 0.12, (lip.max() - lip.min()) / (lip @ luma_weights).clamp_min(0.05)))
-    # Generic teeth a little darker than the skin around the mouth (they sit behind the lips, out of the light).
+    # Generic teeth as bright as real ones: in the gallery's ten portraits that show their teeth, the brightest
+    # fifth of the opening reads 0.8-1.35x the skin's luma (median 1.1). The shading in _synthetic (front teeth lit,
+    # side ones and edges darker) brings most of the row below that.
     teeth = _tinted(torch.tensor([0.86, 0.80, 0.68], device=image.device), colourful)
-    teeth = teeth * (0.9 * skin_luma / 0.81).clamp(0.35, 1.0)
-    # Behind the lips they take a little of their warmth (the light inside the mouth is reflected off lips, gums and
-    # tongue): plain ivory there reads grey-green beside warm skin.
-    warm = lip / (lip @ luma_weights).clamp_min(0.05) * (teeth @ luma_weights)  # the lips' hue at the teeth's luma
+    teeth = teeth * (TEETH_OVER_SKIN * skin_luma / 0.805).clamp(0.35, 1.15)
+    # Behind the lips they take a little warmth (the light inside the mouth is reflected off gums and tongue):
+    # plain ivory there reads grey-green beside warm skin. A gum's pink, not the lips' colour: under red lipstick
+    # the lips' hue turned them orange.
+    warm = _tinted(torch.tensor([1.25, 0.82, 0.82], device=image.device), colourful)
+    warm = warm / (warm @ luma_weights) * (teeth @ luma_weights)  # that pink at the teeth's luma
     teeth = teeth + 0.2 * colourful * (warm - teeth)
     shows = float(smoothstep(0.05, 0.12, opening))
     split = 0.5
