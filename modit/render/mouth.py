@@ -12,11 +12,12 @@ measured from both inner-lip curves:
   and a soft shadow under each lip, in colours sampled from the face (each lip's inner edge in its own colour).
 Everything is antialiased with edges measured across the opening, so it follows sub-pixel motion.
 """
+import math
 from dataclasses import dataclass
 
 import torch
 
-from .overlays import interp_rows, mouth_coordinates, polygon_distance, sample, smoothstep
+from .overlays import gaussian_blur, interp_rows, mouth_coordinates, polygon_distance, sample, smoothstep
 
 TEETH_OVER_SKIN = 1.1  # generic teeth's luma over the skin's around the mouth (a real portrait's: 0.8-1.35)
 
@@ -35,6 +36,7 @@ class SourceMouth:
     colourful: float = 1.0  # 0 for a black-and-white photo (grey lips): the interior then takes no tint
     lip_rim: float = 1.0  # 0..1: how far the opening's lowest rows are lip (1) rather than teeth reaching the lip (0)
     lips: torch.Tensor | None = None  # [2, 3] the upper and the lower lip's own colours (their inner edges); None: lip
+    blur: float = 0.0  # px: Gaussian sigma of the portrait's own edges around the mouth (edge_blur)
 
     @property
     def width(self) -> torch.Tensor:
@@ -101,7 +103,32 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
         lip_rim *= 1.0 - shows * (1.0 - lip_like)
     else:
         lip_rim = 1.0
-    return SourceMouth(upper, lower, lip, skin_luma, teeth, shows, split, colourful, lip_rim, lips)
+    return SourceMouth(upper, lower, lip, skin_luma, teeth, shows, split, colourful, lip_rim, lips,
+                       edge_blur(image, torch.cat([upper, lower]), float(width)))
+
+
+REBLUR = 1.5  # px: the blur edge_blur adds to measure the portrait's own
+SYNTHETIC_BLUR = 0.5  # px: what edge_blur reads on a synthesised opening itself (0.4-0.75 on five gallery faces)
+
+
+def edge_blur(image: torch.Tensor, points: torch.Tensor, width: float) -> float:
+    """Gaussian sigma (px) of the portrait's own edges within half a mouth width of `points` [P, 2] (the re-blur
+    method: an edge blurred by s has gradient energy proportional to 1 / s; blurred again by r, to 1 / sqrt(s^2 + r^2),
+    so the ratio of the two energies gives s)."""
+    H, W = image.shape[-2:]
+    pad = 0.5 * width
+    x0, y0 = max(0, int(points[:, 0].min() - pad)), max(0, int(points[:, 1].min() - pad))
+    x1, y1 = min(W, int(points[:, 0].max() + pad) + 1), min(H, int(points[:, 1].max() + pad) + 1)
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return 0.0
+    luma = (image[:1, :, y0:y1, x0:x1] * torch.tensor([0.299, 0.587, 0.114], device=image.device)[:, None, None]).sum(
+        1, keepdim=True)
+
+    def energy(y):  # forward differences: the least blur a difference adds
+        return ((y[..., :, 1:] - y[..., :, :-1]) ** 2).sum() + ((y[..., 1:, :] - y[..., :-1, :]) ** 2).sum()
+
+    ratio = float(energy(luma) / energy(gaussian_blur(luma, REBLUR)).clamp_min(1e-9))
+    return min(4.0, REBLUR / math.sqrt(max(ratio ** 2 - 1, REBLUR ** 2 / 16)))
 
 
 def _split_row(profile: torch.Tensor, teeth: torch.Tensor, rows: torch.Tensor, shows_teeth: bool) -> float:
@@ -240,6 +267,10 @@ def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, ima
     # The tongue rises behind whatever of the source's interior rides on the lower lip (its own lower teeth).
     floor = torch.minimum(lower_part / k, 0.5 * height) * source.shows_teeth
     synthetic = _synthetic(u, depth, height, W, source, floor)
+    # As soft as the portrait's own edges: crisp synthesised teeth in a soft photo read as pasted on.
+    extra = source.blur ** 2 - SYNTHETIC_BLUR ** 2
+    if extra > 0.05:
+        synthetic = gaussian_blur(synthetic.permute(0, 3, 1, 2), math.sqrt(extra)).permute(0, 2, 3, 1)
     rgb = synthetic + reuse[..., None] * (own - synthetic)
     return rgb, alpha
 

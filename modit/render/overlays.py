@@ -101,6 +101,20 @@ def fit_affine(driven: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
     return torch.linalg.lstsq(X, source.double().expand_as(driven)).solution.float()
 
 
+def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """images [N, C, H, W] blurred by a Gaussian of `sigma` px (separable, edges replicated); sigma <= 0: unchanged."""
+    if sigma <= 0:
+        return images
+    radius = max(1, int(math.ceil(3 * sigma)))
+    x = torch.arange(-radius, radius + 1, device=images.device, dtype=images.dtype)
+    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    C = images.shape[1]
+    out = F.pad(images, (radius, radius, radius, radius), mode="replicate")
+    out = F.conv2d(out, kernel.view(1, 1, 1, -1).expand(C, 1, 1, -1).contiguous(), groups=C)
+    return F.conv2d(out, kernel.view(1, 1, -1, 1).expand(C, 1, -1, 1).contiguous(), groups=C)
+
+
 def sample(image: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
     """Bilinear samples of image [B or 1, C, H, W] at output-pixel positions [T, h, w, 2] -> [T, h, w, C]."""
     H, W = image.shape[-2:]

@@ -1,5 +1,6 @@
 """The mouth and the still parts (issue 15): lips that move as lips, an interior only in their gap, masks that
 follow the face, an exact closed-mouth round trip, and eyes and nose that never shimmer."""
+import dataclasses
 import os
 
 import pytest
@@ -640,3 +641,31 @@ def test_generic_teeth_are_as_bright_as_real_ones_and_warm_whatever_the_lipstick
     assert torch.allclose(red, pale, atol=1e-4)  # lipstick does not colour them
     assert pale[0] / pale[1] > 0.86 / 0.80  # warmer than plain ivory
     assert float(grey.max() - grey.min()) < 1e-4
+
+
+@pytest.mark.parametrize("sigma", [1.0, 2.0, 3.0])
+def test_edge_blur_reads_how_soft_a_portraits_edges_are(sigma):
+    """The re-blur estimate recovers the Gaussian sigma of a blurred edge (an upscaled small photo's softness)."""
+    image = torch.zeros(1, 3, 120, 120)
+    image[..., :, 60:] = 0.8
+    image[..., 60:, :] *= 0.5  # two edges, of two contrasts
+    points = torch.tensor([[35.0, 60.0], [85.0, 60.0]])
+    estimate = mouth.edge_blur(overlays.gaussian_blur(image, sigma), points, 50.0)
+    assert abs(estimate - sigma) < 0.15 * sigma, estimate
+
+
+def test_a_soft_portraits_synthesised_opening_is_as_soft_as_the_portrait():
+    """Generic teeth drawn crisp into a soft photo read as pasted on: the synthesised interior is blurred to the
+    portrait's own softness (and left as drawn in a sharp one)."""
+    lip, skin = torch.tensor([0.7, 0.4, 0.4]), torch.tensor(0.65)
+    image, upper, lower = _opening_image([(50, 70, (0.08, 0.05, 0.05))])
+    sharp = mouth.source_mouth(image, upper, lower, lip, skin)
+    soft = dataclasses.replace(sharp, blur=2.0)
+    driven_lower = upper + 1.8 * (lower - upper)
+    pixels = overlays.pixel_centres((55, 45, 90, 50), torch.device("cpu"))
+    rows = upper[None], driven_lower[None]
+    opened = torch.ones(1)
+    drawn = [luma(mouth.interior(*rows, pixels, image, s, opened=opened)[0][0, 3:30, 20:70]) for s in (sharp, soft)]
+    steps = [(y[:, 1:] - y[:, :-1]).abs().max() for y in drawn]  # the sharpest step across the teeth
+    assert steps[1] < 0.6 * steps[0], steps
+    assert mouth.edge_blur(image, upper, 40.0) < 1.0  # the test portrait itself is sharp: drawn as before
