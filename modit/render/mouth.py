@@ -338,6 +338,8 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     # Pink, halfway between the lower lip's hue and a tongue's own (lipstick must not colour it).
     upper_lip, lower_lip = (source.lip, source.lip) if source.lips is None else source.lips
     lower_hue = lower_lip / (lower_lip @ luma).clamp_min(0.05)
+    tongue_hue = _tinted(torch.tensor([1.25, 0.82, 0.82], device=device), source.colourful)
+    tongue_hue = tongue_hue / (tongue_hue @ luma)
     tongue_rgb = 0.5 * (lower_hue + _tinted(torch.tensor([1.25, 0.82, 0.82], device=device), source.colourful))
     rgb = rgb + tongue[..., None] * (tongue_rgb * (level * tongue_light)[..., None] - rgb)
     soft = (0.012 * W).clamp_min(0.6)  # the teeth's edges, px: blurred like the photo's own, never a step
@@ -377,7 +379,10 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     # a lip-coloured band (a zipper). They meet the lip over a pixel or so, still in its shadow at their roots.
     lower = lower * smoothstep(0.0, (0.015 * W).clamp_min(1.0), below)
     root = 0.8 + 0.2 * smoothstep(0.0, (0.03 * W).clamp_min(1.0), below)
-    return rgb + lower[..., None] * (source.teeth * (lower_shade * root)[..., None] - rgb)
+    # In the mouth's shade they take more of the light reflected off the tongue than the upper teeth do: ivory
+    # darkened alone reads olive.
+    lower_rgb = source.teeth + 0.3 * source.colourful * (tongue_hue * (source.teeth @ luma) - source.teeth)
+    return rgb + lower[..., None] * (lower_rgb * (lower_shade * root)[..., None] - rgb)
 
 
 def lower_teeth(u: torch.Tensor, below: torch.Tensor, height: torch.Tensor, W: torch.Tensor, lit=1.0):

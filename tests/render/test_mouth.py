@@ -341,17 +341,21 @@ def test_teeth_are_separate_and_lower_teeth_no_thin_line():
 
 def test_lower_teeth_show_in_front_of_the_lower_lips_inner_edge():
     """On a wide opening the lower teeth stand from the lower lip's edge up, a few px tall: the lip edge's shade
-    is behind them, not over them (over them only the teeth's tips showed, a row of pale dots)."""
+    is behind them, not over them (over them only the teeth's tips showed, a row of pale dots), and in a warmer
+    shade than the upper teeth."""
     image = torch.full((1, 3, 160, 160), 0.6)
     upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
     source = mouth.source_mouth(image, upper, upper.clone(), torch.tensor([0.35, 0.15, 0.15]), torch.tensor(0.6))
     W, height = torch.tensor([[[80.0]]]), 40.0
     u = torch.full((1, 160, 1), 0.5)
     depth = torch.linspace(0, height, 160)[None, :, None]  # 4 rows per px, the lower lip at the last
-    column = luma(mouth._synthetic(u, depth, torch.full_like(u, height), W, source)[0])[:, 0]
+    rgb = mouth._synthetic(u, depth, torch.full_like(u, height), W, source)[0][:, 0]
+    column = luma(rgb)
     teeth = float(luma(source.teeth[None])[0])
     assert column[-9] > 0.55 * teeth, "lit teeth 2 px above the lip (under the edge's shade: 0.41)"
     assert column[-5] > 0.4 * teeth, "and 1 px above it, their roots in the lip's shadow (under the shade: 0.29)"
+    # In the mouth's shade they lean toward the tongue's pink (ivory darkened alone reads olive).
+    assert rgb[-9, 0] / rgb[-9, 1] > source.teeth[0] / source.teeth[1] + 0.03
 
 
 def test_a_wide_opening_shows_a_tongue_under_a_dark_throat():
