@@ -121,8 +121,8 @@ def edge_blur(image: torch.Tensor, points: torch.Tensor, width: float) -> float:
     x1, y1 = min(W, int(points[:, 0].max() + pad) + 1), min(H, int(points[:, 1].max() + pad) + 1)
     if x1 - x0 < 8 or y1 - y0 < 8:
         return 0.0
-    luma = (image[:1, :, y0:y1, x0:x1] * torch.tensor([0.299, 0.587, 0.114], device=image.device)[:, None, None]).sum(
-        1, keepdim=True)
+    luma = (image[:1, :, y0:y1, x0:x1].float()
+            * torch.tensor([0.299, 0.587, 0.114], device=image.device)[:, None, None]).sum(1, keepdim=True)
 
     def energy(y):  # forward differences: the least blur a difference adds
         return ((y[..., :, 1:] - y[..., :, :-1]) ** 2).sum() + ((y[..., 1:, :] - y[..., :-1, :]) ** 2).sum()
