@@ -163,7 +163,6 @@ CORNER_EDGE = 1.0  # how much wider that edge is at the corners (0: the same eve
 # re-reading rendered frames recovers the jaw less well: tests/extraction, r 0.90 against 0.94)
 UPPER_TOOTH = 0.11  # mouth widths: an upper central incisor's width (the side teeth are narrower)
 LOWER_TOOTH = 0.075  # a lower incisor's
-GAP_PX = 0.7  # px: the narrowest a line between two teeth is drawn
 TONGUE = 0.4  # the tongue's top above the lower lip, as a share of the opening (in the middle of the mouth)
 SEAM_WINDOW = 0.1  # mouth widths either side of the corner line searched for the seam
 SEAM_MAX_REACH = 0.12  # mouth widths: the furthest a mouth corner moves outward
@@ -352,7 +351,7 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
         front = 1 - smoothstep(0.35, 0.8, side)  # the front teeth catch the light; the side ones fall away
         # Upper teeth hang from the upper lip, a little shorter toward the corners; each tooth's edge rounds off
         # toward its neighbours, so the row ends in a scalloped edge, not a ruler-straight bar.
-        middle, gap = _teeth(u, UPPER_TOOTH, W)
+        middle, gap = _teeth(u, UPPER_TOOTH)
         upper_h = torch.minimum(0.5 * height, 0.13 * W) * (0.45 + 0.55 * front) * (1 - 0.12 * (1 - middle))
         upper = smoothstep(upper_h + soft, upper_h - soft, depth) * smoothstep(0.3, 0.85, front + 0.3)
         rounded = (0.8 + 0.2 * middle) * (1 - 0.12 * gap)  # each tooth lit in its middle, darker toward a gap
@@ -392,7 +391,7 @@ def lower_teeth(u: torch.Tensor, below: torch.Tensor, height: torch.Tensor, W: t
     openings only, narrower than the upper arch, each tooth a little rounded and its top edge catching some light,
     faded in as they grow from 2 to 3.5 px tall (a thinner strip reads as a grey wire)."""
     side = (2 * (u - 0.5)).abs()
-    middle, gap = _teeth(u, LOWER_TOOTH, W)
+    middle, gap = _teeth(u, LOWER_TOOTH)
     soft = (0.012 * W).clamp_min(0.6)
     lower_h = (torch.minimum(0.3 * height, 0.09 * W) * (1 - smoothstep(0.25, 0.6, side))
                * smoothstep(0.2, 0.45, height / W) * (0.9 + 0.1 * middle))
@@ -401,16 +400,10 @@ def lower_teeth(u: torch.Tensor, below: torch.Tensor, height: torch.Tensor, W: t
     return cover, lit * (0.75 + 0.2 * crown) * (0.92 + 0.08 * middle) * (1 - 0.08 * gap)
 
 
-def _teeth(u: torch.Tensor, tooth: float, W: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _teeth(u: torch.Tensor, tooth: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Where a pixel sits on its tooth, across the mouth at u: (1 in a tooth's middle falling to 0 at the gaps on
     either side, a narrow dark line 1 on a gap). Teeth are `tooth` mouth widths wide in the middle of the mouth
-    (a gap there) and narrower toward the corners, as the arch turns away. Drawn at `W` px per mouth width, a gap
-    line never gets narrower than GAP_PX (fainter instead: thinner, it only aliases into one-pixel steps), and teeth
-    under a few px wide are not told apart at all."""
+    (a gap there) and narrower toward the corners, as the arch turns away."""
     x = ((u - 0.5) / tooth).abs() ** 1.15  # tooth widths from the middle
     to_gap = (x - x.round()).abs()  # 0 on a gap, 0.5 in a tooth's middle
-    tooth_px = tooth * W
-    line = torch.clamp_min(GAP_PX / tooth_px, 0.07)  # the gap line's width, in tooth widths
-    separate = smoothstep(2.5, 5.0, tooth_px)
-    middle = torch.sin(torch.pi * to_gap).clamp_min(0).sqrt()
-    return 1 - separate * (1 - middle), separate * (0.07 / line) * torch.exp(-(to_gap / line) ** 2)
+    return torch.sin(torch.pi * to_gap).clamp_min(0).sqrt(), torch.exp(-(to_gap / 0.07) ** 2)

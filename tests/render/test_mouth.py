@@ -673,18 +673,3 @@ def test_a_soft_portraits_synthesised_opening_is_as_soft_as_the_portrait():
     steps = [(y[:, 1:] - y[:, :-1]).abs().max() for y in drawn]  # the sharpest step across the teeth
     assert steps[1] < 0.6 * steps[0], steps
     assert mouth.edge_blur(image, upper, 40.0) < 1.0  # the test portrait itself is sharp: drawn as before
-
-
-def test_gaps_between_small_teeth_are_fainter_and_wider_not_thinner():
-    """A line between two teeth narrower than a pixel only aliases into one-pixel steps: on a small mouth it is
-    drawn wider and fainter, as dark in all (its integral across the row) as on a large one; teeth under a few px
-    wide are not told apart at all."""
-    u = torch.linspace(0.0, 1.0, 20001)
-    integral, peak = {}, {}
-    for W in (50.0, 200.0):
-        _, gap = mouth._teeth(u, mouth.UPPER_TOOTH, torch.tensor(W))
-        integral[W], peak[W] = float(gap.sum()) * W / 20000, float(gap.max())  # px of full-dark line across the row
-    assert abs(integral[50.0] - integral[200.0] / 4) < 0.03 * integral[50.0]  # 4x the teeth's px, 4x the line's
-    assert peak[50.0] < 0.75 and peak[200.0] > 0.99
-    middle, gap = mouth._teeth(u, mouth.UPPER_TOOTH, torch.tensor(20.0))  # 2.2 px teeth
-    assert float(gap.max()) == 0.0 and float(middle.min()) == 1.0
