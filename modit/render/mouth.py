@@ -20,6 +20,7 @@ import torch
 from .overlays import gaussian_blur, interp_rows, mouth_coordinates, polygon_distance, sample, smoothstep
 
 TEETH_OVER_SKIN = 1.1  # generic teeth's luma over the skin's around the mouth (a real portrait's: 0.8-1.35)
+PINK = (1.25, 0.82, 0.82)  # the tongue's and gums' own colour (tinted by how colourful the photo is)
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
     # Behind the lips they take a little warmth (the light inside the mouth is reflected off gums and tongue):
     # plain ivory there reads grey-green beside warm skin. A gum's pink, not the lips' colour: under red lipstick
     # the lips' hue turned them orange.
-    warm = _tinted(torch.tensor([1.25, 0.82, 0.82], device=image.device), colourful)
+    warm = _tinted(torch.tensor(PINK, device=image.device), colourful)
     warm = warm / (warm @ luma_weights) * (teeth @ luma_weights)  # that pink at the teeth's luma
     teeth = teeth + 0.2 * colourful * (warm - teeth)
     shows = float(smoothstep(0.05, 0.12, opening))
@@ -338,9 +339,9 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     # Pink, halfway between the lower lip's hue and a tongue's own (lipstick must not colour it).
     upper_lip, lower_lip = (source.lip, source.lip) if source.lips is None else source.lips
     lower_hue = lower_lip / (lower_lip @ luma).clamp_min(0.05)
-    tongue_hue = _tinted(torch.tensor([1.25, 0.82, 0.82], device=device), source.colourful)
-    tongue_hue = tongue_hue / (tongue_hue @ luma)
-    tongue_rgb = 0.5 * (lower_hue + _tinted(torch.tensor([1.25, 0.82, 0.82], device=device), source.colourful))
+    pink = _tinted(torch.tensor(PINK, device=device), source.colourful)
+    tongue_hue = pink / (pink @ luma)  # at unit luma
+    tongue_rgb = 0.5 * (lower_hue + pink)
     rgb = rgb + tongue[..., None] * (tongue_rgb * (level * tongue_light)[..., None] - rgb)
     soft = (0.012 * W).clamp_min(0.6)  # the teeth's edges, px: blurred like the photo's own, never a step
     # Seen through a narrow gap the teeth are in the lips' shadow; they catch the light as the mouth opens.

@@ -101,11 +101,12 @@ def fit_affine(driven: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
     return torch.linalg.lstsq(X, source.double().expand_as(driven)).solution.float()
 
 
-def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
-    """images [N, C, H, W] blurred by a Gaussian of `sigma` px (separable, edges replicated); sigma <= 0: unchanged."""
+def gaussian_blur(images: torch.Tensor, sigma: float, truncate: float = 3.0) -> torch.Tensor:
+    """images [N, C, H, W] blurred by a Gaussian of `sigma` px (separable, edges replicated, cut at `truncate`
+    sigmas); sigma <= 0: unchanged."""
     if sigma <= 0:
         return images
-    radius = max(1, int(math.ceil(3 * sigma)))
+    radius = max(1, int(math.ceil(truncate * sigma)))
     x = torch.arange(-radius, radius + 1, device=images.device, dtype=images.dtype)
     kernel = torch.exp(-0.5 * (x / sigma) ** 2)
     kernel = kernel / kernel.sum()
@@ -194,14 +195,7 @@ def down_axis(row: torch.Tensor) -> torch.Tensor:
 
 def split_detail(image: torch.Tensor, sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
     """image [1, C, H, W] -> (its Gaussian blur of `sigma` px, the detail image - blur): a skin's colour and grain."""
-    radius = max(1, math.ceil(2.5 * sigma))
-    x = torch.arange(-radius, radius + 1, dtype=image.dtype, device=image.device)
-    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
-    kernel = kernel / kernel.sum()
-    C = image.shape[1]
-    padded = F.pad(image, (radius, radius, radius, radius), mode="replicate")
-    low = F.conv2d(padded, kernel.reshape(1, 1, 1, -1).expand(C, 1, 1, -1), groups=C)
-    low = F.conv2d(low, kernel.reshape(1, 1, -1, 1).expand(C, 1, -1, 1), groups=C)
+    low = gaussian_blur(image, sigma, truncate=2.5)
     return low, image - low
 
 
