@@ -63,7 +63,7 @@ def pitch_shifted_shards(train_dir: str, videos: str, out: str, semitones: list[
 
 
 def feature_noise(kind: str, amount: float):
-    """train_raw_aug replacement: (x [T, D] standardised features, rng) -> augmented x."""
+    """An augment for lipsync_ceiling.train_conv's opts: (x [T, D] standardised features, rng) -> augmented x."""
     def augment(x, rng):
         x = x.clone()
         if kind == "chan":  # drop whole channels
@@ -87,10 +87,7 @@ def feature_noise(kind: str, amount: float):
 
 
 def ceiling_score(train, val, seeds: int, epochs: int, opts: dict) -> tuple[float, float]:
-    featurize = av_offsets.featurizer(train)
-    scores = [ceiling.score(val, ceiling.train_conv(train, opts, seed, epochs, featurize=featurize))
-              for seed in range(seeds)]
-    return tuple(np.mean(scores, axis=0)[:2])
+    return tuple(av_offsets.ceiling_scores(train, val, seeds, epochs, opts).mean(axis=0))
 
 
 def main() -> int:
@@ -120,10 +117,9 @@ def main() -> int:
                 train + shifted, val, args.seeds, epochs, opts), flush=True)
     for spec in args.feature:
         kind, amount = spec.split(":")
-        ceiling.train_raw_aug = feature_noise(kind, float(amount))
         for epochs in args.epochs:
             print(f"+ {spec}, {epochs} epochs: r lag 0 / best of +-1 %.3f / %.3f" % ceiling_score(
-                train, val, args.seeds, epochs, dict(opts, augment=True)), flush=True)
+                train, val, args.seeds, epochs, dict(opts, augment=feature_noise(kind, float(amount)))), flush=True)
     return 0
 
 

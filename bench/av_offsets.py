@@ -49,6 +49,14 @@ def featurizer(train: list[dict]):
                                 (u["features"][:, MEL_COLUMNS:] - mu) / sd], 1)
 
 
+def ceiling_scores(train: list[dict], val: list[dict], seeds: int, epochs: int, opts: dict | None = None) -> np.ndarray:
+    """[seeds, 2] (r lag 0, best of +-1) on val of the conv_ctx7 regressor (or `opts`) trained on train, per seed."""
+    featurize = featurizer(train)
+    opts = opts or ceiling.VARIANTS["conv_ctx7"]
+    return np.array([ceiling.score(val, ceiling.train_conv(train, opts, seed, epochs, featurize=featurize))
+                     for seed in range(seeds)])
+
+
 def lag_curve(pred: np.ndarray, real: np.ndarray) -> dict[int, float]:
     return {lag: ceiling.lagged_pearson(pred, real, lag) for lag in range(-MAX_LAG, MAX_LAG + 1)}
 
@@ -79,9 +87,7 @@ def main() -> int:
     if args.ceiling:  # how well the in-sync (or as-recorded) train clips predict the unseen val speakers' mouths
         if not val:
             raise SystemExit(f"{args.shards}: --ceiling needs a val/ folder of other speakers' shards")
-        featurize = featurizer(train)
-        scores = [ceiling.score(val, ceiling.train_conv(train, ceiling.VARIANTS["conv_ctx7"], seed, args.epochs,
-                                                        featurize=featurize)) for seed in range(args.seeds)]
+        scores = ceiling_scores(train, val, args.seeds, args.epochs)
         mean, sd = np.mean(scores, axis=0), np.std(scores, axis=0)
         print(f"ceiling on val ({len(val)} clips, {args.seeds} seeds): r lag 0 {mean[0]:.3f} (sd {sd[0]:.3f}), "
               f"best of +-1 {mean[1]:.3f} (sd {sd[1]:.3f})")

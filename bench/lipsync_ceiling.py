@@ -176,8 +176,8 @@ def train_conv(train: list[dict], opts: dict, seed: int = 0, epochs: int = 40, f
             xs, ys = [], []
             for i in rng.choice(len(items), 16, p=weights):
                 x, y = items[i]
-                if opts.get("augment"):  # gain and spectral tilt shifts, then re-centred
-                    raw = train_raw_aug(x, rng)
+                if opts.get("augment"):  # gain and spectral tilt shifts, then re-centred (or the given augment(x, rng))
+                    raw = (opts["augment"] if callable(opts["augment"]) else train_raw_aug)(x, rng)
                 else:
                     raw = x
                 s = int(rng.integers(0, max(1, len(y) - window + 1)))
