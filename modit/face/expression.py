@@ -50,6 +50,7 @@ from .geometry import canonical_mesh
 K = components.NUM_COMPONENTS
 RIDGE = 1e-3  # lambda, relative to the mean diagonal of B^T W B: keeps nearly opposite fields (corners up/down) apart
 CLOSED_LIP_GAP = 0.01
+CORNER_FOLLOW = 0.25  # share of the lower lip's jaw drop that the mouth corners take
 # Per-axis weight of fit residuals: the mesh's depth (z) from one photo is mostly the network's prior (a frontal jaw
 # drop shows no depth cue), so z disagreements count a tenth; x and y carry the evidence.
 AXIS_WEIGHTS = (1.0, 1.0, 0.1)  # canonical units between inner lip midpoints in the closed-mouth template
@@ -102,10 +103,20 @@ def build_basis(X: torch.Tensor) -> torch.Tensor:
     # jaw_open: rotation of the lower face about the hinge axis (linearised at full extent).
     pivot = torch.tensor([0.0, 0.05, 0.9])
     angle = 0.35
-    w = _smoothstep((y - X[corners[:2], 1].mean()) / 0.25)
-    w = torch.where(upper_lip > 0, torch.zeros_like(w), w)
-    w = torch.where(lower_lip > 0, torch.ones_like(w), w)
-    w[corners] = 0.6  # corners follow the jaw about halfway (measured on a synthetic opening: 0.6 of the lower lip)
+    w = _smoothstep((y - X[corners[:2], 1].mean()) / 0.25)  # skin: more the lower it lies
+    # Measured on the real talking clips' meshes (wide frames against closed ones, bench/corner_drop.py): each lip
+    # moves as one piece, its body with its contours; the lower lip's drop fades toward the corners, which take a
+    # quarter of the middle's (the inner and outer corners and the lip between them alike); the upper lip stays.
+    width = 2 * half_width
+    from_corner = ((half_width - (x - mouth[0]).abs()) / width).clamp(min=0)  # along the mouth, in mouth widths
+    to_corner = torch.stack([(X[:, :2] - X[i, :2]).norm(dim=-1) for i in corners]).min(0).values / width
+    lower_follow = CORNER_FOLLOW + (1 - CORNER_FOLLOW) * (from_corner / 0.27).clamp(max=1) ** 0.8
+    upper_follow = CORNER_FOLLOW * torch.exp(-(to_corner / 0.07) ** 2)
+    skin_follow = torch.maximum(w, CORNER_FOLLOW * torch.exp(-0.5 * (to_corner / 0.04) ** 2))
+    upper_body = _indicator(lm.LIPS_UPPER_OUTER + lm.LIPS_UPPER_INNER + lm.LIPS_UPPER_BODY) > 0
+    lower_body = _indicator(lm.LIPS_LOWER_OUTER + lm.LIPS_LOWER_INNER + lm.LIPS_LOWER_BODY) > 0
+    w = torch.where(lower_body, lower_follow, torch.where(upper_body, upper_follow, skin_follow))
+    w[corners] = CORNER_FOLLOW
     rel = X - pivot
     c, s = math.cos(angle), math.sin(angle)
     # Rotation about +x that sends the chin (below and in front of the hinge) down and back.

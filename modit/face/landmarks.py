@@ -15,6 +15,9 @@ LIPS_LOWER_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
 LIPS_UPPER_INNER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
 LIPS_LOWER_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
 UPPER_LIP_MID_INNER, LOWER_LIP_MID_INNER = 13, 14
+# The points inside each lip, between its outer and inner contour (point-in-polygon on the canonical mesh).
+LIPS_UPPER_BODY = (11, 12, 62, 72, 73, 74, 76, 183, 184, 292, 302, 303, 304, 306, 407, 408)
+LIPS_LOWER_BODY = (15, 16, 77, 85, 86, 89, 90, 96, 179, 180, 307, 315, 316, 319, 320, 325, 403, 404)
 
 # Eye contours: outer corner, lower lid (outer -> inner), inner corner, upper lid (inner -> outer).
 RIGHT_EYE = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)

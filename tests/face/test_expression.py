@@ -45,6 +45,23 @@ def test_components_move_as_named():
     assert X[lm.LOWER_LIP_MID_INNER, 1] - X[lm.UPPER_LIP_MID_INNER, 1] < 0.02
 
 
+def test_jaw_open_moves_each_lip_as_one_piece_and_the_corners_a_quarter():
+    """As real talking people's meshes do (bench/corner_drop.py): the corners drop about a quarter of the lower lip's
+    middle, the lip between inner and outer corner with them (a corner that drops alone shears the lip into a wall),
+    the lower lip's drop grows smoothly from the corners and its body keeps up with its edges."""
+    drop = expression.basis()[NAMES.index("jaw_open"), :, 1]
+    share = drop / drop[lm.LOWER_LIP_MID_INNER]
+    corners = [lm.MOUTH_CORNER_RIGHT, lm.MOUTH_CORNER_LEFT, lm.INNER_MOUTH_CORNER_RIGHT, lm.INNER_MOUTH_CORNER_LEFT]
+    assert ((share[corners] > 0.15) & (share[corners] < 0.3)).all(), share[corners]
+    between = [62, 76, 292, 306]  # the lip body between the inner and outer corner
+    assert (share[between] - share[corners]).abs().max() < 0.08
+    assert share[list(lm.LIPS_LOWER_BODY)].min() > 0.3 and share[[15, 16]].min() > 0.95
+    lower_inner = share[list(lm.LIPS_LOWER_INNER)]  # corner to corner
+    half = len(lower_inner) // 2
+    assert (lower_inner[1:half + 1].diff() > 0).all() and (lower_inner[half:-1].diff() < 0).all(), lower_inner
+    assert share[[191, 415]].max() < 0.2 and share[[13, 0]].abs().max() < 1e-6  # the upper lip stays
+
+
 def test_symmetric_components_are_mirror_symmetric():
     B = expression.basis()
     mirror = geometry.mirror_index()
