@@ -164,7 +164,11 @@ CORNER_EDGE = 1.0  # how much wider that edge is at the corners (0: the same eve
 # re-reading rendered frames recovers the jaw less well: tests/extraction, r 0.90 against 0.94)
 UPPER_TOOTH = 0.11  # mouth widths: an upper central incisor's width (the side teeth are narrower)
 LOWER_TOOTH = 0.075  # a lower incisor's
-TONGUE = 0.4  # the tongue's top above the lower lip, as a share of the opening (in the middle of the mouth)
+# The tongue's top above the lower lip, as a share of the opening (in the middle of the mouth), and its light at
+# its front (times the skin's luma), (narrow, wide): it shows more of itself, lit, as the jaw drops.
+TONGUE = (0.4, 0.55)
+TONGUE_LIGHT = (0.7, 0.9)
+TONGUE_OPENS = (0.1, 0.3)  # mouth widths opened past the source's own over which it goes from narrow to wide
 SEAM_WINDOW = 0.1  # mouth widths either side of the corner line searched for the seam
 SEAM_MAX_REACH = 0.12  # mouth widths: the furthest a mouth corner moves outward
 
@@ -267,7 +271,8 @@ def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, ima
 
     # The tongue rises behind whatever of the source's interior rides on the lower lip (its own lower teeth).
     floor = torch.minimum(lower_part / k, 0.5 * height) * source.shows_teeth
-    synthetic = _synthetic(u, depth, height, W, source, floor)
+    beyond = (height - src_height / k).clamp_min(0) / W  # mouth widths wider open than the source
+    synthetic = _synthetic(u, depth, height, W, source, floor, beyond)
     # As soft as the portrait's own edges: crisp synthesised teeth in a soft photo read as pasted on.
     extra = source.blur ** 2 - SYNTHETIC_BLUR ** 2
     if extra > 0.05:
@@ -307,9 +312,10 @@ def _source_points(source: SourceMouth, u: torch.Tensor, across: torch.Tensor) -
 
 
 def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: torch.Tensor,
-               source: SourceMouth, floor: torch.Tensor | float = 0.0) -> torch.Tensor:
+               source: SourceMouth, floor: torch.Tensor | float = 0.0, beyond: torch.Tensor | None = None) -> torch.Tensor:
     """A shaded mouth interior in the face's colours. u, depth, height [T, h, w]; W [T, 1, 1]; floor: px above the
-    lower lip where the tongue starts (the top of the source's own lower teeth, carried with the lower lip)."""
+    lower lip where the tongue starts (the top of the source's own lower teeth, carried with the lower lip); beyond:
+    how much wider open than the source's own opening, in mouth widths (default: the whole opening)."""
     device = u.device
     side = (2 * (u - 0.5)).abs()  # 0 in the middle, 1 at the corners
     below = height - depth  # px above the lower lip
@@ -326,15 +332,19 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     rgb = throat
     # Tongue: the floor of the mouth, a broad hump behind the lower lip that shows more of itself as the jaw drops,
     # lit from the front and falling into the throat's shadow at its back. Real speakers' open mouths are mostly
-    # tongue and teeth (the opening's median luma is 0.4-0.8 of the skin's on six real clips); the throat shows as a
-    # dark band under the upper lip and teeth. Behind a narrow gap it stays in the lips' shadow.
+    # tongue and teeth: inside dlib's inner lips on the 14 real clips the median luma is 0.69 / 0.76 / 0.81 of the
+    # skin's at narrow / medium / wide openings; the throat shows as a dark band under the upper lip and teeth.
+    # Behind a narrow gap it stays in the lips' shadow.
     above_floor = below - floor
-    arc = (TONGUE * (height - floor) * (1 - 0.7 * side ** 2)).clamp_min(0)
+    wide = smoothstep(*TONGUE_OPENS, opening if beyond is None else beyond)
+    top = TONGUE[0] + (TONGUE[1] - TONGUE[0]) * wide
+    arc = (top * (height - floor) * (1 - 0.7 * side ** 2)).clamp_min(0)
     soft = (0.08 * W).clamp_min(1.5)
     tongue = (smoothstep(arc + soft, arc - soft, above_floor) * smoothstep(0.04, 0.22, opening)
               * (1 - side ** 2).clamp_min(0).sqrt())
     back = smoothstep(0.3, 1.0, above_floor / arc.clamp_min(1e-3))  # 0 at its front, 1 at the hump's top
-    tongue_light = ((0.7 - 0.3 * back) * (1 - 0.35 * side ** 2)
+    front_light = TONGUE_LIGHT[0] + (TONGUE_LIGHT[1] - TONGUE_LIGHT[0]) * wide
+    tongue_light = ((front_light - 0.3 * back) * (1 - 0.35 * side ** 2)
                     * (0.6 + 0.4 * smoothstep(0.05, 0.3, opening)))
     # Pink, halfway between the lower lip's hue and a tongue's own (lipstick must not colour it).
     upper_lip, lower_lip = (source.lip, source.lip) if source.lips is None else source.lips

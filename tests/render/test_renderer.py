@@ -74,8 +74,10 @@ def test_jaw_opens_the_mouth(astronaut_face):
     frames, _ = render_frames(astronaut_face, motion(2, jaw=[1.0, 1.0]), RenderOptions())
     frames = torch.stack([astronaut_face.image, frames[1]])
     x0, y0, x1, y1 = region(astronaut_face, [61, 291, 0, 17, 152], pad=4)
-    dark = (luma(frames[:, y0:y1, x0:x1]) < 0.2).sum((1, 2))
-    # An open mouth shows a dark cavity of at least a few % of the lower face ...
+    lower_face = luma(frames[:, y0:y1, x0:x1])
+    dark = (lower_face < 0.35 * lower_face[0].median()).sum((1, 2))
+    # An open mouth shows a dark cavity (under a third of the skin's luma: the throat; the tongue in front of it is
+    # lit) of at least a few % of the lower face ...
     assert dark[1] > dark[0] + 0.03 * (x1 - x0) * (y1 - y0), dark.tolist()
     # ... and the face stack, run again on the rendered frame, reads a wider jaw opening than in the source.
     measured = analyse(frames[1]).beta_0[JAW]
