@@ -373,7 +373,7 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     # Lower teeth rise behind the lower lip on wide openings, narrower than the upper ones and in their shadow,
     # whatever the source showed (a portrait shows its lower teeth rarely; where it does, they ride on its lower
     # lip with its own interior). Drawn only once they are a few px tall: thinner, they read as a grey wire.
-    lower, lower_shade = lower_teeth(u, below, height, W, lit)
+    lower, lower_shade = lower_teeth(u, below, height, W, lit, beyond)
     # A soft shadow under each lip's edge.
     shadow = 0.65 + 0.35 * smoothstep(0.0, (0.03 * W).clamp_min(1.0), to_lip)
     rgb = rgb * shadow[..., None]
@@ -396,16 +396,19 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     return rgb + lower[..., None] * (lower_rgb * (lower_shade * root)[..., None] - rgb)
 
 
-def lower_teeth(u: torch.Tensor, below: torch.Tensor, height: torch.Tensor, W: torch.Tensor, lit=1.0):
+def lower_teeth(u: torch.Tensor, below: torch.Tensor, height: torch.Tensor, W: torch.Tensor, lit=1.0,
+                opened: torch.Tensor | None = None):
     """Cover [T, h, w] of the lower teeth above the lower lip (`below` px above it, opening `height` px, mouth
-    `W` px wide) and their shade (times the teeth's colour; `lit`: how far the opening lets light in): on wide
-    openings only, narrower than the upper arch, each tooth a little rounded and its top edge catching some light,
-    faded in as they grow from 2 to 3.5 px tall (a thinner strip reads as a grey wire)."""
+    `W` px wide) and their shade (times the teeth's colour; `lit`: how far the opening lets light in): from medium
+    openings on (`opened`: mouth widths past the portrait's own opening; default the whole opening), as real
+    speakers show theirs (bench/mouth_interior.py), narrower than the upper arch, each tooth a little rounded and its
+    top edge catching some light, faded in as they grow from 2 to 3.5 px tall (a thinner strip reads as a grey
+    wire)."""
     side = (2 * (u - 0.5)).abs()
     middle, gap = _teeth(u, LOWER_TOOTH)
     soft = (0.012 * W).clamp_min(0.6)
-    lower_h = (torch.minimum(0.3 * height, 0.09 * W) * (1 - smoothstep(0.25, 0.6, side))
-               * smoothstep(0.2, 0.45, height / W) * (0.9 + 0.1 * middle))
+    lower_h = (torch.minimum(0.35 * height, 0.09 * W) * (1 - smoothstep(0.3, 0.65, side))
+               * smoothstep(0.1, 0.3, height / W if opened is None else opened) * (0.9 + 0.1 * middle))
     cover = smoothstep(lower_h + soft, lower_h - soft, below) * smoothstep(2.0, 3.5, lower_h)
     crown = smoothstep(0.4 * lower_h, lower_h.clamp_min(1e-3), below)
     return cover, lit * (0.75 + 0.2 * crown) * (0.92 + 0.08 * middle) * (1 - 0.08 * gap)

@@ -315,7 +315,8 @@ def test_lip_rows_are_drawn_as_curves_through_their_points():
 def test_teeth_are_separate_and_lower_teeth_no_thin_line():
     """Generic upper teeth are teeth, not a bar: brightness dips between them along the row, and their lower edge is
     scalloped even in the middle of the mouth. Lower teeth show on a wide opening, and wherever they show they are
-    a few px tall (a thinner strip of them reads as a grey wire along the lower lip)."""
+    a few px tall (a thinner strip of them reads as a grey wire along the lower lip). A medium opening shows them
+    too, as real speakers' do (bench/mouth_interior.py); a narrow one does not."""
     image = torch.full((1, 3, 160, 160), 0.6)
     lip = torch.tensor([0.55, 0.3, 0.3])
     upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
@@ -336,7 +337,7 @@ def test_teeth_are_separate_and_lower_teeth_no_thin_line():
         cover, _ = mouth.lower_teeth(u, below, torch.full_like(u, height), W)
         drawn = (cover[0] > 0.5).float().sum(0) * height / 120  # px of lower teeth per column
         assert ((drawn == 0) | (drawn >= 2.0)).all(), (opening, drawn.unique().tolist())
-        assert (drawn.max() > 0) == (opening > 0.45), (opening, float(drawn.max()))
+        assert (drawn.max() > 0) == (opening > 0.25), (opening, float(drawn.max()))
 
 
 def test_lower_teeth_show_in_front_of_the_lower_lips_inner_edge():
