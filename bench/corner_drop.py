@@ -26,6 +26,7 @@ from comfyui_modit.modit.checkpoints import load_checkpoint  # noqa: E402
 from comfyui_modit.modit.face import expression  # noqa: E402
 from comfyui_modit.modit.face import landmarks as lm  # noqa: E402
 from comfyui_modit.modit.face.components import JAW_OPEN  # noqa: E402
+from comfyui_modit.modit.render.overlays import down_axis  # noqa: E402
 
 LOWER_MIDDLE = lm.LOWER_LIP_MID_INNER
 PARTS = {  # column: (subject's right point, left point)
@@ -38,11 +39,8 @@ NEAR_MOUTH = 0.6  # mouth widths from the nearer outer corner: the points the me
 
 
 def downward(meshes: torch.Tensor) -> torch.Tensor:
-    """[T, 2] unit vectors perpendicular to each frame's inner corner-to-corner line, pointing down the image."""
-    axis = meshes[:, lm.INNER_MOUTH_CORNER_LEFT, :2] - meshes[:, lm.INNER_MOUTH_CORNER_RIGHT, :2]
-    axis = axis / axis.norm(dim=-1, keepdim=True).clamp_min(1e-9)
-    down = torch.stack([-axis[:, 1], axis[:, 0]], -1)
-    return down * torch.where(down[:, 1:] < 0, -1.0, 1.0)
+    """[T, 2] unit vectors across each frame's inner mouth corners, pointing down the image."""
+    return down_axis(meshes[:, [lm.INNER_MOUTH_CORNER_RIGHT, lm.INNER_MOUTH_CORNER_LEFT], :2])
 
 
 def drop_shares(closed: torch.Tensor, wide: torch.Tensor) -> np.ndarray:

@@ -321,6 +321,7 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     below = height - depth  # px above the lower lip
     to_lip = torch.minimum(depth, below).clamp_min(0)
     opening = height / W
+    beyond = opening if beyond is None else beyond
     # The lip's hue at the skin's exposure: a moustache or dark lipstick must not make the mouth black.
     luma = torch.tensor([0.299, 0.587, 0.114], device=device)
     hue = source.lip / (source.lip @ luma).clamp_min(0.05)
@@ -336,7 +337,7 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     # skin's at narrow / medium / wide openings; the throat shows as a dark band under the upper lip and teeth.
     # Behind a narrow gap it stays in the lips' shadow.
     above_floor = below - floor
-    wide = smoothstep(*TONGUE_OPENS, opening if beyond is None else beyond)
+    wide = smoothstep(*TONGUE_OPENS, beyond)
     top = TONGUE[0] + (TONGUE[1] - TONGUE[0]) * wide
     arc = (top * (height - floor) * (1 - 0.7 * side ** 2)).clamp_min(0)
     soft = (0.08 * W).clamp_min(1.5)
