@@ -9,6 +9,13 @@ luma inside the polygon over the median luma of the face's skin (inside the jaw 
 and the mouth). Frames are binned by opening; per clip and over all clips, the median of each bin is printed for the
 real video and for ours. A mouth drawn mostly as dark throat reads low; real open mouths are mostly lit tongue and
 teeth.
+
+Down the middle of the opening it prints the luma profile (over the skin's) at shares of the gap from the upper
+inner lip to the lower (dlib 62 -> 66, 61 -> 67, 63 -> 65, averaged): teeth, throat and tongue in their order. Across
+each lip's inner edge it also prints the luma profile (over the skin's), from the opening into the lip along
+the line from the inner-lip point to the outer one (dlib 62 -> 51 for the upper lip, 66 -> 57 for the lower, and
+their neighbours), in lip thicknesses from the inner edge: negative inside the opening, positive in the lip. A dark
+line drawn along the edge shows as a dip at 0 below both the lip and the interior.
 """
 import argparse
 import glob
@@ -19,6 +26,10 @@ import numpy as np
 
 from gallery_meters import DlibFace, inter_ocular, luminance, mouth_opening
 
+EDGE_STEPS = np.round(np.linspace(-0.5, 0.75, 6), 2)  # lip thicknesses from the inner lip edge
+DOWN = np.linspace(0.0, 1.0, 9)  # shares of the opening from the upper inner lip to the lower
+ACROSS = ((62, 66), (61, 67), (63, 65))
+EDGES = {"upper": ((62, 51), (61, 50), (63, 52)), "lower": ((66, 57), (65, 56), (67, 58))}  # inner, outer points
 BINS = ((0.08, 0.16), (0.16, 0.26), (0.26, 1.0))  # narrow, medium, wide: inner-lip gap in inter-ocular distances
 FRAMES = 100
 
@@ -44,23 +55,38 @@ def _fill(shape, points: np.ndarray, convex: bool = True) -> np.ndarray:
     return mask > 0
 
 
-def interior_over_skin(frame: np.ndarray, points: np.ndarray) -> float | None:
-    """Median luma inside the inner lips over the skin's; None when the opening covers under 8 px."""
-    y = luminance(frame)
-    inner = _fill(y.shape, points[60:68], convex=False)
-    if inner.sum() < 8:
-        return None
+def skin_luma(y: np.ndarray, points: np.ndarray) -> float:
+    """Median luma of the face's skin: inside the jaw and brow hull, away from the eyes and the mouth."""
     away = np.zeros(y.shape, np.uint8)
     for part in (points[36:42], points[42:48], points[48:60]):
         away |= _fill(y.shape, part).astype(np.uint8)
     size = int(0.3 * inter_ocular(points)) | 1
     away = cv2.dilate(away, np.ones((size, size), np.uint8)) > 0
     skin = _fill(y.shape, points[:27]) & ~away
-    return float(np.median(y[inner]) / max(np.median(y[skin]), 1e-6))
+    return max(float(np.median(y[skin])), 1e-6)
+
+
+def interior_over_skin(y: np.ndarray, points: np.ndarray, skin: float) -> float | None:
+    """Median luma inside the inner lips over the skin's; None when the opening covers under 8 px."""
+    inner = _fill(y.shape, points[60:68], convex=False)
+    if inner.sum() < 8:
+        return None
+    return float(np.median(y[inner]) / skin)
+
+
+def profile(y: np.ndarray, points: np.ndarray, skin: float, pairs, steps: np.ndarray) -> np.ndarray:
+    """Luma over the skin's at `steps` along each (a, b) pair of points (0 at a, 1 at b), averaged: [len(steps)]."""
+    rows = []
+    for first, second in pairs:
+        a, b = points[first].astype(np.float32), points[second].astype(np.float32)
+        at = a + steps[:, None].astype(np.float32) * (b - a)
+        rows.append(cv2.remap(y, at[:, None, 0].copy(), at[:, None, 1].copy(), cv2.INTER_LINEAR)[:, 0])
+    return np.mean(rows, 0) / skin
 
 
 def measure(face: DlibFace, path: str) -> np.ndarray:
-    """[N, 2] (opening, interior over skin) over the frames of a video where dlib finds the face."""
+    """[N, 2 + len(DOWN) + 2 * len(EDGE_STEPS)] (opening, interior over skin, the profile down the opening, the upper
+    and lower lip edge profiles) over the frames of a video where dlib finds the face with its mouth open."""
     rows, previous = [], None
     for frame in read_frames(path):
         shape = face.shape(frame, previous)
@@ -68,14 +94,18 @@ def measure(face: DlibFace, path: str) -> np.ndarray:
         if shape is None:
             continue
         points = face.points(shape)
-        value = interior_over_skin(frame, points)
+        y = luminance(frame)
+        skin = skin_luma(y, points)
+        value = interior_over_skin(y, points, skin)
         if value is not None:
-            rows.append((mouth_opening(points), value))
-    return np.array(rows).reshape(-1, 2)
+            down = profile(y, points, skin, ACROSS, DOWN)
+            edges = [profile(y, points, skin, pairs, EDGE_STEPS) for pairs in EDGES.values()]
+            rows.append(np.concatenate([[mouth_opening(points), value], down, *edges]))
+    return np.array(rows).reshape(-1, 2 + len(DOWN) + 2 * len(EDGE_STEPS))
 
 
-def in_bin(rows: np.ndarray, low: float, high: float) -> np.ndarray:
-    return rows[(rows[:, 0] >= low) & (rows[:, 0] < high), 1]
+def in_bin(rows: np.ndarray, low: float, high: float, column=1) -> np.ndarray:
+    return rows[(rows[:, 0] >= low) & (rows[:, 0] < high), column]
 
 
 def cell(values: np.ndarray) -> str:
@@ -90,6 +120,7 @@ def main() -> None:
     args = parser.parse_args()
     face = DlibFace()
     pooled = {bin_: ([], []) for bin_ in BINS}
+    rows = {bin_: ([], []) for bin_ in BINS}
     print(f"{'clip':<22}" + "".join(f"   {low:.2f}-{high:.2f} real / ours     " for low, high in BINS))
     for folder in sorted(glob.glob(os.path.join(args.renders, "*", ""))):
         name = os.path.basename(folder.rstrip(os.sep))
@@ -103,9 +134,27 @@ def main() -> None:
             r, o = in_bin(real, *bin_), in_bin(ours, *bin_)
             pooled[bin_][0].extend(r)
             pooled[bin_][1].extend(o)
+            rows[bin_][0].append(in_bin(real, *bin_, column=slice(2, None)))
+            rows[bin_][1].append(in_bin(ours, *bin_, column=slice(2, None)))
             line += f"   {cell(r)} / {cell(o)}"
         print(line, flush=True)
     print(f"{'all clips':<22}" + "".join(f"   {cell(np.array(r))} / {cell(np.array(o))}" for r, o in pooled.values()))
+    frames = {bin_: [np.concatenate(parts) for parts in rows[bin_]] for bin_ in BINS}
+    print("\ndown the middle of the opening (median over frames, luma / skin's) at shares "
+          + " ".join(f"{t:.2f}" for t in DOWN) + " of the gap from the upper inner lip")
+    for bin_ in BINS:
+        for who, values in zip(("real", "ours"), frames[bin_]):
+            print(f"{bin_[0]:.2f}-{bin_[1]:.2f} {who:<4} ({len(values):3d}): "
+                  + " ".join(f"{v:5.2f}" for v in np.median(values[:, :len(DOWN)], 0)))
+    n = len(EDGE_STEPS)
+    print("\nacross the inner lip edge (median over frames, luma / skin's) at lip thicknesses "
+          + " ".join(f"{t:+.2f}" for t in EDGE_STEPS) + " (< 0: inside the opening)")
+    for bin_ in BINS[1:]:
+        for who, values in zip(("real", "ours"), frames[bin_]):
+            for k, lip in enumerate(EDGES):
+                start = len(DOWN) + k * n
+                print(f"{bin_[0]:.2f}-{bin_[1]:.2f} {lip:<5} {who:<4} ({len(values):3d}): "
+                      + " ".join(f"{v:5.2f}" for v in np.median(values[:, start:start + n], 0)))
 
 
 if __name__ == "__main__":
