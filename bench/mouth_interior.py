@@ -104,8 +104,9 @@ def measure(face: DlibFace, path: str) -> np.ndarray:
     return np.array(rows).reshape(-1, 2 + len(DOWN) + 2 * len(EDGE_STEPS))
 
 
-def in_bin(rows: np.ndarray, low: float, high: float, column=1) -> np.ndarray:
-    return rows[(rows[:, 0] >= low) & (rows[:, 0] < high), column]
+def in_bin(rows: np.ndarray, low: float, high: float) -> np.ndarray:
+    """The rows of `measure` whose opening lies in [low, high)."""
+    return rows[(rows[:, 0] >= low) & (rows[:, 0] < high)]
 
 
 def cell(values: np.ndarray) -> str:
@@ -119,8 +120,7 @@ def main() -> None:
                                                          "talking"))
     args = parser.parse_args()
     face = DlibFace()
-    pooled = {bin_: ([], []) for bin_ in BINS}
-    rows = {bin_: ([], []) for bin_ in BINS}
+    binned = {bin_: ([], []) for bin_ in BINS}  # per bin: the real clips' rows, ours
     print(f"{'clip':<22}" + "".join(f"   {low:.2f}-{high:.2f} real / ours     " for low, high in BINS))
     for folder in sorted(glob.glob(os.path.join(args.renders, "*", ""))):
         name = os.path.basename(folder.rstrip(os.sep))
@@ -132,27 +132,25 @@ def main() -> None:
         line = f"{name[:22]:<22}"
         for bin_ in BINS:
             r, o = in_bin(real, *bin_), in_bin(ours, *bin_)
-            pooled[bin_][0].extend(r)
-            pooled[bin_][1].extend(o)
-            rows[bin_][0].append(in_bin(real, *bin_, column=slice(2, None)))
-            rows[bin_][1].append(in_bin(ours, *bin_, column=slice(2, None)))
-            line += f"   {cell(r)} / {cell(o)}"
+            binned[bin_][0].append(r)
+            binned[bin_][1].append(o)
+            line += f"   {cell(r[:, 1])} / {cell(o[:, 1])}"
         print(line, flush=True)
-    print(f"{'all clips':<22}" + "".join(f"   {cell(np.array(r))} / {cell(np.array(o))}" for r, o in pooled.values()))
-    frames = {bin_: [np.concatenate(parts) for parts in rows[bin_]] for bin_ in BINS}
+    frames = {bin_: [np.concatenate(parts) for parts in binned[bin_]] for bin_ in BINS}
+    print(f"{'all clips':<22}" + "".join(f"   {cell(r[:, 1])} / {cell(o[:, 1])}" for r, o in frames.values()))
     print("\ndown the middle of the opening (median over frames, luma / skin's) at shares "
           + " ".join(f"{t:.2f}" for t in DOWN) + " of the gap from the upper inner lip")
     for bin_ in BINS:
         for who, values in zip(("real", "ours"), frames[bin_]):
             print(f"{bin_[0]:.2f}-{bin_[1]:.2f} {who:<4} ({len(values):3d}): "
-                  + " ".join(f"{v:5.2f}" for v in np.median(values[:, :len(DOWN)], 0)))
+                  + " ".join(f"{v:5.2f}" for v in np.median(values[:, 2:2 + len(DOWN)], 0)))
     n = len(EDGE_STEPS)
     print("\nacross the inner lip edge (median over frames, luma / skin's) at lip thicknesses "
           + " ".join(f"{t:+.2f}" for t in EDGE_STEPS) + " (< 0: inside the opening)")
     for bin_ in BINS[1:]:
         for who, values in zip(("real", "ours"), frames[bin_]):
             for k, lip in enumerate(EDGES):
-                start = len(DOWN) + k * n
+                start = 2 + len(DOWN) + k * n
                 print(f"{bin_[0]:.2f}-{bin_[1]:.2f} {lip:<5} {who:<4} ({len(values):3d}): "
                       + " ".join(f"{v:5.2f}" for v in np.median(values[:, start:start + n], 0)))
 
