@@ -165,8 +165,12 @@ def analyse_portrait(image: torch.Tensor, face_index: int = -1, min_score: float
     points, presence = run_mesh(stack, image, roi)
     points, presence = run_mesh(stack, image, roi_from_landmarks(points))
     if presence < MIN_PRESENCE:
-        raise ValueError(f"source image: the face mesh does not see a face in the detected region (presence "
-                         f"{presence:.2f} < {MIN_PRESENCE}); use a clearer, more frontal portrait or raise min_score")
+        # The detector's box held something face-like (an animal, a mask, a pattern) the mesh does not take for a
+        # human face. A higher min_score helps only where a real face sits beside it; say what else does.
+        found = "face_landmarks' face" if hint is not None else f"the detected region (detection score {score:.2f})"
+        raise ValueError(f"source image: the face mesh does not see a human face in {found}: presence "
+                         f"{presence:.2f} < {MIN_PRESENCE}; use a clearer, more frontal photo of a person, pick "
+                         f"another face with face_index, or raise min_score to skip weak detections")
     contours, irises = run_iris(stack, image, points)  # image px, (subject's right, subject's left)
 
     crop_roi = roi_from_landmarks(points, scale=1.0 + 2.0 * margin)
