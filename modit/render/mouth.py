@@ -19,7 +19,7 @@ import torch
 
 from .overlays import gaussian_blur, interp_rows, mouth_coordinates, polygon_distance, sample, smoothstep
 
-TEETH_OVER_SKIN = 1.1  # generic teeth's luma over the skin's around the mouth (a real portrait's: 0.8-1.35)
+TEETH_OVER_SKIN = 1.05  # generic teeth's luma over the skin's (renderer.SKIN_POINTS; a real portrait's: 0.85-1.38)
 PINK = (1.25, 0.82, 0.82)  # the tongue's and gums' own colour (tinted by how colourful the photo is)
 
 
@@ -54,7 +54,7 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
     # How coloured the lips are (chroma over luma): ~0 on a black-and-white photo, 0.2-0.6 on colour ones.
     colourful = float(smoothstep(0.03, 0.12, (lip.max() - lip.min()) / (lip @ luma_weights).clamp_min(0.05)))
     # Generic teeth as bright as real ones: in the gallery's ten portraits that show their teeth, the brightest
-    # fifth of the opening reads 0.8-1.35x the skin's luma (median 1.1). The shading in _synthetic (front teeth lit,
+    # fifth of the opening reads 0.85-1.38x the skin's luma (median 1.04). The shading in _synthetic (front teeth lit,
     # side ones and edges darker) brings most of the row below that.
     teeth = _tinted(torch.tensor([0.86, 0.80, 0.68], device=image.device), colourful)
     teeth = teeth * (TEETH_OVER_SKIN * skin_luma / 0.805).clamp(0.35, 1.15)

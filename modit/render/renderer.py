@@ -30,6 +30,12 @@ log = logging.getLogger(__name__)
 
 MOUTH_STYLES = ("cavity", "stretch")
 MOUTH_GRID_CELLS = 224  # longest side of the lips' own flow grid (output px up to this size)
+# Where the face's exposure is read (mesh indices; the mouth interior and generic teeth are lit at the median luma):
+# cheeks (50, 280, 101, 330, 117, 346, 205, 425, 36, 266), the nose's bridge (6, 197, 195, 5), forehead and brows
+# (151, 9, 10, 108, 337). Nineteen points so that bangs, a hat brim, a beard's edge, glasses or one cheek in shadow
+# stay a minority: with the first six alone, bangs and blushed cheeks read a pale face at 0.44 (0.61 here) and its
+# teeth came out grey.
+SKIN_POINTS = (50, 280, 101, 330, 151, 9, 6, 197, 195, 5, 117, 346, 205, 425, 36, 266, 10, 108, 337)
 # cavity: the gap between the driven inner lips is filled (mouth.py): the source's own interior carried by each lip,
 # and a shaded throat, teeth and tongue where it opens beyond the source's opening.
 # stretch: no interior; the warp alone (the lips' inner edge stretches), useful to compare or for closed mouths.
@@ -191,7 +197,7 @@ class FlowRenderer:
         mid_upper, mid_lower = (v(t.outer_lip_upper) + upper) / 2, (v(t.outer_lip_lower) + lower) / 2
         lip = at(torch.cat([mid_upper, mid_lower])[2:-2]).median(0).values
         lips = torch.stack([at(mid_upper[2:-2]).median(0).values, at(mid_lower[2:-2]).median(0).values])
-        skin = at(v(torch.tensor([50, 280, 101, 330, 151, 9])))  # cheeks, forehead, nose bridge
+        skin = at(v(torch.tensor(SKIN_POINTS)))
         skin_luma = (skin @ torch.tensor([0.299, 0.587, 0.114], device=self.device)).median()
         # The interior is drawn between the rows as curves (overlays.smooth_row), the source's as the driven ones.
         return mouth.source_mouth(self.image, overlays.smooth_row(upper), overlays.smooth_row(lower), lip, skin_luma,
