@@ -99,6 +99,29 @@ def by_clip(utterances: list[dict], curves: list[np.ndarray]) -> dict:
             "hf_ratio": float(hf[0] / max(hf[1], 1e-9)), "clips": len(clips)}
 
 
+def score(model, info, val: list[dict], w: np.ndarray, b: float, guidance: float, seeds: int, steps: int = 10,
+          phase_threshold: int = 500, slow_noise: float = 1.0) -> dict:
+    """by_clip's figures for one DiT (eps_theta with the MoDiT data units) on the val utterances, mean over sampling
+    seeds 0..seeds-1, each curve as MoDiT Sample Expression returns it (guidance's gain taken back on all but the
+    opening) mapped to an opening by (w, b)."""
+    schedule = NoiseSchedule(info.schedule)
+    results = []
+    for seed in range(seeds):
+        options = SamplingOptions(num_steps=steps, guidance_scale=guidance, phase_threshold=phase_threshold, seed=seed,
+                                  slow_noise=slow_noise, **checkpoint_bias(info.bias))
+        curves = [undo_guidance_gain(sample_expression(model, schedule, u["features"], u["beta_0"], options),
+                                     u["beta_0"], guidance, FPS, keep=(JAW_OPEN,)).numpy() @ w + b
+                  for u in val]
+        results.append(by_clip(val, curves))
+    return {k: float(np.mean([r[k] for r in results])) for k in results[0]}
+
+
+def summary(s: dict) -> str:
+    """One line of by_clip's (or score's) figures."""
+    return (f"r0 {s['r0']:.3f}  r+-1 {s['r1']:.3f} (-1 {s['r_early']:.3f} +1 {s['r_late']:.3f})  "
+            f"std x{s['std_ratio']:.2f}  >6Hz x{s['hf_ratio']:.2f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoints", nargs="*")
@@ -114,27 +137,14 @@ def main() -> int:
     train = load_utterances(os.path.join(args.shards, "train"))
     val = load_utterances(os.path.join(args.shards, "val"))
     w, b = opening_map(train)
-    fmt = lambda s: (f"r0 {s['r0']:.3f}  r+-1 {s['r1']:.3f} "  # noqa: E731
-                     f"(-1 {s['r_early']:.3f} +1 {s['r_late']:.3f})  std x{s['std_ratio']:.2f}  >6Hz x{s['hf_ratio']:.2f}")
     print(f"val: {len(val)} utterances; tracked expression through the map: "
-          f"{fmt(by_clip(val, [u['expression'].numpy() @ w + b for u in val]))}")
-    print(f"loudness predictor: {fmt(by_clip(val, [u['level'] for u in val]))}", flush=True)
+          f"{summary(by_clip(val, [u['expression'].numpy() @ w + b for u in val]))}")
+    print(f"loudness predictor: {summary(by_clip(val, [u['level'] for u in val]))}", flush=True)
     for path in args.checkpoints:
         model, info = load_dit(path)
-        model.eval()
-        schedule = NoiseSchedule(info.schedule)
-        results = []
-        for seed in range(args.seeds):
-            options = SamplingOptions(num_steps=args.steps, guidance_scale=args.guidance,
-                                      phase_threshold=args.phase_threshold, seed=seed, slow_noise=args.slow_noise,
-                                      **checkpoint_bias(info.bias))
-            # as MoDiT Sample Expression returns it: guidance's gain taken back on all but the opening
-            curves = [undo_guidance_gain(sample_expression(model, schedule, u["features"], u["beta_0"], options),
-                                         u["beta_0"], args.guidance, FPS, keep=(JAW_OPEN,)).numpy() @ w + b
-                      for u in val]
-            results.append(by_clip(val, curves))
-        mean = {k: float(np.mean([r[k] for r in results])) for k in results[0]}
-        print(f"{os.path.basename(path):40s} {fmt(mean)}", flush=True)
+        figures = score(model.eval(), info, val, w, b, args.guidance, args.seeds, args.steps, args.phase_threshold,
+                        args.slow_noise)
+        print(f"{os.path.basename(path):40s} {summary(figures)}", flush=True)
     return 0
 
 

@@ -13,7 +13,6 @@ import argparse
 import os
 import sys
 
-import numpy as np
 import torch
 
 import lipsync_proxy as proxy  # bench/ is sys.path[0] when this file runs: siblings import
@@ -47,19 +46,6 @@ def soup(models: list):
     return models[0]
 
 
-def score(model, info, val, w, b, guidance: float, seeds: int) -> dict:
-    schedule = proxy.NoiseSchedule(info.schedule)
-    results = []
-    for seed in range(seeds):
-        options = proxy.SamplingOptions(num_steps=10, guidance_scale=guidance, phase_threshold=500, seed=seed,
-                                        slow_noise=0.0, **proxy.checkpoint_bias(info.bias))
-        sampled = [proxy.sample_expression(model, schedule, u["features"], u["beta_0"], options) for u in val]
-        curves = [proxy.undo_guidance_gain(x, u["beta_0"], guidance, proxy.FPS, keep=(proxy.JAW_OPEN,)).numpy() @ w + b
-                  for x, u in zip(sampled, val)]
-        results.append(proxy.by_clip(val, curves))
-    return {k: float(np.mean([r[k] for r in results])) for k in results[0]}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoints", nargs="+", help="runs of one recipe that differ only in --seed")
@@ -72,20 +58,13 @@ def main() -> int:
     val = proxy.load_utterances(os.path.join(args.shards, "val"))
     w, b = proxy.opening_map(train)
     load = lambda: [proxy.load_dit(p) for p in args.checkpoints]  # noqa: E731  fresh copies: soup() overwrites one
-    def fmt(s: dict) -> str:
-        return f"r0 {s['r0']:.3f}  r+-1 {s['r1']:.3f}  std x{s['std_ratio']:.2f}  >6Hz x{s['hf_ratio']:.2f}"
-
+    figures = lambda model, info: proxy.summary(proxy.score(  # noqa: E731  as the workflows sample: slow_noise 0
+        model.eval(), info, val, w, b, args.guidance, args.seeds, slow_noise=0.0))
     for path, (model, info) in zip(args.checkpoints, load()):
-        print(f"{os.path.basename(path):32s} {fmt(score(model.eval(), info, val, w, b, args.guidance, args.seeds))}",
-              flush=True)
+        print(f"{os.path.basename(path):32s} {figures(model, info)}", flush=True)
     loaded = load()
-    info = loaded[0][1]
-    ensemble = Ensemble([m.eval() for m, _ in loaded]).eval()
-    print(f"{'ensemble of %d' % len(loaded):32s} {fmt(score(ensemble, info, val, w, b, args.guidance, args.seeds))}",
-          flush=True)
-    souped = soup([m for m, _ in load()]).eval()
-    print(f"{'soup of %d' % len(loaded):32s} {fmt(score(souped, info, val, w, b, args.guidance, args.seeds))}",
-          flush=True)
+    print(f"{'ensemble of %d' % len(loaded):32s} {figures(Ensemble([m for m, _ in loaded]), loaded[0][1])}", flush=True)
+    print(f"{'soup of %d' % len(loaded):32s} {figures(soup([m for m, _ in load()]), loaded[0][1])}", flush=True)
     return 0
 
 
