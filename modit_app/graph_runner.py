@@ -35,6 +35,27 @@ def _input_file(name: str) -> str:
     return path
 
 
+# Pillow's modes for one channel of more than 8 bits (16-bit PNG and TIFF greys, 32-bit integer and float images).
+# convert("RGBA") clips them at 255: a 16-bit grey portrait came out white and "no face found".
+DEEP_GREY_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+
+
+def _rgba(img) -> np.ndarray:
+    """[H, W, 4] float32 in 0..1 from a Pillow image of any mode (as ComfyUI's own LoadImage reads it)."""
+    if img.mode not in DEEP_GREY_MODES:
+        return np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
+    grey = np.asarray(img, dtype=np.float32)
+    peak = float(grey.max(initial=0.0))
+    if img.mode.startswith("I;16") or peak > 255.0:
+        full = 65535.0
+    elif img.mode == "F" and peak <= 1.0:
+        full = 1.0
+    else:
+        full = 255.0
+    grey = np.clip(grey / full, 0.0, 1.0)
+    return np.stack([grey, grey, grey, np.ones_like(grey)], axis=-1)
+
+
 class LoadImage:
     RETURN_TYPES = ("IMAGE", "MASK")
 
@@ -46,7 +67,7 @@ class LoadImage:
             with Image.open(path) as img:
                 img = ImageOps.exif_transpose(img)
                 has_alpha = "A" in img.getbands()
-                rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
+                rgba = _rgba(img)
         except (UnidentifiedImageError, OSError, SyntaxError) as error:  # not an image, or a damaged one
             raise ValueError(f"{image}: not a readable image ({error}); give a PNG or JPEG portrait") from error
         except Image.DecompressionBombError as error:

@@ -87,6 +87,26 @@ def test_text_named_png_is_a_clear_error(tmp_path, capsys):
     assert not os.path.exists(tmp_path / "out.mp4")
 
 
+@pytest.mark.parametrize("mode", ["I;16", "I"])
+def test_deep_grey_portrait_loads_as_the_same_picture_as_its_8_bit_copy(tmp_path, mode):
+    # A 16-bit grey PNG (scanners, raw converters) was clipped at 255 by convert("RGBA"): a white image, "no face".
+    from PIL import Image
+
+    ramp = np.linspace(0, 1, 64 * 48, dtype=np.float64).reshape(48, 64) ** 2
+    eight = tmp_path / "eight.png"
+    Image.fromarray(np.round(ramp * 255).astype(np.uint8)).save(eight)
+    values = np.round(ramp * 65535)
+    deep = tmp_path / ("deep.png" if mode == "I;16" else "deep.tif")  # PNG has no 32-bit integer mode
+    picture = Image.fromarray(values.astype(np.uint16) if mode == "I;16" else values.astype(np.int32))
+    assert picture.mode == mode
+    picture.save(deep)
+    expected, _ = graph_runner.LoadImage().run(str(eight))
+    got, mask = graph_runner.LoadImage().run(str(deep))
+    assert got.shape == expected.shape == (1, 48, 64, 3)
+    assert float((got - expected).abs().max()) <= 1 / 255
+    assert float(mask.abs().max()) == 0.0
+
+
 # ------------------------------------------------------------------------------------------ images (nodes)
 
 
