@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 CROP_SIZE = 512  # side of Face.crop; the renderer warps at this resolution
 MIN_SIDE = 32  # smaller images cannot hold a face the 128-px detector can see
 MIN_PRESENCE = 0.5  # mesh "face present" probability below which the crop is not a face
+LARGE_PHOTO = 1000  # px, long side: the detectors see the whole image shrunk to 128 / 192 px, so a small face there
+# is a few detector px (tiles help down to about 30 px); a "no face" error then also says to crop
 
 
 @functools.lru_cache(maxsize=2)
@@ -128,6 +130,13 @@ def detect_faces(stack, image: torch.Tensor, min_score: float, detector: str, wa
     return sorted(found, key=lambda d: d.area, reverse=True)
 
 
+def _mesh_from(stack, image: torch.Tensor, roi):
+    """Two mesh passes: the first ROI comes from a coarse box; the second from the mesh itself (tight, level eyes).
+    Returns (points [468, 3] image px, presence)."""
+    points, _ = run_mesh(stack, image, roi)
+    return run_mesh(stack, image, roi_from_landmarks(points))
+
+
 def analyse_portrait(image: torch.Tensor, face_index: int = -1, min_score: float = 0.5, margin: float = 0.4,
                      detector: str = "auto", crop_size: int = CROP_SIZE, face_landmarks: dict | None = None,
                      stack=None) -> Face:
@@ -152,18 +161,31 @@ def analyse_portrait(image: torch.Tensor, face_index: int = -1, min_score: float
             best = stack.detect(image, min_score=0.0, model=detector)
             best_score = max((float(d.score) for d in best), default=0.0)
             H, W = image.shape[:2]
+            crop = " (in a large photo, crop it around the face)" if max(H, W) >= LARGE_PHOTO else ""
             raise ValueError(f"source image: no face found (best score {best_score:.2f} < min_score {min_score:.2f}) "
                              f"in a {W}x{H} image; use a portrait where the face is clearly visible and at least "
-                             f"~100 px wide, lower min_score, or connect face_landmarks from core's MediaPipe "
+                             f"~100 px wide{crop}, lower min_score, or connect face_landmarks from core's MediaPipe "
                              f"Face Landmarker")
         chosen = detections[0] if face_index < 0 else _by_index(detections, face_index,
                                                                  lambda d: float(d.box_xyxy[0]))
         score = float(chosen.score)
         roi = roi_from_detection(chosen.box_xyxy, chosen.keypoints)
 
-    # Two mesh passes: the first ROI comes from a coarse box; the second from the mesh itself (tight, level eyes).
-    points, presence = run_mesh(stack, image, roi)
-    points, presence = run_mesh(stack, image, roi_from_landmarks(points))
+    points, presence = _mesh_from(stack, image, roi)
+    if presence < MIN_PRESENCE and hint is None and face_index < 0:
+        # A face small in a large photo is a few detector pixels: the whole image's largest box can then be a weak
+        # false one around it (the mesh sees no face there) while the tiles find the face itself. The largest
+        # detection on which the mesh does see a face is taken instead.
+        for other in detect_faces(stack, image, min_score, detector, wanted=1 << 30):
+            if _iou(other.box_xyxy, chosen.box_xyxy) > 0.5:
+                continue
+            other_points, other_presence = _mesh_from(stack, image, roi_from_detection(other.box_xyxy,
+                                                                                      other.keypoints))
+            if other_presence >= MIN_PRESENCE:
+                log.info("face detection: the largest box (score %.2f) holds no face for the mesh; took the "
+                         "next (score %.2f)", score, float(other.score))
+                points, presence, score = other_points, other_presence, float(other.score)
+                break
     if presence < MIN_PRESENCE:
         # The detector's box held something face-like (an animal, a mask, a pattern) the mesh does not take for a
         # human face. A higher min_score helps only where a real face sits beside it; say what else does.

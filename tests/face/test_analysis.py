@@ -138,6 +138,20 @@ def test_image_formats(stack, astronaut, astronaut_face):
     assert abs(face.pose[5] - astronaut_face.pose[5]) / astronaut_face.pose[5] < 0.05, "the crop normalises size"
 
 
+def test_a_small_face_in_a_large_photo_is_found_past_a_false_box_around_it(stack, astronaut):
+    # The astronaut at 200 px in the middle of a 1000 px grey photo: shrunk to the detector's 128 px, the whole
+    # image's only box (score ~0.6) frames the small picture, and the mesh sees no face in it; a tile finds the face.
+    small = torch.nn.functional.interpolate(astronaut.permute(2, 0, 1)[None], size=(200, 200), mode="area")
+    photo = torch.full((1000, 1000, 3), 0.4)
+    photo[400:600, 400:600] = small[0].permute(1, 2, 0)
+    face = analyse_portrait(photo, stack=stack)
+    nose_tip = image_landmarks(face)[1, :2]
+    expected = image_landmarks(analyse_portrait(astronaut, stack=stack))[1, :2] * 200 / 512 + 400
+    assert (nose_tip - expected).norm() < 5.0, (nose_tip.tolist(), expected.tolist())
+    with pytest.raises(ValueError, match="crop it around the face"):
+        analyse_portrait(torch.full((1200, 1600, 3), 0.5), stack=stack)
+
+
 def test_face_index_and_errors(stack, astronaut):
     with pytest.raises(ValueError, match="no face found.*best score"):
         analyse_portrait(torch.full((256, 256, 3), 0.5), stack=stack)
