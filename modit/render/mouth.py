@@ -80,6 +80,7 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
         # Teeth are there only if the opening holds something nearly as bright as the skin (a dark mouth or a
         # few pixels between closed lips get generic teeth when the mouth opens wider).
         shows *= float(smoothstep(0.6, 0.85, (bright @ luma_weights) / skin_luma.clamp_min(1e-3)))
+        generic_teeth = teeth
         teeth = teeth + shows * (bright - teeth)  # the source's own teeth set the colour
         # The opening splits at its darkest row between brighter rows above and below it: the gap between upper
         # and lower teeth, or the middle of a dark open mouth between its two lips. Without one (a smile whose
@@ -90,6 +91,11 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
         row_rgb = colours.mean(1)  # [17, 3]
         teeth_like = 1 - colourful * smoothstep(0.75, 0.95, _saturation(row_rgb) / _saturation(lip).clamp_min(0.05))
         split = _split_row(profile, teeth_like > 0.5, rows, shows > 0.5)
+        if split == 1.0 and shows > 0.5 and _tongue(row_rgb, teeth_like, profile, lip, skin_luma):
+            # An opening full of tongue (a portrait caught mid-word) shows no teeth: as the mouth opens the upper
+            # teeth appear under the upper lip, and the tongue goes down with the jaw. Hung from the upper lip it
+            # stayed up under a dark slit while the lower lip dropped away from it.
+            shows, split, teeth = 0.0, float(rows[0]), generic_teeth
         # Where the upper teeth reach down to the lower lip, the opening's lowest rows are teeth, not the lower
         # lip's rim: carried with the lower lip they would draw a bright line along its inner edge. (The
         # opening's brightest row stands for the teeth: averaged across the columns, gaps between teeth included,
@@ -106,6 +112,22 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
         lip_rim = 1.0
     return SourceMouth(upper, lower, lip, skin_luma, teeth, shows, split, colourful, lip_rim, lips,
                        edge_blur(image, torch.cat([upper, lower]), float(width)))
+
+
+TONGUE_MAGENTA = -0.015  # a tongue's rows are at least about as magenta (blue over green) as the lips
+
+
+def _tongue(row_rgb: torch.Tensor, teeth_like: torch.Tensor, profile: torch.Tensor, lip: torch.Tensor,
+            skin_luma: torch.Tensor) -> bool:
+    """Whether an opening without a dark gap (rows [R, 3] from the upper inner lip down, their luma `profile` and
+    teeth_like [R]) is filled with tongue: lit (no row under half the skin's luma), no row like teeth down to
+    the lowest two (a talking portrait's lower teeth may show along the lower lip), and every row at least about
+    as magenta as the lips. Teeth are yellower than lips (blue under green, by more than the lips): on the gallery's
+    pale-lipped smile (tilted_woman) its rows of teeth read -0.03 against the lips, tongues -0.003 to +0.04."""
+    body = row_rgb[:-2]
+    magenta = (body[:, 2] - body[:, 1]) - (lip[2] - lip[1])
+    return (not bool((teeth_like[:-2] > 0.5).any()) and float(profile.min()) > 0.5 * float(skin_luma)
+            and float(magenta.min()) >= TONGUE_MAGENTA)
 
 
 REBLUR = 1.5  # px: the blur edge_blur adds to measure the portrait's own

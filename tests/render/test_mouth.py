@@ -559,6 +559,29 @@ def test_a_dark_source_gap_gives_way_to_teeth_as_the_mouth_opens():
     assert under_lip > luma(kept[0, 7:10, 35:55]).mean() + 0.15
 
 
+def test_an_opening_full_of_tongue_opens_onto_upper_teeth_not_a_tongue_hung_from_the_lip():
+    """A portrait caught mid-word: lit, lip-pink tongue fills the opening. It shows no teeth, so as the mouth opens
+    the upper teeth appear under the upper lip and the tongue goes down with the jaw (hung from the upper lip it
+    stayed up over a dark slit). Teeth between pale lips, as unsaturated as those lips but yellower, stay the
+    source's own teeth, hung from the upper lip."""
+    lip, skin = torch.tensor([0.7, 0.4, 0.4]), torch.tensor(0.65)
+    tongue = (0.75, 0.45, 0.5)
+    image, upper, lower = _opening_image([(50, 70, tongue)])
+    source = mouth.source_mouth(image, upper, lower, lip, skin)
+    assert source.shows_teeth < 0.1 and source.split <= 0.2
+    driven_lower = upper + 1.8 * (lower - upper)  # opened to 36 px
+    pixels = overlays.pixel_centres((55, 45, 90, 50), torch.device("cpu"))
+    kept, _ = mouth.interior(upper[None], lower[None], pixels, image, source, opened=torch.zeros(1))
+    opened, _ = mouth.interior(upper[None], driven_lower[None], pixels, image, source, opened=torch.ones(1))
+    under_lip = opened[0, 7:10, 35:55].reshape(-1, 3).mean(0)  # 2-5 px under the upper lip's middle
+    assert (under_lip - source.teeth).abs().max() < 0.15, (under_lip.tolist(), source.teeth.tolist())
+    assert (kept[0, 7:10, 35:55].reshape(-1, 3).mean(0) - torch.tensor(tongue)).abs().max() < 0.02  # the source
+    pale_lip, yellow_teeth = torch.tensor([0.85, 0.7, 0.7]), (0.85, 0.78, 0.68)
+    image, upper, lower = _opening_image([(50, 70, yellow_teeth)])
+    source = mouth.source_mouth(image, upper, lower, pale_lip, skin)
+    assert source.shows_teeth > 0.9 and source.split == 1.0
+
+
 def test_lower_lip_beside_the_corners_does_not_rise_over_them():
     """As the jaw drops the corners, the basis can leave the lower lip beside them behind, above the line between
     the corners (a hard wedge at each corner of a wide opening): it is held no higher above that line than in
