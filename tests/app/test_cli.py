@@ -1,4 +1,5 @@
-"""python -m modit_app generate: the basic workflow end to end, a file that is never clobbered, plain errors."""
+"""python -m modit_app generate: the default workflow end to end (the basic template's file, written as it renders),
+a file that is never clobbered, plain errors."""
 import os
 import subprocess
 import sys
@@ -46,6 +47,16 @@ def test_generate_writes_an_aligned_talking_head(tmp_path, speech):
     assert not any(name.endswith(".partial") for name in os.listdir(tmp_path)), "no staging left behind"
     mouth = np.stack([f[150:200, 180:250].astype(np.float32) for f in frames])
     assert mouth.std(axis=0).mean() > 2.0, "the mouth moves"
+
+
+def test_the_default_workflow_writes_the_basic_templates_file_bit_for_bit(tmp_path, speech):
+    # The CLI renders straight to the file (MoDiT Render To Video); the basic template returns frames to Save Video.
+    streamed, basic = tmp_path / "streamed.mp4", tmp_path / "basic.mp4"
+    template = os.path.join(ROOT, "workflows", "api", "modit_basic.json")
+    for out, extra in ((streamed, ()), (basic, ("--workflow", template))):
+        result = _generate("--image", PORTRAIT, "--audio", speech, "--out", str(out), "--steps", "1", *extra)
+        assert result.returncode == 0, result.stderr[-3000:]
+    assert streamed.read_bytes() == basic.read_bytes()
 
 
 def test_generate_never_replaces_a_file_without_overwrite(tmp_path, speech):
