@@ -20,7 +20,7 @@ CROP_SIZE = 512  # side of Face.crop; the renderer warps at this resolution
 MIN_SIDE = 32  # smaller images cannot hold a face the 128-px detector can see
 MIN_PRESENCE = 0.5  # mesh "face present" probability below which the crop is not a face
 LARGE_PHOTO = 1000  # px, long side: the detectors see the whole image shrunk to 128 / 192 px, so a small face there
-# is a few detector px (tiles help down to about 30 px); a "no face" error then also says to crop
+# is a few detector px (the tiles find faces down to about a 30th of the long side); a "no face" error also says to crop
 
 
 @functools.lru_cache(maxsize=2)
