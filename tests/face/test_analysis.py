@@ -152,6 +152,18 @@ def test_a_small_face_in_a_large_photo_is_found_past_a_false_box_around_it(stack
         analyse_portrait(torch.full((1200, 1600, 3), 0.5), stack=stack)
 
 
+def test_a_small_face_in_a_4000_px_photo_is_found_by_finer_tiles(stack, astronaut):
+    # The astronaut at 320 px (a face of about 60 px) in a 4000 x 3000 photo: 2 x 2 and 3 x 3 tiles, shrunk to the
+    # detector's input, leave the face a few px; 5 x 5 and 8 x 8 tiles (>= 512 px each) find it.
+    small = torch.nn.functional.interpolate(astronaut.permute(2, 0, 1)[None], size=(320, 320), mode="area")
+    photo = torch.full((3000, 4000, 3), 0.4)
+    photo[1800:2120, 2500:2820] = small[0].permute(1, 2, 0)
+    nose_tip = image_landmarks(analyse_portrait(photo, stack=stack))[1, :2]
+    expected = image_landmarks(analyse_portrait(astronaut, stack=stack))[1, :2] * 320 / 512 + torch.tensor(
+        [2500.0, 1800.0], dtype=nose_tip.dtype)
+    assert (nose_tip - expected).norm() < 6.0, (nose_tip.tolist(), expected.tolist())
+
+
 def test_face_index_and_errors(stack, astronaut):
     with pytest.raises(ValueError, match="no face found.*best score"):
         analyse_portrait(torch.full((256, 256, 3), 0.5), stack=stack)
