@@ -132,7 +132,7 @@ def main() -> int:
     gpu = f", {torch.cuda.get_device_name()}" if device.startswith("cuda") and torch.cuda.is_available() else ""
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"python {platform.python_version()}, device {device}{gpu}, "
-          f"workflow {os.path.basename(workflow or 'modit_long_audio_to_file.json (the CLI default)')}"
+          f"workflow {os.path.basename(workflow) if workflow else WORKFLOWS['streaming'] + ' (the CLI default)'}"
           f"{f', --steps {args.steps}' if args.steps else ''}")
     warm_header = f" {'warm RTF':>9}" if args.warm else ""
     print(f"{'audio s':>8} {'size':>5} {'median wall s':>14} {'RTF':>6}{warm_header} {'CPU s':>7} "

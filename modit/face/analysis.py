@@ -19,10 +19,10 @@ log = logging.getLogger(__name__)
 CROP_SIZE = 512  # side of Face.crop; the renderer warps at this resolution
 MIN_SIDE = 32  # smaller images cannot hold a face the 128-px detector can see
 MIN_PRESENCE = 0.5  # mesh "face present" probability below which the crop is not a face
-# n x n tiles tried in turn while faces are missing. Past 3 x 3 only on large photos (tiles of at least
-# MIN_FINE_TILE px): a 70 px face in a 4000 x 3000 photo scores 0.5 in a 1000 px tile and 0.85 in a 666 px one.
-TILE_LEVELS = (2, 3, 5, 8)
-MIN_FINE_TILE = 512
+# (n, the least tile side in px): n x n tiles tried in turn while faces are missing. 5 x 5 and 8 x 8 only on large
+# photos (tiles of at least 512 px): a 70 px face in a 4000 x 3000 photo scores 0.5 in a 1000 px tile and 0.85 in a
+# 666 px one.
+TILE_LEVELS = ((2, MIN_SIDE), (3, MIN_SIDE), (5, 512), (8, 512))
 LARGE_PHOTO = 1000  # px, long side: the detectors see the whole image shrunk to 128 / 192 px, so a small face there
 # is a few detector px (the tiles find faces down to about 50 px in 4000); a "no face" error there also says to crop
 
@@ -108,17 +108,18 @@ def detect_faces(stack, image: torch.Tensor, min_score: float, detector: str, wa
 
     The detectors see the image shrunk to 128 / 192 px, so in a group photo each face may be too small to
     find (or only the largest is). 2x2 and 3x3 tiles overlapping by half a tile give each face 1.5-2x more
-    detector pixels; tiles use the full-range detector (made for small faces) unless detector is "short".
+    detector pixels, and on large photos 5x5 and 8x8 ones (TILE_LEVELS) 3-4x; tiles use the full-range detector
+    (made for small faces) unless detector is "short".
     A face found twice (whole image and tiles, or two tiles) is kept once, with the higher score.
     """
     found = list(stack.detect(image, min_score=min_score, model=detector))
     H, W = image.shape[:2]
     tile_model = "short" if detector == "short" else "full"
-    for n in TILE_LEVELS:
+    for n, least_side in TILE_LEVELS:
         if len(found) >= wanted:
             break
         tile_h, tile_w = min(H, 2 * H // (n + 1)), min(W, 2 * W // (n + 1))  # n x n tiles, half-tile overlap
-        if min(tile_h, tile_w) < (MIN_SIDE if n <= 3 else MIN_FINE_TILE):
+        if min(tile_h, tile_w) < least_side:
             break
         for y0 in sorted({round(i * (H - tile_h) / (n - 1)) for i in range(n)}):
             for x0 in sorted({round(i * (W - tile_w) / (n - 1)) for i in range(n)}):

@@ -80,8 +80,6 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
         # Teeth are there only if the opening holds something nearly as bright as the skin (a dark mouth or a
         # few pixels between closed lips get generic teeth when the mouth opens wider).
         shows *= float(smoothstep(0.6, 0.85, (bright @ luma_weights) / skin_luma.clamp_min(1e-3)))
-        generic_teeth = teeth
-        teeth = teeth + shows * (bright - teeth)  # the source's own teeth set the colour
         # The opening splits at its darkest row between brighter rows above and below it: the gap between upper
         # and lower teeth, or the middle of a dark open mouth between its two lips. Without one (a smile whose
         # upper teeth fill the opening) all of it hangs from the upper lip. A dark row with lip above it and teeth
@@ -95,7 +93,8 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
             # An opening full of tongue (a portrait caught mid-word) shows no teeth: as the mouth opens the upper
             # teeth appear under the upper lip, and the tongue goes down with the jaw. Hung from the upper lip it
             # stayed up under a dark slit while the lower lip dropped away from it.
-            shows, split, teeth = 0.0, float(rows[0]), generic_teeth
+            shows, split = 0.0, float(rows[0])
+        teeth = teeth + shows * (bright - teeth)  # the source's own teeth set the colour
         # Where the upper teeth reach down to the lower lip, the opening's lowest rows are teeth, not the lower
         # lip's rim: carried with the lower lip they would draw a bright line along its inner edge. (The
         # opening's brightest row stands for the teeth: averaged across the columns, gaps between teeth included,
