@@ -8,7 +8,7 @@ measured from both inner-lip curves:
   stretch). At zero motion this is the source exactly, so closing returns to the source's own mouth;
 - where the driven opening is wider than the source's, the gap between the two halves is synthesised as real
   speakers' open mouths look: generic upper teeth (only where the source showed none) scaled to the mouth, a dark
-  throat behind them, a tongue lit from the front filling the floor of the mouth, lower teeth on wide openings,
+  throat behind them, a tongue lit from the front filling the floor of the mouth, lower teeth from medium openings on,
   and a soft shadow under each lip, in colours sampled from the face (each lip's inner edge in its own colour).
 Everything is antialiased with edges measured across the opening, so it follows sub-pixel motion.
 """
@@ -292,8 +292,14 @@ def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, ima
 
     # The tongue rises behind whatever of the source's interior rides on the lower lip (its own lower teeth).
     floor = torch.minimum(lower_part / k, 0.5 * height) * source.shows_teeth
+    # The lower teeth stand on the lower lip's own rim carried with it, not behind it (hidden under the rim, only
+    # their top 2 px showed, a dotted line along the lip), and in front of anything else of the source's there (a
+    # tongue). Where the source's interior fades out as the mouth opens (it showed no teeth), on the lip itself.
+    teeth_floor = torch.minimum(rim / k, 0.5 * height)
+    if opened is not None:
+        teeth_floor = teeth_floor * (1 - (1 - source.shows_teeth) * opened)[:, None, None]
     beyond = (height - src_height / k).clamp_min(0) / W  # mouth widths wider open than the source
-    synthetic = _synthetic(u, depth, height, W, source, floor, beyond)
+    synthetic = _synthetic(u, depth, height, W, source, floor, beyond, teeth_floor)
     # As soft as the portrait's own edges: crisp synthesised teeth in a soft photo read as pasted on.
     extra = source.blur ** 2 - SYNTHETIC_BLUR ** 2
     if extra > 0.05:
@@ -333,10 +339,12 @@ def _source_points(source: SourceMouth, u: torch.Tensor, across: torch.Tensor) -
 
 
 def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: torch.Tensor,
-               source: SourceMouth, floor: torch.Tensor | float = 0.0, beyond: torch.Tensor | None = None) -> torch.Tensor:
+               source: SourceMouth, floor: torch.Tensor | float = 0.0, beyond: torch.Tensor | None = None,
+               teeth_floor: torch.Tensor | float = 0.0) -> torch.Tensor:
     """A shaded mouth interior in the face's colours. u, depth, height [T, h, w]; W [T, 1, 1]; floor: px above the
     lower lip where the tongue starts (the top of the source's own lower teeth, carried with the lower lip); beyond:
-    how much wider open than the source's own opening, in mouth widths (default: the whole opening)."""
+    how much wider open than the source's own opening, in mouth widths (default: the whole opening); teeth_floor: px
+    above the lower lip where the lower teeth start (the top of the source's own rim, carried with the lower lip)."""
     device = u.device
     side = (2 * (u - 0.5)).abs()  # 0 in the middle, 1 at the corners
     below = height - depth  # px above the lower lip
@@ -392,10 +400,12 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
         tip = smoothstep(0.6 * upper_h, upper_h, depth)  # translucent edge
         upper_rgb = source.teeth * shade[..., None] * (1 - 0.25 * tip[..., None])
         rgb = rgb + (generic * upper)[..., None] * (upper_rgb - rgb)
-    # Lower teeth rise behind the lower lip on wide openings, narrower than the upper ones and in their shadow,
+    # Lower teeth rise behind the lower lip from medium openings on, narrower than the upper ones and in their shadow,
     # whatever the source showed (a portrait shows its lower teeth rarely; where it does, they ride on its lower
     # lip with its own interior). Drawn only once they are a few px tall: thinner, they read as a grey wire.
-    lower, lower_shade = lower_teeth(u, below, height, W, lit, beyond)
+    lower, lower_shade = lower_teeth(u, below - teeth_floor, height, W, lit, beyond)
+    # A source that shows its own lower teeth (under a dark gap: they ride on its lower lip) gets no generic ones.
+    lower = lower * (1.0 - source.shows_teeth * float(source.split < 1.0))
     # A soft shadow under each lip's edge.
     shadow = 0.65 + 0.35 * smoothstep(0.0, (0.03 * W).clamp_min(1.0), to_lip)
     rgb = rgb * shadow[..., None]
@@ -408,32 +418,34 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     lower_side = smoothstep(-ramp, ramp, depth - below)[..., None]
     rim = 0.7 * (upper_lip + lower_side * (lower_lip - upper_lip))
     rgb = rim + edge * (rgb - rim)
-    # The lower teeth stand in front of that edge's shade: under it only their tips showed, a row of pale dots over
-    # a lip-coloured band (a zipper). They meet the lip over a pixel or so, still in its shadow at their roots.
-    lower = lower * smoothstep(0.0, (0.015 * W).clamp_min(1.0), below)
-    root = 0.8 + 0.2 * smoothstep(0.0, (0.03 * W).clamp_min(1.0), below)
+    # The lower teeth stand in front of that edge's shade, down to the lip: under the shade only their tips showed,
+    # a row of pale dots over a lip-coloured band; shaded at their roots they sat on a dark line (both read as a
+    # zipper). Real speakers' lower lips meet their lower teeth without a dark line (bench/mouth_interior.py).
     # In the mouth's shade they take more of the light reflected off the tongue than the upper teeth do: ivory
     # darkened alone reads olive.
     lower_rgb = source.teeth + 0.3 * source.colourful * (tongue_hue * (source.teeth @ luma) - source.teeth)
-    return rgb + lower[..., None] * (lower_rgb * (lower_shade * root)[..., None] - rgb)
+    return rgb + lower[..., None] * (lower_rgb * lower_shade[..., None] - rgb)
 
 
 def lower_teeth(u: torch.Tensor, below: torch.Tensor, height: torch.Tensor, W: torch.Tensor, lit=1.0,
                 opened: torch.Tensor | None = None):
     """Cover [T, h, w] of the lower teeth above the lower lip (`below` px above it, opening `height` px, mouth
     `W` px wide) and their shade (times the teeth's colour; `lit`: how far the opening lets light in): from medium
-    openings on (`opened`: mouth widths past the portrait's own opening; default the whole opening), as real
-    speakers show theirs (bench/mouth_interior.py), narrower than the upper arch, each tooth a little rounded and its
-    top edge catching some light, faded in as they grow from 2 to 3.5 px tall (a thinner strip reads as a grey
-    wire)."""
+    openings on (they grow in as the mouth opens 0.03-0.15 mouth widths past the portrait's own opening, `opened`;
+    default the whole opening), as real speakers show theirs (bench/mouth_interior.py), narrower than the upper
+    arch, each tooth rounded and its top edge catching some light, faded in as they grow from 2 to 3.5 px tall (a
+    thinner strip reads as a grey wire)."""
     side = (2 * (u - 0.5)).abs()
     middle, gap = _teeth(u, LOWER_TOOTH)
     soft = (0.012 * W).clamp_min(0.6)
-    lower_h = (torch.minimum(0.35 * height, 0.09 * W) * (1 - smoothstep(0.3, 0.65, side))
-               * smoothstep(0.1, 0.3, height / W if opened is None else opened) * (0.9 + 0.1 * middle))
+    full_h = (torch.minimum(0.35 * height, 0.09 * W) * (1 - smoothstep(0.3, 0.65, side))
+              * smoothstep(0.03, 0.15, height / W if opened is None else opened))
+    # Each tooth shows once the row is a few px tall; shorter, one tooth a px or two wide drew a row of dots.
+    detail = smoothstep(3.0, 6.0, full_h)
+    lower_h = full_h * (1 - 0.2 * detail * (1 - middle))
     cover = smoothstep(lower_h + soft, lower_h - soft, below) * smoothstep(2.0, 3.5, lower_h)
     crown = smoothstep(0.4 * lower_h, lower_h.clamp_min(1e-3), below)
-    return cover, lit * (0.75 + 0.2 * crown) * (0.92 + 0.08 * middle) * (1 - 0.08 * gap)
+    return cover, lit * (0.85 + 0.15 * crown) * (1 - detail * (0.08 * (1 - middle) + 0.08 * gap))
 
 
 def _teeth(u: torch.Tensor, tooth: float) -> tuple[torch.Tensor, torch.Tensor]:
