@@ -285,19 +285,17 @@ def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, ima
         reuse.append(smoothstep(torch.minimum(2 * edge, part), torch.zeros_like(part), beyond))
     own = own[0] + lower_share[..., None] * (own[1] - own[0])
     reuse = reuse[0] + lower_share * (reuse[1] - reuse[0])
-    if opened is not None:
-        # A source whose lips are a little apart over a dark gap hides its teeth in the shadow; opened wider, the
-        # mouth shows the upper teeth and a lit interior, not that dark gap hanging from the upper lip over them.
-        reuse = reuse * (1 - (1 - source.shows_teeth) * opened)[:, None, None]
+    # A source whose lips are a little apart over a dark gap hides its teeth in the shadow; opened wider, the mouth
+    # shows the upper teeth and a lit interior, not that dark gap hanging from the upper lip over them.
+    kept = 1.0 if opened is None else (1 - (1 - source.shows_teeth) * opened)[:, None, None]  # of its interior
+    reuse = reuse * kept
 
     # The tongue rises behind whatever of the source's interior rides on the lower lip (its own lower teeth).
     floor = torch.minimum(lower_part / k, 0.5 * height) * source.shows_teeth
     # The lower teeth stand on the lower lip's own rim carried with it, not behind it (hidden under the rim, only
     # their top 2 px showed, a dotted line along the lip), and in front of anything else of the source's there (a
     # tongue). Where the source's interior fades out as the mouth opens (it showed no teeth), on the lip itself.
-    teeth_floor = torch.minimum(rim / k, 0.5 * height)
-    if opened is not None:
-        teeth_floor = teeth_floor * (1 - (1 - source.shows_teeth) * opened)[:, None, None]
+    teeth_floor = torch.minimum(rim / k, 0.5 * height) * kept
     beyond = (height - src_height / k).clamp_min(0) / W  # mouth widths wider open than the source
     synthetic = _synthetic(u, depth, height, W, source, floor, beyond, teeth_floor)
     # As soft as the portrait's own edges: crisp synthesised teeth in a soft photo read as pasted on.
