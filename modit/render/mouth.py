@@ -436,14 +436,19 @@ def lower_teeth(u: torch.Tensor, below: torch.Tensor, height: torch.Tensor, W: t
     side = (2 * (u - 0.5)).abs()
     middle, gap = _teeth(u, LOWER_TOOTH)
     soft = (0.012 * W).clamp_min(0.6)
-    full_h = (torch.minimum(0.35 * height, 0.09 * W) * (1 - smoothstep(0.3, 0.65, side))
+    full_h = (torch.minimum(0.35 * height, 0.09 * W)
               * smoothstep(0.03, 0.15, height / W if opened is None else opened))
     # Each tooth shows once the row is a few px tall; shorter, one tooth a px or two wide drew a row of dots.
     detail = smoothstep(3.0, 6.0, full_h)
-    lower_h = full_h * (1 - 0.2 * detail * (1 - middle))
-    cover = smoothstep(lower_h + soft, lower_h - soft, below) * smoothstep(2.0, 3.5, lower_h)
+    # A little shorter toward the corners, and there the row turns away into the mouth's shadow: it fades out
+    # over a tenth of the mouth's width and darkens on the way (cut off where it fell under 2 px, it ended in a
+    # square step either side, a block pasted on).
+    lower_h = full_h * (1 - 0.5 * smoothstep(0.25, 0.7, side)) * (1 - 0.2 * detail * (1 - middle))
+    ends = 1 - smoothstep(0.3, 0.6, side)
+    cover = smoothstep(lower_h + soft, lower_h - soft, below) * smoothstep(2.0, 3.5, full_h) * ends
     crown = smoothstep(0.4 * lower_h, lower_h.clamp_min(1e-3), below)
-    return cover, lit * (0.85 + 0.15 * crown) * (1 - detail * (0.08 * (1 - middle) + 0.08 * gap))
+    shade = (0.85 + 0.15 * crown) * (1 - detail * (0.08 * (1 - middle) + 0.08 * gap))
+    return cover, lit * shade * (1 - 0.35 * smoothstep(0.15, 0.55, side))
 
 
 def _teeth(u: torch.Tensor, tooth: float) -> tuple[torch.Tensor, torch.Tensor]:

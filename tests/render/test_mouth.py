@@ -340,6 +340,24 @@ def test_teeth_are_separate_and_lower_teeth_no_thin_line():
         assert (drawn.max() > 0) == (opening > 0.1), (opening, float(drawn.max()))
 
 
+def test_lower_teeth_fade_into_the_corners_not_a_block_with_square_ends():
+    """The lower row turns away into the mouth's shadow toward the corners: across the mouth its cover falls off
+    over several px and its shade darkens on the way (cut off where it fell under 2 px tall, the row ended in a
+    square step either side, a block pasted on the lower lip)."""
+    W, height = torch.tensor([[[80.0]]]), 24.0  # a medium-to-wide opening, 0.3 mouth widths
+    u = torch.linspace(0.0, 1.0, 801)[None, None, :]  # 10 samples per px
+    below = torch.full_like(u, 1.0)  # 1 px above the lower lip, inside the row wherever it is drawn
+    cover, shade = mouth.lower_teeth(u, below, torch.full_like(u, height), W)
+    cover, shade = cover[0, 0], shade[0, 0]
+    assert cover[400] > 0.95 and cover[0] == 0 and cover[-1] == 0
+    per_px = (cover[10:] - cover[:-10]).abs().max()
+    assert per_px < 0.2, f"the row's ends fall off over several px, not in a step ({per_px:.2f} per px)"
+    drawn = cover > 0.5
+    assert 0.3 < drawn.float().mean() < 0.6, "narrower than the upper arch, wider than a block of four teeth"
+    ends = torch.nonzero(drawn)[[0, -1], 0]
+    assert (shade[ends] < 0.85 * shade[400]).all(), "darker toward the corners than in front"
+
+
 def test_lower_teeth_show_in_front_of_the_lower_lips_inner_edge():
     """On a wide opening the lower teeth stand from the lower lip's edge up, a few px tall: the lip edge's shade
     is behind them, not over them (over them only the teeth's tips showed, a row of pale dots), nor a shadow line
