@@ -47,6 +47,9 @@ LASH_HEIGHT = 0.35  # of the crease-to-margin band: how far the upper lashes rea
 # read LID_SAMPLES bands above that start, toward its top LID_ABOVE bands above it.
 LID_TOP, LID_FADE = 0.75, 0.8
 LID_SAMPLES, LID_ABOVE = (0.1, 0.2, 0.3, 0.4, 0.5), 0.3
+LID_UNDER_EYE = 0.7  # a lowered lid's colour is at least this share of the luma of the skin under the eye
+LID_NOT_SKIN = 0.25  # ... unless its own band reads under this share (hair over the eye reads 0.22; deep sockets
+# under a brow's shadow 0.36-0.65 on the gallery): then it is left as it is
 LOWER_LID_SHADOW = 0.8  # the raised lower lid's brightness where it meets the upper one (1 at its foot)
 LOWER_LID_REACH = 2.5  # how far below the raised lower margin its skin is painted, in rises (1: the open margin)
 LOWER_LID_FROM = 0.6  # the raised lower lid fades in as the upper one goes from this share of its way down to all
@@ -86,6 +89,7 @@ class FlowRenderer:
         self.face = face
         self.options = options
         self.device = device or comfy_adapter.compute_device()
+        self._luma = torch.tensor([0.299, 0.587, 0.114], device=self.device)
         H0, W0 = face.image.shape[:2]
         scale = 1.0 if options.max_side <= 0 else min(1.0, options.max_side / max(H0, W0))
         self.height, self.width = max(round(H0 * scale), 1), max(round(W0 * scale), 1)
@@ -310,6 +314,17 @@ class FlowRenderer:
             # continues the face instead of standing out as a lighter lens.
             above = self._sample_lid(self.skin_colour, affine, pixels, down, -(above_lift + LID_ABOVE * b))
             colour = above + overlays.smoothstep(0.0, 0.5 * height, depth)[..., None] * (colour - above)
+            # A closed lid bulges forward over the eyeball and catches the light as the skin under the eye does.
+            # Read only from the band above the lashes, under a brow's or a deep socket's shadow it drew a dark blot
+            # on every blink: it takes on that skin's colour until it is at least LID_UNDER_EYE of its luma. (A band
+            # far darker than that is no lid in shadow but hair or a frame over the eye: it is left as it is.)
+            under = self._skin_under(affine, open_vertices[:, lower], down, band)  # [T, 3]
+            weight = overlays.opening_alpha(u, depth, height, width)
+            own = ((colour @ self._luma) * weight).sum((1, 2)) / weight.sum((1, 2)).clamp_min(1e-6)  # [T]
+            lit = under @ self._luma
+            lift = ((LID_UNDER_EYE * lit - own) / (lit - own).clamp_min(1e-3)).clamp(0, 1)
+            lift = lift * overlays.smoothstep(LID_NOT_SKIN, 1.3 * LID_NOT_SKIN, own / lit.clamp_min(1e-3))
+            colour = colour + lift[:, None, None, None] * (under[:, None, None] - colour)
             grain = self._sample_lid(self.skin_grain, affine, pixels, down,
                                      -overlays.lid_skin_offsets(depth, 0.45 * b, 1.1 * b))
             skin = colour + grain.clamp(-GRAIN_LIMIT, GRAIN_LIMIT)  # no lash or fold is copied as a streak
@@ -353,11 +368,18 @@ class FlowRenderer:
             self._paste(rgb, box, lids, cover.clamp(0, 1))
             self._paste(rgb, box, lash_colour, lashes)
 
+    def _skin_under(self, affine: torch.Tensor, margin: torch.Tensor, down: torch.Tensor,
+                    band: torch.Tensor) -> torch.Tensor:
+        """[T, 3] the skin's colour (no grain), per channel the median over 0.8 and 1.6 crease bands `band` [T] below
+        an open lower lid margin [T, P, 2] along down [T, 2], read through the eye's affine [T, 3, 2]."""
+        points = torch.cat([margin + down[:, None] * (k * band)[:, None, None] for k in (0.8, 1.6)], 1)
+        source = torch.einsum("tpi,tij->tpj", points, affine[:, :2]) + affine[:, None, 2]
+        return overlays.sample(self.skin_colour, source[:, None])[:, 0].median(1).values
+
     def _brighter(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
         """Per pixel, the brighter of two colours [T, h, w, 3], blended over a few levels of luma where they are
         close: a hard per-pixel choice draws a seam across the lid where the two swap."""
-        luma = torch.tensor([0.299, 0.587, 0.114], device=self.device)
-        t = overlays.smoothstep(-0.03, 0.03, (first - second) @ luma)[..., None]
+        t = overlays.smoothstep(-0.03, 0.03, (first - second) @ self._luma)[..., None]
         return second + t * (first - second)
 
     def _sample_lid(self, image: torch.Tensor, affine: torch.Tensor, pixels: torch.Tensor, down: torch.Tensor,

@@ -237,6 +237,35 @@ def test_closed_lid_is_opaque_under_its_lash_line(astronaut_face):
                                                                            float(under.min() / cheek))
 
 
+def _shade_above_the_eyes(face, factor):
+    """The face with the skin from the brows down to each eye's upper margin darkened to `factor` (a deep socket
+    under a brow's shadow); the skin under the eyes is left as it is."""
+    image = face.image.clone()
+    for ring in EYE_RINGS:
+        x0, y0, x1, y1 = region(face, ring, pad=0)
+        top = int(image_points(face)[ring[4], 1])
+        image[max(top - 2 * (y1 - y0), 0):top, x0 - 4:x1 + 4] *= factor
+    return dataclasses.replace(face, image=image)
+
+
+def test_a_closed_lid_under_a_shadowed_brow_is_lit_like_the_skin_under_the_eye(astronaut_face):
+    """A closed lid bulges forward and catches the light: under a brow's shadow it is not painted in that shadow's
+    colour (a dark blot on every blink) but at least about as lit as the skin under the eye. A band above the eye far
+    darker than any shadowed skin (hair, a frame) is not lit up as skin."""
+    for factor, lit in ((0.35, True), (0.04, False)):
+        face = _shade_above_the_eyes(astronaut_face, factor)
+        frames, _ = render_frames(face, motion(2, closure=[0.0, 1.0]), RenderOptions())
+        for ring in EYE_RINGS:
+            x0, y0, x1, y1 = region(face, ring, pad=0)
+            top, bottom = image_points(face)[[ring[4], ring[12]], 1].tolist()
+            closed = top + 0.9 * (bottom - top)
+            w, h = x1 - x0, y1 - y0
+            lid = luma(frames[1, round(top) + 1:round(closed) - 2, x0 + w // 4:x1 - w // 4]).mean()
+            under = luma(frames[0, y1 + h // 2:y1 + h, x0 + w // 4:x1 - w // 4]).median()
+            # (Before, the lid took the shadow's colour: 0.30 of the skin under the eye; now 0.60.)
+            assert (lid > 0.5 * under) == lit, (factor, float(lid / under))
+
+
 def test_closed_lid_leaves_no_liner_standing_above_it(astronaut_face):
     """Eyeliner travels down with the lid margin: a closed lid leaves no dark arc of it where the open margin was
     (the "goggles" look of made-up eyes). The astronaut is given a liner from each open upper margin 0.55 of the way
