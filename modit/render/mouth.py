@@ -441,8 +441,8 @@ def lower_teeth(u: torch.Tensor, below: torch.Tensor, height: torch.Tensor, W: t
     # Each tooth shows once the row is a few px tall; shorter, one tooth a px or two wide drew a row of dots.
     detail = smoothstep(3.0, 6.0, full_h)
     # A little shorter toward the corners, and there the row turns away into the mouth's shadow: it fades out
-    # over a tenth of the mouth's width and darkens on the way (cut off where it fell under 2 px, it ended in a
-    # square step either side, a block pasted on).
+    # over 0.15 of the mouth's width either side and darkens on the way (cut off where it fell under 2 px, it ended
+    # in a square step either side, a block pasted on).
     lower_h = full_h * (1 - 0.5 * smoothstep(0.25, 0.7, side)) * (1 - 0.2 * detail * (1 - middle))
     ends = 1 - smoothstep(0.3, 0.6, side)
     cover = smoothstep(lower_h + soft, lower_h - soft, below) * smoothstep(2.0, 3.5, full_h) * ends

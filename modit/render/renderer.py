@@ -319,8 +319,8 @@ class FlowRenderer:
             # on every blink: it takes on that skin's colour until it is at least LID_UNDER_EYE of its luma. (A band
             # far darker than that is no lid in shadow but hair or a frame over the eye: it is left as it is.)
             under = self._skin_under(affine, open_vertices[:, lower], down, band)  # [T, 3]
-            weight = overlays.opening_alpha(u, depth, height, width)
-            own = ((colour @ self._luma) * weight).sum((1, 2)) / weight.sum((1, 2)).clamp_min(1e-6)  # [T]
+            opening = overlays.opening_alpha(u, depth, height, width)  # the lowered lid's cover
+            own = ((colour @ self._luma) * opening).sum((1, 2)) / opening.sum((1, 2)).clamp_min(1e-6)  # [T]
             lit = under @ self._luma
             lift = ((LID_UNDER_EYE * lit - own) / (lit - own).clamp_min(1e-3)).clamp(0, 1)
             lift = lift * overlays.smoothstep(LID_NOT_SKIN, 1.3 * LID_NOT_SKIN, own / lit.clamp_min(1e-3))
@@ -331,7 +331,7 @@ class FlowRenderer:
             # The lashes' width follows the eye's size (a 1 px pencil line on a large eye reads as drawn).
             lash_width = (LASH_WIDTH * width)[:, None, None]  # per frame: a chunk's mean would differ by its size
             lid = overlays.eyelid(depth, height, skin, lash_width=lash_width.clamp_min(1.0))
-            lid_alpha = overlays.opening_alpha(u, depth, height, width) * fade_in
+            lid_alpha = opening * fade_in
             # The moved lashes: a darker shade of the lid's own skin, drawn in as far as the lid covers the source's
             # lashes (fully once it is lowered by the lashes' height), over the lid and below its margin alike.
             covered = overlays.smoothstep(0.0, (LASH_HEIGHT * band).clamp_min(1.0), lowered)[:, None, None]
