@@ -19,16 +19,11 @@ import os
 import cv2
 import numpy as np
 
-from gallery_meters import DlibFace, inter_ocular, luminance
+from gallery_meters import DlibFace, eye_aspect, inter_ocular, luminance
 
 EYES = (slice(36, 42), slice(42, 48))
 STILL_POINTS = [27, 28, 29, 30, 31, 33, 35, 36, 39, 42, 45]  # nose and eye corners: they stay put in a blink
 CLOSED, OPEN = 0.55, 0.9  # eye aspect ratio over its median: a blink under the first, open over the second
-
-
-def aspect(points: np.ndarray, eye: slice) -> float:
-    e = points[eye]
-    return float((np.linalg.norm(e[1] - e[5]) + np.linalg.norm(e[2] - e[4])) / (2 * np.linalg.norm(e[0] - e[3])))
 
 
 def track(face: DlibFace, path: str) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
@@ -82,7 +77,7 @@ def lid_over_skin(y: np.ndarray, points: np.ndarray, open_points: np.ndarray) ->
 def measure(face: DlibFace, path: str, closure: np.ndarray | None = None) -> list[float]:
     """Closed-lid figures of every blink in a video; `closure`: the frames' intended eye closure (our renders)."""
     lumas, points = track(face, path)
-    ratio = np.array([np.nan if p is None else 0.5 * sum(aspect(p, eye) for eye in EYES) for p in points])
+    ratio = np.array([np.nan if p is None else eye_aspect(p) for p in points])
     if closure is None:
         median = np.nanmedian(ratio)
         openness = ratio / median
@@ -131,8 +126,8 @@ def main() -> None:
         for video in sorted(glob.glob(os.path.join(args.videos, "*.mp4"))):
             real += measure(face, video)
     print(f"{'all':<40} {summary(ours):<26} {summary(real)}")
-    low = 0.75 * np.percentile(real, 10) if real else None
-    if low is not None:
+    if real:
+        low = 0.75 * np.percentile(real, 10)
         print(f"eyes under 0.75x the real 10th percentile ({low:.2f}): {sum(v < low for v in ours)} / {len(ours)}")
 
 

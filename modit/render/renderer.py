@@ -50,6 +50,7 @@ LID_SAMPLES, LID_ABOVE = (0.1, 0.2, 0.3, 0.4, 0.5), 0.3
 LID_UNDER_EYE = 0.7  # a lowered lid's colour is at least this share of the luma of the skin under the eye
 LID_NOT_SKIN = 0.25  # ... unless its own band reads under this share (hair over the eye reads 0.22; deep sockets
 # under a brow's shadow 0.36-0.65 on the gallery): then it is left as it is
+UNDER_EYE_BANDS = (0.8, 1.6)  # crease bands below the eye where the skin under it is read (clear of its lashes)
 LOWER_LID_SHADOW = 0.8  # the raised lower lid's brightness where it meets the upper one (1 at its foot)
 LOWER_LID_REACH = 2.5  # how far below the raised lower margin its skin is painted, in rises (1: the open margin)
 LOWER_LID_FROM = 0.6  # the raised lower lid fades in as the upper one goes from this share of its way down to all
@@ -349,7 +350,7 @@ class FlowRenderer:
             # The brighter of two depths below it (under-eye shadow alone draws a dark band under the closed lid's
             # lash line, read as the iris showing through), in the upper lid's shadow toward the line where they meet.
             colour = self._brighter(*[self._sample_lid(self.skin_colour, affine, pixels, down, below + k * b)
-                                      for k in (0.8, 1.6)])
+                                      for k in UNDER_EYE_BANDS])
             grain = self._sample_lid(self.skin_grain, affine, pixels, down,
                                      below + torch.remainder(depth, (0.5 * b).clamp_min(1.0)))
             skin = colour + grain.clamp(-GRAIN_LIMIT, GRAIN_LIMIT)
@@ -370,9 +371,9 @@ class FlowRenderer:
 
     def _skin_under(self, affine: torch.Tensor, margin: torch.Tensor, down: torch.Tensor,
                     band: torch.Tensor) -> torch.Tensor:
-        """[T, 3] the skin's colour (no grain), per channel the median over 0.8 and 1.6 crease bands `band` [T] below
-        an open lower lid margin [T, P, 2] along down [T, 2], read through the eye's affine [T, 3, 2]."""
-        points = torch.cat([margin + down[:, None] * (k * band)[:, None, None] for k in (0.8, 1.6)], 1)
+        """[T, 3] the skin's colour (no grain), per channel the median over UNDER_EYE_BANDS crease bands `band` [T]
+        below an open lower lid margin [T, P, 2] along down [T, 2], read through the eye's affine [T, 3, 2]."""
+        points = torch.cat([margin + down[:, None] * (k * band)[:, None, None] for k in UNDER_EYE_BANDS], 1)
         source = torch.einsum("tpi,tij->tpj", points, affine[:, :2]) + affine[:, None, 2]
         return overlays.sample(self.skin_colour, source[:, None])[:, 0].median(1).values
 
