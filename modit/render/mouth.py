@@ -35,7 +35,7 @@ class SourceMouth:
     shows_teeth: float  # 0..1: how far the source's own opening already shows an interior to reuse
     split: float  # 0..1: the depth (share of the source opening) where the upper lip's part ends
     colourful: float = 1.0  # 0 for a black-and-white photo (grey lips): the interior then takes no tint
-    lip_rim: float = 1.0  # 0..1: how far the opening's lowest rows are lip (1) rather than teeth reaching the lip (0)
+    rim: float = 0.0  # share of the opening, at its bottom, that is the lower lip's own rim under the source's teeth
     lips: torch.Tensor | None = None  # [2, 3] the upper and the lower lip's own colours (their inner edges); None: lip
     blur: float = 0.0  # px: Gaussian sigma of the portrait's own edges around the mouth (edge_blur)
 
@@ -95,21 +95,11 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
             # stayed up under a dark slit while the lower lip dropped away from it.
             shows, split = 0.0, float(rows[0])
         teeth = teeth + shows * (bright - teeth)  # the source's own teeth set the colour
-        # Where the upper teeth reach down to the lower lip, the opening's lowest rows are teeth, not the lower
-        # lip's rim: carried with the lower lip they would draw a bright line along its inner edge. (The
-        # opening's brightest row stands for the teeth: averaged across the columns, gaps between teeth included,
-        # it is what their lowest rows read too where the teeth go on down to the lip.)
-        lip_luma = lip @ luma_weights
-        toward_teeth = (profile[-2:].mean() - lip_luma) / (profile.max() - lip_luma).clamp_min(0.05)
-        lip_rim = 1.0 - float(smoothstep(0.3, 0.7, toward_teeth)) * shows
-        # Nor are they the rim where they are far darker than the lower lip: the shadow line between teeth and lip
-        # (parted lips over the teeth), which carried with the lower lip rode on it as a jagged dark line.
-        lower_luma = (lip if lips is None else lips[1]) @ luma_weights
-        lip_like = float(smoothstep(0.6, 0.85, profile[-2:].mean() / lower_luma.clamp_min(0.05)))
-        lip_rim *= 1.0 - shows * (1.0 - lip_like)
+        # The lower lip's own rim: the rows at the bottom of the opening under the teeth's lower edge.
+        rim = _rim_share(image, upper[centre], lower[centre], (lip if lips is None else lips[1]) @ luma_weights)
     else:
-        lip_rim = 1.0
-    return SourceMouth(upper, lower, lip, skin_luma, teeth, shows, split, colourful, lip_rim, lips,
+        rim = 0.0
+    return SourceMouth(upper, lower, lip, skin_luma, teeth, shows, split, colourful, rim, lips,
                        edge_blur(image, torch.cat([upper, lower]), float(width)))
 
 
@@ -151,6 +141,34 @@ def edge_blur(image: torch.Tensor, points: torch.Tensor, width: float) -> float:
 
     ratio = float(energy(luma) / energy(gaussian_blur(luma, REBLUR)).clamp_min(1e-9))
     return min(4.0, REBLUR / math.sqrt(max(ratio ** 2 - 1, REBLUR ** 2 / 16)))
+
+
+RIM_ROWS = 21  # rows sampled over the opening's lower half, bottom up, to measure the lower lip's rim
+RIM_MAX = 0.5  # the most of the opening that is taken for rim
+
+
+def _rim_share(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, lower_luma: torch.Tensor) -> float:
+    """The share of an opening that shows teeth (central columns of its inner lips upper, lower [C, 2]) which lies
+    under the teeth's lower edge: the lower lip's own wet rim. Carried with the lower lip it opens away from the
+    teeth; hung from the upper lip with them, it drew a lip-coloured band under the upper teeth once the mouth
+    opened. Up from the lower inner lip, the rows brighten into the teeth; the edge is where they are halfway
+    between the lowest row and the brightest (colours and absolute levels do not tell: pale lips are as bright and
+    as saturated as the teeth behind them). None where the teeth reach the lip (no fall), nor where the lowest rows
+    are far darker than the lower lip (`lower_luma`): that is the shadow line between teeth and lip, which carried
+    with the lower lip rode on it as a jagged dark line."""
+    rows = torch.linspace(1.0, 0.5, RIM_ROWS, device=image.device)
+    points = upper + rows[:, None, None] * (lower - upper)  # [R, C, 2]
+    luma = (sample(image, points[None])[0] @ torch.tensor([0.299, 0.587, 0.114], device=image.device)).mean(1)
+    peak, bottom = float(luma.max()), float(luma[0])
+    level = 0.5 * (peak + bottom)
+    k = int((luma >= level).float().argmax())  # the first row up from the lip as bright as that
+    if k == 0:
+        return 0.0
+    at = k - 1 + (level - float(luma[k - 1])) / max(float(luma[k] - luma[k - 1]), 1e-6)
+    share = float(rows[0] - rows[1]) * at
+    fall = float(smoothstep(0.05, 0.15, torch.tensor((peak - bottom) / max(peak, 0.05))))
+    lit = float(smoothstep(0.5, 0.7, luma[:k].min() / lower_luma.clamp_min(0.05)))
+    return min(RIM_MAX, share) * fall * lit
 
 
 def _split_row(profile: torch.Tensor, teeth: torch.Tensor, rows: torch.Tensor, shows_teeth: bool) -> float:
@@ -263,8 +281,10 @@ def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, ima
     src_depth, src_height = _source_rows(source, u)
     # The lower lip's own inner rim stays with the lower lip even when the rest hangs from the upper one (split 1:
     # a smile's teeth fill the opening); carried up with the teeth it would draw a lip-coloured band across the
-    # opening, under a dark notch at each corner. Where the teeth reach the lip there is no rim (lip_rim 0).
-    rim = torch.minimum(0.25 * src_height, 0.03 * source.width) * source.lip_rim
+    # opening, under a dark notch at each corner. Under teeth it is measured (SourceMouth.rim); elsewhere it is
+    # the innermost edge of the lip.
+    shows = source.shows_teeth
+    rim = (1 - shows) * torch.minimum(0.25 * src_height, 0.03 * source.width) + shows * source.rim * src_height
     upper_part = torch.minimum(source.split * src_height, src_height - rim).clamp_min(1e-3)
     lower_part = (src_height - upper_part).clamp_min(1e-3)
     # Where the two halves meet (the source's split row at zero motion) each pixel takes one of them. Where they

@@ -498,17 +498,36 @@ def _opening_image(rows):
 
 def test_teeth_that_reach_the_lower_lip_leave_it_no_bright_rim():
     """Upper teeth that fill a smile's opening down to the lower lip are not carried with the lower lip as its
-    rim (a bright line along its inner edge once the mouth opens); a lip-coloured rim under the teeth is."""
+    rim (a bright line along its inner edge once the mouth opens); a lip-coloured rim under the teeth is, all of it."""
     lip, skin = torch.tensor([0.7, 0.4, 0.4]), torch.tensor(0.65)
     teeth = (0.92, 0.9, 0.85)
     image, upper, lower = _opening_image([(50, 70, teeth)])
-    assert mouth.source_mouth(image, upper, lower, lip, skin).lip_rim < 0.1
+    assert mouth.source_mouth(image, upper, lower, lip, skin).rim < 0.02
     image, upper, lower = _opening_image([(50, 64, teeth), (64, 70, (0.7, 0.4, 0.4))])
-    assert mouth.source_mouth(image, upper, lower, lip, skin).lip_rim > 0.9
+    assert 0.25 < mouth.source_mouth(image, upper, lower, lip, skin).rim < 0.35  # 6 px of the 20 px opening
     # Pale lips parted over the teeth with a dark shadow line between the teeth and the lower lip: that line is no
     # rim either (carried with the lower lip it rode on it as a jagged dark line).
     image, upper, lower = _opening_image([(50, 64, teeth), (64, 70, (0.3, 0.2, 0.2))])
-    assert mouth.source_mouth(image, upper, lower, lip, skin).lip_rim < 0.1
+    assert mouth.source_mouth(image, upper, lower, lip, skin).rim < 0.02
+
+
+def test_an_opened_smile_hangs_no_band_of_lip_under_its_upper_teeth():
+    """A smile whose upper teeth end over the lower lip's wet rim (paler than the lip's middle), opened: the rim
+    goes down with the lower lip, and no lip-coloured band hangs under the upper teeth (young_woman_bangs_smile_teeth
+    and dark_skin_smile_teeth_man by eye: a band of pink under the teeth, the rim's upper half hung from them)."""
+    lip, skin = torch.tensor([0.7, 0.4, 0.4]), torch.tensor(0.65)
+    teeth, wet = (0.92, 0.9, 0.85), (0.85, 0.48, 0.44)
+    image, upper, lower = _opening_image([(50, 64, teeth), (64, 70, wet)])
+    source = mouth.source_mouth(image, upper, lower, lip, skin)
+    ys = torch.arange(50.5, 100.0, 1.0)
+    pixels = torch.stack(torch.meshgrid(ys, torch.tensor([100.0]), indexing="ij")[::-1], -1)  # the middle column
+    drop = torch.tensor([0.0, 1, 1, 1, 1, 1, 1, 1, 0]) * 20  # the lower lip 20 px down
+    rgb, _ = mouth.interior(upper[None], (lower + torch.stack([torch.zeros(9), drop], -1))[None], pixels, image, source)
+    column = rgb[0, :, 0]
+    pink = (column - torch.tensor(wet)).abs().amax(-1) < 0.05  # the rim's own colour
+    under_teeth, over_lip = int(pink[14:22].sum()), int(pink[30:40].sum())  # y 64-72; y 80-90 (the lip at 90)
+    assert under_teeth <= 1, f"{under_teeth} px of the lip's rim hang under the upper teeth"
+    assert over_lip >= 4, f"the rim rides on the lower lip: {over_lip} px"
 
 
 def test_opened_smile_has_no_teeth_line_on_the_lower_lip(astronaut_face, monkeypatch):
@@ -664,7 +683,7 @@ def test_lower_teeth_stand_on_the_lower_lips_own_rim_not_behind_it(monkeypatch):
 
     rim_rows = [(50, 66, teeth), (66, 70, (0.7, 0.4, 0.4))]
     source, rim = column(rim_rows)
-    assert source.split == 1.0 and source.lip_rim > 0.9
+    assert source.split == 1.0 and source.rim > 0.15
     lower_teeth = int((rim[-20:] > 0.7).sum())  # the tongue stays under 0.6, the teeth over it
     assert lower_teeth >= 5, f"lower teeth {lower_teeth} px tall over the rim (behind it: 3)"
     own_rows = [(50, 58, teeth), (58, 62, (0.08, 0.04, 0.04)), (62, 70, teeth)]
