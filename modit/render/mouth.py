@@ -203,6 +203,8 @@ CORNER_EDGE = 1.0  # how much wider that edge is at the corners (0: the same eve
 # re-reading rendered frames recovers the jaw less well: tests/extraction, r 0.90 against 0.94)
 UPPER_TOOTH = 0.11  # mouth widths: an upper central incisor's width (the side teeth are narrower)
 LOWER_TOOTH = 0.075  # a lower incisor's
+UPPER_TEETH_DOWN = 0.65  # generic upper teeth reach this share of the opening down, in the middle of the mouth...
+UPPER_TEETH_LONG = 0.15  # ...but no more than this many mouth widths (the lip's inner edge covers their roots)
 # The tongue's top above the lower lip, as a share of the opening (in the middle of the mouth), and its light at
 # its front (times the skin's luma), (narrow, wide): it shows more of itself, lit, as the jaw drops.
 TONGUE = (0.4, 0.55)
@@ -409,9 +411,12 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     if generic > 0:
         front = 1 - smoothstep(0.35, 0.8, side)  # the front teeth catch the light; the side ones fall away
         # Upper teeth hang from the upper lip, a little shorter toward the corners; each tooth's edge rounds off
-        # toward its neighbours, so the row ends in a scalloped edge, not a ruler-straight bar.
+        # toward its neighbours, so the row ends in a scalloped edge, not a ruler-straight bar. Down to past the
+        # middle of a medium opening, as real speakers' (bench/mouth_interior.py; at half of it a dark band stayed
+        # between the rows), and never longer than UPPER_TEETH_LONG.
         middle, gap = _teeth(u, UPPER_TOOTH)
-        upper_h = torch.minimum(0.5 * height, 0.13 * W) * (0.45 + 0.55 * front) * (1 - 0.12 * (1 - middle))
+        upper_h = (torch.minimum(UPPER_TEETH_DOWN * height, UPPER_TEETH_LONG * W) * (0.45 + 0.55 * front)
+                   * (1 - 0.12 * (1 - middle)))
         upper = smoothstep(upper_h + soft, upper_h - soft, depth) * smoothstep(0.3, 0.85, front + 0.3)
         rounded = (0.8 + 0.2 * middle) * (1 - 0.12 * gap)  # each tooth lit in its middle, darker toward a gap
         shade = lit * (0.6 + 0.4 * front) * (0.78 + 0.22 * smoothstep(0.0, 0.35 * upper_h, depth)) * rounded
