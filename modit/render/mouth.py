@@ -210,6 +210,7 @@ UPPER_TEETH_LONG = 0.15  # ...but no more than this many mouth widths (the lip's
 TONGUE = (0.4, 0.55)
 TONGUE_LIGHT = (0.7, 0.9)
 TONGUE_OPENS = (0.1, 0.3)  # mouth widths opened past the source's own over which it goes from narrow to wide
+AROUND_DARK = (0.8, 0.5)  # the lips' edge takes the colour around it from this share of the lip's luma to that one
 SEAM_WINDOW = 0.1  # mouth widths either side of the corner line searched for the seam
 SEAM_MAX_REACH = 0.12  # mouth widths: the furthest a mouth corner moves outward
 
@@ -257,13 +258,16 @@ def seam_ends(image: torch.Tensor, inner: torch.Tensor, width: torch.Tensor) -> 
 
 def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, image: torch.Tensor,
              source: SourceMouth, lower_inset: torch.Tensor | None = None,
-             opened: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+             opened: torch.Tensor | None = None,
+             around: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """RGB [T, h, w, 3] and alpha [T, h, w] of the mouth interior between the driven inner lips.
 
     upper, lower: [T, P, 2] driven inner lips (output px); pixels: [h, w, 2] output-px centres of the box;
     lower_inset: [T] px by which the interior reaches over the lower lip's inner edge (the lower lip's texture
     is then taken from as far below the source's edge, so the rim it skips never shows); opened: [T] 0..1 how far
-    the mouth opens beyond the source's (overlays.opening_gain).
+    the mouth opens beyond the source's (overlays.opening_gain); around: [T, h, w, 3] the colour of what lies
+    around the opening near each pixel (the warped lips, or a beard where it reaches the corners), which the lips'
+    inner edge shades from (default: the lips' own median colours).
     """
     if lower_inset is not None:
         across = lower - upper
@@ -319,7 +323,7 @@ def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, ima
     # tongue). Where the source's interior fades out as the mouth opens (it showed no teeth), on the lip itself.
     teeth_floor = torch.minimum(rim / k, 0.5 * height) * kept
     beyond = (height - src_height / k).clamp_min(0) / W  # mouth widths wider open than the source
-    synthetic = _synthetic(u, depth, height, W, source, floor, beyond, teeth_floor)
+    synthetic = _synthetic(u, depth, height, W, source, floor, beyond, teeth_floor, around)
     # As soft as the portrait's own edges: crisp synthesised teeth in a soft photo read as pasted on.
     extra = source.blur ** 2 - SYNTHETIC_BLUR ** 2
     if extra > 0.05:
@@ -360,11 +364,12 @@ def _source_points(source: SourceMouth, u: torch.Tensor, across: torch.Tensor) -
 
 def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: torch.Tensor,
                source: SourceMouth, floor: torch.Tensor | float = 0.0, beyond: torch.Tensor | None = None,
-               teeth_floor: torch.Tensor | float = 0.0) -> torch.Tensor:
+               teeth_floor: torch.Tensor | float = 0.0, around: torch.Tensor | None = None) -> torch.Tensor:
     """A shaded mouth interior in the face's colours. u, depth, height [T, h, w]; W [T, 1, 1]; floor: px above the
     lower lip where the tongue starts (the top of the source's own lower teeth, carried with the lower lip); beyond:
     how much wider open than the source's own opening, in mouth widths (default: the whole opening); teeth_floor: px
-    above the lower lip where the lower teeth start (the top of the source's own rim, carried with the lower lip)."""
+    above the lower lip where the lower teeth start (the top of the source's own rim, carried with the lower lip);
+    around: [T, h, w, 3] the colour around the opening that the lips' inner edge shades from (interior)."""
     device = u.device
     side = (2 * (u - 0.5)).abs()  # 0 in the middle, 1 at the corners
     below = height - depth  # px above the lower lip
@@ -437,9 +442,15 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     # of the opening is lip in shadow, not throat (dark, it reads as a notch cut beside each corner).
     ramp = (INNER_EDGE * W).clamp_min(1.5) * (1 + CORNER_EDGE * smoothstep(0.55, 1.0, side))
     edge = smoothstep(0.0, ramp, to_lip)[..., None]
-    # Each lip's edge in its own colour (under a moustache the upper one is dark).
+    # Each lip's edge in its own colour (under a moustache the upper one is dark), or in the colour around it where
+    # that is far darker: where a beard reaches into the mouth's corners, a lip-coloured edge drew a pink line through
+    # it. (Taken everywhere, the skin around the corners shaded them into grey smudges.)
     lower_side = smoothstep(-ramp, ramp, depth - below)[..., None]
-    rim = 0.7 * (upper_lip + lower_side * (lower_lip - upper_lip))
+    lip_edge = upper_lip + lower_side * (lower_lip - upper_lip)
+    if around is not None:
+        darker = smoothstep(AROUND_DARK[0], AROUND_DARK[1], (around @ luma) / (lip_edge @ luma).clamp_min(0.05))
+        lip_edge = lip_edge + darker[..., None] * (around - lip_edge)
+    rim = 0.7 * lip_edge
     rgb = rim + edge * (rgb - rim)
     # The lower teeth stand in front of that edge's shade, down to the lip: under the shade only their tips showed,
     # a row of pale dots over a lip-coloured band; shaded at their roots they sat on a dark line (both read as a

@@ -57,6 +57,7 @@ LOWER_LID_FROM = 0.6  # the raised lower lid fades in as the upper one goes from
 LASHES = 0.85  # the cover of the lashes along a lowered lid's margin where they are fullest (0..1)
 LASH_TONE = 0.3  # the lashes' colour: the lid skin's, this much as bright
 LASH_WIDTH = 0.035  # of the eye's width: the width of the line the lashes' roots make
+AROUND_BLUR = 0.03  # mouth widths: the blur that reads the colour around the opening (the lips' edge shades from it)
 GRAIN_LIMIT = 0.035  # the most the copied grain may move a lid pixel (0..1): pores and fine lines, not lashes
 
 
@@ -409,8 +410,9 @@ class FlowRenderer:
             closing = overlays.closing_gain(upper, lower, self.vertices[upper_i], self.vertices[lower_i])
             width = (upper[:, -1] - upper[:, 0]).norm(dim=-1)
             inset = torch.maximum(gain, closing) * (0.03 * width).clamp(1.0, 3.0)  # [T] px
-            interior, alpha = mouth.interior(overlays.smooth_row(upper), overlays.smooth_row(lower), pixels,
-                                             self.image, self.mouth, inset, gain)
+            upper, lower = overlays.smooth_row(upper), overlays.smooth_row(lower)
+            around = self._colour_around(rgb, box, pixels, upper, lower)
+            interior, alpha = mouth.interior(upper, lower, pixels, self.image, self.mouth, inset, gain, around)
         else:  # the Wav2Lip mouth where the driven mouth opens beyond the source's
             u, depth, height, width = overlays.mouth_coordinates(upper, lower, pixels)
             alpha = overlays.opening_alpha(u, depth, height, width) * gain[:, None, None]
@@ -418,6 +420,23 @@ class FlowRenderer:
             affine = overlays.fit_affine(vertices[:, jaw_points], self.vertices[jaw_points])
             interior = self._sample_reference(reference, overlays.apply_affine(affine, pixels))
         self._paste(rgb, box, interior, alpha)
+
+    def _colour_around(self, rgb: torch.Tensor, box: tuple, pixels: torch.Tensor, upper: torch.Tensor,
+                       lower: torch.Tensor) -> torch.Tensor:
+        """[T, h, w, 3] the colour of the warped frame rgb (head box) around the driven opening (inner lips upper,
+        lower [T, P, 2]) near each pixel of box: its pixels outside the opening, blurred over AROUND_BLUR mouth widths
+        (a normalised convolution); the lips' median colour where none are near."""
+        x0, y0, w, h = box
+        region = rgb[:, y0 - self.box[1]:y0 - self.box[1] + h, x0 - self.box[0]:x0 - self.box[0] + w]
+        ring = torch.cat([upper, lower[:, 1:-1].flip(1)], 1)
+        outside = (overlays.polygon_distance(ring, pixels) < -1.0).float()[:, None]  # [T, 1, h, w]
+        sigma = max(AROUND_BLUR * float(self.mouth.width), 1.0)  # the source's: the same in every chunk
+        # Frame by frame: a batched convolution may sum in another order for another chunk length, and a constant
+        # motion must give identical frames whatever the chunks.
+        blur = lambda x: torch.cat([overlays.gaussian_blur(f[None], sigma) for f in x])  # noqa: E731
+        total, weight = blur(region.permute(0, 3, 1, 2) * outside), blur(outside)
+        lip = self.mouth.lip[None, :, None, None]
+        return ((total + 0.02 * lip) / (weight + 0.02)).permute(0, 2, 3, 1)
 
     def _sample_reference(self, reference: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """Sample mouth reference frames [T, h', w', 3] at output-px positions [T, h, w, 2]."""

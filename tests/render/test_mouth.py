@@ -440,6 +440,26 @@ def test_each_lips_inner_edge_takes_its_own_colour():
     assert torch.allclose(edges[0], 0.7 * brown, atol=0.02) and torch.allclose(edges[1], 0.7 * pink, atol=0.02)
 
 
+def test_a_beard_in_the_mouth_corners_gets_no_lip_coloured_edge():
+    """The lips' inner edge shades from what is around the opening, not from the lips' median colour: where a beard
+    reaches into the mouth's corners (full_beard_man, glasses_beard_smile_teeth_man by eye) a lip-coloured edge drew
+    a pink line through it as the mouth opened."""
+    image = astronaut_image(512).clone()
+    corners = image_xy(analyse(image), [61, 291])
+    width = float((corners[1] - corners[0]).norm())
+    H, W = image.shape[:2]
+    yy, xx = torch.meshgrid(torch.arange(H) + 0.5, torch.arange(W) + 0.5, indexing="ij")
+    near = lambda points, r: torch.stack([((xx - x) ** 2 + (yy - y) ** 2).sqrt() < r  # noqa: E731
+                                          for x, y in points.tolist()]).any(0)
+    beard = torch.tensor([0.28, 0.2, 0.14])
+    image[near(corners, 0.14 * width)] = beard
+    face = analyse(image)
+    frames, _ = render_frames(face, motion(face, [0.5]), RenderOptions())
+    corners = near(image_xy(face, [61, 291]), 0.12 * width)
+    redness = (frames[0, ..., 0] - frames[0, ..., 1])[corners]
+    assert redness.max() < (beard[0] - beard[1]) + 0.03, f"a pink edge in the beard: {float(redness.max()):.3f}"
+
+
 def test_the_lower_lip_sets_the_colour_under_a_moustache():
     """On a bearded face the upper lip's mid points read the moustache: the lips' colours are sampled per lip."""
     face = gallery_face("full_beard_man_closed_lips.jpg")
@@ -739,9 +759,9 @@ def test_a_smile_closed_past_its_source_covers_the_rim_under_its_lower_lip(monke
     insets = []
     original = mouth.interior
 
-    def spy(upper, lower, pixels, image, source, lower_inset=None, opened=None):
+    def spy(upper, lower, pixels, image, source, lower_inset=None, opened=None, around=None):
         insets.append(float(lower_inset[0]))
-        return original(upper, lower, pixels, image, source, lower_inset, opened)
+        return original(upper, lower, pixels, image, source, lower_inset, opened, around)
 
     monkeypatch.setattr(mouth, "interior", spy)
     still, _ = render_frames(face, motion(face, [0.0]), RenderOptions())
