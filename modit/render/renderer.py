@@ -204,7 +204,7 @@ class FlowRenderer:
         lip = at(torch.cat([mid_upper, mid_lower])[2:-2]).median(0).values
         lips = torch.stack([at(mid_upper[2:-2]).median(0).values, at(mid_lower[2:-2]).median(0).values])
         skin = at(v(torch.tensor(SKIN_POINTS)))
-        skin_luma = (skin @ torch.tensor([0.299, 0.587, 0.114], device=self.device)).median()
+        skin_luma = (skin @ self._luma).median()
         # The interior is drawn between the rows as curves (overlays.smooth_row), the source's as the driven ones.
         return mouth.source_mouth(self.image, overlays.smooth_row(upper), overlays.smooth_row(lower), lip, skin_luma,
                                   lips)
