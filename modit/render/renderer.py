@@ -51,6 +51,8 @@ LID_UNDER_EYE = 0.7  # a lowered lid's colour is at least this share of the luma
 LID_NOT_SKIN = 0.25  # ... unless its own band reads under this share (hair over the eye reads 0.22; deep sockets
 # under a brow's shadow 0.36-0.65 on the gallery): then it is left as it is
 UNDER_EYE_BANDS = (0.8, 1.6)  # crease bands below the eye where the skin under it is read (clear of its lashes)
+LOWER_LID_BANDS = (0.2, 0.4, 0.6)  # crease bands below the open lower margin: the lower lid's own skin
+LOWER_LID_OVER = 1.3  # the raised lower lid is at most this much brighter than the lower lid's own skin
 LOWER_LID_SHADOW = 0.8  # the raised lower lid's brightness where it meets the upper one (1 at its foot)
 LOWER_LID_REACH = 2.5  # how far below the raised lower margin its skin is painted, in rises (1: the open margin)
 LOWER_LID_FROM = 0.6  # the raised lower lid fades in as the upper one goes from this share of its way down to all
@@ -352,6 +354,12 @@ class FlowRenderer:
             # lash line, read as the iris showing through), in the upper lid's shadow toward the line where they meet.
             colour = self._brighter(*[self._sample_lid(self.skin_colour, affine, pixels, down, below + k * b)
                                       for k in UNDER_EYE_BANDS])
+            # ...but no more than LOWER_LID_OVER as bright as the lower lid's own skin: a cheek lit by a side light
+            # (twice the lid's luma on turned_brown_woman) drew a pale crescent under the closed lid's lash line.
+            lid_own = self._skin_under(affine, open_vertices[:, lower], down, band, LOWER_LID_BANDS)  # [T, 3]
+            ratio = (colour @ self._luma) / (LOWER_LID_OVER * lid_own @ self._luma).clamp_min(1e-3)[:, None, None]
+            capped = overlays.smoothstep(0.9, 1.1, ratio)[..., None]
+            colour = colour + capped * (LOWER_LID_OVER * lid_own[:, None, None] - colour)
             grain = self._sample_lid(self.skin_grain, affine, pixels, down,
                                      below + torch.remainder(depth, (0.5 * b).clamp_min(1.0)))
             skin = colour + grain.clamp(-GRAIN_LIMIT, GRAIN_LIMIT)
@@ -371,10 +379,10 @@ class FlowRenderer:
             self._paste(rgb, box, lash_colour, lashes)
 
     def _skin_under(self, affine: torch.Tensor, margin: torch.Tensor, down: torch.Tensor,
-                    band: torch.Tensor) -> torch.Tensor:
-        """[T, 3] the skin's colour (no grain), per channel the median over UNDER_EYE_BANDS crease bands `band` [T]
+                    band: torch.Tensor, bands=UNDER_EYE_BANDS) -> torch.Tensor:
+        """[T, 3] the skin's colour (no grain), per channel the median over `bands` crease bands `band` [T]
         below an open lower lid margin [T, P, 2] along down [T, 2], read through the eye's affine [T, 3, 2]."""
-        points = torch.cat([margin + down[:, None] * (k * band)[:, None, None] for k in UNDER_EYE_BANDS], 1)
+        points = torch.cat([margin + down[:, None] * (k * band)[:, None, None] for k in bands], 1)
         source = torch.einsum("tpi,tij->tpj", points, affine[:, :2]) + affine[:, None, 2]
         return overlays.sample(self.skin_colour, source[:, None])[:, 0].median(1).values
 

@@ -266,6 +266,28 @@ def test_a_closed_lid_under_a_shadowed_brow_is_lit_like_the_skin_under_the_eye(a
             assert (lid > 0.5 * under) == lit, (factor, float(lid / under))
 
 
+def test_a_closed_eye_takes_no_light_from_a_bright_cheek_under_it(astronaut_face):
+    """The raised lower lid is the lower lid's own skin: a cheek lit far brighter below it (side light) does not
+    paint a pale crescent under the closed lid's lash line. The astronaut's skin from half an eye's height under
+    each eye down is lit 1.8x; the lower lid itself is left as it is."""
+    lit_image = astronaut_face.image.clone()
+    for ring in EYE_RINGS:
+        x0, y0, x1, y1 = region(astronaut_face, ring, pad=0)
+        h = y1 - y0
+        cheek = lit_image[y1 + h // 2:y1 + 3 * h, x0 - 4:x1 + 4]
+        cheek[:] = (cheek * 1.8).clamp(0, 1)
+    lit = dataclasses.replace(astronaut_face, image=lit_image)
+    closed = [render_frames(face, motion(1, closure=1.0), RenderOptions())[0][0] for face in (astronaut_face, lit)]
+    for ring in EYE_RINGS:
+        x0, y0, x1, y1 = region(astronaut_face, ring, pad=0)
+        top, bottom = image_points(astronaut_face)[[ring[4], ring[12]], 1].tolist()
+        w = x1 - x0
+        lower = [luma(frame[round(top + 0.8 * (bottom - top)):round(bottom) + 1, x0 + w // 4:x1 - w // 4]).mean()
+                 for frame in closed]
+        # (Read from the cheek, the raised lower lid took its light: +0.075 luma here, a pale crescent.)
+        assert abs(float(lower[1] - lower[0])) < 0.02, [float(x) for x in lower]
+
+
 def test_closed_lid_leaves_no_liner_standing_above_it(astronaut_face):
     """Eyeliner travels down with the lid margin: a closed lid leaves no dark arc of it where the open margin was
     (the "goggles" look of made-up eyes). The astronaut is given a liner from each open upper margin 0.55 of the way
