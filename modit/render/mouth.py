@@ -210,6 +210,7 @@ UPPER_TEETH_LONG = 0.15  # ...but no more than this many mouth widths (the lip's
 TONGUE = (0.4, 0.55)
 TONGUE_LIGHT = (0.7, 0.9)
 TONGUE_OPENS = (0.1, 0.3)  # mouth widths opened past the source's own over which it goes from narrow to wide
+GAP_DARK = (0.5, 0.3)  # the interior carried on the lower lip yields to the drawn one from this share of its luma to that
 AROUND_DARK = (0.8, 0.5)  # the lips' edge takes the colour around it from this share of the lip's luma to that one
 SEAM_WINDOW = 0.1  # mouth widths either side of the corner line searched for the seam
 SEAM_MAX_REACH = 0.12  # mouth widths: the furthest a mouth corner moves outward
@@ -328,6 +329,14 @@ def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, ima
     extra = source.blur ** 2 - SYNTHETIC_BLUR ** 2
     if extra > 0.05:
         synthetic = gaussian_blur(synthetic.permute(0, 3, 1, 2), math.sqrt(extra)).permute(0, 2, 3, 1)
+    if opened is not None:
+        # The dark gap between a portrait's rows of teeth is shadow, not something the lower teeth carry: opened
+        # wider, what it hid comes into the light. Carried on their edge it drew a black line, like ink, between
+        # them and a lit tongue. Where the lower lip's part of the source's interior is far darker than the
+        # interior drawn there, the drawn one takes over as the mouth opens beyond the source.
+        luma = torch.tensor([0.299, 0.587, 0.114], device=synthetic.device)
+        darker = smoothstep(GAP_DARK[0], GAP_DARK[1], (own @ luma) / (synthetic @ luma).clamp_min(1e-3))
+        reuse = reuse * (1 - opened[:, None, None] * lower_share * darker)
     rgb = synthetic + reuse[..., None] * (own - synthetic)
     return rgb, alpha
 

@@ -575,6 +575,30 @@ def test_an_opened_smile_hangs_no_band_of_lip_under_its_upper_teeth():
     assert over_lip >= 4, f"the rim rides on the lower lip: {over_lip} px"
 
 
+def test_the_dark_gap_between_the_rows_of_teeth_does_not_ride_on_the_lower_teeth():
+    """A mouth caught mid-word, upper teeth over a dark gap over its lower teeth, opened 20 px further: the lower
+    teeth ride down on the lower lip, but the gap's lower half does not ride on them as a black band between them
+    and the lit interior above (older_woman_talking_teeth_earrings: a black line along her lower teeth, like ink).
+    Where the mouth is no wider open than the source, the gap is the source's own."""
+    lip, skin = torch.tensor([0.7, 0.4, 0.4]), torch.tensor(0.65)
+    teeth, gap = (0.92, 0.9, 0.85), (0.08, 0.05, 0.05)
+    image, upper, lower = _opening_image([(50, 59, teeth), (59, 66, gap), (66, 70, teeth)])
+    source = mouth.source_mouth(image, upper, lower, lip, skin)
+    assert source.split < 1.0 and source.shows_teeth > 0.9  # the lower teeth ride on the lower lip
+    ys = torch.arange(50.5, 100.0, 1.0)
+    pixels = torch.stack(torch.meshgrid(ys, torch.tensor([100.0]), indexing="ij")[::-1], -1)  # the middle column
+    drop = torch.tensor([0.0, 1, 1, 1, 1, 1, 1, 1, 0]) * 20  # the lower lip 20 px down
+    opened_lower = (lower + torch.stack([torch.zeros(9), drop], -1))[None]
+    rgb, _ = mouth.interior(upper[None], opened_lower, pixels, image, source, opened=torch.ones(1))
+    column = luma(rgb[0, :, 0])
+    lit, over_teeth = column[25], column[29:36]  # y 75; y 79-85, over the lower teeth carried to y 86-90
+    assert column[36:40].min() > 0.8, "the lower teeth ride on the lower lip"
+    # (Before: 0.06, the gap's own black, against 0.55 of the interior above.)
+    assert over_teeth.min() > 0.8 * lit, (over_teeth.tolist(), float(lit))
+    rgb, _ = mouth.interior(upper[None], lower[None], pixels, image, source, opened=torch.zeros(1))
+    assert luma(rgb[0, 10:15, 0]).max() < 0.1  # at the source's opening its gap stays
+
+
 def test_opened_smile_has_no_teeth_line_on_the_lower_lip(astronaut_face, monkeypatch):
     """The bundled portrait's upper teeth reach its lower lip. Opened, the pixels just above the driven lower
     lip's inner edge are the shaded interior or lip, never as bright as the teeth: the upper teeth are not carried
