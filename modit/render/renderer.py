@@ -276,13 +276,17 @@ class FlowRenderer:
         for eye in range(2):
             ring = torch.cat([t.eye_upper[eye], t.eye_lower[eye, 1:-1].flip(0)]).to(self.device)
             fit_points = torch.cat([ring, t.lid_crease[eye].to(self.device)])
-            # The box takes in the crease: a lowered lid starts up to LID_TOP of the crease-margin band above the
-            # open margin.
-            box = self._clip_to_head_box(overlays.union_box(open_vertices[:, fit_points], 2, self.width, self.height))
+            upper, lower = t.eye_upper[eye].to(self.device), t.eye_lower[eye].to(self.device)
+            # The raised lower lid reaches a little below the open margin (LOWER_LID_REACH).
+            rise = open_vertices[:, lower] - vertices[:, lower]
+            reach = vertices[:, lower] + LOWER_LID_REACH * rise
+            # The box takes in the crease (a lowered lid starts up to LID_TOP of the crease-margin band above the
+            # open margin) and the lower lid's reach (cut at the box, the iris's lowest rim showed under it).
+            fit = torch.cat([open_vertices[:, fit_points], reach], 1)
+            box = self._clip_to_head_box(overlays.union_box(fit, 2, self.width, self.height))
             if box is None:
                 continue
             pixels = overlays.pixel_centres(box, self.device)
-            upper, lower = t.eye_upper[eye].to(self.device), t.eye_lower[eye].to(self.device)
             affine = overlays.fit_affine(open_vertices[:, fit_points], self.vertices[fit_points])
             eyeball = overlays.sample(self.image, overlays.apply_affine(affine, pixels))
             # The eyeball fills the whole open eye, not only the driven opening: the warp squashes the iris and
@@ -345,8 +349,6 @@ class FlowRenderer:
             # lashes; grain repeated), so no sliver of the eye shows under a closed lid. It reaches a little below
             # the open margin: the mesh's lower-lid points tend to sit above the visible edge, so the iris's lowest
             # rim would otherwise peek out under a closed lid.
-            rise = open_vertices[:, lower] - vertices[:, lower]
-            reach = vertices[:, lower] + LOWER_LID_REACH * rise
             u, depth, height, width = overlays.mouth_coordinates(vertices[:, lower], reach, pixels)
             down = overlays.down_axis(vertices[:, lower])
             below = height - depth
