@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .overlays import gaussian_blur, interp_rows, mouth_coordinates, polygon_distance, sample, smoothstep
+from .overlays import (gaussian_blur, interp_rows, luma_weights, mouth_coordinates, polygon_distance, sample,
+                       smoothstep)
 
 TEETH_OVER_SKIN = 1.05  # generic teeth's luma over the skin's (renderer.SKIN_POINTS; a real portrait's: 0.85-1.38)
 PINK = (1.25, 0.82, 0.82)  # the tongue's and gums' own colour (tinted by how colourful the photo is)
@@ -50,9 +51,9 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
     upper and the lower lip's own colours, where they differ (a moustache over the upper lip)."""
     width = (upper[-1] - upper[0]).norm().clamp_min(1e-3)
     opening = (lower - upper).norm(dim=-1).max() / width
-    luma_weights = torch.tensor([0.299, 0.587, 0.114], device=image.device)
+    to_luma = luma_weights(image.device)
     # How coloured the lips are (chroma over luma): ~0 on a black-and-white photo, 0.2-0.6 on colour ones.
-    colourful = float(smoothstep(0.03, 0.12, (lip.max() - lip.min()) / (lip @ luma_weights).clamp_min(0.05)))
+    colourful = float(smoothstep(0.03, 0.12, (lip.max() - lip.min()) / (lip @ to_luma).clamp_min(0.05)))
     # Generic teeth as bright as real ones: in the gallery's ten portraits that show their teeth, the brightest
     # fifth of the opening reads 0.85-1.38x the skin's luma (median 1.04). The shading in _synthetic (front teeth lit,
     # side ones and edges darker) brings most of the row below that.
@@ -62,7 +63,7 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
     # plain ivory there reads grey-green beside warm skin. A gum's pink, not the lips' colour: under red lipstick
     # the lips' hue turned them orange.
     warm = _tinted(torch.tensor(PINK, device=image.device), colourful)
-    warm = warm / (warm @ luma_weights) * (teeth @ luma_weights)  # that pink at the teeth's luma
+    warm = warm / (warm @ to_luma) * (teeth @ to_luma)  # that pink at the teeth's luma
     teeth = teeth + 0.2 * colourful * (warm - teeth)
     shows = float(smoothstep(0.05, 0.12, opening))
     split = 0.5
@@ -74,12 +75,12 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
         centre = slice(P // 4, P - P // 4)
         points = upper[centre] + rows[:, None, None] * (lower - upper)[centre]  # [17, C, 2]
         colours = sample(image, points[None])[0]  # [17, C, 3]
-        luma = colours @ luma_weights
+        luma = colours @ to_luma
         profile = luma.mean(1)  # [17]
         bright = colours.reshape(-1, 3)[luma.reshape(-1) >= luma.quantile(0.8)].mean(0)
         # Teeth are there only if the opening holds something nearly as bright as the skin (a dark mouth or a
         # few pixels between closed lips get generic teeth when the mouth opens wider).
-        shows *= float(smoothstep(0.6, 0.85, (bright @ luma_weights) / skin_luma.clamp_min(1e-3)))
+        shows *= float(smoothstep(0.6, 0.85, (bright @ to_luma) / skin_luma.clamp_min(1e-3)))
         # The opening splits at its darkest row between brighter rows above and below it: the gap between upper
         # and lower teeth, or the middle of a dark open mouth between its two lips. Without one (a smile whose
         # upper teeth fill the opening) all of it hangs from the upper lip. A dark row with lip above it and teeth
@@ -96,7 +97,7 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
             shows, split = 0.0, float(rows[0])
         teeth = teeth + shows * (bright - teeth)  # the source's own teeth set the colour
         # The lower lip's own rim: the rows at the bottom of the opening under the teeth's lower edge.
-        rim = _rim_share(image, upper[centre], lower[centre], (lip if lips is None else lips[1]) @ luma_weights)
+        rim = _rim_share(image, upper[centre], lower[centre], (lip if lips is None else lips[1]) @ to_luma)
     else:
         rim = 0.0
     return SourceMouth(upper, lower, lip, skin_luma, teeth, shows, split, colourful, rim, lips,
@@ -134,7 +135,7 @@ def edge_blur(image: torch.Tensor, points: torch.Tensor, width: float) -> float:
     if x1 - x0 < 8 or y1 - y0 < 8:
         return 0.0
     luma = (image[:1, :, y0:y1, x0:x1].float()
-            * torch.tensor([0.299, 0.587, 0.114], device=image.device)[:, None, None]).sum(1, keepdim=True)
+            * luma_weights(image.device)[:, None, None]).sum(1, keepdim=True)
 
     def energy(y):  # forward differences: the least blur a difference adds
         return ((y[..., :, 1:] - y[..., :, :-1]) ** 2).sum() + ((y[..., 1:, :] - y[..., :-1, :]) ** 2).sum()
@@ -158,7 +159,7 @@ def _rim_share(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, lo
     with the lower lip rode on it as a jagged dark line."""
     rows = torch.linspace(1.0, 0.5, RIM_ROWS, device=image.device)
     points = upper + rows[:, None, None] * (lower - upper)  # [R, C, 2]
-    luma = (sample(image, points[None])[0] @ torch.tensor([0.299, 0.587, 0.114], device=image.device)).mean(1)
+    luma = (sample(image, points[None])[0] @ luma_weights(image.device)).mean(1)
     peak, bottom = float(luma.max()), float(luma[0])
     level = 0.5 * (peak + bottom)
     k = int((luma >= level).float().argmax())  # the first row up from the lip as bright as that
@@ -194,7 +195,7 @@ def _saturation(rgb: torch.Tensor) -> torch.Tensor:
 
 def _tinted(rgb: torch.Tensor, colourful: float) -> torch.Tensor:
     """rgb with its tint kept in proportion to how coloured the photo is (grey on a black-and-white one)."""
-    grey = rgb @ torch.tensor([0.299, 0.587, 0.114], device=rgb.device)
+    grey = rgb @ luma_weights(rgb.device)
     return grey + colourful * (rgb - grey)
 
 
@@ -210,7 +211,7 @@ UPPER_TEETH_LONG = 0.15  # ...but no more than this many mouth widths (the lip's
 TONGUE = (0.4, 0.55)
 TONGUE_LIGHT = (0.7, 0.9)
 TONGUE_OPENS = (0.1, 0.3)  # mouth widths opened past the source's own over which it goes from narrow to wide
-GAP_DARK = (0.5, 0.3)  # the interior carried on the lower lip yields to the drawn one from this share of its luma to that
+GAP_DARK = (0.5, 0.3)  # the interior carried on the lower lip yields to the drawn one from this share of luma to that
 AROUND_DARK = (0.8, 0.5)  # the lips' edge takes the colour around it from this share of the lip's luma to that one
 SEAM_WINDOW = 0.1  # mouth widths either side of the corner line searched for the seam
 SEAM_MAX_REACH = 0.12  # mouth widths: the furthest a mouth corner moves outward
@@ -232,13 +233,13 @@ def seam_ends(image: torch.Tensor, inner: torch.Tensor, width: torch.Tensor) -> 
     """
     steps = torch.linspace(0, SEAM_MAX_REACH, 13, device=image.device) * width
     across = torch.linspace(-1, 1, 17, device=image.device) * (SEAM_WINDOW * width).clamp_min(3.0)
-    luma_weights = torch.tensor([0.299, 0.587, 0.114], device=image.device)
+    to_luma = luma_weights(image.device)
     axis = (inner[1] - inner[0]) / (inner[1] - inner[0]).norm().clamp_min(1e-3)
     down = torch.stack([-axis[1], axis[0]]) * (1.0 if axis[0] >= 0 else -1.0)
     ends = []
     for corner, out in ((inner[0], -axis), (inner[1], axis)):
         points = corner + steps[:, None, None] * out + across[None, :, None] * down  # [13, 17, 2]
-        luma = sample(image, points[None])[0] @ luma_weights  # [13, 17]
+        luma = sample(image, points[None])[0] @ to_luma  # [13, 17]
         low, where = luma.min(1)
         centre = across.shape[0] // 2
         end, depth0, previous = (0.0, 0.0), None, None
@@ -334,7 +335,7 @@ def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, ima
         # wider, what it hid comes into the light. Carried on their edge it drew a black line, like ink, between
         # them and a lit tongue. Where the lower lip's part of the source's interior is far darker than the
         # interior drawn there, the drawn one takes over as the mouth opens beyond the source.
-        luma = torch.tensor([0.299, 0.587, 0.114], device=synthetic.device)
+        luma = luma_weights(synthetic.device)
         darker = smoothstep(GAP_DARK[0], GAP_DARK[1], (own @ luma) / (synthetic @ luma).clamp_min(1e-3))
         reuse = reuse * (1 - opened[:, None, None] * lower_share * darker)
     rgb = synthetic + reuse[..., None] * (own - synthetic)
@@ -386,7 +387,7 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     opening = height / W
     beyond = opening if beyond is None else beyond
     # The lip's hue at the skin's exposure: a moustache or dark lipstick must not make the mouth black.
-    luma = torch.tensor([0.299, 0.587, 0.114], device=device)
+    luma = luma_weights(device)
     hue = source.lip / (source.lip @ luma).clamp_min(0.05)
     red = hue * _tinted(torch.tensor([1.15, 0.85, 0.85], device=device), source.colourful)
     level = source.skin_luma.clamp(0.2, 0.8)

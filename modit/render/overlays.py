@@ -21,6 +21,13 @@ import torch.nn.functional as F
 POLYGON_BLOCK_ELEMENTS = {"cpu": 1 << 17, "gpu": 1 << 22}
 
 
+LUMA = (0.299, 0.587, 0.114)  # Rec. 601 weights: a colour's luma is colour @ luma_weights(device)
+
+
+def luma_weights(device) -> torch.Tensor:
+    return torch.tensor(LUMA, device=device)
+
+
 def smoothstep(lo: float, hi: float, x: torch.Tensor) -> torch.Tensor:
     t = ((x - lo) / (hi - lo)).clamp(0, 1)
     return t * t * (3 - 2 * t)

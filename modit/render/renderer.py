@@ -93,7 +93,7 @@ class FlowRenderer:
         self.face = face
         self.options = options
         self.device = device or comfy_adapter.compute_device()
-        self._luma = torch.tensor([0.299, 0.587, 0.114], device=self.device)
+        self._luma = overlays.luma_weights(self.device)
         H0, W0 = face.image.shape[:2]
         scale = 1.0 if options.max_side <= 0 else min(1.0, options.max_side / max(H0, W0))
         self.height, self.width = max(round(H0 * scale), 1), max(round(W0 * scale), 1)
