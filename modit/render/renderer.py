@@ -55,6 +55,8 @@ LOWER_LID_BANDS = (0.2, 0.4, 0.6)  # crease bands below the open lower margin: t
 LOWER_LID_OVER = 1.3  # the raised lower lid is at most this much brighter than the lower lid's own skin
 LOWER_LID_SHADOW = 0.8  # the raised lower lid's brightness where it meets the upper one (1 at its foot)
 LOWER_LID_REACH = 2.5  # how far below the raised lower margin its skin is painted, in rises (1: the open margin)
+IRIS_DARK = 0.3  # under this share of the under-eye skin's luma, what lies below the mesh's lower margin is the iris
+IRIS_MAX = 0.8  # crease bands: the furthest below the margin it is looked for
 LOWER_LID_FROM = 0.6  # the raised lower lid fades in as the upper one goes from this share of its way down to all
 LASHES = 0.85  # the cover of the lashes along a lowered lid's margin where they are fullest (0..1)
 LASH_TONE = 0.3  # the lashes' colour: the lid skin's, this much as bright
@@ -140,6 +142,7 @@ class FlowRenderer:
         iod = float((eyes[0] - eyes[1]).norm().clamp_min(8.0))
         self.skin_colour, _ = overlays.split_detail(self.image, sigma=LID_BLUR * iod)
         _, self.skin_grain = overlays.split_detail(self.image, sigma=max(GRAIN_BLUR * iod, 0.7))
+        self.iris_under = self._iris_under_margins()
 
     def _seam_ends(self, vertices: torch.Tensor) -> torch.Tensor:
         """Where the inner mouth corners go (mouth.seam_ends), from the source image."""
@@ -277,9 +280,11 @@ class FlowRenderer:
             ring = torch.cat([t.eye_upper[eye], t.eye_lower[eye, 1:-1].flip(0)]).to(self.device)
             fit_points = torch.cat([ring, t.lid_crease[eye].to(self.device)])
             upper, lower = t.eye_upper[eye].to(self.device), t.eye_lower[eye].to(self.device)
-            # The raised lower lid reaches a little below the open margin (LOWER_LID_REACH).
+            # The raised lower lid reaches a little below the open margin (LOWER_LID_REACH), and past the iris where
+            # that reaches further below the mesh's margin (_iris_under_margins).
             rise = open_vertices[:, lower] - vertices[:, lower]
-            reach = vertices[:, lower] + LOWER_LID_REACH * rise
+            iris = self.iris_under[eye][None, :, None] * overlays.down_axis(vertices[:, lower])[:, None]  # [T, P, 2]
+            reach = vertices[:, lower] + LOWER_LID_REACH * rise + iris
             # The box takes in the crease (a lowered lid starts up to LID_TOP of the crease-margin band above the
             # open margin) and the lower lid's reach (cut at the box, the iris's lowest rim showed under it).
             fit = torch.cat([open_vertices[:, fit_points], reach], 1)
@@ -358,7 +363,7 @@ class FlowRenderer:
                                       for k in UNDER_EYE_BANDS])
             # ...but no more than LOWER_LID_OVER as bright as the lower lid's own skin: a cheek lit by a side light
             # (twice the lid's luma on turned_brown_woman) drew a pale crescent under the closed lid's lash line.
-            lid_own = self._skin_under(affine, open_vertices[:, lower], down, band, LOWER_LID_BANDS)  # [T, 3]
+            lid_own = self._skin_under(affine, open_vertices[:, lower] + iris, down, band, LOWER_LID_BANDS)  # [T, 3]
             ratio = (colour @ self._luma) / (LOWER_LID_OVER * lid_own @ self._luma).clamp_min(1e-3)[:, None, None]
             capped = overlays.smoothstep(0.9, 1.1, ratio)[..., None]
             colour = colour + capped * (LOWER_LID_OVER * lid_own[:, None, None] - colour)
@@ -379,6 +384,32 @@ class FlowRenderer:
             lids = (lid_alpha[..., None] * lid + low_alpha[..., None] * low_lid) / cover.clamp_min(1e-6)[..., None]
             self._paste(rgb, box, lids, cover.clamp(0, 1))
             self._paste(rgb, box, lash_colour, lashes)
+
+    def _iris_under_margins(self) -> torch.Tensor:
+        """[2, P] px by which the eye's dark (iris, pupil) reaches below each point of the mesh's lower-lid margin in
+        the source, 0 at the corners: where the mesh puts the margin across the iris (infant_baby_turned's round
+        eyes), what lies under it is warped as skin and showed as a dark crescent under a closed lid."""
+        t, out = self.topology, []
+        for eye in range(2):
+            upper = self.vertices[t.eye_upper[eye].to(self.device)]
+            lower = self.vertices[t.eye_lower[eye, 1:-1].to(self.device)]
+            band = (self.vertices[t.lid_crease[eye].to(self.device)] - upper[1:-1]).norm(dim=-1).median()
+            down = overlays.down_axis(upper[None])[0]
+            under = overlays.sample(self.skin_colour, (lower + down * UNDER_EYE_BANDS[1] * band)[None, None])[0, 0]
+            steps = torch.arange(0.0, float(IRIS_MAX * band) + 1e-3, 0.5, device=self.device)
+            luma = overlays.sample(self.image, (lower[None] + steps[:, None, None] * down)[None])[0] @ self._luma
+            # Counted from a pixel under the margin (the margin itself may fall on its lashes' line or between rows).
+            dark = (luma < IRIS_DARK * (under @ self._luma).median()) | (steps < 1.0)[:, None]
+            run = dark.long().cumprod(0).sum(0) * 0.5
+            run = torch.where(run > 1.0, run, torch.zeros_like(run))
+            # Read in the middle of the eye (the least of its three middle points) and tapered to the corners: dark
+            # toward a corner is lashes, liner or the corner's shadow, no iris (painted over with skin, a pale
+            # crescent under the closed lid).
+            middle = run.shape[0] // 2
+            depth = run[middle - 1:middle + 2].min().float()
+            taper = torch.sin(torch.pi * torch.linspace(0, 1, run.shape[0] + 2, device=self.device)).clamp_min(0)
+            out.append(depth * taper)
+        return torch.stack(out)
 
     def _skin_under(self, affine: torch.Tensor, margin: torch.Tensor, down: torch.Tensor,
                     band: torch.Tensor, bands=UNDER_EYE_BANDS) -> torch.Tensor:

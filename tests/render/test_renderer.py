@@ -288,6 +288,32 @@ def test_a_closed_eye_takes_no_light_from_a_bright_cheek_under_it(astronaut_face
         assert abs(float(lower[1] - lower[0])) < 0.02, [float(x) for x in lower]
 
 
+def test_a_closed_eye_covers_the_iris_the_mesh_leaves_under_its_lower_margin():
+    """Where the face mesh puts the lower-lid margin across the iris (infant_baby_turned's round eyes), the iris
+    reaches below it; a closed lid covers that too instead of leaving a dark crescent under its lash line. The
+    astronaut (at 1024 px, eyes 40 px wide) gets an iris reaching 4 px below the middle half of each lower margin."""
+    face = make_face(1024)
+    image = face.image.clone()
+    xy = image_points(face)
+    bands = []
+    for ring in EYE_RINGS:
+        x0, y0, x1, y1 = region(face, ring, pad=0)
+        bottom, w = round(float(xy[ring[12], 1])), x1 - x0
+        image[bottom - 1:bottom + 4, x0 + w // 4:x1 - w // 4] = 0.06  # the middle half of the eye
+        bands.append((bottom + 1, bottom + 3, x0 + w // 3, x1 - w // 3))
+    face = dataclasses.replace(face, image=image)
+    expression = face.beta_0.float().repeat(2, 1)
+    closed = Motion(expression, torch.zeros(2, 6), torch.tensor([[0.0, 0.0], [1.0, 1.0]]), 25.0, "embedded-v1")
+    frames, _ = render_frames(face, closed, RenderOptions())
+    for (ya, yb, xa, xb), ring in zip(bands, EYE_RINGS):
+        y1 = region(face, ring, pad=0)[3]
+        under = luma(frames[0, y1 + 8:y1 + 14, xa:xb]).median()  # the skin under the eye
+        assert luma(frames[0, ya:yb, xa:xb]).max() < 0.1  # the open eye shows the iris there
+        # (Before: the iris stayed as it is, 0.06, under the closed lash line.)
+        assert luma(frames[1, ya:yb, xa:xb]).min() > 0.5 * under, (float(luma(frames[1, ya:yb, xa:xb]).min()),
+                                                                    float(under))
+
+
 def test_closed_lid_leaves_no_liner_standing_above_it(astronaut_face):
     """Eyeliner travels down with the lid margin: a closed lid leaves no dark arc of it where the open margin was
     (the "goggles" look of made-up eyes). The astronaut is given a liner from each open upper margin 0.55 of the way
