@@ -283,7 +283,8 @@ class FlowRenderer:
             # The raised lower lid reaches a little below the open margin (LOWER_LID_REACH), and past the iris where
             # that reaches further below the mesh's margin (_iris_under_margins).
             rise = open_vertices[:, lower] - vertices[:, lower]
-            iris = self.iris_under[eye][None, :, None] * overlays.down_axis(vertices[:, lower])[:, None]  # [T, P, 2]
+            lower_down = overlays.down_axis(vertices[:, lower])  # [T, 2]
+            iris = self.iris_under[eye][None, :, None] * lower_down[:, None]  # [T, P, 2]
             reach = vertices[:, lower] + LOWER_LID_REACH * rise + iris
             # The box takes in the crease (a lowered lid starts up to LID_TOP of the crease-margin band above the
             # open margin) and the lower lid's reach (cut at the box, the iris's lowest rim showed under it).
@@ -355,7 +356,7 @@ class FlowRenderer:
             # the open margin: the mesh's lower-lid points tend to sit above the visible edge, so the iris's lowest
             # rim would otherwise peek out under a closed lid.
             u, depth, height, width = overlays.mouth_coordinates(vertices[:, lower], reach, pixels)
-            down = overlays.down_axis(vertices[:, lower])
+            down = lower_down
             below = height - depth
             # The brighter of two depths below it (under-eye shadow alone draws a dark band under the closed lid's
             # lash line, read as the iris showing through), in the upper lid's shadow toward the line where they meet.

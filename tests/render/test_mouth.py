@@ -541,6 +541,16 @@ def _opening_image(rows):
     return image, upper, lower
 
 
+def _middle_column(image, upper, lower, source, drop, opened=None):
+    """RGB [50, 3] of mouth.interior down the middle column (x = 100, y 50.5-99.5) of an _opening_image with its
+    lower lip `drop` px further down."""
+    ys = torch.arange(50.5, 100.0, 1.0)
+    pixels = torch.stack(torch.meshgrid(ys, torch.tensor([100.0]), indexing="ij")[::-1], -1)
+    dropped = lower + torch.stack([torch.zeros(9), torch.tensor([0.0, 1, 1, 1, 1, 1, 1, 1, 0]) * drop], -1)
+    rgb, _ = mouth.interior(upper[None], dropped[None], pixels, image, source, opened=opened)
+    return rgb[0, :, 0]
+
+
 def test_teeth_that_reach_the_lower_lip_leave_it_no_bright_rim():
     """Upper teeth that fill a smile's opening down to the lower lip are not carried with the lower lip as its
     rim (a bright line along its inner edge once the mouth opens); a lip-coloured rim under the teeth is, all of it."""
@@ -564,11 +574,7 @@ def test_an_opened_smile_hangs_no_band_of_lip_under_its_upper_teeth():
     teeth, wet = (0.92, 0.9, 0.85), (0.85, 0.48, 0.44)
     image, upper, lower = _opening_image([(50, 64, teeth), (64, 70, wet)])
     source = mouth.source_mouth(image, upper, lower, lip, skin)
-    ys = torch.arange(50.5, 100.0, 1.0)
-    pixels = torch.stack(torch.meshgrid(ys, torch.tensor([100.0]), indexing="ij")[::-1], -1)  # the middle column
-    drop = torch.tensor([0.0, 1, 1, 1, 1, 1, 1, 1, 0]) * 20  # the lower lip 20 px down
-    rgb, _ = mouth.interior(upper[None], (lower + torch.stack([torch.zeros(9), drop], -1))[None], pixels, image, source)
-    column = rgb[0, :, 0]
+    column = _middle_column(image, upper, lower, source, drop=20.0)
     pink = (column - torch.tensor(wet)).abs().amax(-1) < 0.05  # the rim's own colour
     under_teeth, over_lip = int(pink[14:22].sum()), int(pink[30:40].sum())  # y 64-72; y 80-90 (the lip at 90)
     assert under_teeth <= 1, f"{under_teeth} px of the lip's rim hang under the upper teeth"
@@ -585,18 +591,13 @@ def test_the_dark_gap_between_the_rows_of_teeth_does_not_ride_on_the_lower_teeth
     image, upper, lower = _opening_image([(50, 59, teeth), (59, 66, gap), (66, 70, teeth)])
     source = mouth.source_mouth(image, upper, lower, lip, skin)
     assert source.split < 1.0 and source.shows_teeth > 0.9  # the lower teeth ride on the lower lip
-    ys = torch.arange(50.5, 100.0, 1.0)
-    pixels = torch.stack(torch.meshgrid(ys, torch.tensor([100.0]), indexing="ij")[::-1], -1)  # the middle column
-    drop = torch.tensor([0.0, 1, 1, 1, 1, 1, 1, 1, 0]) * 20  # the lower lip 20 px down
-    opened_lower = (lower + torch.stack([torch.zeros(9), drop], -1))[None]
-    rgb, _ = mouth.interior(upper[None], opened_lower, pixels, image, source, opened=torch.ones(1))
-    column = luma(rgb[0, :, 0])
+    column = luma(_middle_column(image, upper, lower, source, drop=20.0, opened=torch.ones(1)))
     lit, over_teeth = column[25], column[29:36]  # y 75; y 79-85, over the lower teeth carried to y 86-90
     assert column[36:40].min() > 0.8, "the lower teeth ride on the lower lip"
     # (Before: 0.06, the gap's own black, against 0.55 of the interior above.)
     assert over_teeth.min() > 0.8 * lit, (over_teeth.tolist(), float(lit))
-    rgb, _ = mouth.interior(upper[None], lower[None], pixels, image, source, opened=torch.zeros(1))
-    assert luma(rgb[0, 10:15, 0]).max() < 0.1  # at the source's opening its gap stays
+    column = luma(_middle_column(image, upper, lower, source, drop=0.0, opened=torch.zeros(1)))
+    assert column[10:15].max() < 0.1  # at the source's opening its gap stays
 
 
 def test_opened_smile_has_no_teeth_line_on_the_lower_lip(astronaut_face, monkeypatch):
