@@ -21,6 +21,8 @@ from .overlays import (gaussian_blur, interp_rows, luma_weights, mouth_coordinat
                        smoothstep)
 
 TEETH_OVER_SKIN = 1.05  # generic teeth's luma over the skin's (renderer.SKIN_POINTS; a real portrait's: 0.85-1.38)
+IVORY = (0.86, 0.80, 0.74)  # generic teeth's own colour, before the warmth of the mouth (TEETH_WARM)
+TEETH_WARM = 0.35  # how far generic teeth take the gums' pink (PINK) at their own luma
 PINK = (1.25, 0.82, 0.82)  # the tongue's and gums' own colour (tinted by how colourful the photo is)
 
 
@@ -57,14 +59,16 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
     # Generic teeth as bright as real ones: in the gallery's ten portraits that show their teeth, the brightest
     # fifth of the opening reads 0.85-1.38x the skin's luma (median 1.04). The shading in _synthetic (front teeth lit,
     # side ones and edges darker) brings most of the row below that.
-    teeth = _tinted(torch.tensor([0.86, 0.80, 0.68], device=image.device), colourful)
-    teeth = teeth * (TEETH_OVER_SKIN * skin_luma / 0.805).clamp(0.35, 1.15)
-    # Behind the lips they take a little warmth (the light inside the mouth is reflected off gums and tongue):
-    # plain ivory there reads grey-green beside warm skin. A gum's pink, not the lips' colour: under red lipstick
-    # the lips' hue turned them orange.
+    ivory = _tinted(torch.tensor(IVORY, device=image.device), colourful)
+    teeth = ivory * (TEETH_OVER_SKIN * skin_luma).clamp(0.28, 0.93) / (ivory @ to_luma)
+    # Behind the lips they take some warmth (the light inside the mouth is reflected off gums and tongue): plain
+    # ivory there reads grey-green beside warm skin, and a yellow ivory, darkened in the mouth's shade, olive. Per
+    # unit luma, real teeth read (r, g, b) 1.05 / 0.98 / 0.93 in the gallery's ten teeth portraits and about
+    # 1.25 / 0.89 / 0.87 in the real clips' open frames (brightest tenth of the opening); these read 1.15 / 0.94 /
+    # 0.90. A gum's pink, not the lips' colour: under red lipstick the lips' hue turned them orange.
     warm = _tinted(torch.tensor(PINK, device=image.device), colourful)
     warm = warm / (warm @ to_luma) * (teeth @ to_luma)  # that pink at the teeth's luma
-    teeth = teeth + 0.2 * colourful * (warm - teeth)
+    teeth = teeth + TEETH_WARM * colourful * (warm - teeth)
     shows = float(smoothstep(0.05, 0.12, opening))
     split = 0.5
     if opening > 0.02:

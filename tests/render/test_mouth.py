@@ -497,6 +497,22 @@ def test_black_and_white_photo_gets_a_grey_interior():
     assert (colour[..., 0] - colour[..., 2]).mean() > 0.02
 
 
+def test_generic_teeth_are_warm_ivory_not_olive():
+    """Generic teeth take the hue real teeth have per unit luma: in the gallery's teeth portraits about 1.05 / 0.98 /
+    0.93 (r / g / b), in the real clips' open frames about 1.25 / 0.89 / 0.87; redder than green, blue close to green.
+    A yellow ivory (blue 0.85 of green) darkened in the mouth's shade read olive-grey on darker skin (620900105) and
+    grey-green beside warm skin. Their luma still follows the skin's."""
+    image = torch.full((1, 3, 160, 160), 0.5)
+    upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
+    lumas = []
+    for skin in (0.3, 0.46, 0.7):
+        source = mouth.source_mouth(image, upper, upper.clone(), torch.tensor([0.6, 0.35, 0.35]), torch.tensor(skin))
+        r, g, b = source.teeth.tolist()
+        assert r / g > 1.1 and 0.92 < b / g < 1.0, f"teeth (r, g, b) {r:.3f} {g:.3f} {b:.3f} at skin luma {skin}"
+        lumas.append(float(luma(source.teeth[None])[0]))
+    assert lumas[0] < lumas[1] < lumas[2]
+
+
 def test_mouth_corner_moves_to_where_the_lip_seam_ends():
     """A dark seam that runs on past the mesh's inner lip corner moves the corner outward along it (so opening the
     mouth does not fan it into a notch); without a seam there the corner stays."""
