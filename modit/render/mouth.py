@@ -437,7 +437,7 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
         upper_h = (torch.minimum(UPPER_TEETH_DOWN * height, UPPER_TEETH_LONG * W) * (0.45 + 0.55 * front)
                    * (1 - 0.12 * (1 - middle)))
         upper = smoothstep(upper_h + soft, upper_h - soft, depth) * smoothstep(0.3, 0.85, front + 0.3)
-        rounded = (0.8 + 0.2 * middle) * (1 - 0.12 * gap)  # each tooth lit in its middle, darker toward a gap
+        rounded = (0.9 + 0.1 * middle) * (1 - 0.08 * gap)  # each tooth lit in its middle, darker toward a gap
         shade = lit * (0.6 + 0.4 * front) * (0.78 + 0.22 * smoothstep(0.0, 0.35 * upper_h, depth)) * rounded
         tip = smoothstep(0.6 * upper_h, upper_h, depth)  # translucent edge
         upper_rgb = source.teeth * shade[..., None] * (1 - 0.25 * tip[..., None])
