@@ -210,10 +210,18 @@ UPPER_TOOTH = 0.11  # mouth widths: an upper central incisor's width (the side t
 LOWER_TOOTH = 0.075  # a lower incisor's
 UPPER_TEETH_DOWN = 0.65  # generic upper teeth reach this share of the opening down, in the middle of the mouth...
 UPPER_TEETH_LONG = 0.15  # ...but no more than this many mouth widths (the lip's inner edge covers their roots)
-# The tongue's top above the lower lip, as a share of the opening (in the middle of the mouth), and its light at
-# its front (times the skin's luma), (narrow, wide): it shows more of itself, lit, as the jaw drops.
-TONGUE = (0.4, 0.55)
+# The tongue's top in the middle of the mouth: this share of the opening above its floor, but no higher than
+# TONGUE_HIGH mouth widths above it. Up to medium openings it fills the mouth up to the upper teeth; wider open, the
+# jaw drops away from it and the throat shows between them. Real speakers' medium openings are lit down the middle
+# (bench/mouth_interior.py: 0.95 / 0.92 / 0.88 of the skin's luma at 0.38 / 0.5 / 0.62 of the gap), where a tongue
+# at half the opening left a dark band under the upper teeth (0.74 / 0.56 / 0.55).
+TONGUE_REACH = 0.85
+TONGUE_HIGH = 0.2
+TONGUE_EDGE = 0.05  # mouth widths: the soft edge of its top
+# Its light at its front (times the skin's luma), (narrow, wide): it shows more of itself, lit, as the jaw drops;
+# toward its top it falls into the upper teeth's and the palate's shade by TONGUE_BACK_SHADE.
 TONGUE_LIGHT = (0.7, 0.9)
+TONGUE_BACK_SHADE = 0.15
 TONGUE_OPENS = (0.1, 0.3)  # mouth widths opened past the source's own over which it goes from narrow to wide
 GAP_DARK = (0.5, 0.3)  # the interior carried on the lower lip yields to the drawn one from this share of luma to that
 AROUND_DARK = (0.8, 0.5)  # the lips' edge takes the colour around it from this share of the lip's luma to that one
@@ -406,14 +414,14 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     # Behind a narrow gap it stays in the lips' shadow.
     above_floor = below - floor
     wide = smoothstep(*TONGUE_OPENS, beyond)
-    top = TONGUE[0] + (TONGUE[1] - TONGUE[0]) * wide
-    arc = (top * (height - floor) * (1 - 0.7 * side ** 2)).clamp_min(0)
-    soft = (0.08 * W).clamp_min(1.5)
+    top = torch.minimum(TONGUE_REACH * (height - floor), TONGUE_HIGH * W)
+    arc = (top * (1 - 0.7 * side ** 2)).clamp_min(0)
+    soft = (TONGUE_EDGE * W).clamp_min(1.0)
     tongue = (smoothstep(arc + soft, arc - soft, above_floor) * smoothstep(0.04, 0.22, opening)
               * (1 - side ** 2).clamp_min(0).sqrt())
     back = smoothstep(0.3, 1.0, above_floor / arc.clamp_min(1e-3))  # 0 at its front, 1 at the hump's top
     front_light = TONGUE_LIGHT[0] + (TONGUE_LIGHT[1] - TONGUE_LIGHT[0]) * wide
-    tongue_light = ((front_light - 0.3 * back) * (1 - 0.35 * side ** 2)
+    tongue_light = ((front_light - TONGUE_BACK_SHADE * back) * (1 - 0.35 * side ** 2)
                     * (0.6 + 0.4 * smoothstep(0.05, 0.3, opening)))
     # Pink, halfway between the lower lip's hue and a tongue's own (lipstick must not colour it).
     upper_lip, lower_lip = (source.lip, source.lip) if source.lips is None else source.lips

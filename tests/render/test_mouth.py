@@ -429,6 +429,26 @@ def test_a_wide_opening_shows_a_tongue_under_a_dark_throat():
     assert narrow[10:50].max() < tongue, "behind a narrow gap the tongue stays in shadow"
 
 
+def test_a_medium_opening_is_lit_down_the_middle_not_banded_by_the_throat():
+    """Real speakers' medium openings (a fifth to a third of the mouth's width) show upper teeth over a lit tongue
+    (bench/mouth_interior.py: about 0.9 of the skin's luma halfway down the gap); a tongue reaching half the
+    opening left a dark band of throat between them (0.38-0.46 of the skin's). Wider open, the throat shows."""
+    image = torch.full((1, 3, 160, 160), 0.6)
+    upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
+    source = mouth.source_mouth(image, upper, upper.clone(), torch.tensor([0.55, 0.3, 0.3]), torch.tensor(0.6))
+    W, skin = torch.tensor([[[80.0]]]), float(source.skin_luma)
+
+    def middle_of_the_gap(opening: float) -> torch.Tensor:
+        height = opening * 80.0
+        u = torch.full((1, 60, 1), 0.5)
+        depth = torch.linspace(0, height, 60)[None, :, None]
+        return luma(mouth._synthetic(u, depth, torch.full_like(u, height), W, source)[0])[18:42, 0] / skin
+
+    for opening in (0.2, 0.25, 0.3):
+        assert middle_of_the_gap(opening).min() > 0.5, opening
+    assert middle_of_the_gap(0.45).min() < 0.25, "wide open, the throat shows between the teeth and the tongue"
+
+
 def test_each_lips_inner_edge_takes_its_own_colour():
     """A moustache over the upper lip must not outline the lower lip's inner edge in brown: each edge of the
     opening shades from its own lip's colour."""
