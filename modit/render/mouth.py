@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from .overlays import (gaussian_blur, interp_rows, luma_weights, mouth_coordinates, polygon_distance, sample,
-                       smoothstep)
+                       saturation, smoothstep)
 
 TEETH_OVER_SKIN = 1.05  # generic teeth's luma over the skin's (renderer.SKIN_POINTS; a real portrait's: 0.85-1.38)
 IVORY = (0.86, 0.80, 0.74)  # generic teeth's own colour, before the warmth of the mouth (TEETH_WARM)
@@ -92,7 +92,7 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
         # upper inner-lip row inside the lip (split there, the upper teeth would ride down on the lower lip and
         # leave a black band under the upper lip). Teeth are far less saturated than the lips.
         row_rgb = colours.mean(1)  # [17, 3]
-        teeth_like = 1 - colourful * smoothstep(0.75, 0.95, _saturation(row_rgb) / _saturation(lip).clamp_min(0.05))
+        teeth_like = 1 - colourful * smoothstep(0.75, 0.95, saturation(row_rgb) / saturation(lip).clamp_min(0.05))
         split = _split_row(profile, teeth_like > 0.5, rows, shows > 0.5)
         if split == 1.0 and shows > 0.5 and _tongue(row_rgb, teeth_like, profile, lip, skin_luma):
             # An opening full of tongue (a portrait caught mid-word) shows no teeth: as the mouth opens the upper
@@ -190,11 +190,6 @@ def _split_row(profile: torch.Tensor, teeth: torch.Tensor, rows: torch.Tensor, s
     if shows_teeth and bool(teeth[above_at[k]]) != bool(teeth[below_at[k]]):
         return 1.0
     return float(rows[k])
-
-
-def _saturation(rgb: torch.Tensor) -> torch.Tensor:
-    """Saturation of colours [..., 3]: (max - min) / max of the channels, 0 for grey."""
-    return (rgb.amax(-1) - rgb.amin(-1)) / rgb.amax(-1).clamp_min(0.05)
 
 
 def _tinted(rgb: torch.Tensor, colourful: float) -> torch.Tensor:

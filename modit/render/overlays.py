@@ -28,6 +28,11 @@ def luma_weights(device) -> torch.Tensor:
     return torch.tensor(LUMA, device=device)
 
 
+def saturation(rgb: torch.Tensor) -> torch.Tensor:
+    """Saturation of colours [..., 3]: (max - min) / max of the channels, 0 for grey."""
+    return (rgb.amax(-1) - rgb.amin(-1)) / rgb.amax(-1).clamp_min(0.05)
+
+
 def smoothstep(lo: float, hi: float, x: torch.Tensor) -> torch.Tensor:
     t = ((x - lo) / (hi - lo)).clamp(0, 1)
     return t * t * (3 - 2 * t)

@@ -57,6 +57,9 @@ LOWER_LID_SHADOW = 0.8  # the raised lower lid's brightness where it meets the u
 LOWER_LID_REACH = 2.5  # how far below the raised lower margin its skin is painted, in rises (1: the open margin)
 IRIS_DARK = 0.3  # under this share of the under-eye skin's luma, what lies below the mesh's lower margin is the iris
 IRIS_MAX = 0.8  # crease bands: the furthest below the margin it is looked for
+# Brighter than this share of the under-eye skin's luma and less colourful than SCLERA_GREY of its saturation, what
+# lies above the mesh's upper margin is the white of the eye (the margin drawn across the eye on a turned head).
+SCLERA_BRIGHT, SCLERA_GREY = 1.15, 0.6
 LOWER_LID_FROM = 0.6  # the raised lower lid fades in as the upper one goes from this share of its way down to all
 LASHES = 0.85  # the cover of the lashes along a lowered lid's margin where they are fullest (0..1)
 LASH_TONE = 0.3  # the lashes' colour: the lid skin's, this much as bright
@@ -143,6 +146,7 @@ class FlowRenderer:
         self.skin_colour, _ = overlays.split_detail(self.image, sigma=LID_BLUR * iod)
         _, self.skin_grain = overlays.split_detail(self.image, sigma=max(GRAIN_BLUR * iod, 0.7))
         self.iris_under = self._iris_under_margins()
+        self.sclera_over = self._sclera_over_margin()
 
     def _seam_ends(self, vertices: torch.Tensor) -> torch.Tensor:
         """Where the inner mouth corners go (mouth.seam_ends), from the source image."""
@@ -311,7 +315,12 @@ class FlowRenderer:
             lowered = (vertices[:, upper] - open_vertices[:, upper]).norm(dim=-1).amax(1)  # [T] px
             lift = torch.minimum(LID_TOP * band, lowered)  # [T]
             arch = arch_at(torch.linspace(0, 1, upper.shape[0], device=self.device))  # [P]
-            top = open_vertices[:, upper] - (lift[:, None] * arch)[..., None] * down[:, None]
+            # Where the white of the eye shows above the mesh's margin (_sclera_over_margin), the margin is that much
+            # too low: the lid starts that much higher as it comes down, the corners included, and its colour is read
+            # that much higher from the start.
+            sclera = self.sclera_over[eye]  # px
+            over = torch.minimum(sclera, lowered)  # [T]
+            top = open_vertices[:, upper] - (lift[:, None] * arch + over[:, None])[..., None] * down[:, None]
             u, depth, height, width = overlays.mouth_coordinates(top, vertices[:, upper], pixels)
             b = band[:, None, None]
             fade_in = overlays.smoothstep(0.0, LID_FADE * lift[:, None, None].clamp_min(1e-3) * arch_at(u), depth)
@@ -321,7 +330,7 @@ class FlowRenderer:
             # where picking one sample would jump between frames). Colours are read above the margin lifted by the
             # full lift, also near the corners where the lid itself starts at the margin: read there, the corners'
             # lashes would outline the closed lid as an almond.
-            above_lift = depth + (lift[:, None, None] * (1 - arch_at(u)))
+            above_lift = depth + (lift[:, None, None] * (1 - arch_at(u))) + (sclera - over)[:, None, None]
             colour = torch.stack([self._sample_lid(self.skin_colour, affine, pixels, down, -(above_lift + k * b))
                                   for k in LID_SAMPLES]).sort(0).values[3]
             # Toward its top the lid takes the colour of the skin above it (crease shadow, eye shadow), so it
@@ -410,6 +419,29 @@ class FlowRenderer:
             depth = run[middle - 1:middle + 2].min().float()
             taper = torch.sin(torch.pi * torch.linspace(0, 1, run.shape[0] + 2, device=self.device)).clamp_min(0)
             out.append(depth * taper)
+        return torch.stack(out)
+
+    def _sclera_over_margin(self) -> torch.Tensor:
+        """[2] px by which the white of the eye reaches above each eye's upper-lid margin in the source: where the mesh draws the margin across the eye (painting_turned_girl's turned near
+        eye), the white above it was taken for lid skin: a lowering lid left it standing above its inner corner, and
+        the lid's colour was read from it (a grey-white lid)."""
+        t, out = self.topology, []
+        for eye in range(2):
+            upper = self.vertices[t.eye_upper[eye].to(self.device)]
+            lower = self.vertices[t.eye_lower[eye, 1:-1].to(self.device)]
+            band = (self.vertices[t.lid_crease[eye].to(self.device)] - upper[1:-1]).norm(dim=-1).median()
+            down = overlays.down_axis(upper[None])[0]
+            under = overlays.sample(self.skin_colour, (lower + down * UNDER_EYE_BANDS[1] * band)[None, None])[0, 0]
+            steps = torch.arange(0.0, float(IRIS_MAX * band) + 1e-3, 0.5, device=self.device)
+            rgb = overlays.sample(self.image, (upper[None, 1:-1] - steps[:, None, None] * down)[None])[0]  # [S, P, 3]
+            white = ((rgb @ self._luma > SCLERA_BRIGHT * (under @ self._luma).median())
+                     & (overlays.saturation(rgb) < SCLERA_GREY * overlays.saturation(under).median().clamp_min(0.05)))
+            run = white.long().cumprod(0).sum(0) * 0.5  # from the margin up
+            run = torch.where(run > 1.0, run, torch.zeros_like(run)).float()  # a pixel or two: a catchlight's edge
+            # The margin is drawn across the eye as a whole: its white shows where the iris does not, but the lid's
+            # edge lies above the iris as well. The most of it along the margin holds for the whole margin, the
+            # corners included (the white stood as a wedge above the closed lid's inner corner).
+            out.append(run.max())
         return torch.stack(out)
 
     def _skin_under(self, affine: torch.Tensor, margin: torch.Tensor, down: torch.Tensor,

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from comfyui_modit.modit.render.renderer import FlowRenderer, RenderOptions, chunk_frames, render_frames
+from comfyui_modit.modit.render.overlays import saturation
 from comfyui_modit.modit.render.topology import render_topology
 from comfyui_modit.modit.types import Face, Motion
 
@@ -348,6 +349,39 @@ def test_closed_lid_leaves_no_liner_standing_above_it(astronaut_face):
         closed = luma(frames[1])[liner]
         # (With the lid starting at the lashes' height, 0.35 of the band: 0.53 of the lid's skin; now 0.93.)
         assert float(closed.quantile(0.1)) > 0.8 * skin, (float(closed.quantile(0.1)), skin)
+
+
+def test_a_closed_lid_over_white_the_mesh_leaves_above_its_margin_is_skin_not_white():
+    """Where the face mesh draws the upper-lid margin across the eye (painting_turned_girl's turned near eye), the
+    white of the eye shows above it: the margin is that much too low. The lid's colour was read from above the margin
+    (from the white: a grey-white closed lid, a white wedge above its inner corner); now from above the white. The
+    astronaut (at 1024 px) gets white from each open upper margin 0.9 of the way up to its crease."""
+    import cv2
+
+    face = make_face(1024)
+    topology, xy = render_topology(), image_points(face).numpy()
+    image = face.image.numpy().copy()
+    lids = []
+    for eye in range(2):
+        margin = xy[topology.eye_upper[eye].numpy()]
+        crease = xy[topology.lid_crease[eye].numpy()]
+        white = np.zeros(image.shape[:2], np.uint8)
+        cv2.fillPoly(white, [np.concatenate([margin, (margin[1:-1] + 0.9 * (crease - margin[1:-1]))[::-1]])
+                             .round().astype(np.int32)], 1)
+        image[white.astype(bool)] = 0.95
+        lower = xy[topology.eye_lower[eye].numpy()]
+        lid = np.zeros_like(white)  # the closed lid below the open margin: 40 % of the way to the lower margin
+        cv2.fillPoly(lid, [np.concatenate([margin, (margin + 0.4 * (lower - margin))[::-1]]).round().astype(np.int32)],
+                     1)
+        lids.append(torch.from_numpy(lid.astype(bool)))
+    whitened = dataclasses.replace(face, image=torch.from_numpy(image))
+    assert (FlowRenderer(whitened, RenderOptions()).sclera_over > 2.0).all()  # px of white read above each margin
+    assert (FlowRenderer(face, RenderOptions()).sclera_over == 0).all()  # none on the astronaut's own eyes
+    frames, _ = render_frames(whitened, motion(2, closure=[0.0, 1.0]), RenderOptions())
+    for lid in lids:
+        colour = float(saturation(frames[1][lid]).median())  # skin is colourful, the white is not
+        # (Before: 0.14, the white's grey on the closed lid; now 0.22 / 0.19, the skin above it.)
+        assert colour > 0.18, colour
 
 
 def test_a_lid_a_third_down_paints_nothing_over_the_bottom_of_the_eye(astronaut_face):
