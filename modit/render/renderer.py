@@ -395,53 +395,53 @@ class FlowRenderer:
             self._paste(rgb, box, lids, cover.clamp(0, 1))
             self._paste(rgb, box, lash_colour, lashes)
 
+    def _margin_probe(self, eye: int):
+        """What reading beyond one eye's lid margins in the source starts from: (upper margin [P, 2], the lower
+        margin's inner points [P - 2, 2], the crease band (px), down [2], the colour of the skin under the eye at those
+        points [P - 2, 3], steps of 0.5 px out to IRIS_MAX bands)."""
+        t = self.topology
+        upper = self.vertices[t.eye_upper[eye].to(self.device)]
+        lower = self.vertices[t.eye_lower[eye, 1:-1].to(self.device)]
+        band = (self.vertices[t.lid_crease[eye].to(self.device)] - upper[1:-1]).norm(dim=-1).median()
+        down = overlays.down_axis(upper[None])[0]
+        under = overlays.sample(self.skin_colour, (lower + down * UNDER_EYE_BANDS[1] * band)[None, None])[0, 0]
+        steps = torch.arange(0.0, float(IRIS_MAX * band) + 1e-3, 0.5, device=self.device)
+        return upper, lower, band, down, under, steps
+
     def _iris_under_margins(self) -> torch.Tensor:
         """[2, P] px by which the eye's dark (iris, pupil) reaches below each point of the mesh's lower-lid margin in
         the source, 0 at the corners: where the mesh puts the margin across the iris (infant_baby_turned's round
         eyes), what lies under it is warped as skin and showed as a dark crescent under a closed lid."""
-        t, out = self.topology, []
+        out = []
         for eye in range(2):
-            upper = self.vertices[t.eye_upper[eye].to(self.device)]
-            lower = self.vertices[t.eye_lower[eye, 1:-1].to(self.device)]
-            band = (self.vertices[t.lid_crease[eye].to(self.device)] - upper[1:-1]).norm(dim=-1).median()
-            down = overlays.down_axis(upper[None])[0]
-            under = overlays.sample(self.skin_colour, (lower + down * UNDER_EYE_BANDS[1] * band)[None, None])[0, 0]
-            steps = torch.arange(0.0, float(IRIS_MAX * band) + 1e-3, 0.5, device=self.device)
+            upper, lower, band, down, under, steps = self._margin_probe(eye)
             luma = overlays.sample(self.image, (lower[None] + steps[:, None, None] * down)[None])[0] @ self._luma
             # Counted from a pixel under the margin (the margin itself may fall on its lashes' line or between rows).
-            dark = (luma < IRIS_DARK * (under @ self._luma).median()) | (steps < 1.0)[:, None]
-            run = dark.long().cumprod(0).sum(0) * 0.5
-            run = torch.where(run > 1.0, run, torch.zeros_like(run))
+            run = _run_length((luma < IRIS_DARK * (under @ self._luma).median()) | (steps < 1.0)[:, None])
             # Read in the middle of the eye (the least of its three middle points) and tapered to the corners: dark
             # toward a corner is lashes, liner or the corner's shadow, no iris (painted over with skin, a pale
             # crescent under the closed lid).
             middle = run.shape[0] // 2
-            depth = run[middle - 1:middle + 2].min().float()
+            depth = run[middle - 1:middle + 2].min()
             taper = torch.sin(torch.pi * torch.linspace(0, 1, run.shape[0] + 2, device=self.device)).clamp_min(0)
             out.append(depth * taper)
         return torch.stack(out)
 
     def _sclera_over_margin(self) -> torch.Tensor:
-        """[2] px by which the white of the eye reaches above each eye's upper-lid margin in the source: where the mesh draws the margin across the eye (painting_turned_girl's turned near
-        eye), the white above it was taken for lid skin: a lowering lid left it standing above its inner corner, and
-        the lid's colour was read from it (a grey-white lid)."""
-        t, out = self.topology, []
+        """[2] px by which the white of the eye reaches above each eye's upper-lid margin in the source: where the
+        mesh draws the margin across the eye (painting_turned_girl's turned near eye), the white above it was taken
+        for lid skin: a lowering lid left it standing above its inner corner, and the lid's colour was read from it
+        (a grey-white lid)."""
+        out = []
         for eye in range(2):
-            upper = self.vertices[t.eye_upper[eye].to(self.device)]
-            lower = self.vertices[t.eye_lower[eye, 1:-1].to(self.device)]
-            band = (self.vertices[t.lid_crease[eye].to(self.device)] - upper[1:-1]).norm(dim=-1).median()
-            down = overlays.down_axis(upper[None])[0]
-            under = overlays.sample(self.skin_colour, (lower + down * UNDER_EYE_BANDS[1] * band)[None, None])[0, 0]
-            steps = torch.arange(0.0, float(IRIS_MAX * band) + 1e-3, 0.5, device=self.device)
+            upper, lower, band, down, under, steps = self._margin_probe(eye)
             rgb = overlays.sample(self.image, (upper[None, 1:-1] - steps[:, None, None] * down)[None])[0]  # [S, P, 3]
             white = ((rgb @ self._luma > SCLERA_BRIGHT * (under @ self._luma).median())
                      & (overlays.saturation(rgb) < SCLERA_GREY * overlays.saturation(under).median().clamp_min(0.05)))
-            run = white.long().cumprod(0).sum(0) * 0.5  # from the margin up
-            run = torch.where(run > 1.0, run, torch.zeros_like(run)).float()  # a pixel or two: a catchlight's edge
             # The margin is drawn across the eye as a whole: its white shows where the iris does not, but the lid's
             # edge lies above the iris as well. The most of it along the margin holds for the whole margin, the
             # corners included (the white stood as a wedge above the closed lid's inner corner).
-            out.append(run.max())
+            out.append(_run_length(white).max())
         return torch.stack(out)
 
     def _skin_under(self, affine: torch.Tensor, margin: torch.Tensor, down: torch.Tensor,
@@ -596,6 +596,13 @@ def _cpu_threads(threads: int):
     finally:
         if torch.get_num_threads() != previous:
             torch.set_num_threads(previous)
+
+
+def _run_length(hit: torch.Tensor) -> torch.Tensor:
+    """[P] px over which hit [S, P] (samples 0.5 px apart from a margin outward, per margin point) holds from the
+    first sample on; 0 where that is a pixel or less (a lash's or a catchlight's edge)."""
+    run = hit.long().cumprod(0).sum(0) * 0.5
+    return torch.where(run > 1.0, run, torch.zeros_like(run)).float()
 
 
 def arch_at(u: torch.Tensor) -> torch.Tensor:
