@@ -56,7 +56,7 @@ LOWER_LID_OVER = 1.3  # the raised lower lid is at most this much brighter than 
 LOWER_LID_SHADOW = 0.8  # the raised lower lid's brightness where it meets the upper one (1 at its foot)
 LOWER_LID_REACH = 2.5  # how far below the raised lower margin its skin is painted, in rises (1: the open margin)
 IRIS_DARK = 0.3  # under this share of the under-eye skin's luma, what lies below the mesh's lower margin is the iris
-IRIS_MAX = 0.8  # crease bands: the furthest below the margin it is looked for
+IRIS_MAX = 0.8  # crease bands: the furthest below the margin it is looked for (and the white above the upper one)
 # Brighter than this share of the under-eye skin's luma and less colourful than SCLERA_GREY of its saturation, what
 # lies above the mesh's upper margin is the white of the eye (the margin drawn across the eye on a turned head).
 SCLERA_BRIGHT, SCLERA_GREY = 1.15, 0.6
