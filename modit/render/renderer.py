@@ -58,8 +58,10 @@ LOWER_LID_REACH = 2.5  # how far below the raised lower margin its skin is paint
 IRIS_DARK = 0.3  # under this share of the under-eye skin's luma, what lies below the mesh's lower margin is the iris
 IRIS_MAX = 0.8  # crease bands: the furthest below the margin it is looked for (and the white above the upper one)
 # Brighter than this share of the under-eye skin's luma and less colourful than SCLERA_GREY of its saturation, what
-# lies above the mesh's upper margin is the white of the eye (the margin drawn across the eye on a turned head).
-SCLERA_BRIGHT, SCLERA_GREY = 1.15, 0.6
+# lies above the mesh's upper margin is the white of the eye (the margin drawn across the eye on a turned head). Only
+# where the skin itself has colour (saturation SCLERA_SKIN and more; black-and-white photos read 0, the least
+# colourful colour photo of the gallery 0.08): in a grey photo a lit lid is as grey as the white.
+SCLERA_BRIGHT, SCLERA_GREY, SCLERA_SKIN = 1.15, 0.6, 0.05
 LOWER_LID_FROM = 0.6  # the raised lower lid fades in as the upper one goes from this share of its way down to all
 LASHES = 0.85  # the cover of the lashes along a lowered lid's margin where they are fullest (0..1)
 LASH_TONE = 0.3  # the lashes' colour: the lid skin's, this much as bright
@@ -436,8 +438,12 @@ class FlowRenderer:
         for eye in range(2):
             upper, lower, band, down, under, steps = self._margin_probe(eye)
             rgb = overlays.sample(self.image, (upper[None, 1:-1] - steps[:, None, None] * down)[None])[0]  # [S, P, 3]
+            skin_colour = overlays.saturation(under).median()
+            if skin_colour < SCLERA_SKIN:
+                out.append(torch.zeros((), device=self.device))
+                continue
             white = ((rgb @ self._luma > SCLERA_BRIGHT * (under @ self._luma).median())
-                     & (overlays.saturation(rgb) < SCLERA_GREY * overlays.saturation(under).median().clamp_min(0.05)))
+                     & (overlays.saturation(rgb) < SCLERA_GREY * skin_colour))
             # The margin is drawn across the eye as a whole: its white shows where the iris does not, but the lid's
             # edge lies above the iris as well. The most of it along the margin holds for the whole margin, the
             # corners included (the white stood as a wedge above the closed lid's inner corner).
