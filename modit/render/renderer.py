@@ -437,11 +437,11 @@ class FlowRenderer:
         out = []
         for eye in range(2):
             upper, lower, band, down, under, steps = self._margin_probe(eye)
-            rgb = overlays.sample(self.image, (upper[None, 1:-1] - steps[:, None, None] * down)[None])[0]  # [S, P, 3]
             skin_colour = overlays.saturation(under).median()
             if skin_colour < SCLERA_SKIN:
                 out.append(torch.zeros((), device=self.device))
                 continue
+            rgb = overlays.sample(self.image, (upper[None, 1:-1] - steps[:, None, None] * down)[None])[0]  # [S, P, 3]
             white = ((rgb @ self._luma > SCLERA_BRIGHT * (under @ self._luma).median())
                      & (overlays.saturation(rgb) < SCLERA_GREY * skin_colour))
             # The margin is drawn across the eye as a whole: its white shows where the iris does not, but the lid's
@@ -608,7 +608,7 @@ def _run_length(hit: torch.Tensor) -> torch.Tensor:
     """[P] px over which hit [S, P] (samples 0.5 px apart from a margin outward, per margin point) holds from the
     first sample on; 0 where that is a pixel or less (a lash's or a catchlight's edge)."""
     run = hit.long().cumprod(0).sum(0) * 0.5
-    return torch.where(run > 1.0, run, torch.zeros_like(run)).float()
+    return torch.where(run > 1.0, run, torch.zeros_like(run))
 
 
 def arch_at(u: torch.Tensor) -> torch.Tensor:

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from comfyui_modit.modit.render.renderer import FlowRenderer, RenderOptions, chunk_frames, render_frames
 from comfyui_modit.modit.render.overlays import saturation
+from comfyui_modit.modit.render.renderer import FlowRenderer, RenderOptions, chunk_frames, render_frames
 from comfyui_modit.modit.render.topology import render_topology
 from comfyui_modit.modit.types import Face, Motion
 
@@ -377,7 +377,7 @@ def test_a_closed_lid_over_white_the_mesh_leaves_above_its_margin_is_skin_not_wh
     whitened = dataclasses.replace(face, image=torch.from_numpy(image))
     assert (FlowRenderer(whitened, RenderOptions()).sclera_over > 2.0).all()  # px of white read above each margin
     assert (FlowRenderer(face, RenderOptions()).sclera_over == 0).all()  # none on the astronaut's own eyes
-    grey = (whitened.image @ torch.tensor([0.299, 0.587, 0.114]))[..., None]
+    grey = luma(whitened.image)[..., None]
     grey = dataclasses.replace(whitened, image=grey + 0.03 * (whitened.image - grey))  # a nearly grey print
     assert (FlowRenderer(grey, RenderOptions()).sclera_over == 0).all()  # there a lit lid is as grey as the white
     frames, _ = render_frames(whitened, motion(2, closure=[0.0, 1.0]), RenderOptions())
