@@ -4,6 +4,7 @@ Each command but `batch` loads the whole pack under one name first (pack.py), so
 runs are the same modules ComfyUI would use. `batch` needs only the standard library.
 """
 import importlib
+import os
 import sys
 
 # command -> (module under modit_app, what it does)
@@ -41,7 +42,16 @@ def main(argv: list[str]) -> int:
         from .pack import load_pack
 
         program = importlib.import_module(f"{load_pack().__name__}.modit_app.{module}")
-    return program.main(argv[1:]) or 0
+    try:
+        return program.main(argv[1:]) or 0
+    except (ValueError, FileNotFoundError) as error:
+        # Bad input (a checkpoint that is no safetensors file, a missing folder): our messages name the problem and
+        # the fix, and a traceback above one buries it. `generate` prints its own; -v there, or this variable here,
+        # shows where it was raised.
+        if os.environ.get("MODIT_TRACEBACK"):
+            raise
+        sys.stderr.write(f"error: {error}\n(MODIT_TRACEBACK=1 shows where it was raised)\n")
+        return 2
 
 
 if __name__ == "__main__":
