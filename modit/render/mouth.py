@@ -213,6 +213,15 @@ UPPER_TEETH_LONG = 0.15  # ...but no more than this many mouth widths (the lip's
 TONGUE_REACH = 0.85
 TONGUE_HIGH = 0.2
 TONGUE_EDGE = 0.05  # mouth widths: the soft edge of its top
+TONGUE_WIDE = 0.35  # wide open, the tongue fills this share of the opening above its floor (more than TONGUE_HIGH)
+# The throat's light (times the skin's luma, in the lips' hue): 0.4 at the lips, falling to THROAT_DARK at the back
+# over 0.08 mouth widths, and deeper, by THROAT_REACH px per px, where the mouth is open wider than 0.15 widths. On
+# the widest vowels of real speech (three quarters of the mouth's width; May_5s, 517600055, 00015 in the real clips'
+# renders) a throat lit only 0.08 widths deep filled a third of the opening with one flat black, 0.07 of the skin's
+# luma: a painted hole. Real wide-open mouths read about 0.55 of the skin's luma at their darkest
+# (bench/mouth_interior.py).
+THROAT_DARK = 0.1
+THROAT_REACH = 0.35
 # Its light at its front (times the skin's luma), (narrow, wide): it shows more of itself, lit, as the jaw drops;
 # toward its top it falls into the upper teeth's and the palate's shade by TONGUE_BACK_SHADE.
 TONGUE_LIGHT = (0.7, 0.9)
@@ -398,9 +407,10 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     hue = source.lip / (source.lip @ luma).clamp_min(0.05)
     red = hue * _tinted(torch.tensor([1.15, 0.85, 0.85], device=device), source.colourful)
     level = source.skin_luma.clamp(0.2, 0.8)
-    # Throat: lit near the lips, dark toward the back and the corners.
-    light = torch.exp(-to_lip / (0.08 * W)) * (1 - 0.5 * side ** 2)
-    throat = red * (level * (0.07 + 0.33 * light))[..., None]
+    # Throat: lit near the lips, dark toward the back and the corners; a wide-open mouth lets the light in deeper.
+    reach = 0.08 * W + THROAT_REACH * (height - 0.15 * W).clamp_min(0)
+    light = torch.exp(-to_lip / reach) * (1 - 0.5 * side ** 2)
+    throat = red * (level * (THROAT_DARK + (0.4 - THROAT_DARK) * light))[..., None]
     rgb = throat
     # Tongue: the floor of the mouth, a broad hump behind the lower lip that shows more of itself as the jaw drops,
     # lit from the front and falling into the throat's shadow at its back. Real speakers' open mouths are mostly
@@ -409,7 +419,7 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     # Behind a narrow gap it stays in the lips' shadow.
     above_floor = below - floor
     wide = smoothstep(*TONGUE_OPENS, beyond)
-    top = torch.minimum(TONGUE_REACH * (height - floor), TONGUE_HIGH * W)
+    top = torch.minimum(TONGUE_REACH * (height - floor), torch.maximum(TONGUE_HIGH * W, TONGUE_WIDE * height))
     arc = (top * (1 - 0.7 * side ** 2)).clamp_min(0)
     soft = (TONGUE_EDGE * W).clamp_min(1.0)
     tongue = (smoothstep(arc + soft, arc - soft, above_floor) * smoothstep(0.04, 0.22, opening)

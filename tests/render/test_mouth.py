@@ -893,3 +893,26 @@ def test_a_soft_portraits_synthesised_opening_is_as_soft_as_the_portrait():
     steps = [(y[:, 1:] - y[:, :-1]).abs().max() for y in drawn]  # the sharpest step across the teeth
     assert steps[1] < 0.6 * steps[0], steps
     assert mouth.edge_blur(image, upper, 40.0) < 1.0  # the test portrait itself is sharp: drawn as before
+
+
+def test_a_very_wide_opening_is_shaded_not_a_flat_black_hole():
+    """The jaw of real speech drops to three quarters of the mouth's width on its widest vowels: there the throat
+    filled a third of the opening with one flat near-black (0.07 of the skin's luma; May_5s, 517600055 by eye, a
+    black hole). Light from the lips reaches deeper into a wider mouth, so the throat is shaded (darkest at the back,
+    lighter toward the lips) and never black, and the tongue fills more of the floor. Still darker than the tongue."""
+    image = torch.full((1, 3, 160, 160), 0.6)
+    upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
+    source = mouth.source_mouth(image, upper, upper.clone(), torch.tensor([0.55, 0.3, 0.3]), torch.tensor(0.6))
+    W, skin = torch.tensor([[[80.0]]]), float(source.skin_luma)
+    height = 0.75 * 80.0
+    u = torch.full((1, 90, 1), 0.5)
+    depth = torch.linspace(0, height, 90)[None, :, None]
+    column = luma(mouth._synthetic(u, depth, torch.full_like(u, height), W, source)[0])[:, 0] / skin
+    throat = int(column[:60].argmin())
+    assert column[throat] > 0.12, "no flat black (0.07 before)"
+    below_teeth = column[:throat][column[:throat] < 0.5][:3].mean()  # the throat's top, just under the teeth
+    assert below_teeth > column[throat] + 0.05, "shaded: lighter toward the lips, darkest at the back"
+    tongue = column[throat:84].max()
+    assert tongue > 2 * column[throat]
+    top = throat + int((column[throat:] > 0.5).float().argmax())  # the tongue's lit top
+    assert depth[0, top, 0] < height - 0.25 * 80, "it rises more than a quarter of the mouth's width (0.2 before)"
