@@ -321,12 +321,16 @@ def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, ima
     lower_share = lower_share + overlap * (smoothstep(-0.75, 0.75, depth - meet) - lower_share)
     skip = 0.0 if lower_inset is None else lower_inset[:, None, None] * k
     own, reuse = [], []
+    # Each half ends where the opening splits, in the gap between the rows of teeth (its darkest row): opened, it ends
+    # `edge` px before that and fades into the drawn interior. Carried to the edge, the upper half hung the gap's own
+    # black under the teeth as a hard, jagged line, and the lower half a sliver of its teeth over the lower row.
+    shrink = 0.0 if opened is None else opened[:, None, None] * edge
     for src_at, part, beyond in ((from_upper, upper_part, from_upper - upper_part),
                                  (src_height - from_lower + skip, lower_part, from_lower - lower_part)):
         own.append(sample(image, _source_points(source, u, src_depth + src_at)))
         # 1 wherever the source has this pixel (always at zero motion), fading past it over at most the part's
         # own size (an empty part, such as the lower lip's under a smile of upper teeth, lends nothing).
-        reuse.append(smoothstep(torch.minimum(2 * edge, part), torch.zeros_like(part), beyond))
+        reuse.append(smoothstep(torch.minimum(2 * edge, part), torch.zeros_like(part), beyond + shrink))
     own = own[0] + lower_share[..., None] * (own[1] - own[0])
     reuse = reuse[0] + lower_share * (reuse[1] - reuse[0])
     # A source whose lips are a little apart over a dark gap hides its teeth in the shadow; opened wider, the mouth

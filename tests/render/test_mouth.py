@@ -916,3 +916,24 @@ def test_a_very_wide_opening_is_shaded_not_a_flat_black_hole():
     assert tongue > 2 * column[throat]
     top = throat + int((column[throat:] > 0.5).float().argmax())  # the tongue's lit top
     assert depth[0, top, 0] < height - 0.25 * 80, "it rises more than a quarter of the mouth's width (0.2 before)"
+
+
+def test_opened_the_carried_halves_of_the_mouth_end_softly_at_their_split():
+    """A mouth caught mid-word, upper teeth over a thin dark gap over its lower teeth, opened 20 px further: each
+    half of the source's interior, carried by its lip, ends where the opening splits, in the gap. Opened, each ends a
+    little before that edge, fading into the drawn interior: carried to the edge, the upper half hung the gap's own
+    black under the teeth as a hard line and the lower half put a sliver of its teeth over the lower row
+    (older_woman_talking_teeth_earrings and May_5s by eye: a jagged black edge under the teeth and along the lower
+    teeth). At the source's own opening nothing changes."""
+    lip, skin = torch.tensor([0.7, 0.4, 0.4]), torch.tensor(0.65)
+    teeth, gap = (0.92, 0.9, 0.85), (0.08, 0.05, 0.05)
+    image, upper, lower = _opening_image([(50, 58, teeth), (58, 61, gap), (61, 70, teeth)])
+    source = mouth.source_mouth(image, upper, lower, lip, skin)
+    assert 0.3 < source.split < 0.6 and source.shows_teeth > 0.9
+    column = luma(_middle_column(image, upper, lower, source, drop=20.0, opened=torch.ones(1)))
+    between = column[8:30]  # y 58.5-79.5: from under the upper teeth (y 50-58) to over the lower ones (y 81-90)
+    assert between.min() > 1.3 * float(luma(torch.tensor(gap))), between.tolist()  # (before: the gap's own, 0.06)
+    plateau = float(column[20])  # the drawn interior between the halves
+    assert between.max() < plateau + 0.1, between.tolist()  # (before: 0.74 against 0.55)
+    still = _middle_column(image, upper, lower, source, drop=0.0, opened=torch.zeros(1))
+    assert (still[:19] - image[0, :, 50:69, 100].T).abs().max() < 1e-4  # the source's own opening (y 50-69)
