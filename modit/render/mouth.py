@@ -321,9 +321,10 @@ def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, ima
     lower_share = lower_share + overlap * (smoothstep(-0.75, 0.75, depth - meet) - lower_share)
     skip = 0.0 if lower_inset is None else lower_inset[:, None, None] * k
     own, reuse = [], []
-    # Each half ends where the opening splits, in the gap between the rows of teeth (its darkest row): opened, it ends
-    # `edge` px before that and fades into the drawn interior. Carried to the edge, the upper half hung the gap's own
-    # black under the teeth as a hard, jagged line, and the lower half a sliver of its teeth over the lower row.
+    # Each half ends where the opening splits, in the gap between the rows of teeth (its darkest row), or, where the
+    # upper teeth fill the opening, at the lower lip's rim: opened, it ends `edge` px before that and fades into the
+    # drawn interior. Carried to the edge, the upper half hung the gap's own black under the teeth as a hard, jagged
+    # line, and the lower half a sliver of its teeth over the lower row.
     shrink = 0.0 if opened is None else opened[:, None, None] * edge
     for src_at, part, beyond in ((from_upper, upper_part, from_upper - upper_part),
                                  (src_height - from_lower + skip, lower_part, from_lower - lower_part)):
