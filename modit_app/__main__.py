@@ -46,9 +46,9 @@ def main(argv: list[str]) -> int:
         return program.main(argv[1:]) or 0
     except (ValueError, FileNotFoundError) as error:
         # Bad input (a checkpoint that is no safetensors file, a missing folder): our messages name the problem and
-        # the fix, and a traceback above one buries it. `generate` prints its own; -v there, or this variable here,
-        # shows where it was raised.
-        if os.environ.get("MODIT_TRACEBACK"):
+        # the fix, and a traceback above one buries it. This variable, or -v / --verbose where a command has it
+        # (`generate` re-raises its own bad-input errors then), shows where it was raised.
+        if os.environ.get("MODIT_TRACEBACK") or {"-v", "--verbose"} & set(argv[1:]):
             raise
         sys.stderr.write(f"error: {error}\n(MODIT_TRACEBACK=1 shows where it was raised)\n")
         return 2

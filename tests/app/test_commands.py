@@ -25,3 +25,15 @@ def test_the_traceback_is_there_when_asked_for(tmp_path):
     result = _run("evaluate", "--checkpoint", str(missing), env={**os.environ, "MODIT_TRACEBACK": "1"})
     assert result.returncode != 0
     assert "Traceback" in result.stderr and "no such checkpoint file" in result.stderr
+
+
+def test_generate_verbose_still_shows_where_bad_input_was_raised(tmp_path):
+    """`generate -v` re-raises its own bad-input errors to show the traceback; the one-line message of every other
+    command must not swallow that."""
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    result = _run("generate", "--image", str(bad), "--audio", os.path.join(ROOT, "samples", "speech.wav"),
+                  "--out", str(tmp_path / "out.mp4"), "-v")
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr and "not a readable image" in result.stderr
+    assert not (tmp_path / "out.mp4").exists()
