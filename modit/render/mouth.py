@@ -41,6 +41,10 @@ class SourceMouth:
     rim: float = 0.0  # share of the opening, at its bottom, that is the lower lip's own rim under the source's teeth
     lips: torch.Tensor | None = None  # [2, 3] the upper and the lower lip's own colours (their inner edges); None: lip
     blur: float = 0.0  # px: Gaussian sigma of the portrait's own edges around the mouth (edge_blur)
+    # How far (0..1) the source's lower teeth show on its lower lip, below the face mesh's lower inner lip, and the
+    # mouth widths from that row down to the teeth's top edge (_teeth_on_lip).
+    teeth_on_lip: float = 0.0
+    teeth_top: float = 0.0
 
     @property
     def width(self) -> torch.Tensor:
@@ -48,9 +52,11 @@ class SourceMouth:
 
 
 def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, lip: torch.Tensor,
-                 skin_luma: torch.Tensor, lips: torch.Tensor | None = None) -> SourceMouth:
+                 skin_luma: torch.Tensor, lips: torch.Tensor | None = None,
+                 outer_lower: torch.Tensor | None = None) -> SourceMouth:
     """Measure the source's opening. image [1, 3, H, W]; upper, lower [P, 2] output px; lip [3]; lips [2, 3]: the
-    upper and the lower lip's own colours, where they differ (a moustache over the upper lip)."""
+    upper and the lower lip's own colours, where they differ (a moustache over the upper lip); outer_lower [P, 2]:
+    the lower lip's outer edge (without it, the source's lower teeth are not looked for on the lower lip)."""
     width = (upper[-1] - upper[0]).norm().clamp_min(1e-3)
     opening = (lower - upper).norm(dim=-1).max() / width
     to_luma = luma_weights(image.device)
@@ -104,8 +110,10 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
         rim = _rim_share(image, upper[centre], lower[centre], (lip if lips is None else lips[1]) @ to_luma)
     else:
         rim = 0.0
+    on_lip, top = (0.0, 0.0) if outer_lower is None else _teeth_on_lip(
+        image, upper, lower, outer_lower, lip if lips is None else lips[1], skin_luma, colourful)
     return SourceMouth(upper, lower, lip, skin_luma, teeth, shows, split, colourful, rim, lips,
-                       edge_blur(image, torch.cat([upper, lower]), float(width)))
+                       edge_blur(image, torch.cat([upper, lower]), float(width)), on_lip, top)
 
 
 TONGUE_MAGENTA = -0.015  # a tongue's rows are at least about as magenta (blue over green) as the lips
@@ -122,6 +130,55 @@ def _tongue(row_rgb: torch.Tensor, teeth_like: torch.Tensor, profile: torch.Tens
     magenta = (body[:, 2] - body[:, 1]) - (lip[2] - lip[1])
     return (not bool((teeth_like[:-2] > 0.5).any()) and float(profile.min()) > 0.5 * float(skin_luma)
             and float(magenta.min()) >= TONGUE_MAGENTA)
+
+
+ON_LIP_ROWS = torch.linspace(0.01, 0.13, 13)  # mouth widths below the lower inner lip searched for lower teeth
+ON_LIP_GREY = (0.7, 0.5)  # a row is teeth from this share of the lower lip's saturation down to that one...
+ON_LIP_BRIGHT = (1.2, 1.4)  # ...and from this many times the lower lip's luma up to that one
+
+
+def _teeth_on_lip(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, outer_lower: torch.Tensor,
+                  lower_lip: torch.Tensor, skin_luma: torch.Tensor, colourful: float) -> tuple[float, float]:
+    """Whether the source's lower teeth show below the face mesh's lower inner lip (inner lips upper, lower
+    [P, 2]; lower_lip [3]: the lower lip's own colour), and where their top edge lies, in mouth widths below it.
+    On a talking portrait caught with its teeth apart the mesh can put its lower inner lip in the gap between the
+    rows of teeth: the lower teeth are then the lip's texture and ride down with it, under generic lower teeth
+    (two rows, one behind the other) and the gap's dark lower part (a black line over them). Teeth are far greyer
+    and brighter than the lip they stand on: along the central third, 0.43-0.44 of its saturation and 1.7-1.9x its
+    luma on andrew_clip_1 and older_woman_talking_teeth_earrings, the two such among the gallery's 30 portraits and
+    20 real clips' first frames; on no other do two rows running read both. Not told on a black-and-white photo."""
+    if colourful < 0.5:
+        return 0.0, 0.0
+    P = lower.shape[0]
+    centre = slice(P // 3, P - P // 3)
+    axis = upper[-1] - upper[0]
+    width = axis.norm().clamp_min(1e-3)
+    down = torch.stack([-axis[1], axis[0]]) / width
+    down = down if float(down[1]) >= 0 else -down
+    # Down the lower lip's inner half, no further (past it, the skin under a thin lip is as grey and as bright).
+    thickness = float(((outer_lower - lower)[centre] @ down).median() / width)
+    rows = ON_LIP_ROWS.to(image.device)
+    colours = sample(image, (lower[centre][None] + (rows * width)[:, None, None] * down)[None])[0].mean(1)  # [R, 3]
+    luma = colours @ luma_weights(image.device)
+    lip_luma = (lower_lip @ luma_weights(image.device)).clamp_min(0.05)
+    teeth = (smoothstep(ON_LIP_GREY[0], ON_LIP_GREY[1], saturation(colours) / saturation(lower_lip).clamp_min(0.05))
+             * smoothstep(ON_LIP_BRIGHT[0], ON_LIP_BRIGHT[1], luma / lip_luma)
+             * smoothstep(0.55, 0.7, luma / skin_luma.clamp_min(1e-3)) * (rows <= 0.5 * thickness))
+    teeth = torch.minimum(teeth[:-1], teeth[1:])  # two rows running: a band of teeth, not the edge of one
+    k = int(teeth.argmax())
+    if float(teeth[k]) < 0.05:
+        return 0.0, 0.0
+    # Their top edge: up from that row, where the luma falls halfway to the darkest row above it (none darker: the
+    # teeth reach the mesh's row).
+    low = int(luma[:k + 1].argmin())
+    if low == k:
+        return float(teeth[k]), 0.0
+    level = 0.5 * float(luma[k] + luma[low])
+    j = k
+    while float(luma[j - 1]) >= level:  # stops at low at the latest
+        j -= 1
+    step = float((level - luma[j - 1]) / (luma[j] - luma[j - 1]).clamp_min(1e-6))
+    return float(teeth[k]), float(rows[j - 1] + step * (rows[j] - rows[j - 1]))
 
 
 REBLUR = 1.5  # px: the blur edge_blur adds to measure the portrait's own
@@ -272,6 +329,19 @@ def seam_ends(image: torch.Tensor, inner: torch.Tensor, width: torch.Tensor) -> 
             end = (float(steps[k] / width), float(across[i] / width))
         ends.append(end)
     return torch.tensor(ends, device=image.device)
+
+
+def lower_inset(source: SourceMouth, opened: torch.Tensor, closed: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
+    """[T] px by which the interior reaches over the driven lower lip's inner edge, opened [T] 0..1 beyond the
+    source's opening or closed [T] 0..1 past it (overlays.opening_gain, closing_gain), the mouth `width` [T] px wide.
+    Nothing at the source's own opening. A rim of 0.03 mouth widths (1-3 px): the landmark sits a pixel or two above
+    the lip's edge, and what is left there (often the bottom of the source's teeth) rode on the lip as a thin jagged
+    line, or, closed past the source, rose over the teeth hung from the upper lip (a canine's tip like a fang).
+    Opened, down to the top of the source's own lower teeth where they show on the lower lip (teeth_on_lip): the
+    gap's dark lower part above them rode down with them as a black line between them and the drawn interior."""
+    rim = (0.03 * width).clamp(1.0, 3.0)
+    teeth = source.teeth_on_lip * source.teeth_top * width
+    return torch.maximum(opened * torch.maximum(rim, teeth), closed * rim)
 
 
 def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, image: torch.Tensor,
@@ -464,8 +534,9 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     # whatever the source showed (a portrait shows its lower teeth rarely; where it does, they ride on its lower
     # lip with its own interior). Drawn only once they are a few px tall: thinner, they read as a grey wire.
     lower, lower_shade = lower_teeth(u, below - teeth_floor, height, W, lit, beyond)
-    # A source that shows its own lower teeth (under a dark gap: they ride on its lower lip) gets no generic ones.
-    lower = lower * (1.0 - source.shows_teeth * float(source.split < 1.0))
+    # A source that shows its own lower teeth (under a dark gap, or on its lower lip: they ride on the lower lip)
+    # gets no generic ones.
+    lower = lower * (1.0 - source.shows_teeth * float(source.split < 1.0)) * (1.0 - source.teeth_on_lip)
     # A soft shadow under each lip's edge.
     shadow = 0.65 + 0.35 * smoothstep(0.0, (0.03 * W).clamp_min(1.0), to_lip)
     rgb = rgb * shadow[..., None]

@@ -218,7 +218,7 @@ class FlowRenderer:
         skin_luma = (skin @ self._luma).median()
         # The interior is drawn between the rows as curves (overlays.smooth_row), the source's as the driven ones.
         return mouth.source_mouth(self.image, overlays.smooth_row(upper), overlays.smooth_row(lower), lip, skin_luma,
-                                  lips)
+                                  lips, overlays.smooth_row(v(t.outer_lip_lower)))
 
     # --------------------------------------------------------------------------------------------- per chunk
 
@@ -482,14 +482,9 @@ class FlowRenderer:
         pixels = overlays.pixel_centres(box, self.device)
         gain = overlays.opening_gain(upper, lower, self.vertices[upper_i], self.vertices[lower_i])  # [T]
         if reference is None:
-            # Opened beyond the source, the interior reaches a little over the lower lip's inner edge: the
-            # landmark sits a pixel or two above it, and the rim left there (often the bottom of the source's
-            # teeth) would ride on the lip as a thin jagged line. Closed past the source the same rim rides up on
-            # the lip over the teeth hanging from the upper lip (a canine's tip poking over the lip like a fang).
-            # Nothing changes at the source's own opening.
+            # Opened beyond the source or closed past it, the interior reaches over the lower lip's inner edge.
             closing = overlays.closing_gain(upper, lower, self.vertices[upper_i], self.vertices[lower_i])
-            width = (upper[:, -1] - upper[:, 0]).norm(dim=-1)
-            inset = torch.maximum(gain, closing) * (0.03 * width).clamp(1.0, 3.0)  # [T] px
+            inset = mouth.lower_inset(self.mouth, gain, closing, (upper[:, -1] - upper[:, 0]).norm(dim=-1))
             upper, lower = overlays.smooth_row(upper), overlays.smooth_row(lower)
             around = self._colour_around(rgb, box, pixels, upper, lower)
             interior, alpha = mouth.interior(upper, lower, pixels, self.image, self.mouth, inset, gain, around)

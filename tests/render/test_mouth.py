@@ -937,3 +937,50 @@ def test_opened_the_carried_halves_of_the_mouth_end_softly_at_their_split():
     assert between.max() < plateau + 0.1, between.tolist()  # (before: 0.74 against 0.55)
     still = _middle_column(image, upper, lower, source, drop=0.0, opened=torch.zeros(1))
     assert (still[:19] - image[0, :, 50:69, 100].T).abs().max() < 1e-4  # the source's own opening (y 50-69)
+
+
+def _teeth_on_lip_image(below):
+    """A 140 x 200 image: lips (y 42..90) over skin, an opening y 50..70 (x 60..140) showing upper teeth, and the
+    lower lip's rows `below` [(y0, y1, rgb)] under it; inner lips upper (y = 50), lower (y = 70), and the lower
+    lip's outer edge (y = 90)."""
+    image = torch.empty(1, 3, 140, 200)
+    image[0] = torch.tensor([0.8, 0.6, 0.5])[:, None, None]  # skin
+    image[0, :, 42:90, 50:150] = torch.tensor([0.7, 0.4, 0.4])[:, None, None]  # lips
+    image[0, :, 50:70, 60:140] = torch.tensor([0.92, 0.9, 0.85])[:, None, None]  # upper teeth
+    for y0, y1, rgb in below:
+        image[0, :, y0:y1, 60:140] = torch.tensor(rgb)[:, None, None]
+    x = torch.linspace(60, 140, 9)
+    bend = torch.tensor([0.0, 1, 1, 1, 1, 1, 1, 1, 0])
+    upper = torch.stack([x, torch.full_like(x, 50.0)], -1)
+    return image, upper, torch.stack([x, 50 + 20 * bend], -1), torch.stack([x, 70 + 20 * bend], -1)
+
+
+def test_lower_teeth_on_the_lower_lip_get_no_generic_ones_and_no_dark_line_over_them(monkeypatch):
+    """A portrait caught with its teeth apart where the face mesh put the lower inner lip in the gap between the
+    rows (andrew_clip_1): its lower teeth lie under that row, on the lower lip's texture, and ride down with it.
+    Opened, no generic lower teeth are drawn above them (two rows, one behind the other), and the interior reaches
+    down over the gap's dark lower part to their top (it rode down over them as a black line)."""
+    lip, skin = torch.tensor([0.7, 0.4, 0.4]), torch.tensor(0.65)
+    teeth, gap = (0.92, 0.9, 0.85), (0.1, 0.06, 0.06)
+    image, upper, lower, outer = _teeth_on_lip_image([(70, 75, gap), (75, 82, teeth)])
+    source = mouth.source_mouth(image, upper, lower, lip, skin, outer_lower=outer)
+    assert source.teeth_on_lip > 0.9
+    assert abs(source.teeth_top - 5 / 80) < 0.015, source.teeth_top  # 5 px under the row, the mouth 80 px wide
+    width = torch.tensor([80.0])
+    assert float(mouth.lower_inset(source, torch.zeros(1), torch.zeros(1), width)) == 0.0  # the source's own
+    inset = mouth.lower_inset(source, torch.ones(1), torch.zeros(1), width)
+    assert 4.0 < float(inset) < 6.0
+    # Opened 20 px: the interior covers the gap's lower part, carried to y 90-95, with no black line.
+    ys = torch.arange(50.5, 100.0, 1.0)
+    pixels = torch.stack(torch.meshgrid(ys, torch.tensor([100.0]), indexing="ij")[::-1], -1)
+    dropped = lower + torch.stack([torch.zeros(9), torch.tensor([0.0, 1, 1, 1, 1, 1, 1, 1, 0]) * 20], -1)
+    rgb, alpha = mouth.interior(upper[None], dropped[None], pixels, image, source, inset, torch.ones(1))
+    assert alpha[0, 40:44, 0].min() > 0.99, "the interior reaches down over the gap's lower part (y 90-94)"
+    assert luma(rgb[0, 40:44, 0]).min() > 0.2
+    monkeypatch.setattr(mouth, "lower_teeth", lambda u, *args, **kwargs: (torch.zeros_like(u), torch.ones_like(u)))
+    without, _ = mouth.interior(upper[None], dropped[None], pixels, image, source, inset, torch.ones(1))
+    assert torch.equal(rgb, without), "no generic lower teeth over the source's own"
+    # A lower lip without teeth on it (its own colour, or the skin past its inner half) shows none.
+    for below in ([], [(80, 90, (0.8, 0.6, 0.5))]):
+        image, upper, lower, outer = _teeth_on_lip_image(below)
+        assert mouth.source_mouth(image, upper, lower, lip, skin, outer_lower=outer).teeth_on_lip == 0.0
