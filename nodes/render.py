@@ -32,10 +32,11 @@ def _common_inputs() -> list:
         io.Combo.Input("mouth_style", options=MOUTH_CHOICES, default="cavity", tooltip=(
             "'cavity' fills only the gap between the moving lips: the portrait's own teeth and mouth carried by "
             "each lip, and a shaded throat, teeth and tongue where it opens wider; the lips are never painted. "
-            "'stretch' only warps. 'learned (research use)' is experimental: it refines the cavity's mouth with a "
-            "small network trained on real talking-head clips (research-use terms, see NOTICE); by eye its open "
-            "mouths are softer and hazier than 'cavity' and it can lighten lipstick. Without its weights it renders "
-            "the cavity. Ignored where a mouth reference is connected.")),
+            "'cavity (no teeth)' draws gums where the portrait shows no teeth of its own: for babies and toothless "
+            "mouths. 'stretch' only warps. 'learned (research use)' is experimental: it refines the cavity's mouth "
+            "with a small network trained on real talking-head clips (research-use terms, see NOTICE); by eye its "
+            "open mouths are softer and hazier than 'cavity' and it can lighten lipstick. Without its weights it "
+            "renders the cavity. Ignored where a mouth reference is connected.")),
         io.Int.Input("flow_resolution", default=128, min=48, max=512, step=16, advanced=True, tooltip=(
             "Longest side of the grid the flow is computed on over the head. Higher follows fine lip motion more "
             "closely; cost grows with its square.")),

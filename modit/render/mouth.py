@@ -45,6 +45,9 @@ class SourceMouth:
     # mouth widths from that row down to the teeth's top edge (_teeth_on_lip).
     teeth_on_lip: float = 0.0
     teeth_top: float = 0.0
+    # False: no generic teeth where the source shows none (a baby's mouth, or a toothless one): a gum ridge under the
+    # upper lip instead, and the tongue up to the lower lip. The source's own teeth still show.
+    generic_teeth: bool = True
 
     @property
     def width(self) -> torch.Tensor:
@@ -262,6 +265,7 @@ UPPER_TOOTH = 0.11  # mouth widths: an upper central incisor's width (the side t
 LOWER_TOOTH = 0.075  # a lower incisor's
 UPPER_TEETH_DOWN = 0.65  # generic upper teeth reach this share of the opening down, in the middle of the mouth...
 UPPER_TEETH_LONG = 0.15  # ...but no more than this many mouth widths (the lip's inner edge covers their roots)
+GUM_DOWN, GUM_LONG = 0.3, 0.06  # without teeth, the upper gum reaches this share of the opening down, at most so long
 # The tongue's top in the middle of the mouth: this share of the opening above its floor, but no higher than
 # TONGUE_HIGH mouth widths above it. Up to medium openings it fills the mouth up to the upper teeth; wider open, the
 # jaw drops away from it and the throat shows between them. Real speakers' medium openings are lit down the middle
@@ -515,7 +519,15 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     lit = 0.5 + 0.5 * smoothstep(0.05, 0.3, opening)
     # Upper teeth only where the source showed none of its own (those come with its interior).
     generic = 1.0 - source.shows_teeth
-    if generic > 0:
+    if generic > 0 and not source.generic_teeth:
+        # A gum ridge under the upper lip: pink, as shaded as the tongue, its lower edge a soft curve.
+        front = 1 - smoothstep(0.35, 0.8, side)
+        gum_h = torch.minimum(GUM_DOWN * height, GUM_LONG * W) * (0.45 + 0.55 * front)
+        gum_soft = (TONGUE_EDGE * W).clamp_min(1.0)
+        gum = smoothstep(gum_h + gum_soft, gum_h - gum_soft, depth) * smoothstep(0.3, 0.85, front + 0.3)
+        gum_rgb = tongue_rgb * (level * lit * (0.5 + 0.25 * front))[..., None]
+        rgb = rgb + (generic * gum)[..., None] * (gum_rgb - rgb)
+    elif generic > 0:
         front = 1 - smoothstep(0.35, 0.8, side)  # the front teeth catch the light; the side ones fall away
         # Upper teeth hang from the upper lip, a little shorter toward the corners; each tooth's edge rounds off
         # toward its neighbours, so the row ends in a scalloped edge, not a ruler-straight bar. Down to past the
@@ -536,7 +548,8 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     lower, lower_shade = lower_teeth(u, below - teeth_floor, height, W, lit, beyond)
     # A source that shows its own lower teeth (under a dark gap, or on its lower lip: they ride on the lower lip)
     # gets no generic ones.
-    lower = lower * (1.0 - source.shows_teeth * float(source.split < 1.0)) * (1.0 - source.teeth_on_lip)
+    lower = (lower * (1.0 - source.shows_teeth * float(source.split < 1.0)) * (1.0 - source.teeth_on_lip)
+             * float(source.generic_teeth))
     # A soft shadow under each lip's edge.
     shadow = 0.65 + 0.35 * smoothstep(0.0, (0.03 * W).clamp_min(1.0), to_lip)
     rgb = rgb * shadow[..., None]

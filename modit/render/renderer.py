@@ -13,7 +13,7 @@ Notation: T frames, V render-mesh vertices, (h, w) the head box at output resolu
 import contextlib
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +28,8 @@ from .topology import NUM_LANDMARKS, render_topology
 
 log = logging.getLogger(__name__)
 
-MOUTH_STYLES = ("cavity", "stretch")
+MOUTH_STYLES = ("cavity", "cavity (no teeth)", "stretch")
+CAVITIES = ("cavity", "cavity (no teeth)")  # the styles that fill the opening (without teeth: gums)
 MOUTH_GRID_CELLS = 224  # longest side of the lips' own flow grid (output px up to this size)
 # Where the face's exposure is read (mesh indices; the mouth interior and generic teeth are lit at the median luma):
 # cheeks (50, 280, 101, 330, 117, 346, 205, 425, 36, 266), the nose's bridge (6, 197, 195, 5), forehead and brows
@@ -217,8 +218,9 @@ class FlowRenderer:
         skin = at(v(torch.tensor(SKIN_POINTS)))
         skin_luma = (skin @ self._luma).median()
         # The interior is drawn between the rows as curves (overlays.smooth_row), the source's as the driven ones.
-        return mouth.source_mouth(self.image, overlays.smooth_row(upper), overlays.smooth_row(lower), lip, skin_luma,
-                                  lips, overlays.smooth_row(v(t.outer_lip_lower)))
+        measured = mouth.source_mouth(self.image, overlays.smooth_row(upper), overlays.smooth_row(lower), lip,
+                                      skin_luma, lips, overlays.smooth_row(v(t.outer_lip_lower)))
+        return replace(measured, generic_teeth=self.options.mouth_style != "cavity (no teeth)")
 
     # --------------------------------------------------------------------------------------------- per chunk
 
@@ -253,9 +255,9 @@ class FlowRenderer:
         rgb = overlays.sample(self.image, positions)  # [T, h, w, 3]
         open_vertices = open_vertices.to(self.device)
         self._paint_eyes(rgb, vertices, open_vertices, eye_closure.float().clamp(0, 1).to(self.device))
-        if self.options.mouth_style == "cavity" or reference is not None:
+        if self.options.mouth_style in CAVITIES or reference is not None:
             self._paint_mouth(rgb, vertices, reference)
-        if self.options.mouth_net is not None and reference is None and self.options.mouth_style == "cavity":
+        if self.options.mouth_net is not None and reference is None and self.options.mouth_style in CAVITIES:
             self.options.mouth_net.refine_render(self, rgb, vertices)
         # The warp already fades to zero displacement at ring B; the mask fades only over the band's outer
         # third, where little moves, so the paste-back never blends moved hair with unmoved hair (ghosting).

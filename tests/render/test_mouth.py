@@ -984,3 +984,31 @@ def test_lower_teeth_on_the_lower_lip_get_no_generic_ones_and_no_dark_line_over_
     for below in ([], [(80, 90, (0.8, 0.6, 0.5))]):
         image, upper, lower, outer = _teeth_on_lip_image(below)
         assert mouth.source_mouth(image, upper, lower, lip, skin, outer_lower=outer).teeth_on_lip == 0.0
+
+
+def test_without_teeth_the_mouth_shows_gums_and_the_portraits_own_teeth_only(astronaut_face):
+    """mouth_style 'cavity (no teeth)' (a baby, a toothless mouth): a wide synthesised opening has no generic teeth,
+    upper or lower, but a pink gum ridge under the upper lip; and a rendered portrait is still the source exactly at
+    zero motion."""
+    image = torch.full((1, 3, 160, 160), 0.6)
+    upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
+    source = mouth.source_mouth(image, upper, upper.clone(), torch.tensor([0.55, 0.3, 0.3]), torch.tensor(0.6))
+    gums = dataclasses.replace(source, generic_teeth=False)
+    W = torch.tensor([[[80.0]]])
+    u, depth = torch.linspace(0.2, 0.8, 31)[None, None, :].expand(1, 60, 31), torch.linspace(0, 32, 60)[None, :, None]
+    height = torch.full_like(u, 32.0)  # 0.4 mouth widths open
+    with_teeth = mouth._synthetic(u, depth.expand_as(u), height, W, source)[0]
+    without = mouth._synthetic(u, depth.expand_as(u), height, W, gums)[0]
+
+    def teeth(rgb):  # px as bright as teeth and as grey (the tongue is as bright, but pink)
+        return int(((luma(rgb) > 0.4) & (rgb[..., 0] < 1.3 * rgb[..., 1])).sum())
+
+    assert teeth(with_teeth) > 100, "generic teeth are drawn by default"
+    assert teeth(without) == 0
+    under_lip = without[2:5, 15]  # the middle, just under the upper lip: gum
+    assert bool((under_lip[:, 0] > 1.2 * under_lip[:, 1]).all()) and luma(under_lip).min() > 0.15, under_lip
+    face = astronaut_face
+    options = RenderOptions(mouth_style="cavity (no teeth)")
+    assert FlowRenderer(face, options).mouth.generic_teeth is False
+    frames, _ = render_frames(face, motion(face), options)
+    assert (frames[0] - face.image).abs().max() < 2 / 255
