@@ -24,6 +24,9 @@ TEETH_OVER_SKIN = 1.05  # generic teeth's luma over the skin's (renderer.SKIN_PO
 IVORY = (0.86, 0.80, 0.74)  # generic teeth's own colour, before the warmth of the mouth (TEETH_WARM)
 TEETH_WARM = 0.35  # how far generic teeth take the gums' pink (PINK) at their own luma
 PINK = (1.25, 0.82, 0.82)  # the tongue's and gums' own colour (tinted by how colourful the photo is)
+SKIN_HUE = (1.29, 0.91, 0.77)  # skin per unit luma in neutral light: the median of the gallery's and the real clips'
+# 89 colour sources (10th-90th percentile 1.15-1.41 / 0.84-0.95 / 0.64-0.88)
+TEETH_CAST = 0.7  # how far generic teeth take the light's colour, as the skin's departure from SKIN_HUE tells it
 
 
 @dataclass(frozen=True)
@@ -56,10 +59,11 @@ class SourceMouth:
 
 def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, lip: torch.Tensor,
                  skin_luma: torch.Tensor, lips: torch.Tensor | None = None,
-                 outer_lower: torch.Tensor | None = None) -> SourceMouth:
+                 outer_lower: torch.Tensor | None = None, skin: torch.Tensor | None = None) -> SourceMouth:
     """Measure the source's opening. image [1, 3, H, W]; upper, lower [P, 2] output px; lip [3]; lips [2, 3]: the
     upper and the lower lip's own colours, where they differ (a moustache over the upper lip); outer_lower [P, 2]:
-    the lower lip's outer edge (without it, the source's lower teeth are not looked for on the lower lip)."""
+    the lower lip's outer edge (without it, the source's lower teeth are not looked for on the lower lip); skin [3]:
+    the skin's median colour (without it, generic teeth take no colour cast from the light)."""
     width = (upper[-1] - upper[0]).norm().clamp_min(1e-3)
     opening = (lower - upper).norm(dim=-1).max() / width
     to_luma = luma_weights(image.device)
@@ -78,6 +82,8 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
     warm = _tinted(torch.tensor(PINK, device=image.device), colourful)
     warm = warm / (warm @ to_luma) * (teeth @ to_luma)  # that pink at the teeth's luma
     teeth = teeth + TEETH_WARM * colourful * (warm - teeth)
+    if skin is not None:
+        teeth = _in_the_light(teeth, skin, colourful)
     shows = float(smoothstep(0.05, 0.12, opening))
     split = 0.5
     if opening > 0.02:
@@ -117,6 +123,17 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
         image, upper, lower, outer_lower, lip if lips is None else lips[1], skin_luma, colourful)
     return SourceMouth(upper, lower, lip, skin_luma, teeth, shows, split, colourful, rim, lips,
                        edge_blur(image, torch.cat([upper, lower]), float(width)), on_lip, top)
+
+
+def _in_the_light(rgb: torch.Tensor, skin: torch.Tensor, colourful: float) -> torch.Tensor:
+    """rgb [3] lit by the light the skin [3] is lit by, at its own luma: a white tooth under red studio light is
+    red, and neutral it reads teal beside red skin (deep_avsr 00086). How far the skin's hue departs from SKIN_HUE
+    tells the light's colour, and the skin's own hue too: where the source shows its teeth (16 sources), their hue
+    follows the skin's by a slope of 0.5-0.7 per channel (r 0.44-0.55), so teeth take TEETH_CAST of it."""
+    to_luma = luma_weights(rgb.device)
+    light = (skin / (skin @ to_luma).clamp_min(1e-3)) / torch.tensor(SKIN_HUE, device=rgb.device)
+    lit = rgb * (1 + TEETH_CAST * colourful * (light.clamp(0.5, 1.5) - 1))
+    return lit * (rgb @ to_luma) / (lit @ to_luma).clamp_min(1e-6)
 
 
 TONGUE_MAGENTA = -0.015  # a tongue's rows are at least about as magenta (blue over green) as the lips

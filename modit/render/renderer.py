@@ -219,7 +219,8 @@ class FlowRenderer:
         skin_luma = (skin @ self._luma).median()
         # The interior is drawn between the rows as curves (overlays.smooth_row), the source's as the driven ones.
         measured = mouth.source_mouth(self.image, overlays.smooth_row(upper), overlays.smooth_row(lower), lip,
-                                      skin_luma, lips, overlays.smooth_row(v(t.outer_lip_lower)))
+                                      skin_luma, lips, overlays.smooth_row(v(t.outer_lip_lower)),
+                                      skin.median(0).values)
         return replace(measured, generic_teeth=self.options.mouth_style != "cavity (no teeth)")
 
     # --------------------------------------------------------------------------------------------- per chunk
