@@ -26,7 +26,9 @@ TEETH_WARM = 0.35  # how far generic teeth take the gums' pink (PINK) at their o
 PINK = (1.25, 0.82, 0.82)  # the tongue's and gums' own colour (tinted by how colourful the photo is)
 SKIN_HUE = (1.29, 0.91, 0.77)  # skin per unit luma in neutral light: the median of the gallery's and the real clips'
 # 89 colour sources (10th-90th percentile 1.15-1.41 / 0.84-0.95 / 0.64-0.88)
-TEETH_CAST = 0.7  # how far generic teeth take the light's colour, as the skin's departure from SKIN_HUE tells it
+# How far generic teeth take the light's colour, as the skin's departure from SKIN_HUE tells it: the upper end of the
+# slopes measured on sources that show their teeth (_in_the_light), which the skin's own spread of hues flattens.
+TEETH_CAST = 0.7
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,7 @@ def _in_the_light(rgb: torch.Tensor, skin: torch.Tensor, colourful: float) -> to
     """rgb [3] lit by the light the skin [3] is lit by, at its own luma: a white tooth under red studio light is
     red, and neutral it reads teal beside red skin (deep_avsr 00086). How far the skin's hue departs from SKIN_HUE
     tells the light's colour, and the skin's own hue too: where the source shows its teeth (16 sources), their hue
-    follows the skin's by a slope of 0.5-0.7 per channel (r 0.44-0.55), so teeth take TEETH_CAST of it."""
+    follows the skin's by a slope of 0.5-0.7 per channel (r 0.44-0.55)."""
     to_luma = luma_weights(rgb.device)
     light = (skin / (skin @ to_luma).clamp_min(1e-3)) / torch.tensor(SKIN_HUE, device=rgb.device)
     lit = rgb * (1 + TEETH_CAST * colourful * (light.clamp(0.5, 1.5) - 1))
