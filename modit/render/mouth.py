@@ -538,16 +538,15 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     lit = 0.5 + 0.5 * smoothstep(0.05, 0.3, opening)
     # Upper teeth only where the source showed none of its own (those come with its interior).
     generic = 1.0 - source.shows_teeth
+    front = 1 - smoothstep(0.35, 0.8, side)  # the front teeth catch the light; the side ones fall away
     if generic > 0 and not source.generic_teeth:
         # A gum ridge under the upper lip: pink, as shaded as the tongue, its lower edge a soft curve.
-        front = 1 - smoothstep(0.35, 0.8, side)
         gum_h = torch.minimum(GUM_DOWN * height, GUM_LONG * W) * (0.45 + 0.55 * front)
         gum_soft = (TONGUE_EDGE * W).clamp_min(1.0)
         gum = smoothstep(gum_h + gum_soft, gum_h - gum_soft, depth) * smoothstep(0.3, 0.85, front + 0.3)
         gum_rgb = tongue_rgb * (level * lit * (0.5 + 0.25 * front))[..., None]
         rgb = rgb + (generic * gum)[..., None] * (gum_rgb - rgb)
     elif generic > 0:
-        front = 1 - smoothstep(0.35, 0.8, side)  # the front teeth catch the light; the side ones fall away
         # Upper teeth hang from the upper lip, a little shorter toward the corners; each tooth's edge rounds off
         # toward its neighbours, so the row ends in a scalloped edge, not a ruler-straight bar. Down to past the
         # middle of a medium opening, as real speakers' (bench/mouth_interior.py; at half of it a dark band stayed

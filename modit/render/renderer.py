@@ -28,8 +28,9 @@ from .topology import NUM_LANDMARKS, render_topology
 
 log = logging.getLogger(__name__)
 
-MOUTH_STYLES = ("cavity", "cavity (no teeth)", "stretch")
-CAVITIES = ("cavity", "cavity (no teeth)")  # the styles that fill the opening (without teeth: gums)
+NO_TEETH = "cavity (no teeth)"  # the cavity with gums where the portrait shows no teeth (a baby, a toothless mouth)
+CAVITIES = ("cavity", NO_TEETH)  # the styles that fill the opening
+MOUTH_STYLES = (*CAVITIES, "stretch")
 MOUTH_GRID_CELLS = 224  # longest side of the lips' own flow grid (output px up to this size)
 # Where the face's exposure is read (mesh indices; the mouth interior and generic teeth are lit at the median luma):
 # cheeks (50, 280, 101, 330, 117, 346, 205, 425, 36, 266), the nose's bridge (6, 197, 195, 5), forehead and brows
@@ -221,7 +222,7 @@ class FlowRenderer:
         measured = mouth.source_mouth(self.image, overlays.smooth_row(upper), overlays.smooth_row(lower), lip,
                                       skin_luma, lips, overlays.smooth_row(v(t.outer_lip_lower)),
                                       skin.median(0).values)
-        return replace(measured, generic_teeth=self.options.mouth_style != "cavity (no teeth)")
+        return replace(measured, generic_teeth=self.options.mouth_style != NO_TEETH)
 
     # --------------------------------------------------------------------------------------------- per chunk
 
