@@ -24,11 +24,9 @@ TEETH_OVER_SKIN = 1.05  # generic teeth's luma over the skin's (renderer.SKIN_PO
 IVORY = (0.86, 0.80, 0.74)  # generic teeth's own colour, before the warmth of the mouth (TEETH_WARM)
 TEETH_WARM = 0.35  # how far generic teeth take the gums' pink (PINK) at their own luma
 PINK = (1.25, 0.82, 0.82)  # the tongue's and gums' own colour (tinted by how colourful the photo is)
-SKIN_HUE = (1.29, 0.91, 0.77)  # skin per unit luma in neutral light: the median of the gallery's and the real clips'
-# 89 colour sources (10th-90th percentile 1.15-1.41 / 0.84-0.95 / 0.64-0.88)
-# How far generic teeth take the light's colour, as the skin's departure from SKIN_HUE tells it: the upper end of the
-# slopes measured on sources that show their teeth (_in_the_light), which the skin's own spread of hues flattens.
-TEETH_CAST = 0.7
+# Skin per unit luma in neutral light: from the 10th to the 90th percentile of the gallery's and the real clips' 89
+# colour sources (median 1.29 / 0.91 / 0.77). Within that range a skin's hue is its own as much as the light's.
+SKIN_HUES = ((1.15, 0.84, 0.64), (1.41, 0.95, 0.88))
 
 
 @dataclass(frozen=True)
@@ -129,12 +127,14 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
 
 def _in_the_light(rgb: torch.Tensor, skin: torch.Tensor, colourful: float) -> torch.Tensor:
     """rgb [3] lit by the light the skin [3] is lit by, at its own luma: a white tooth under red studio light is
-    red, and neutral it reads teal beside red skin (deep_avsr 00086). How far the skin's hue departs from SKIN_HUE
-    tells the light's colour, and the skin's own hue too: where the source shows its teeth (16 sources), their hue
-    follows the skin's by a slope of 0.5-0.7 per channel (r 0.44-0.55)."""
+    red, and neutral it read teal beside red skin (deep_avsr 00086, 00098); under yellow light, yellow (LipNet).
+    Only the skin's hue beyond the range real skins span in neutral light (SKIN_HUES) is taken for the light's: within
+    it, a pale face's cooler skin turned its teeth blue-grey (large_frontal_man)."""
     to_luma = luma_weights(rgb.device)
-    light = (skin / (skin @ to_luma).clamp_min(1e-3)) / torch.tensor(SKIN_HUE, device=rgb.device)
-    lit = rgb * (1 + TEETH_CAST * colourful * (light.clamp(0.5, 1.5) - 1))
+    hue = skin / (skin @ to_luma).clamp_min(1e-3)
+    low, high = (torch.tensor(h, device=rgb.device) for h in SKIN_HUES)
+    light = 1 + (hue - hue.clamp(low, high)) / (0.5 * (low + high))  # per channel, 1 inside the range
+    lit = rgb * (1 + colourful * (light.clamp(0.5, 1.5) - 1))
     return lit * (rgb @ to_luma) / (lit @ to_luma).clamp_min(1e-6)
 
 

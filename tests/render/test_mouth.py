@@ -1016,11 +1016,11 @@ def test_without_teeth_the_mouth_shows_gums_and_the_portraits_own_teeth_only(ast
 
 def test_generic_teeth_take_the_colour_of_the_light_the_skin_is_lit_by():
     """Under red studio light a white tooth is red, and neutral it read teal beside red skin (deep_avsr 00086);
-    under yellow light, yellow. Skin of the usual hue (mouth.SKIN_HUE) leaves the teeth as they were, at the same
-    luma; a black-and-white photo gets no tint."""
+    under yellow light, yellow; at the same luma. Skin of any hue real skins show in neutral light (mouth.SKIN_HUES),
+    the pale and cool one included, leaves the teeth as they were; a black-and-white photo gets no tint."""
     image, upper, lower = _opening_image([])
     lip, skin_luma = torch.tensor([0.7, 0.4, 0.4]), torch.tensor(0.65)
-    hue = torch.tensor(mouth.SKIN_HUE)
+    hue = torch.tensor([1.29, 0.91, 0.77])  # the median skin's
 
     def teeth(skin_hue, lip=lip):
         skin = skin_hue / (skin_hue @ overlays.luma_weights("cpu")) * skin_luma
@@ -1028,6 +1028,7 @@ def test_generic_teeth_take_the_colour_of_the_light_the_skin_is_lit_by():
 
     plain = mouth.source_mouth(image, upper, upper.clone(), lip, skin_luma).teeth
     assert torch.allclose(teeth(hue), plain, atol=1e-5)
+    assert torch.allclose(teeth(torch.tensor([1.16, 0.94, 0.86])), plain, atol=1e-5)  # a pale, cool skin
     red, yellow = teeth(hue * torch.tensor([1.2, 0.85, 0.95])), teeth(hue * torch.tensor([1.05, 1.0, 0.6]))
     assert red[0] / red[1] > 1.15 * plain[0] / plain[1], (red.tolist(), plain.tolist())
     assert yellow[2] / yellow[1] < 0.85 * plain[2] / plain[1], (yellow.tolist(), plain.tolist())
