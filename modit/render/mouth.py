@@ -157,6 +157,7 @@ def _tongue(row_rgb: torch.Tensor, teeth_like: torch.Tensor, profile: torch.Tens
 ON_LIP_ROWS = torch.linspace(0.01, 0.13, 13)  # mouth widths below the lower inner lip searched for lower teeth
 ON_LIP_GREY = (0.7, 0.5)  # a row is teeth from this share of the lower lip's saturation down to that one...
 ON_LIP_BRIGHT = (1.2, 1.4)  # ...and from this many times the lower lip's luma up to that one
+ON_LIP_GAP = 0.75  # above them, a band at most this share of their luma (on andrew_clip_1: 0.51)
 
 
 def _teeth_on_lip(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, outer_lower: torch.Tensor,
@@ -166,9 +167,9 @@ def _teeth_on_lip(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor,
     On a talking portrait caught with its teeth apart the mesh can put its lower inner lip in the gap between the
     rows of teeth: the lower teeth are then the lip's texture and ride down with it, under generic lower teeth
     (two rows, one behind the other) and the gap's dark lower part (a black line over them). Teeth are far greyer
-    and brighter than the lip they stand on: along the central third, 0.43-0.44 of its saturation and 1.7-1.9x its
-    luma on andrew_clip_1 and older_woman_talking_teeth_earrings, the two such among the gallery's 30 portraits and
-    20 real clips' first frames; on no other do two rows running read both. Not told on a black-and-white photo."""
+    and brighter than the lip they stand on, under a darker band: along the central third, 0.44 of its saturation
+    and 1.7x its luma on andrew_clip_1 under a band of half their luma, the one such source among the gallery's 30
+    portraits and the 62 talking clips' first frames. Not told on a black-and-white photo."""
     if colourful < 0.5:
         return 0.0, 0.0
     P = lower.shape[0]
@@ -190,11 +191,13 @@ def _teeth_on_lip(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor,
     k = int(teeth.argmax())
     if float(teeth[k]) < 0.05:
         return 0.0, 0.0
-    # Their top edge: up from that row, where the luma falls halfway to the darkest row above it (none darker: the
-    # teeth reach the mesh's row).
+    # Lower teeth stand under a dark band, the gap's lower part. Teeth that run up to the mesh's row without one are
+    # the opening's own running on past it (the upper teeth of a narrow smile, andrew_clip_2: taken for lower teeth,
+    # its wide frames lost their lower teeth and a pale line rode on the lip).
     low = int(luma[:k + 1].argmin())
-    if low == k:
-        return float(teeth[k]), 0.0
+    if float(luma[low]) > ON_LIP_GAP * float(luma[k]):
+        return 0.0, 0.0
+    # Their top edge: up from that row, where the luma falls halfway to the darkest row above it.
     level = 0.5 * float(luma[k] + luma[low])
     j = k
     while float(luma[j - 1]) >= level:  # stops at low at the latest

@@ -980,8 +980,9 @@ def test_lower_teeth_on_the_lower_lip_get_no_generic_ones_and_no_dark_line_over_
     monkeypatch.setattr(mouth, "lower_teeth", lambda u, *args, **kwargs: (torch.zeros_like(u), torch.ones_like(u)))
     without, _ = mouth.interior(upper[None], dropped[None], pixels, image, source, inset, torch.ones(1))
     assert torch.equal(rgb, without), "no generic lower teeth over the source's own"
-    # A lower lip without teeth on it (its own colour, or the skin past its inner half) shows none.
-    for below in ([], [(80, 90, (0.8, 0.6, 0.5))]):
+    # A lower lip without teeth on it (its own colour, or the skin past its inner half) shows none; nor do teeth
+    # running on past the row with no dark band over them (the opening's own, andrew_clip_2's narrow smile).
+    for below in ([], [(80, 90, (0.8, 0.6, 0.5))], [(70, 80, teeth)]):
         image, upper, lower, outer = _teeth_on_lip_image(below)
         assert mouth.source_mouth(image, upper, lower, lip, skin, outer_lower=outer).teeth_on_lip == 0.0
 
