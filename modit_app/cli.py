@@ -15,6 +15,7 @@ import sys
 import time
 
 from .. import nodes  # the pack's node classes (this module is loaded as <pack>.modit_app.cli)
+from ..nodes.render import MOUTH_CHOICES
 from . import graph_runner
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def generate(args) -> int:
             raise SystemExit(f"{path}: no such file")
         if not _set_inputs({k: v for k, v in graph.items() if v["class_type"] == kind}, key, os.path.abspath(path)):
             raise SystemExit(f"{args.workflow}: has no {kind} node for --{key}")
-    for name in ("seed", "steps", "fps"):
+    for name in ("seed", "steps", "fps", "mouth_style"):
         value = getattr(args, name)
         if value is not None and not _set_inputs(graph, name, value):
             log.warning("--%s: no node in %s has that widget", name, os.path.basename(args.workflow))
@@ -101,6 +102,8 @@ def main(argv=None) -> int:
     gen.add_argument("--seed", type=int, help="motion seed (same seed, same motion)")
     gen.add_argument("--steps", type=int, help="sampler steps")
     gen.add_argument("--fps", type=float, help="video frame rate")
+    gen.add_argument("--mouth-style", choices=MOUTH_CHOICES, help="the render node's mouth_style, e.g. 'cavity (no "
+                                                                  "teeth)' for a baby or a toothless mouth")
     gen.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     gen.add_argument("--timings", help="write seconds per node as JSON here (bench/bench_end_to_end.py reads it); "
                                        "with --repeat, the last run's")

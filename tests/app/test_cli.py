@@ -123,3 +123,28 @@ def test_streaming_workflow_soundtrack_is_the_input(tmp_path, speech):
     a, b = track[lag:lag + n - 4096], mono[:n - 4096]
     assert np.corrcoef(a, b)[0, 1] > 0.98, "the soundtrack is the input speech"
     assert np.sqrt(np.mean(a ** 2)) == pytest.approx(np.sqrt(np.mean(b ** 2)), rel=0.05), "at the input's level"
+
+
+def test_mouth_style_picks_the_render_nodes_choice(tmp_path, monkeypatch):
+    """--mouth-style sets the render node's mouth_style ('cavity (no teeth)' for a baby); an unknown style is refused
+    with the choices, before anything runs."""
+    from comfyui_modit.modit_app import cli, graph_runner
+
+    seen = {}
+
+    def run_graph(graph, node_classes, timings, output_dir, video_path, progress):  # writes an empty "video"
+        seen.update(graph)
+        path = os.path.join(output_dir, "written.mp4")
+        open(path, "wb").close()
+        return {i: (path,) for i, node in graph.items() if node["class_type"] == "MoDiTRenderToVideo"}
+
+    monkeypatch.setattr(graph_runner, "run_graph", run_graph)
+    speech = os.path.join(ROOT, "samples", "speech.wav")
+    out = tmp_path / "clip.mp4"
+    assert cli.main(["--image", PORTRAIT, "--audio", speech, "--out", str(out), "--mouth-style",
+                     "cavity (no teeth)"]) == 0
+    styles = [node["inputs"]["mouth_style"] for node in seen.values() if "mouth_style" in node["inputs"]]
+    assert styles == ["cavity (no teeth)"] and out.exists()
+    refused = _generate("--image", PORTRAIT, "--audio", speech, "--out", str(tmp_path / "b.mp4"), "--mouth-style",
+                        "toothless")
+    assert refused.returncode == 2 and "cavity (no teeth)" in refused.stderr and not (tmp_path / "b.mp4").exists()
