@@ -67,6 +67,7 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
     width = (upper[-1] - upper[0]).norm().clamp_min(1e-3)
     opening = (lower - upper).norm(dim=-1).max() / width
     to_luma = luma_weights(image.device)
+    lower_lip = lip if lips is None else lips[1]
     # How coloured the lips are (chroma over luma): ~0 on a black-and-white photo, 0.2-0.6 on colour ones.
     colourful = float(smoothstep(0.03, 0.12, (lip.max() - lip.min()) / (lip @ to_luma).clamp_min(0.05)))
     # Generic teeth as bright as real ones: in the gallery's ten portraits that show their teeth, the brightest
@@ -116,11 +117,11 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
             shows, split = 0.0, float(rows[0])
         teeth = teeth + shows * (bright - teeth)  # the source's own teeth set the colour
         # The lower lip's own rim: the rows at the bottom of the opening under the teeth's lower edge.
-        rim = _rim_share(image, upper[centre], lower[centre], (lip if lips is None else lips[1]) @ to_luma)
+        rim = _rim_share(image, upper[centre], lower[centre], lower_lip @ to_luma)
     else:
         rim = 0.0
     on_lip, top = (0.0, 0.0) if outer_lower is None else _teeth_on_lip(
-        image, upper, lower, outer_lower, lip if lips is None else lips[1], skin_luma, colourful)
+        image, upper, lower, outer_lower, lower_lip, skin_luma, colourful)
     return SourceMouth(upper, lower, lip, skin_luma, teeth, shows, split, colourful, rim, lips,
                        edge_blur(image, torch.cat([upper, lower]), float(width)), on_lip, top)
 
@@ -174,10 +175,8 @@ def _teeth_on_lip(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor,
         return 0.0, 0.0
     P = lower.shape[0]
     centre = slice(P // 3, P - P // 3)
-    axis = upper[-1] - upper[0]
-    width = axis.norm().clamp_min(1e-3)
-    down = torch.stack([-axis[1], axis[0]]) / width
-    down = down if float(down[1]) >= 0 else -down
+    width = (upper[-1] - upper[0]).norm().clamp_min(1e-3)
+    _, _, down = _frame(upper)  # across the mouth, toward the chin
     # Down the lower lip's inner half, no further (past it, the skin under a thin lip is as grey and as bright).
     thickness = float(((outer_lower - lower)[centre] @ down).median() / width)
     rows = ON_LIP_ROWS.to(image.device)
@@ -522,8 +521,8 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     wide = smoothstep(*TONGUE_OPENS, beyond)
     top = torch.minimum(TONGUE_REACH * (height - floor), torch.maximum(TONGUE_HIGH * W, TONGUE_WIDE * height))
     arc = (top * (1 - 0.7 * side ** 2)).clamp_min(0)
-    soft = (TONGUE_EDGE * W).clamp_min(1.0)
-    tongue = (smoothstep(arc + soft, arc - soft, above_floor) * smoothstep(0.04, 0.22, opening)
+    tongue_soft = (TONGUE_EDGE * W).clamp_min(1.0)
+    tongue = (smoothstep(arc + tongue_soft, arc - tongue_soft, above_floor) * smoothstep(0.04, 0.22, opening)
               * (1 - side ** 2).clamp_min(0).sqrt())
     back = smoothstep(0.3, 1.0, above_floor / arc.clamp_min(1e-3))  # 0 at its front, 1 at the hump's top
     front_light = TONGUE_LIGHT[0] + (TONGUE_LIGHT[1] - TONGUE_LIGHT[0]) * wide
@@ -542,11 +541,12 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     # Upper teeth only where the source showed none of its own (those come with its interior).
     generic = 1.0 - source.shows_teeth
     front = 1 - smoothstep(0.35, 0.8, side)  # the front teeth catch the light; the side ones fall away
+    shorter = 0.45 + 0.55 * front  # the upper row (gums or teeth) is shorter toward the corners...
+    ends = smoothstep(0.3, 0.85, front + 0.3)  # ...and fades out into them
     if generic > 0 and not source.generic_teeth:
-        # A gum ridge under the upper lip: pink, as shaded as the tongue, its lower edge a soft curve.
-        gum_h = torch.minimum(GUM_DOWN * height, GUM_LONG * W) * (0.45 + 0.55 * front)
-        gum_soft = (TONGUE_EDGE * W).clamp_min(1.0)
-        gum = smoothstep(gum_h + gum_soft, gum_h - gum_soft, depth) * smoothstep(0.3, 0.85, front + 0.3)
+        # A gum ridge under the upper lip: pink, as shaded as the tongue, its lower edge a soft curve like its top.
+        gum_h = torch.minimum(GUM_DOWN * height, GUM_LONG * W) * shorter
+        gum = smoothstep(gum_h + tongue_soft, gum_h - tongue_soft, depth) * ends
         gum_rgb = tongue_rgb * (level * lit * (0.5 + 0.25 * front))[..., None]
         rgb = rgb + (generic * gum)[..., None] * (gum_rgb - rgb)
     elif generic > 0:
@@ -555,9 +555,8 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
         # middle of a medium opening, as real speakers' (bench/mouth_interior.py; at half of it a dark band stayed
         # between the rows), and never longer than UPPER_TEETH_LONG.
         middle, gap = _teeth(u, UPPER_TOOTH)
-        upper_h = (torch.minimum(UPPER_TEETH_DOWN * height, UPPER_TEETH_LONG * W) * (0.45 + 0.55 * front)
-                   * (1 - 0.12 * (1 - middle)))
-        upper = smoothstep(upper_h + soft, upper_h - soft, depth) * smoothstep(0.3, 0.85, front + 0.3)
+        upper_h = torch.minimum(UPPER_TEETH_DOWN * height, UPPER_TEETH_LONG * W) * shorter * (1 - 0.12 * (1 - middle))
+        upper = smoothstep(upper_h + soft, upper_h - soft, depth) * ends
         rounded = (0.9 + 0.1 * middle) * (1 - 0.08 * gap)  # each tooth lit in its middle, darker toward a gap
         shade = lit * (0.6 + 0.4 * front) * (0.78 + 0.22 * smoothstep(0.0, 0.35 * upper_h, depth)) * rounded
         tip = smoothstep(0.6 * upper_h, upper_h, depth)  # translucent edge
