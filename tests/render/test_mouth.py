@@ -566,12 +566,12 @@ def luma(image):
     return image[..., 0] * 0.299 + image[..., 1] * 0.587 + image[..., 2] * 0.114
 
 
-def _opening_image(rows):
-    """A 120 x 200 image with a lip-coloured band and an opening between y = 50 and 70 (x 60..140) filled with
-    rows [(y0, y1, rgb)], and its inner lips (upper along y = 50, lower along y = 70)."""
+def _opening_image(rows, lips_end=78):
+    """A 120 x 200 image with a lip-coloured band (y 42..lips_end) and an opening between y = 50 and 70 (x 60..140)
+    filled with rows [(y0, y1, rgb)], and its inner lips (upper along y = 50, lower along y = 70)."""
     image = torch.empty(1, 3, 120, 200)
     image[0] = torch.tensor([0.8, 0.6, 0.5])[:, None, None]  # skin
-    image[0, :, 42:78, 50:150] = torch.tensor([0.7, 0.4, 0.4])[:, None, None]  # lips
+    image[0, :, 42:lips_end, 50:150] = torch.tensor([0.7, 0.4, 0.4])[:, None, None]  # lips
     for y0, y1, rgb in rows:
         image[0, :, y0:y1, 60:140] = torch.tensor(rgb)[:, None, None]
     x = torch.linspace(60, 140, 9)
@@ -940,19 +940,10 @@ def test_opened_the_carried_halves_of_the_mouth_end_softly_at_their_split():
 
 
 def _teeth_on_lip_image(below):
-    """A 140 x 200 image: lips (y 42..90) over skin, an opening y 50..70 (x 60..140) showing upper teeth, and the
-    lower lip's rows `below` [(y0, y1, rgb)] under it; inner lips upper (y = 50), lower (y = 70), and the lower
-    lip's outer edge (y = 90)."""
-    image = torch.empty(1, 3, 140, 200)
-    image[0] = torch.tensor([0.8, 0.6, 0.5])[:, None, None]  # skin
-    image[0, :, 42:90, 50:150] = torch.tensor([0.7, 0.4, 0.4])[:, None, None]  # lips
-    image[0, :, 50:70, 60:140] = torch.tensor([0.92, 0.9, 0.85])[:, None, None]  # upper teeth
-    for y0, y1, rgb in below:
-        image[0, :, y0:y1, 60:140] = torch.tensor(rgb)[:, None, None]
-    x = torch.linspace(60, 140, 9)
-    bend = torch.tensor([0.0, 1, 1, 1, 1, 1, 1, 1, 0])
-    upper = torch.stack([x, torch.full_like(x, 50.0)], -1)
-    return image, upper, torch.stack([x, 50 + 20 * bend], -1), torch.stack([x, 70 + 20 * bend], -1)
+    """An _opening_image showing upper teeth, with a lower lip 20 px thick (y 70..90) whose rows `below`
+    [(y0, y1, rgb)] are set; its inner lips and the lower lip's outer edge (y = 90)."""
+    image, upper, lower = _opening_image([(50, 70, (0.92, 0.9, 0.85)), *below], lips_end=90)
+    return image, upper, lower, lower + torch.tensor([0.0, 20.0])
 
 
 def test_lower_teeth_on_the_lower_lip_get_no_generic_ones_and_no_dark_line_over_them(monkeypatch):
