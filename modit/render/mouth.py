@@ -42,6 +42,9 @@ class SourceMouth:
     split: float  # 0..1: the depth (share of the source opening) where the upper lip's part ends
     colourful: float = 1.0  # 0 for a black-and-white photo (grey lips): the interior then takes no tint
     rim: float = 0.0  # share of the opening, at its bottom, that is the lower lip's own rim under the source's teeth
+    # Share of an opening, at its bottom, that is lit lip (or a tongue lying on it) under a dark gap (_lip_under_gap):
+    # it goes with the lower lip as the mouth closes, as far as the opening shows no teeth.
+    lip_under_gap: float = 0.0
     lips: torch.Tensor | None = None  # [2, 3] the upper and the lower lip's own colours (their inner edges); None: lip
     blur: float = 0.0  # px: Gaussian sigma of the portrait's own edges around the mouth (edge_blur)
     # How far (0..1) the source's lower teeth show on its lower lip, below the face mesh's lower inner lip, and the
@@ -118,11 +121,12 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
         teeth = teeth + shows * (bright - teeth)  # the source's own teeth set the colour
         # The lower lip's own rim: the rows at the bottom of the opening under the teeth's lower edge.
         rim = _rim_share(image, upper[centre], lower[centre], lower_lip @ to_luma)
+        under_gap = _lip_under_gap(profile, rows) if split == 1.0 else 0.0
     else:
-        rim = 0.0
+        rim = under_gap = 0.0
     on_lip, top = (0.0, 0.0) if outer_lower is None else _teeth_on_lip(
         image, upper, lower, outer_lower, lower_lip, skin_luma, colourful)
-    return SourceMouth(upper, lower, lip, skin_luma, teeth, shows, split, colourful, rim, lips,
+    return SourceMouth(upper, lower, lip, skin_luma, teeth, shows, split, colourful, rim, under_gap, lips,
                        edge_blur(image, torch.cat([upper, lower]), float(width)), on_lip, top)
 
 
@@ -255,6 +259,32 @@ def _rim_share(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, lo
     fall = float(smoothstep(0.05, 0.15, torch.tensor((peak - bottom) / max(peak, 0.05))))
     lit = float(smoothstep(0.5, 0.7, luma[:k].min() / lower_luma.clamp_min(0.05)))
     return min(RIM_MAX, share) * fall * lit
+
+
+UNDER_GAP_BRIGHTER = 1.5  # the band under a dark gap is lip (or tongue) only at this many times the gap's luma
+UNDER_GAP_START = 0.1  # it starts where the rows have brightened this share of the way from the gap to it...
+UNDER_GAP_MAX = 0.7  # ...and takes at most this share of the opening
+
+
+def _lip_under_gap(profile: torch.Tensor, rows: torch.Tensor) -> float:
+    """The share of an opening (luma `profile` [R] at `rows`, shares of it from the upper inner lip) that lies under a
+    dark gap in a lit band at least UNDER_GAP_BRIGHTER times as bright: from where, down from its darkest row, the
+    rows start to brighten (UNDER_GAP_START of the way) to the lower inner lip; 0 without one.
+
+    A dark opening over a brighter band at its bottom: the lower lip's own inner part, where the face mesh puts the
+    lower inner-lip row inside the lip, or a tongue lying on it. Both go with the lower lip. With no dip between
+    brighter rows all of the opening hung from the upper lip (split 1), and that band was what a closing lower lip
+    covered first: the dark gap stayed as tall as the source's while the lips closed by half (deep_avsr 00015).
+    The band starts in the gap's own dark, so where the halves meet on a closing mouth dark meets dark (cut in the
+    middle of the brightening, they met in a hard line)."""
+    k = int(profile.argmin())
+    bottom = profile[k:].max()
+    if bottom < UNDER_GAP_BRIGHTER * profile[k] or bottom - profile[k] <= 0.15 * profile.max():
+        return 0.0
+    level = profile[k] + UNDER_GAP_START * (bottom - profile[k])
+    j = k + int((profile[k:] >= level).float().argmax())  # > k: profile[k] < level
+    at = (level - profile[j - 1]) / (profile[j] - profile[j - 1]).clamp_min(1e-6)
+    return min(UNDER_GAP_MAX, 1.0 - float(rows[j - 1] + at * (rows[j] - rows[j - 1])))
 
 
 def _split_row(profile: torch.Tensor, teeth: torch.Tensor, rows: torch.Tensor, shows_teeth: bool) -> float:
@@ -401,9 +431,13 @@ def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, ima
     # The lower lip's own inner rim stays with the lower lip even when the rest hangs from the upper one (split 1:
     # a smile's teeth fill the opening); carried up with the teeth it would draw a lip-coloured band across the
     # opening, under a dark notch at each corner. Under teeth it is measured (SourceMouth.rim); elsewhere it is
-    # the innermost edge of the lip.
+    # the innermost edge of the lip, or, as the mouth closes, the lit lip under a dark gap (SourceMouth.lip_under_gap;
+    # opened, the source's interior fades into the drawn one as before).
     shows = source.shows_teeth
-    rim = (1 - shows) * torch.minimum(0.25 * src_height, 0.03 * source.width) + shows * source.rim * src_height
+    not_opened = 1.0 if opened is None else (1 - opened)[:, None, None]
+    under_gap = source.lip_under_gap * not_opened
+    edge_rim = torch.maximum(torch.minimum(0.25 * src_height, 0.03 * source.width), under_gap * src_height)
+    rim = (1 - shows) * edge_rim + shows * source.rim * src_height
     upper_part = torch.minimum(source.split * src_height, src_height - rim).clamp_min(1e-3)
     lower_part = (src_height - upper_part).clamp_min(1e-3)
     # Where the two halves meet (the source's split row at zero motion) each pixel takes one of them. Where they
@@ -412,6 +446,11 @@ def interior(upper: torch.Tensor, lower: torch.Tensor, pixels: torch.Tensor, ima
     # wherever the mouth opens the choice stays as it was, so zero motion is still the source exactly.)
     meet = height * upper_part / (upper_part + lower_part)  # driven px below the upper lip
     overlap = smoothstep(0.5, 1.5, src_height - k * height)  # source px by which the halves overlap
+    if source.lip_under_gap > 0:
+        # Lit lip under a dark gap keeps its size as the mouth closes and the gap over it shrinks (cut in proportion,
+        # the gap's upper rows met the band's lower ones in a hard line).
+        rigid = (height - lower_part / k).clamp_min(0)
+        meet = meet + (overlap * (1 - shows) * not_opened) * (rigid - meet)
     lower_share = (depth > meet).float()
     lower_share = lower_share + overlap * (smoothstep(-0.75, 0.75, depth - meet) - lower_share)
     skip = 0.0 if lower_inset is None else lower_inset[:, None, None] * k

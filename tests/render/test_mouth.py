@@ -605,6 +605,28 @@ def test_teeth_that_reach_the_lower_lip_leave_it_no_bright_rim():
     assert mouth.source_mouth(image, upper, lower, lip, skin).rim < 0.02
 
 
+def test_lit_lip_under_a_dark_gap_goes_with_the_lower_lip_as_the_mouth_closes():
+    """A dark opening over a lit band of lip at its bottom (the face mesh's lower inner-lip row inside the lip, or a
+    tongue lying on it; deep_avsr 00015): closing, the band keeps its size and goes up with the lower lip, and the
+    dark gap shrinks. Hung from the upper lip with the dark, the band was covered first and the gap stayed as tall
+    as the source's while the lips closed by half."""
+    lip, skin = torch.tensor([0.7, 0.4, 0.4]), torch.tensor(0.65)
+    dark, band = (0.08, 0.04, 0.04), (0.5, 0.3, 0.3)  # the band: lip in the mouth's shade, not teeth
+    image, upper, lower = _opening_image([(50, 60, dark), (60, 70, band)])
+    source = mouth.source_mouth(image, upper, lower, lip, skin)
+    assert source.shows_teeth == 0 and source.split == 1.0
+    assert abs(source.lip_under_gap - 0.5) < 0.06  # the lower 10 px of the 20 px opening
+    assert torch.allclose(_middle_column(image, upper, lower, source, 0)[:20], image[0, :, 50:70, 100].T, atol=1e-4)
+    column = luma(_middle_column(image, upper, lower, source, -6)[:14])  # closed to 14 px
+    assert abs(int((column < 0.2).sum()) - 4) <= 1  # 10 px of dark less the 6 the lips closed by
+    assert abs(int((column > 0.3).sum()) - 10) <= 1  # the band, all of it
+    # No such band: an opening dark all the way down, one barely lighter at its bottom, and teeth under a dark gap
+    # (the rows of teeth, split at the gap, go with their lips as before).
+    for rows in ([(50, 70, dark)], [(50, 60, (0.2, 0.15, 0.15)), (60, 70, (0.26, 0.2, 0.2))]):
+        image, upper, lower = _opening_image(rows)
+        assert mouth.source_mouth(image, upper, lower, lip, skin).lip_under_gap == 0.0
+
+
 def test_an_opened_smile_hangs_no_band_of_lip_under_its_upper_teeth():
     """A smile whose upper teeth end over the lower lip's wet rim (paler than the lip's middle), opened: the rim
     goes down with the lower lip, and no lip-coloured band hangs under the upper teeth (young_woman_bangs_smile_teeth
