@@ -132,7 +132,7 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
 
 def _in_the_light(rgb: torch.Tensor, skin: torch.Tensor, colourful: float) -> torch.Tensor:
     """rgb [3] lit by the light the skin [3] is lit by, at its own luma: a white tooth under red studio light is
-    red, and neutral it read teal beside red skin (deep_avsr 00086, 00098); under yellow light, yellow (LipNet).
+    red, and neutral it read teal beside red skin (VoxCeleb2 00086, 00098); under yellow light, yellow (LipNet).
     Only the skin's hue beyond the range real skins span in neutral light (SKIN_HUES) is taken for the light's: within
     it, a pale face's cooler skin turned its teeth blue-grey (large_frontal_man)."""
     to_luma = luma_weights(rgb.device)
@@ -274,7 +274,7 @@ def _lip_under_gap(profile: torch.Tensor, rows: torch.Tensor) -> float:
     A dark opening over a brighter band at its bottom: the lower lip's own inner part, where the face mesh puts the
     lower inner-lip row inside the lip, or a tongue lying on it. Both go with the lower lip. With no dip between
     brighter rows all of the opening hung from the upper lip (split 1), and that band was what a closing lower lip
-    covered first: the dark gap stayed as tall as the source's while the lips closed by half (deep_avsr 00015).
+    covered first: the dark gap stayed as tall as the source's while the lips closed by half (VoxCeleb2 00015).
     The band starts in the gap's own dark, so where the halves meet on a closing mouth dark meets dark (cut in the
     middle of the brightening, they met in a hard line)."""
     k = int(profile.argmin())
@@ -309,6 +309,7 @@ def _tinted(rgb: torch.Tensor, colourful: float) -> torch.Tensor:
     return grey + colourful * (rgb - grey)
 
 
+CORNER_LIT = (0.85, 1.0)  # side (0 mid-mouth, 1 at a corner) over which the inner edge's shade fades into the lip
 INNER_EDGE = 0.04  # mouth widths: the lips' wet inner edge, shading from the lip's colour into the interior
 CORNER_EDGE = 1.0  # how much wider that edge is at the corners (0: the same everywhere; at 2 the face stack
 # re-reading rendered frames recovers the jaw less well: tests/extraction, r 0.90 against 0.94)
@@ -625,7 +626,9 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     if around is not None:
         darker = smoothstep(AROUND_DARK[0], AROUND_DARK[1], (around @ luma) / (lip_edge @ luma).clamp_min(0.05))
         lip_edge = lip_edge + darker[..., None] * (around - lip_edge)
-    rim = 0.7 * lip_edge
+    # At the corners themselves the lips meet: the shade fades into the lip's own colour there (at 0.7 of it a corner
+    # point the opening's outline dips around drew a dark speck beside the closing mouth, VoxCeleb2 00015).
+    rim = lip_edge * (0.7 + 0.3 * smoothstep(CORNER_LIT[0], CORNER_LIT[1], side))[..., None]
     rgb = rim + edge * (rgb - rim)
     # The lower teeth stand in front of that edge's shade, down to the lip: under the shade only their tips showed,
     # a row of pale dots over a lip-coloured band; shaded at their roots they sat on a dark line (both read as a

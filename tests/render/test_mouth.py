@@ -607,7 +607,7 @@ def test_teeth_that_reach_the_lower_lip_leave_it_no_bright_rim():
 
 def test_lit_lip_under_a_dark_gap_goes_with_the_lower_lip_as_the_mouth_closes():
     """A dark opening over a lit band of lip at its bottom (the face mesh's lower inner-lip row inside the lip, or a
-    tongue lying on it; deep_avsr 00015): closing, the band keeps its size and goes up with the lower lip, and the
+    tongue lying on it; VoxCeleb2 00015): closing, the band keeps its size and goes up with the lower lip, and the
     dark gap shrinks. Hung from the upper lip with the dark, the band was covered first and the gap stayed as tall
     as the source's while the lips closed by half."""
     lip, skin = torch.tensor([0.7, 0.4, 0.4]), torch.tensor(0.65)
@@ -625,6 +625,20 @@ def test_lit_lip_under_a_dark_gap_goes_with_the_lower_lip_as_the_mouth_closes():
     for rows in ([(50, 70, dark)], [(50, 60, (0.2, 0.15, 0.15)), (60, 70, (0.26, 0.2, 0.2))]):
         image, upper, lower = _opening_image(rows)
         assert mouth.source_mouth(image, upper, lower, lip, skin).lip_under_gap == 0.0
+
+
+def test_the_inner_edge_shade_fades_into_the_lip_at_the_corners():
+    """The lips' inner edge is shaded along the opening (0.7 of the lip's colour), but at the corners the lips meet in
+    their own colour: shaded there, a corner point that the opening's outline dipped around drew a dark speck beside
+    a closing mouth (VoxCeleb2 00015)."""
+    lip, skin = torch.tensor([0.7, 0.4, 0.4]), torch.tensor(0.65)
+    image, upper, lower = _opening_image([(50, 70, (0.08, 0.04, 0.04))])
+    source = mouth.source_mouth(image, upper, lower, lip, skin)
+    points = torch.tensor([[[60.8, 50.5], [61.5, 50.5], [100.0, 69.5]]])  # beside the left corner; mid-mouth edge
+    rgb, alpha = mouth.interior(upper[None], lower[None], points, image, source, opened=torch.ones(1))
+    corner, middle = luma(rgb[0, 0, :2]), luma(rgb[0, 0, 2])
+    assert (alpha == 1).all()
+    assert (corner > 0.9 * luma(lip)).all() and middle < 0.75 * luma(lip)
 
 
 def test_an_opened_smile_hangs_no_band_of_lip_under_its_upper_teeth():
@@ -1029,7 +1043,7 @@ def test_without_teeth_the_mouth_shows_gums_and_the_portraits_own_teeth_only(ast
 
 
 def test_generic_teeth_take_the_colour_of_the_light_the_skin_is_lit_by():
-    """Under red studio light a white tooth is red, and neutral it read teal beside red skin (deep_avsr 00086);
+    """Under red studio light a white tooth is red, and neutral it read teal beside red skin (VoxCeleb2 00086);
     under yellow light, yellow; at the same luma. Skin of any hue real skins show in neutral light (mouth.SKIN_HUES),
     the pale and cool one included, leaves the teeth as they were; a black-and-white photo gets no tint."""
     image, upper, lower = _opening_image([])
