@@ -610,6 +610,7 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     # gets no generic ones.
     lower = (lower * (1.0 - source.shows_teeth * float(source.split < 1.0)) * (1.0 - source.teeth_on_lip)
              * float(source.generic_teeth))
+    unshaded = rgb
     # A soft shadow under each lip's edge.
     shadow = 0.65 + 0.35 * smoothstep(0.0, (0.03 * W).clamp_min(1.0), to_lip)
     rgb = rgb * shadow[..., None]
@@ -630,6 +631,11 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     # point the opening's outline dips around drew a dark speck beside the closing mouth, VoxCeleb2 00015).
     rim = lip_edge * (0.7 + 0.3 * smoothstep(CORNER_LIT[0], CORNER_LIT[1], side))[..., None]
     rgb = rim + edge * (rgb - rim)
+    if source.teeth_on_lip > 0:
+        # Where the portrait's own lower teeth ride on the lower lip, the opening's lower edge is their lit top, not
+        # the lip's wet edge: shaded, it drew a dark line between the tongue and them (andrew_clip_1).
+        on_teeth = source.teeth_on_lip * front * lower_side[..., 0]
+        rgb = rgb + on_teeth[..., None] * (unshaded - rgb)
     # The lower teeth stand in front of that edge's shade, down to the lip: under the shade only their tips showed,
     # a row of pale dots over a lip-coloured band; shaded at their roots they sat on a dark line (both read as a
     # zipper). Real speakers' lower lips meet their lower teeth without a dark line (bench/mouth_interior.py).

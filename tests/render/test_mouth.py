@@ -1007,6 +1007,10 @@ def test_lower_teeth_on_the_lower_lip_get_no_generic_ones_and_no_dark_line_over_
     rgb, alpha = mouth.interior(upper[None], dropped[None], pixels, image, source, inset, torch.ones(1))
     assert alpha[0, 40:44, 0].min() > 0.99, "the interior reaches down over the gap's lower part (y 90-94)"
     assert luma(rgb[0, 40:44, 0]).min() > 0.2
+    # ...and down to the teeth's lit top it is not shaded as a lip's wet edge (a dark line between the tongue and the
+    # teeth: 0.34 against 0.57 above it).
+    column = luma(rgb[0, :, 0])
+    assert column[43:46].min() > 0.9 * column[40], column[40:46].tolist()
     monkeypatch.setattr(mouth, "lower_teeth", lambda u, *args, **kwargs: (torch.zeros_like(u), torch.ones_like(u)))
     without, _ = mouth.interior(upper[None], dropped[None], pixels, image, source, inset, torch.ones(1))
     assert torch.equal(rgb, without), "no generic lower teeth over the source's own"
