@@ -205,8 +205,13 @@ def _teeth_on_lip(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor,
     j = k
     while float(luma[j - 1]) >= level:  # stops at low at the latest
         j -= 1
-    step = float((level - luma[j - 1]) / (luma[j] - luma[j - 1]).clamp_min(1e-6))
-    return float(teeth[k]), float(rows[j - 1] + step * (rows[j] - rows[j - 1]))
+    return float(teeth[k]), _crossing(luma, rows, j, level)
+
+
+def _crossing(values: torch.Tensor, rows: torch.Tensor, j: int, level) -> float:
+    """Where between rows[j - 1] and rows[j] the `values` [R] sampled at `rows` [R] reach `level`, linearly."""
+    at = (level - values[j - 1]) / (values[j] - values[j - 1]).clamp_min(1e-6)
+    return float(rows[j - 1] + at * (rows[j] - rows[j - 1]))
 
 
 REBLUR = 1.5  # px: the blur edge_blur adds to measure the portrait's own
@@ -283,8 +288,7 @@ def _lip_under_gap(profile: torch.Tensor, rows: torch.Tensor) -> float:
         return 0.0
     level = profile[k] + UNDER_GAP_START * (bottom - profile[k])
     j = k + int((profile[k:] >= level).float().argmax())  # > k: profile[k] < level
-    at = (level - profile[j - 1]) / (profile[j] - profile[j - 1]).clamp_min(1e-6)
-    return min(UNDER_GAP_MAX, 1.0 - float(rows[j - 1] + at * (rows[j] - rows[j - 1])))
+    return min(UNDER_GAP_MAX, 1.0 - _crossing(profile, rows, j, level))
 
 
 def _split_row(profile: torch.Tensor, teeth: torch.Tensor, rows: torch.Tensor, shows_teeth: bool) -> float:
