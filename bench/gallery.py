@@ -369,6 +369,8 @@ def main() -> int:
     parser.add_argument("--only", help="comma-separated words: faces (or clips) whose name contains one")
     parser.add_argument("--real", action="store_true", help="real clips: first frame + own speech vs the video")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--close-parted-lips", type=float, help="the Sample Expression node's close_parted_lips "
+                        "(default: the workflow's own, 0)")
     parser.add_argument("--mouth-style", help="the render node's mouth_style (default: the workflow's own), e.g. "
                                               "'learned (research use)'")
     parser.add_argument("--reuse", action="store_true",
@@ -396,6 +398,10 @@ def main() -> int:
                 self.built = DefaultPipeline(args.pack)
                 if args.mouth_style:
                     self.built.graph[self.built.render_node]["inputs"]["mouth_style"] = args.mouth_style
+                if args.close_parted_lips is not None:
+                    for node in self.built.graph.values():
+                        if node["class_type"] == "MoDiTSampleExpression":
+                            node["inputs"]["close_parted_lips"] = args.close_parted_lips
             return self.built
 
         def render(self, *a):

@@ -135,6 +135,14 @@ class MoDiTSampleExpression(io.ComfyNode):
                     "slow course comes from the speech alone, and the mouth follows the words more closely; the "
                     "seed still varies the quick articulation. 1: plain Gaussian noise as in the paper, where the "
                     "seed also drifts the mouth a little more or less open for a second at a time. Free.")),
+                io.Float.Input("close_parted_lips", default=0.0, min=0.0, max=1.0, step=0.05, optional=True,
+                               tooltip=(
+                    "For a portrait caught mid-word, lips apart: how far the motion's resting mouth brings them "
+                    "together. 0: the motion moves around the portrait's own mouth, and a mouth caught wide open "
+                    "then seldom closes (the DiT learned its motion from speakers' first frames, most of them near "
+                    "closed). 1: around the portrait with its lips as near as a closed mouth's. 0.5 suited the "
+                    "wide-open portraits we measured; 1 closed a speaker who talks with her mouth open too far. "
+                    "Lips already together are not changed. Free.")),
             ],
             outputs=[sockets.Motion.Output("motion", tooltip=(
                 "Expression [T, K] from the DiT, zero pose and eye closure, at the features' fps."))],
@@ -142,11 +150,11 @@ class MoDiTSampleExpression(io.ComfyNode):
 
     @classmethod
     def execute(cls, dit_model, audio_features, face, seed, steps, sampler, phase_threshold, guidance_scale,
-                expression_scale, slow_noise=SLOW_NOISE) -> io.NodeOutput:
+                expression_scale, slow_noise=SLOW_NOISE, close_parted_lips=0.0) -> io.NodeOutput:
         options = SamplingOptions(sampler=sampler, num_steps=steps, phase_threshold=phase_threshold,
                                   guidance_scale=guidance_scale, seed=seed, slow_noise=slow_noise,
                                   **checkpoint_bias(dit_model.info.bias))
-        return io.NodeOutput(dit_model.sample(audio_features, face, options, expression_scale))
+        return io.NodeOutput(dit_model.sample(audio_features, face, options, expression_scale, close_parted_lips))
 
 
 NODES = (MoDiTLoadDiT, MoDiTSampleExpression)

@@ -6,6 +6,7 @@ import torch
 
 from .. import comfy_adapter
 from ..face.components import JAW_OPEN, SPACE_NAME
+from ..face.expression import close_parted_lips
 from ..types import AudioFeatures, Face, Motion
 from .checkpoint import DiTInfo, load_dit
 from .sampling import SamplingOptions, count_chunks, sample_expression, undo_guidance_gain
@@ -58,12 +59,15 @@ class DiTHandle:
                              f"(K={face.beta_0.shape[0]}); analyse the face with a model of space {info.space!r}")
 
     def sample(self, features: AudioFeatures, face: Face, options: SamplingOptions,
-               expression_scale: float = 1.0) -> Motion:
+               expression_scale: float = 1.0, close_lips: float = 0.0) -> Motion:
         """Motion for the audio: expression [T, K] from the DiT, pose and eye closure zero (other stages add them).
 
-        Guidance's extra pull off beta_0 is taken back from the course of every channel but the mouth opening
-        (undo_guidance_gain), then expression_scale multiplies the motion around the source expression:
-        beta_0 + s (beta - beta_0).
+        The motion is sampled around the source expression beta_0, or, with close_lips > 0 (a portrait caught
+        mid-word), around beta_0 with its parted lips brought that share of the way together
+        (expression.close_parted_lips): the DiT learned its motion from speakers' first frames, most of them near
+        closed, and around a wide-open mouth it rarely closes it. Guidance's extra pull off that expression is taken
+        back from the course of every channel but the mouth opening (undo_guidance_gain), then expression_scale
+        multiplies the motion around it: reference + s (beta - reference).
         """
         self.check_inputs(features, face)
         if not 0 <= options.phase_threshold <= self.num_train_steps:
@@ -73,13 +77,18 @@ class DiTHandle:
         model = self.patcher.model
         T = features.num_frames
         progress = comfy_adapter.Progress(count_chunks(T, options, model.config.window))
-        beta_0 = face.beta_0.float().cpu()
-        expression = sample_expression(model, self.schedule, features.track, beta_0, options,
+        reference = face.beta_0.float().cpu()
+        if close_lips > 0:
+            if face.space != SPACE_NAME:
+                raise ValueError(f"close_lips needs a face in the {SPACE_NAME!r} space (its jaw basis), got "
+                                 f"{face.space!r}; set it to 0 for this face")
+            reference = close_parted_lips(face.neutral_mesh.float().cpu(), reference, close_lips)
+        expression = sample_expression(model, self.schedule, features.track, reference, options,
                                        on_chunk=progress.update)  # [T, K] float32 CPU
         if self.info.space == SPACE_NAME:
-            expression = undo_guidance_gain(expression, beta_0, options.guidance_scale, features.fps,
+            expression = undo_guidance_gain(expression, reference, options.guidance_scale, features.fps,
                                             keep=(JAW_OPEN,))
-        expression = beta_0 + expression_scale * (expression - beta_0)
+        expression = reference + expression_scale * (expression - reference)
         device = comfy_adapter.intermediate_device()
         return Motion(expression=expression.to(device), pose=torch.zeros(T, 6, device=device),
                       eye_closure=torch.zeros(T, 2, device=device), fps=features.fps, space=self.info.space)

@@ -219,3 +219,21 @@ def fit(mesh: torch.Tensor, neutral: torch.Tensor, B: torch.Tensor | None = None
     d = (mesh.double() - neutral.double().to(mesh.device)).reshape(*mesh.shape[:-2], -1)  # [..., 468*3]
     rhs = d @ wa  # [..., K]
     return torch.linalg.solve(gram, rhs.unsqueeze(-1)).squeeze(-1).float()
+
+
+PARTED_LIPS = 0.05  # canonical units between the inner lip midpoints: the most a closed mouth reads (79 sources)
+
+
+def close_parted_lips(neutral: torch.Tensor, beta: torch.Tensor, amount: float,
+                      B: torch.Tensor | None = None) -> torch.Tensor:
+    """beta [K] with the jaw raised so that the inner lips' gap beyond PARTED_LIPS shrinks by `amount` (0..1): at 1 a
+    portrait caught mid-word has its lips as near as a closed mouth's. Lips that are not parted are left as they are.
+    neutral [468, 3] is the source's identity mesh (Face.neutral_mesh)."""
+    B = basis() if B is None else B
+    X = decode(neutral, beta[None], B)[0]
+    gap = X[lm.LOWER_LIP_MID_INNER, 1] - X[lm.UPPER_LIP_MID_INNER, 1]
+    jaw = B[components.JAW_OPEN]
+    jaw_gap = jaw[lm.LOWER_LIP_MID_INNER, 1] - jaw[lm.UPPER_LIP_MID_INNER, 1]
+    closed = beta.clone()
+    closed[components.JAW_OPEN] -= amount * (gap - PARTED_LIPS).clamp_min(0) / jaw_gap
+    return closed

@@ -143,3 +143,33 @@ def test_slow_noise_reaches_the_sampler_and_an_old_prompt_gets_the_default(train
         raw = sample_expression(handle.patcher.model, handle.schedule, features.track, source.beta_0, options)
         assert torch.allclose(node.float().cpu(), raw, atol=1e-6)
     assert not torch.allclose(default, node)
+
+
+def test_close_parted_lips_samples_around_the_portrait_with_its_lips_together(trained_tiny, models_dir):
+    """A portrait caught mid-word: with close_parted_lips the DiT samples around its expression with the lips brought
+    together (expression.close_parted_lips): the sampler is given that expression as its beta_0, and its jaw is a
+    closed mouth's; 0 (and a prompt saved before the input existed) samples around the portrait's own."""
+    from dataclasses import replace
+
+    from comfyui_modit.modit.dit.sampling import SamplingOptions, sample_expression
+    from comfyui_modit.modit.face import expression as embedded
+    from comfyui_modit.modit.face.components import JAW_OPEN
+
+    handle = _load(trained_tiny, models_dir)
+    neutral = embedded.neutral_template()
+    beta_0 = torch.zeros(12)
+    beta_0[JAW_OPEN] = 0.8
+    features, source = audio_features(30), replace(face(), beta_0=beta_0, neutral_mesh=neutral)
+    own = _sample(handle, features, source, seed=4).expression
+    kwargs = dict(dit_model=handle, audio_features=features, face=source, seed=4, steps=6, sampler="ddim",
+                  phase_threshold=500, guidance_scale=1.0, expression_scale=1.0)
+    assert torch.equal(run_node("MoDiTSampleExpression", close_parted_lips=0.0, **kwargs)[0].expression, own)
+    closed = run_node("MoDiTSampleExpression", close_parted_lips=1.0, **kwargs)[0].expression
+    reference = embedded.close_parted_lips(neutral, beta_0, 1.0)
+    info = handle.info
+    options = SamplingOptions(num_steps=6, phase_threshold=500, seed=4, slow_noise=SLOW_NOISE,
+                              bias_width=int(info.bias.get("width", SamplingOptions.bias_width)),
+                              bias_spread=float(info.bias.get("spread", SamplingOptions.bias_spread)))
+    raw = sample_expression(handle.patcher.model, handle.schedule, features.track, reference, options)
+    assert torch.allclose(closed.float().cpu(), raw, atol=1e-6)
+    assert reference[JAW_OPEN] < 0.5 * beta_0[JAW_OPEN]  # a relative-motion DiT (v5) moves around that reference

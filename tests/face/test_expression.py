@@ -100,3 +100,29 @@ def test_fit_on_real_mesh(astronaut_face):
     # the ridge shrinks each coefficient by well under 1 %).
     assert (expression.fit(rebuilt, face.neutral_mesh, ridge=0.0) - face.beta_0).abs().max() < 1e-4
     assert (expression.fit(rebuilt, face.neutral_mesh) - face.beta_0).abs().max() < 0.01
+
+
+def _lip_gap(neutral, beta):
+    X = expression.decode(neutral, beta[None])[0]
+    return float(X[lm.LOWER_LIP_MID_INNER, 1] - X[lm.UPPER_LIP_MID_INNER, 1])
+
+
+def test_parted_lips_come_together_by_the_share_asked_and_closed_lips_stay():
+    """close_parted_lips (the Sample Expression node's close_parted_lips): the inner lips' gap beyond a closed mouth's
+    shrinks by the share asked, by the jaw alone; lips that are not parted are not touched."""
+    neutral = expression.neutral_template()
+    parted = torch.zeros(expression.K)
+    parted[components.JAW_OPEN] = 0.8
+    parted[components.COMPONENT_NAMES.index("corners_up")] = 0.3
+    gap = _lip_gap(neutral, parted)
+    assert gap > 2 * expression.PARTED_LIPS
+    for amount in (0.0, 0.5, 1.0):
+        closed = expression.close_parted_lips(neutral, parted, amount)
+        expected = gap - amount * (gap - expression.PARTED_LIPS)
+        assert abs(_lip_gap(neutral, closed) - expected) < 1e-4, amount
+        others = [k for k in range(expression.K) if k != components.JAW_OPEN]
+        assert torch.equal(closed[others], parted[others])
+    near = torch.zeros(expression.K)
+    near[components.JAW_OPEN] = 0.05
+    assert _lip_gap(neutral, near) < expression.PARTED_LIPS
+    assert torch.equal(expression.close_parted_lips(neutral, near, 1.0), near)
