@@ -70,6 +70,9 @@ class DiTHandle:
         multiplies the motion around it: reference + s (beta - reference).
         """
         self.check_inputs(features, face)
+        if not 0 <= close_lips <= 1:
+            raise ValueError(f"close_parted_lips must be in 0..1 (0: the portrait's own mouth, 1: its lips together), "
+                             f"got {close_lips}")
         if not 0 <= options.phase_threshold <= self.num_train_steps:
             raise ValueError(f"phase_threshold must be in 0..{self.num_train_steps} for this DiT, "
                              f"got {options.phase_threshold}")

@@ -173,3 +173,5 @@ def test_close_parted_lips_samples_around_the_portrait_with_its_lips_together(tr
     raw = sample_expression(handle.patcher.model, handle.schedule, features.track, reference, options)
     assert torch.allclose(closed.float().cpu(), raw, atol=1e-6)
     assert reference[JAW_OPEN] < 0.5 * beta_0[JAW_OPEN]  # a relative-motion DiT (v5) moves around that reference
+    with pytest.raises(ValueError, match=r"close_parted_lips must be in 0\.\.1.*got 2"):
+        run_node("MoDiTSampleExpression", close_parted_lips=2.0, **kwargs)
