@@ -65,7 +65,8 @@ class DiTHandle:
         The motion is sampled around the source expression beta_0, or, with close_lips > 0 (a portrait caught
         mid-word), around beta_0 with its parted lips brought that share of the way together
         (expression.close_parted_lips): the DiT learned its motion from speakers' first frames, most of them near
-        closed, and around a wide-open mouth it rarely closes it. Guidance's extra pull off that expression is taken
+        closed (41 of the 49 talking clips' first frames read a lip gap under 0.10), and around a wide-open mouth it
+        rarely closes it. Guidance's extra pull off that expression is taken
         back from the course of every channel but the mouth opening (undo_guidance_gain), then expression_scale
         multiplies the motion around it: reference + s (beta - reference).
         """
@@ -83,7 +84,7 @@ class DiTHandle:
         reference = face.beta_0.float().cpu()
         if close_lips > 0:
             if face.space != SPACE_NAME:
-                raise ValueError(f"close_lips needs a face in the {SPACE_NAME!r} space (its jaw basis), got "
+                raise ValueError(f"close_parted_lips needs a face in the {SPACE_NAME!r} space (its jaw basis), got "
                                  f"{face.space!r}; set it to 0 for this face")
             reference = close_parted_lips(face.neutral_mesh.float().cpu(), reference, close_lips)
         expression = sample_expression(model, self.schedule, features.track, reference, options,
