@@ -142,7 +142,8 @@ class MoDiTSampleExpression(io.ComfyNode):
                     "then seldom closes (the DiT learned its motion from speakers' first frames, most of them near "
                     "closed). 1: around the portrait with its lips as near as a closed mouth's. 0.5 suited the "
                     "wide-open portraits we measured; 1 closed a speaker who talks with her mouth open too far. "
-                    "Lips already together are not changed. Free.")),
+                    "Leave it at 0 for a smile that shows its teeth: the lips close over them, less like the "
+                    "person. Lips already together are not changed. Free.")),
             ],
             outputs=[sockets.Motion.Output("motion", tooltip=(
                 "Expression [T, K] from the DiT, zero pose and eye closure, at the features' fps."))],
