@@ -39,7 +39,8 @@ def basic() -> Graph:
     _video(g, (render, "frames"), encode, 1820, "MoDiT/basic")
     g.note("**MoDiT basic.** Put a portrait and a speech file in ComfyUI/input (the pack's samples/ folder has "
            "portrait.png and speech.wav), pick them in the two loaders, press Queue. Change the seed on "
-           "Sample Expression and Blink & Pose for other motion.", (0, -220))
+           "Sample Expression and Blink & Pose for other motion. A portrait caught mid-word whose mouth never "
+           "closes: raise close_parted_lips on Sample Expression to 0.5.", (0, -220))
     return g
 
 
