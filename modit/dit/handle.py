@@ -66,9 +66,9 @@ class DiTHandle:
         mid-word), around beta_0 with its parted lips brought that share of the way together
         (expression.close_parted_lips): the DiT learned its motion from speakers' first frames, most of them near
         closed (41 of the 49 talking clips' first frames read a lip gap under 0.10), and around a wide-open mouth it
-        rarely closes it. Guidance's extra pull off that expression is taken
-        back from the course of every channel but the mouth opening (undo_guidance_gain), then expression_scale
-        multiplies the motion around it: reference + s (beta - reference).
+        rarely closes it. Guidance's extra pull off that expression is taken back from the course of every channel
+        but the mouth opening (undo_guidance_gain), then expression_scale multiplies the motion around it:
+        reference + s (beta - reference).
         """
         self.check_inputs(features, face)
         if not 0 <= close_lips <= 1:

@@ -179,10 +179,16 @@ def _cached() -> tuple[torch.Tensor, torch.Tensor]:
     X = canonical_mesh()
     B = build_basis(X)
     jaw = B[components.JAW_OPEN]
-    gap = X[lm.LOWER_LIP_MID_INNER, 1] - X[lm.UPPER_LIP_MID_INNER, 1]
-    jaw_gap = jaw[lm.LOWER_LIP_MID_INNER, 1] - jaw[lm.UPPER_LIP_MID_INNER, 1]
-    template = X - ((gap - CLOSED_LIP_GAP) / jaw_gap) * jaw  # close the photo's slightly open mouth
+    template = X - _jaw_closing(X, jaw, CLOSED_LIP_GAP) * jaw  # close the photo's slightly open mouth
     return B, template
+
+
+def _jaw_closing(X: torch.Tensor, jaw: torch.Tensor, gap: float) -> torch.Tensor:
+    """How much of the jaw field `jaw` [468, 3] to take off mesh X [468, 3] for its inner lip midpoints to be `gap`
+    apart (negative where they are closer than that)."""
+    now = X[lm.LOWER_LIP_MID_INNER, 1] - X[lm.UPPER_LIP_MID_INNER, 1]
+    per_jaw = jaw[lm.LOWER_LIP_MID_INNER, 1] - jaw[lm.UPPER_LIP_MID_INNER, 1]
+    return (now - gap) / per_jaw
 
 
 def basis() -> torch.Tensor:
@@ -234,9 +240,6 @@ def close_parted_lips(neutral: torch.Tensor, beta: torch.Tensor, amount: float,
     neutral [468, 3] is the source's identity mesh (Face.neutral_mesh)."""
     B = basis() if B is None else B
     X = decode(neutral, beta[None], B)[0]
-    gap = X[lm.LOWER_LIP_MID_INNER, 1] - X[lm.UPPER_LIP_MID_INNER, 1]
-    jaw = B[components.JAW_OPEN]
-    jaw_gap = jaw[lm.LOWER_LIP_MID_INNER, 1] - jaw[lm.UPPER_LIP_MID_INNER, 1]
     closed = beta.clone()
-    closed[components.JAW_OPEN] -= amount * (gap - PARTED_LIPS).clamp_min(0) / jaw_gap
+    closed[components.JAW_OPEN] -= amount * _jaw_closing(X, B[components.JAW_OPEN], PARTED_LIPS).clamp_min(0)
     return closed
