@@ -23,7 +23,7 @@ from av_offsets import featurizer
 
 from comfyui_modit.modit.dit.checkpoint import load_dit  # noqa: E402  (the pack, loaded by lipsync_proxy)
 from comfyui_modit.modit.dit.sampling import (SamplingOptions, checkpoint_bias, sample_expression,  # noqa: E402
-                                              undo_guidance_gain)
+                                              take_back_guidance)
 from comfyui_modit.modit.dit.schedule import NoiseSchedule  # noqa: E402
 from comfyui_modit.modit.face.components import JAW_OPEN  # noqa: E402
 
@@ -70,8 +70,8 @@ def main() -> int:
     blends += [("slow", a, sigma) for sigma in args.sigma for a in (0.5, 0.25, 0.0)]
     for seed in range(args.sampling_seeds):
         options = SamplingOptions(guidance_scale=GUIDANCE, slow_noise=0.0, seed=seed, **checkpoint_bias(info.bias))
-        dit = [undo_guidance_gain(sample_expression(model, schedule, u["features"], u["beta_0"], options),
-                                  u["beta_0"], GUIDANCE, proxy.FPS, keep=(JAW_OPEN,)).numpy() @ w + b for u in val]
+        dit = [take_back_guidance(sample_expression(model, schedule, u["features"], u["beta_0"], options),
+                                  u["beta_0"], GUIDANCE, proxy.FPS, mouth=(JAW_OPEN,)).numpy() @ w + b for u in val]
         for kind, a, sigma in blends:
             if kind == "plain":
                 curves = [a * z(d) + (1 - a) * z(r) for d, r in zip(dit, regressed)]

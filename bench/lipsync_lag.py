@@ -19,7 +19,7 @@ from lipsync_ceiling import lagged_pearson
 
 from comfyui_modit.modit.dit.checkpoint import load_dit  # noqa: E402  (the pack, loaded by lipsync_proxy)
 from comfyui_modit.modit.dit.sampling import (SamplingOptions, checkpoint_bias, sample_expression,  # noqa: E402
-                                              undo_guidance_gain)
+                                              take_back_guidance)
 from comfyui_modit.modit.dit.schedule import NoiseSchedule  # noqa: E402
 from comfyui_modit.modit.face.components import JAW_OPEN  # noqa: E402
 
@@ -55,8 +55,8 @@ def main() -> int:
     schedule = NoiseSchedule(info.schedule)
     options = SamplingOptions(guidance_scale=GUIDANCE, slow_noise=0.0, seed=args.seed, **checkpoint_bias(info.bias))
     for split, utterances in (("train", train), ("val", val)):
-        generated = [undo_guidance_gain(sample_expression(model, schedule, u["features"], u["beta_0"], options),
-                                        u["beta_0"], GUIDANCE, proxy.FPS, keep=(JAW_OPEN,)).numpy() @ w + b
+        generated = [take_back_guidance(sample_expression(model, schedule, u["features"], u["beta_0"], options),
+                                        u["beta_0"], GUIDANCE, proxy.FPS, mouth=(JAW_OPEN,)).numpy() @ w + b
                      for u in utterances]
         tracked = [u["expression"].numpy() @ w + b for u in utterances]
         loudness = [u["level"] for u in utterances]

@@ -28,7 +28,7 @@ load_pack()
 from comfyui_modit.modit.checkpoints import load_checkpoint  # noqa: E402
 from comfyui_modit.modit.dit.checkpoint import load_dit  # noqa: E402
 from comfyui_modit.modit.dit.sampling import (SamplingOptions, checkpoint_bias, sample_expression,  # noqa: E402
-                                              undo_guidance_gain)
+                                              take_back_guidance)
 from comfyui_modit.modit.dit.schedule import NoiseSchedule  # noqa: E402
 from comfyui_modit.modit.face.components import JAW_OPEN  # noqa: E402
 from lipsync_ceiling import lagged_pearson, lagged_r  # noqa: E402  bench/ sibling
@@ -102,15 +102,15 @@ def by_clip(utterances: list[dict], curves: list[np.ndarray]) -> dict:
 def score(model, info, val: list[dict], w: np.ndarray, b: float, guidance: float, seeds: int, steps: int = 10,
           phase_threshold: int = 500, slow_noise: float = 1.0) -> dict:
     """by_clip's figures for one DiT (eps_theta with the MoDiT data units) on the val utterances, mean over sampling
-    seeds 0..seeds-1, each curve as MoDiT Sample Expression returns it (guidance's gain taken back on all but the
-    opening) mapped to an opening by (w, b)."""
+    seeds 0..seeds-1, each curve as MoDiT Sample Expression returns it (take_back_guidance: guidance's pull taken back
+    from the course of all but the opening, the opening's peaks compressed) mapped to an opening by (w, b)."""
     schedule = NoiseSchedule(info.schedule)
     results = []
     for seed in range(seeds):
         options = SamplingOptions(num_steps=steps, guidance_scale=guidance, phase_threshold=phase_threshold, seed=seed,
                                   slow_noise=slow_noise, **checkpoint_bias(info.bias))
-        curves = [undo_guidance_gain(sample_expression(model, schedule, u["features"], u["beta_0"], options),
-                                     u["beta_0"], guidance, FPS, keep=(JAW_OPEN,)).numpy() @ w + b
+        curves = [take_back_guidance(sample_expression(model, schedule, u["features"], u["beta_0"], options),
+                                     u["beta_0"], guidance, FPS, mouth=(JAW_OPEN,)).numpy() @ w + b
                   for u in val]
         results.append(by_clip(val, curves))
     return {k: float(np.mean([r[k] for r in results])) for k in results[0]}

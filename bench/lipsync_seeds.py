@@ -5,7 +5,7 @@ that gap were the variance of one training run, runs of the same recipe with dif
 and two standard cures would gain: averaging their weights (a "soup": every run starts from the same v2 weights, so
 they stay in one basin) and averaging their noise predictions at every sampling step (an ensemble, N x the DiT's
 cost). This bench scores each checkpoint alone, their soup and their ensemble on the val shards with the proxy's map
-and sampler (guidance, slow_noise 0, undo_guidance_gain as the node applies them).
+and sampler (guidance, slow_noise 0, take_back_guidance as the node applies them).
 
     OMP_NUM_THREADS=1 python bench/lipsync_seeds.py RUN_SEED1 RUN_SEED2 ... --shards /work/data/real_wa [--seeds 3]
 """

@@ -9,7 +9,7 @@ from ..face.components import JAW_OPEN, SPACE_NAME
 from ..face.expression import close_parted_lips
 from ..types import AudioFeatures, Face, Motion
 from .checkpoint import DiTInfo, load_dit
-from .sampling import SamplingOptions, count_chunks, sample_expression, undo_guidance_gain
+from .sampling import SamplingOptions, count_chunks, sample_expression, take_back_guidance
 from .schedule import NoiseSchedule
 
 log = logging.getLogger(__name__)
@@ -67,8 +67,8 @@ class DiTHandle:
         (expression.close_parted_lips): the DiT learned its motion from speakers' first frames, most of them near
         closed (41 of the 49 talking clips' first frames read a lip gap under 0.10), and around a wide-open mouth it
         rarely closes it. Guidance's extra pull off that expression is taken back from the course of every channel
-        but the mouth opening (undo_guidance_gain), then expression_scale multiplies the motion around it:
-        reference + s (beta - reference).
+        but the mouth opening, whose widest openings are compressed instead (take_back_guidance); then
+        expression_scale multiplies the motion around it: reference + s (beta - reference).
         """
         self.check_inputs(features, face)
         if not 0 <= close_lips <= 1:
@@ -90,8 +90,8 @@ class DiTHandle:
         expression = sample_expression(model, self.schedule, features.track, reference, options,
                                        on_chunk=progress.update)  # [T, K] float32 CPU
         if self.info.space == SPACE_NAME:
-            expression = undo_guidance_gain(expression, reference, options.guidance_scale, features.fps,
-                                            keep=(JAW_OPEN,))
+            expression = take_back_guidance(expression, reference, options.guidance_scale, features.fps,
+                                            mouth=(JAW_OPEN,))
         expression = reference + expression_scale * (expression - reference)
         device = comfy_adapter.intermediate_device()
         return Motion(expression=expression.to(device), pose=torch.zeros(T, 6, device=device),

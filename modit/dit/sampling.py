@@ -8,6 +8,8 @@ Notation (code name -> paper symbol):
   GUIDED_GAIN       -> not in the paper: how much further than real speakers guidance moves the channels other than
                        the mouth opening, per unit of w above 1; undo_guidance_gain takes it back from their course
                        after sampling
+  PEAK_KNEE, ..     -> not in the paper: guidance also opens the mouth's widest moments further than real speakers
+                       do; soften_guided_peaks compresses openings beyond a knee after sampling
   slow_noise        -> not in the paper: the share of X_T's slow part kept (shape_start_noise); 1 = X_T ~ N(0, I)
   window, context   -> long audio is sampled in windows of `window` frames; each window after the first starts
                        with `context` (or more) frames already produced by the previous one. The first half of
@@ -65,6 +67,15 @@ def checkpoint_bias(bias: dict) -> dict:
 # the speaker-disjoint validation clips (bundled v4 DiT, channels lip_round .. lips_press: 0.99x at w = 1, 1.21x
 # at 1.5, 1.71x at 2.5; the mean distance from beta_0 alike, e.g. lip_round 0.144 against the real 0.054).
 GUIDED_GAIN = 0.47
+# Guidance's overshoot at the mouth's widest moments (jaw_open above beta_0, canonical units): on the 10
+# speaker-disjoint validation clips (bench/real_motion.py --fast, v5, w 2.5) the sampled mouth opened 1.53x as far as
+# the real speakers' (std over time), most of it at the peaks: the 97th percentile of the opening 1.4x the real one
+# (median clip) while the median opening was the real one's or less. Openings up to PEAK_KNEE - PEAK_WIDTH / 2 above
+# beta_0 are kept as sampled (the 75th percentile of the sampled jaw's offsets: 0.05-0.16), above PEAK_KNEE + PEAK_WIDTH
+# / 2 they grow by 1 / PEAK_RATIO of what was sampled, with a quadratic knee between (an audio compressor's curve).
+PEAK_KNEE = 0.15
+PEAK_WIDTH = 0.15
+PEAK_RATIO = 2.0
 # A channel's course, taken back, and its articulation, kept: the split is a Gaussian of this sigma over time.
 COURSE_SIGMA_S = 0.12
 # The starting noise's slow part is its Gaussian of this sigma over time, in frames (0.08 s at the 25 fps of every
@@ -109,6 +120,38 @@ def undo_guidance_gain(expression: torch.Tensor, beta_0: torch.Tensor, guidance_
     kept = torch.zeros(expression.shape[1], dtype=torch.bool, device=expression.device)
     kept[list(keep)] = True
     return torch.where(kept, expression, expression - taken_back)
+
+
+def soft_knee(x: torch.Tensor, knee: float, width: float, ratio: float) -> torch.Tensor:
+    """A compressor's curve: x unchanged up to knee - width / 2, then growing by 1 / ratio of its rise past knee
+    + width / 2 (knee + (x - knee) / ratio), a quadratic between them; continuous, smooth and increasing."""
+    past = x - (knee - width / 2)
+    over = torch.where(past < width, past.clamp_min(0) ** 2 / (2 * width), past - width / 2)
+    return x - (1 - 1 / ratio) * over
+
+
+def soften_guided_peaks(expression: torch.Tensor, beta_0: torch.Tensor, guidance_scale: float,
+                        channels: tuple[int, ...]) -> torch.Tensor:
+    """expression [T, K] with each of `channels` (the mouth opening) compressed above beta_0 [K] by soft_knee
+    (PEAK_KNEE, PEAK_WIDTH, PEAK_RATIO): guidance's overshoot at the widest openings taken back. Closing and
+    everything below the knee are kept as sampled, so lip sync and crisp closures are too (r with the real mouths
+    0.507 -> 0.504 on the validation clips, the share above 6 Hz 0.66x -> 0.70x, the amplitude 1.53x -> 1.35x the
+    real speakers'). w <= 1: unchanged."""
+    if guidance_scale <= 1.0 or not channels:
+        return expression
+    index = list(channels)
+    out = expression.clone()
+    base = beta_0.to(expression)[index]
+    out[:, index] = base + soft_knee(expression[:, index] - base, PEAK_KNEE, PEAK_WIDTH, PEAK_RATIO)
+    return out
+
+
+def take_back_guidance(expression: torch.Tensor, beta_0: torch.Tensor, guidance_scale: float, fps: float,
+                       mouth: tuple[int, ...]) -> torch.Tensor:
+    """What MoDiT Sample Expression makes of a guided sample [T, K]: every channel but the `mouth` opening with its
+    course brought back (undo_guidance_gain), the opening with its widest moments compressed (soften_guided_peaks)."""
+    expression = undo_guidance_gain(expression, beta_0, guidance_scale, fps, keep=mouth)
+    return soften_guided_peaks(expression, beta_0, guidance_scale, mouth)
 
 
 @dataclass(frozen=True)

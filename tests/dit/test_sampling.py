@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from comfyui_modit.modit.dit.sampling import (SamplingOptions, plan_windows, sample_expression, shape_start_noise,
-                                              undo_guidance_gain)
+from comfyui_modit.modit.dit.sampling import (PEAK_KNEE, PEAK_WIDTH, SamplingOptions, plan_windows, sample_expression,
+                                              shape_start_noise, soft_knee, soften_guided_peaks, undo_guidance_gain)
 from comfyui_modit.modit.dit import cuda_graph
 from comfyui_modit.modit.dit.samplers import SAMPLERS, make_sampler
 from comfyui_modit.modit.dit.schedule import NoiseSchedule
@@ -155,6 +155,36 @@ def test_undoing_the_guidance_gain_takes_back_the_course_and_keeps_the_articulat
         previous = held.abs()
         swing = (out - beta_0 - held)[10:-10, others]  # the articulation left around the course
         assert torch.allclose(swing.abs().mean(), torch.tensor(0.2), rtol=0.1)
+
+
+def test_soft_knee_keeps_small_values_and_compresses_large_ones_smoothly():
+    """Up to knee - width / 2 the values are kept; past knee + width / 2 they rise by 1 / ratio; the curve is
+    continuous, increasing and has no kink (its slope moves from 1 to 1 / ratio across the knee)."""
+    x = torch.linspace(-1.0, 1.0, 20001, dtype=torch.float64)
+    knee, width, ratio = 0.15, 0.15, 2.0
+    y = soft_knee(x, knee, width, ratio)
+    below, above = x <= knee - width / 2, x >= knee + width / 2
+    assert torch.equal(y[below], x[below])
+    assert torch.allclose(y[above], knee + (x[above] - knee) / ratio)
+    slope = torch.diff(y) / torch.diff(x)
+    assert (slope > 1 / ratio - 1e-6).all() and (slope < 1 + 1e-6).all()
+    assert float(torch.diff(slope).abs().max()) < 1e-3  # no kink
+
+
+def test_softening_guided_peaks_compresses_only_the_widest_openings_of_the_given_channel():
+    """Openings more than the knee above beta_0 come down, closings and small openings stay as sampled, other
+    channels are untouched, and without guidance nothing changes."""
+    beta_0 = torch.linspace(-0.2, 0.2, 12)
+    offset = torch.linspace(-0.3, 0.6, 40)
+    expression = beta_0 + offset[:, None].expand(40, 12)
+    out = soften_guided_peaks(expression, beta_0, 2.5, (JAW_OPEN,))
+    others = [k for k in range(12) if k != JAW_OPEN]
+    assert torch.equal(out[:, others], expression[:, others])
+    small = offset <= PEAK_KNEE - PEAK_WIDTH / 2
+    assert torch.equal(out[small, JAW_OPEN], expression[small, JAW_OPEN])
+    assert (out[~small, JAW_OPEN] < expression[~small, JAW_OPEN]).all()
+    assert (torch.diff(out[:, JAW_OPEN]) > 0).all()  # a wider sampled opening is still a wider one
+    assert torch.equal(soften_guided_peaks(expression, beta_0, 1.0, (JAW_OPEN,)), expression)
 
 
 def _band_power(x: torch.Tensor, fps: float, lo: float, hi: float) -> float:
