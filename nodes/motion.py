@@ -122,11 +122,12 @@ class MoDiTSampleExpression(io.ComfyNode):
                     "audio earlier, 0 = never. No effect on cost.")),
                 io.Float.Input("guidance_scale", default=2.5, min=0.0, max=10.0, step=0.1, tooltip=(
                     "Classifier-free guidance on the audio: >1 makes the mouth move more, and more crisply, with "
-                    "the speech (the bundled v5 DiT on unseen real speakers, slow_noise 0: r 0.50 at 2.5 and at 2; "
-                    "at 2 its openings are as large as the real speakers', at 2.5 1.2-1.3x). It also pulls the lip "
-                    "shapes, brows and cheeks off the portrait's expression; that pull is taken back after sampling "
-                    "(the mouth opening and the lips' quick movements keep the guidance). Any value but 1 doubles "
-                    "the network cost.")),
+                    "the speech (the bundled v5 DiT on unseen real speakers, slow_noise 0: r 0.50 at 2.5 and at 2). "
+                    "It also opens the mouth wider than real speakers do and pulls the lip shapes, brows and cheeks "
+                    "off the portrait's expression. After sampling the widest openings are compressed (at 2.5 the "
+                    "opening then varies 1.2-1.26x as much as the real speakers', 1.3-1.4x without) and that pull "
+                    "is taken back; the mouth's timing and the lips' quick movements keep the guidance. Lower it "
+                    "for a calmer mouth. Any value but 1 doubles the network cost.")),
                 io.Float.Input("expression_scale", default=1.0, min=0.0, max=3.0, step=0.05, tooltip=(
                     "Scales the motion around the source expression: <1 calmer, >1 more animated. Free.")),
                 io.Float.Input("slow_noise", default=SLOW_NOISE, min=0.0, max=1.0, step=0.05, optional=True,
