@@ -68,11 +68,11 @@ def checkpoint_bias(bias: dict) -> dict:
 # at 1.5, 1.71x at 2.5; the mean distance from beta_0 alike, e.g. lip_round 0.144 against the real 0.054).
 GUIDED_GAIN = 0.47
 # Guidance's overshoot at the mouth's widest moments (jaw_open above beta_0, canonical units): on the 10
-# speaker-disjoint validation clips (bench/real_motion.py --fast, v5, w 2.5) the sampled mouth opened 1.53x as far as
-# the real speakers' (std over time), most of it at the peaks: the 97th percentile of the opening 1.4x the real one
-# (median clip) while the median opening was the real one's or less. Openings up to PEAK_KNEE - PEAK_WIDTH / 2 above
-# beta_0 are kept as sampled (the 75th percentile of the sampled jaw's offsets: 0.05-0.16), above PEAK_KNEE + PEAK_WIDTH
-# / 2 they grow by 1 / PEAK_RATIO of what was sampled, with a quadratic knee between (an audio compressor's curve).
+# speaker-disjoint validation clips (bench/real_motion.py --fast, v5, w 2.5) the sampled mouth's opening varied 1.53x
+# as much as the real speakers' (std over time), most of it at the peaks: over the clips, its 97th percentile was
+# 1.4x the real one's and its median 1.0x (median clip). Openings up to PEAK_KNEE - PEAK_WIDTH / 2 above beta_0 are
+# kept as sampled (the 75th percentile of the sampled jaw's offsets: 0.05-0.16), above PEAK_KNEE + PEAK_WIDTH / 2
+# they grow by 1 / PEAK_RATIO of what was sampled, with a quadratic knee between (an audio compressor's curve).
 PEAK_KNEE = 0.15
 PEAK_WIDTH = 0.15
 PEAK_RATIO = 2.0
@@ -134,9 +134,9 @@ def soften_guided_peaks(expression: torch.Tensor, beta_0: torch.Tensor, guidance
                         channels: tuple[int, ...]) -> torch.Tensor:
     """expression [T, K] with each of `channels` (the mouth opening) compressed above beta_0 [K] by soft_knee
     (PEAK_KNEE, PEAK_WIDTH, PEAK_RATIO): guidance's overshoot at the widest openings taken back. Closing and
-    everything below the knee are kept as sampled, so lip sync and crisp closures are too (r with the real mouths
-    0.507 -> 0.504 on the validation clips, the share above 6 Hz 0.66x -> 0.70x, the amplitude 1.53x -> 1.35x the
-    real speakers'). w <= 1: unchanged."""
+    everything below the knee are kept as sampled, so lip sync and crisp closures are too (on the validation clips'
+    driven mesh, r with the real mouths 0.507 -> 0.504, the share above 6 Hz 0.66x -> 0.70x, the amplitude 1.53x ->
+    1.35x the real speakers'; rendered, 1.31-1.40x -> 1.19-1.26x over three seeds). w <= 1: unchanged."""
     if guidance_scale <= 1.0 or not channels:
         return expression
     index = list(channels)
