@@ -8,7 +8,9 @@ from comfyui_modit.modit.blink.head_motion import HeadMotionConfig, head_pose, s
 from .conftest import FPS, speech_like
 
 MINUTE = int(60 * FPS)
-MAX_JERK = 8.0  # rad/s^3 on yaw/pitch/roll; a 1-degree step in one frame would be ~270, a 1 Hz 2-degree sway ~9
+# rad/s^3 on yaw/pitch/roll: a 1-degree step in one frame would be ~270; a 1 Hz sway of 4 degrees (a real speaker's
+# head: ../shared/data/talking, 6 s clips, median speaker) ~17
+MAX_JERK = 30.0
 
 
 def activity_of(features):
@@ -24,11 +26,18 @@ def test_speech_activity_follows_voice_and_pauses():
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_pose_is_smooth_and_natural(seed):
+def test_pose_is_smooth_and_moves_as_much_as_a_real_speaker(seed):
+    """Over a minute of speech the head turns, nods and tilts about as far as real speakers' heads do in 6 s (the
+    talking clips' median speaker peaks at yaw / pitch / roll 7.7 / 8.5 / 4.3 degrees from the first frame; their
+    standard deviation 3.0 / 2.6 / 2.0), not held nearly still (the amplitudes before stop 46 gave 0.5-0.8 degrees of
+    pitch and roll); yaw stays clear of the 15 degrees past which the renderer shows a seam."""
     pose = head_pose(MINUTE, FPS, activity_of(speech_like(MINUTE)), seed=seed).numpy()
     degrees = np.degrees(np.abs(pose[:, :3])).max(axis=0)
-    assert degrees[0] < 6 and degrees[1] < 6 and degrees[2] < 3, f"yaw/pitch/roll peaks {degrees}"
-    assert np.abs(pose[:, 3:5]).max() < 0.05 and np.abs(pose[:, 5]).max() < 0.05
+    assert degrees[0] < 12 and degrees[1] < 12 and degrees[2] < 8, f"yaw/pitch/roll peaks {degrees}"
+    spread = np.degrees(pose[:, :3].std(axis=0))
+    assert (spread > 1.0).all(), f"yaw/pitch/roll standard deviation {spread}"
+    # translation (crop units) and scale (log): real speakers' 90th percentile peaks 0.06-0.10 and 0.09
+    assert np.abs(pose[:, 3:5]).max() < 0.08 and np.abs(pose[:, 5]).max() < 0.08
     jerk = np.diff(pose[:, :3], n=3, axis=0) * FPS ** 3
     assert np.abs(jerk).max() < MAX_JERK
     assert np.abs(pose[0]).max() == 0.0, "the first frame shows the source pose"
