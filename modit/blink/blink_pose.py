@@ -11,7 +11,7 @@ import torch
 
 from ..types import AudioFeatures, Face, Motion
 from .blink_sequence import BlinkConfig, blink_sequence
-from .head_motion import HeadMotionConfig, head_pose, speech_activity
+from .head_motion import HeadMotionConfig, head_pose, speech_activity, turned_rotation_share
 from .mapping_net import BlinkMappingModel
 from .reference import REFERENCE_USES, ReferenceTrack, fit_length
 
@@ -73,7 +73,8 @@ def add_blink_and_pose(motion: Motion, audio: AudioFeatures, face: Face, seed: i
                              f"{motion.space!r}; pick a mapping net for this space or 'statistical'")
         pose = mapping.predict_pose(motion.expression.float().cpu(), closure) * pose_amount  # [T, 6]
     else:
-        pose = head_pose(T, fps, activity, HeadMotionConfig(amount=pose_amount), seed)  # [T, 6]
+        config = HeadMotionConfig(amount=pose_amount, turned_scale=turned_rotation_share(float(face.pose[0])))
+        pose = head_pose(T, fps, activity, config, seed)  # [T, 6]
     source = ("still" if head_motion == "still" else "reference" if pose_from_reference
               else "mapping net" if mapping is not None else "statistical")
     log.info("blink & pose: %d frames at %g fps, %d blinks (%s), head pose %s", T, fps, count_blinks(closure),

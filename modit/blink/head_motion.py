@@ -43,10 +43,28 @@ class HeadMotionConfig:
     neck_pivot: float = 0.5  # distance from the neck pivot to the face centre, in crop-size units
     translation_sway: tuple = (0.004, 0.008, 0.012)  # tx, ty (crop units), tz (log scale) sway of their own
     fade_in_s: float = 1.0
+    turned_scale: float = 1.0  # scales the rotations (turned_rotation_share: less for a portrait already turned)
 
     def __post_init__(self):
         if not 0 <= self.amount <= 10:
             raise ValueError(f"head motion amount: expected 0..10, got {self.amount}")
+        if not 0 <= self.turned_scale <= 1:
+            raise ValueError(f"head motion turned_scale: expected 0..1, got {self.turned_scale}")
+
+
+# A portrait already turned this far (degrees of its own yaw) gets the full rotation amplitudes up to the first value
+# and TURNED_SCALE of them from the second on: moving it shows the far cheek's contour against the background, which
+# the warp bends (painting_turned_girl, 33 degrees: that contour went wavy at the real speakers' amplitude; bearded_
+# turned_man, 23 degrees, a little). About the amplitudes before stop 46.
+TURNED_DEGREES = (15.0, 30.0)
+TURNED_SCALE = 0.4
+
+
+def turned_rotation_share(source_yaw: float) -> float:
+    """The share of the rotation amplitudes for a portrait whose own yaw is source_yaw (radians)."""
+    start, end = TURNED_DEGREES
+    share = min(max((abs(math.degrees(source_yaw)) - start) / (end - start), 0.0), 1.0)
+    return 1.0 - (1.0 - TURNED_SCALE) * share
 
 
 def speech_activity(waveform: torch.Tensor, sample_rate: int, fps: float, num_frames: int) -> torch.Tensor:
@@ -104,6 +122,7 @@ def head_pose(num_frames: int, fps: float, activity: torch.Tensor | None = None,
     slope = np.gradient(envelope) * fps if num_frames > 1 else np.zeros(num_frames)  # [T] activity per second
     rise = gaussian_smooth(np.maximum(slope, 0.0), config.speech_time_s * fps)
     rotation[:, 1] -= np.radians(config.nod_deg) * np.tanh(rise)
+    rotation *= config.turned_scale
 
     sway = smooth_noise(rng, num_frames, 3, config.idle_time_s * fps) * np.asarray(config.translation_sway)
     yaw, pitch, roll = rotation.T

@@ -1,4 +1,6 @@
 """MoDiT Blink & Pose fills pose and eye closure, keeps expression, and honours still mode and seeds."""
+import math
+
 import pytest
 import torch
 
@@ -51,6 +53,23 @@ def test_changing_blink_rate_leaves_pose_alone(face):
     a, b = run(motion, audio, face, blink_rate=10.0), run(motion, audio, face, blink_rate=30.0)
     assert torch.equal(a.pose, b.pose)
     assert count_blinks(b.eye_closure) > count_blinks(a.eye_closure)
+
+
+def test_a_portrait_already_turned_moves_its_head_less(face):
+    """A portrait whose own yaw is past TURNED_DEGREES turns, nods and tilts by TURNED_SCALE of a frontal one's
+    (moving it bends the far cheek's contour against the background); one turned half as far by a share between."""
+    from dataclasses import replace
+
+    from comfyui_modit.modit.blink.head_motion import TURNED_DEGREES, TURNED_SCALE
+
+    motion, audio = still_motion(T), speech_like(T)
+    frontal = run(motion, audio, face).pose
+    far = replace(face, pose=torch.tensor([-math.radians(TURNED_DEGREES[1] + 3), 0, 0, 0, 0, 0]))
+    turned = run(motion, audio, far).pose
+    assert torch.allclose(turned[:, :3], TURNED_SCALE * frontal[:, :3], atol=1e-6)
+    halfway = replace(face, pose=torch.tensor([math.radians(sum(TURNED_DEGREES) / 2), 0, 0, 0, 0, 0]))
+    ratio = run(motion, audio, halfway).pose[:, :3].std(0) / frontal[:, :3].std(0)
+    assert (TURNED_SCALE + 0.1 < ratio).all() and (ratio < 0.9).all()
 
 
 def test_frame_count_mismatch_names_both_sides(face):
