@@ -99,8 +99,8 @@ def test_guided_sampling_keeps_the_opening_but_its_peaks_and_calms_the_other_cha
     expression by the gain guidance adds (undo_guidance_gain)."""
     from dataclasses import replace
 
-    from comfyui_modit.modit.dit.sampling import (PEAK_KNEE, PEAK_WIDTH, SamplingOptions, sample_expression,
-                                                  soften_guided_peaks, undo_guidance_gain)
+    from comfyui_modit.modit.dit.sampling import (PEAK_KNEE, PEAK_WIDTH, SamplingOptions, checkpoint_bias,
+                                                  sample_expression, soften_guided_peaks, undo_guidance_gain)
     from comfyui_modit.modit.face.components import JAW_OPEN
 
     handle = _load(trained_tiny, models_dir)
@@ -110,8 +110,7 @@ def test_guided_sampling_keeps_the_opening_but_its_peaks_and_calms_the_other_cha
                       steps=6, sampler="ddim", phase_threshold=500, guidance_scale=2.5, expression_scale=1.0)[0]
     info = handle.info
     options = SamplingOptions(num_steps=6, phase_threshold=500, guidance_scale=2.5, seed=2, slow_noise=SLOW_NOISE,
-                              bias_width=int(info.bias.get("width", SamplingOptions.bias_width)),
-                              bias_spread=float(info.bias.get("spread", SamplingOptions.bias_spread)))
+                              **checkpoint_bias(info.bias))
     raw = sample_expression(handle.patcher.model, handle.schedule, features.track, source.beta_0, options)
     expression = motion.expression.float().cpu()
     calm = (raw[:, JAW_OPEN] - source.beta_0[JAW_OPEN]) < PEAK_KNEE - PEAK_WIDTH / 2
@@ -129,7 +128,7 @@ def test_guided_sampling_keeps_the_opening_but_its_peaks_and_calms_the_other_cha
 def test_slow_noise_reaches_the_sampler_and_an_old_prompt_gets_the_default(trained_tiny, models_dir):
     """The node's slow_noise is the sampler's; a prompt saved before the input existed (no slow_noise) samples as
     the default does; 1 is the paper's white starting noise."""
-    from comfyui_modit.modit.dit.sampling import SamplingOptions, sample_expression
+    from comfyui_modit.modit.dit.sampling import SamplingOptions, checkpoint_bias, sample_expression
 
     handle = _load(trained_tiny, models_dir)
     features, source = audio_features(40), face()
@@ -144,8 +143,7 @@ def test_slow_noise_reaches_the_sampler_and_an_old_prompt_gets_the_default(train
                         steps=6, sampler="ddim", phase_threshold=500, guidance_scale=1.0, expression_scale=1.0,
                         slow_noise=slow_noise)[0].expression
         options = SamplingOptions(num_steps=6, phase_threshold=500, seed=3, slow_noise=slow_noise,
-                                  bias_width=int(info.bias.get("width", SamplingOptions.bias_width)),
-                                  bias_spread=float(info.bias.get("spread", SamplingOptions.bias_spread)))
+                                  **checkpoint_bias(info.bias))
         raw = sample_expression(handle.patcher.model, handle.schedule, features.track, source.beta_0, options)
         assert torch.allclose(node.float().cpu(), raw, atol=1e-6)
     assert not torch.allclose(default, node)
@@ -157,7 +155,7 @@ def test_close_parted_lips_samples_around_the_portrait_with_its_lips_together(tr
     closed mouth's; 0 (and a prompt saved before the input existed) samples around the portrait's own."""
     from dataclasses import replace
 
-    from comfyui_modit.modit.dit.sampling import SamplingOptions, sample_expression
+    from comfyui_modit.modit.dit.sampling import SamplingOptions, checkpoint_bias, sample_expression
     from comfyui_modit.modit.face import expression as embedded
     from comfyui_modit.modit.face.components import JAW_OPEN
 
@@ -174,8 +172,7 @@ def test_close_parted_lips_samples_around_the_portrait_with_its_lips_together(tr
     reference = embedded.close_parted_lips(neutral, beta_0, 1.0)
     info = handle.info
     options = SamplingOptions(num_steps=6, phase_threshold=500, seed=4, slow_noise=SLOW_NOISE,
-                              bias_width=int(info.bias.get("width", SamplingOptions.bias_width)),
-                              bias_spread=float(info.bias.get("spread", SamplingOptions.bias_spread)))
+                              **checkpoint_bias(info.bias))
     raw = sample_expression(handle.patcher.model, handle.schedule, features.track, reference, options)
     assert torch.allclose(closed.float().cpu(), raw, atol=1e-6)
     assert reference[JAW_OPEN] < 0.5 * beta_0[JAW_OPEN]  # a relative-motion DiT (v5) moves around that reference
