@@ -6,6 +6,7 @@ a trained blink mapping net fed with the expression track and that same blink se
 on a driving video (reference.py) and transferred. The "still" mode keeps the source pose and still blinks.
 """
 import logging
+import math
 
 import torch
 
@@ -36,7 +37,8 @@ def add_blink_and_pose(motion: Motion, audio: AudioFeatures, face: Face, seed: i
 
     seed: the same seed gives the same blinks and pose. blink_rate: blinks per minute (0 = none).
     head_motion: "natural" or "still" (pose stays at the source pose, blinks continue).
-    pose_amount: scales head motion (1 = natural talking-head amplitude).
+    pose_amount: scales head motion (1 = natural talking-head amplitude). Generated rotations (statistical or
+    mapping net) are scaled down further on a portrait already turned (turned_rotation_share); a reference's are not.
     mapping: a trained mapping net; None uses the statistical head motion.
     reference: pose and eye closure measured on a driving video (trimmed, or ping-ponged when shorter);
     reference_use picks what it drives: "pose and blinks", "pose only" or "blinks only".
@@ -63,17 +65,23 @@ def add_blink_and_pose(motion: Motion, audio: AudioFeatures, face: Face, seed: i
         closure = fit_length(reference.eye_closure, T)  # [T, 2]
     else:
         closure = blink_sequence(T, fps, BlinkConfig(rate_per_minute=blink_rate), seed, activity)  # [T, 2]
+    turned_share = turned_rotation_share(float(face.pose[0]))  # generated rotations shrink on a turned portrait
     if head_motion == "still" or pose_amount == 0:
         pose = torch.zeros(T, 6)
     elif pose_from_reference:
-        pose = fit_length(reference.pose, T) * pose_amount  # [T, 6]
+        pose = fit_length(reference.pose, T) * pose_amount  # [T, 6], as the user's driving video moved
+        if turned_share < 1:
+            log.info("the portrait is turned %.0f degrees and takes the reference's head motion in full; if its far "
+                     "cheek's contour bends, set pose_amount to about %.1f", abs(math.degrees(float(face.pose[0]))),
+                     turned_share * pose_amount)
     elif mapping is not None:
         if mapping.space != motion.space:
             raise ValueError(f"{mapping.name}: trained on space {mapping.space!r} but the motion is in "
                              f"{motion.space!r}; pick a mapping net for this space or 'statistical'")
         pose = mapping.predict_pose(motion.expression.float().cpu(), closure) * pose_amount  # [T, 6]
+        pose[:, :3] *= turned_share
     else:
-        config = HeadMotionConfig(amount=pose_amount, turned_scale=turned_rotation_share(float(face.pose[0])))
+        config = HeadMotionConfig(amount=pose_amount, turned_scale=turned_share)
         pose = head_pose(T, fps, activity, config, seed)  # [T, 6]
     source = ("still" if head_motion == "still" else "reference" if pose_from_reference
               else "mapping net" if mapping is not None else "statistical")

@@ -90,6 +90,26 @@ def test_mapping_net_checkpoint_mode(face, models_dir, combo_options):
     assert still.pose.abs().sum() == 0
 
 
+def test_a_turned_portrait_shrinks_the_mapping_nets_rotations_too(face, models_dir):
+    """The share a turned portrait takes of the statistical rotations applies to a mapping net's predicted ones."""
+    from dataclasses import replace
+
+    from comfyui_modit.modit.blink.head_motion import TURNED_DEGREES, TURNED_SCALE
+
+    net = BlinkMappingNet(mapping_tiny())
+    with torch.no_grad():
+        for head in ("yaw", "translation"):
+            net.heads[head].weight.normal_(0, 0.5, generator=torch.Generator().manual_seed(0))
+    save_mapping_net(str(models_dir / "modit" / "blink_turned.safetensors"), net, "embedded-v1", FPS)
+    motion, audio = still_motion(200), speech_like(200)
+    frontal = run(motion, audio, face, pose_model="blink_turned.safetensors").pose
+    far = replace(face, pose=torch.tensor([math.radians(TURNED_DEGREES[1] + 5), 0, 0, 0, 0, 0]))
+    turned = run(motion, audio, far, pose_model="blink_turned.safetensors").pose
+    assert frontal[:, 0].abs().max() > 0 and frontal[:, 3].abs().max() > 0
+    assert torch.allclose(turned[:, :3], TURNED_SCALE * frontal[:, :3], atol=1e-6)
+    assert torch.equal(turned[:, 3:], frontal[:, 3:]), "translations do not bend the far cheek: kept"
+
+
 def test_closed_source_eyes_warn(caplog):
     face = make_face(eye_openness=(0.1, 0.1))
     run(still_motion(100), speech_like(100), face)

@@ -1,4 +1,5 @@
 """Reference transfer: pose and blinks measured per frame (face stack stubbed) become Motion offsets."""
+import dataclasses
 import math
 
 import numpy as np
@@ -91,6 +92,24 @@ def test_node_transfers_the_reference(monkeypatch, face):
     still = run_node("MoDiTBlinkPose", motion=still_motion(T), audio_features=speech_like(T),
                      **{**options, "head_motion": "still"})[0]
     assert still.pose.abs().sum() == 0 and torch.allclose(still.eye_closure[:R], track.eye_closure)
+
+
+def test_a_turned_portrait_takes_the_reference_motion_in_full_and_is_told_how_to_lower_it(monkeypatch, caplog):
+    """The user chose the reference's motion: a turned portrait is not attenuated, but the log says what would be."""
+    import logging
+
+    monkeypatch.setattr(blink_nodes, "measure_reference",
+                        lambda frames: reference_module.measure_reference(frames, analyse=stub_analyse))
+    T = 100
+    options = dict(seed=0, blink_rate=17.0, head_motion="natural", pose_amount=1.0, pose_model="statistical",
+                   reference_frames=reference_frames())
+    turned = dataclasses.replace(make_face(), pose=torch.tensor([math.radians(40), 0, 0, 0, 0, 0]))
+    with caplog.at_level(logging.INFO):
+        result = run_node("MoDiTBlinkPose", motion=still_motion(T), audio_features=speech_like(T), face=turned,
+                          **options)[0]
+    track = measure_reference(reference_frames(), analyse=stub_analyse)
+    assert torch.allclose(result.pose[:R], track.pose)
+    assert "turned 40 degrees" in caplog.text and "pose_amount to about 0.4" in caplog.text
 
 
 def test_first_analysed_frame_is_exactly_the_source_pose():
