@@ -19,6 +19,32 @@ def bundled_path(name: str) -> str:
     return os.path.join(BUNDLED_WEIGHTS_DIR, name)
 
 
+def user_or_bundled(name: str) -> str | None:
+    """models/modit/<name> if the user put one there, else the pack's own modit/weights/<name>; None if neither."""
+    from . import comfy_adapter
+
+    try:
+        return comfy_adapter.model_path(comfy_adapter.MODEL_FOLDER, name)
+    except FileNotFoundError:
+        pass
+    bundled = bundled_path(name)
+    return bundled if os.path.isfile(bundled) else None
+
+
+class LoadedOnce:
+    """The last weights file loaded by `load(path)`, kept until another path or a newer file is asked for."""
+
+    def __init__(self, load):
+        self.load, self.key, self.value = load, None, None
+
+    def get(self, path: str):
+        key = (path, os.path.getmtime(path))
+        if key != self.key:
+            self.key, self.value = None, None  # the old one is released before the new one loads
+            self.value, self.key = self.load(path), key
+        return self.value
+
+
 def save_checkpoint(path: str, state_dict: dict, metadata: dict | None = None) -> None:
     """Write tensors as safetensors with JSON-encoded metadata, atomically (never a half-written file)."""
     from safetensors.torch import save_file

@@ -11,12 +11,12 @@ zero motion is still the exact source.
 Notation: T frames, N the crop side in px, P lip points.
 """
 import logging
-import os
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..checkpoints import LoadedOnce
 from .overlays import apply_affine, pixel_centres, polygon_distance, sample, smoothstep
 
 log = logging.getLogger(__name__)
@@ -218,18 +218,18 @@ WEIGHTS_FILE = "mouth_net_real.safetensors"  # models/modit/ (a user's own) or m
 
 def find_weights() -> str | None:
     """The learned mouth's weights: models/modit/WEIGHTS_FILE if a user put one there, else the bundled file."""
-    from .. import comfy_adapter
-    from ..checkpoints import bundled_path
+    from ..checkpoints import user_or_bundled
 
-    try:
-        return comfy_adapter.model_path(comfy_adapter.MODEL_FOLDER, WEIGHTS_FILE)
-    except FileNotFoundError:
-        pass
-    bundled = bundled_path(WEIGHTS_FILE)
-    return bundled if os.path.isfile(bundled) else None
+    return user_or_bundled(WEIGHTS_FILE)
 
 
-_LOADED: dict = {}
+def _load_logged(path: str) -> MouthRefiner:
+    refiner = MouthRefiner.load(path)
+    log.info("learned mouth: %s (%s)", path, refiner.metadata.get("license", "no licence in metadata"))
+    return refiner
+
+
+_LOADED = LoadedOnce(_load_logged)
 
 
 def load_refiner() -> MouthRefiner | None:
@@ -239,9 +239,4 @@ def load_refiner() -> MouthRefiner | None:
         log.warning("learned mouth: no %s in models/modit or modit/weights; rendering the procedural mouth "
                     "instead (train one with python -m modit_app train-mouth)", WEIGHTS_FILE)
         return None
-    key = (path, os.path.getmtime(path))
-    if key not in _LOADED:
-        _LOADED.clear()
-        _LOADED[key] = MouthRefiner.load(path)
-        log.info("learned mouth: %s (%s)", path, _LOADED[key].metadata.get("license", "no licence in metadata"))
-    return _LOADED[key]
+    return _LOADED.get(path)
