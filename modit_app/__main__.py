@@ -14,6 +14,7 @@ COMMANDS = {
     "train": ("train", "train a DiT on corpus shards (torchrun -m modit_app train ... for several GPUs)"),
     "train-blink": ("train_blink", "train the blink mapping net on motion tracks"),
     "train-mouth": ("train_mouth", "train the learned mouth (mouth_net) on self-reenactment crops of real clips"),
+    "train-opening": ("train_opening", "train the mouth-opening regressor blended into the DiT's sampled mouth"),
     "evaluate": ("evaluate", "held-out lip-sync figures of a DiT checkpoint (JSON on stdout)"),
     "corpus": ("corpus", "generate the synthetic eSpeak training corpus"),
     "ship": ("ship", "ship a DiT trained on the synthetic corpus, with its provenance metadata"),
