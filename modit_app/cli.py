@@ -58,7 +58,7 @@ def generate(args) -> int:
             raise SystemExit(f"{path}: no such file")
         if not _set_inputs({k: v for k, v in graph.items() if v["class_type"] == kind}, key, os.path.abspath(path)):
             raise SystemExit(f"{args.workflow}: has no {kind} node for --{key}")
-    for name in ("seed", "steps", "fps", "mouth_style", "close_parted_lips"):
+    for name in ("seed", "steps", "fps", "mouth_style", "close_parted_lips", "opening_prior"):
         value = getattr(args, name)
         if value is not None and not _set_inputs(graph, name, value):
             log.warning("--%s: no node in %s has that widget", name, os.path.basename(args.workflow))
@@ -107,6 +107,9 @@ def main(argv=None) -> int:
     gen.add_argument("--close-parted-lips", type=float, metavar="0..1",
                      help="for a portrait caught mid-word: how far the resting mouth brings its lips together "
                           "(the Sample Expression node's close_parted_lips; 0 keeps the portrait's own mouth)")
+    gen.add_argument("--opening-prior", type=float, metavar="0..1",
+                     help="how far the mouth opening's slow course follows the opening regressor (the Sample "
+                          "Expression node's opening_prior; 0: the DiT's mouth alone)")
     gen.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     gen.add_argument("--timings", help="write seconds per node as JSON here (bench/bench_end_to_end.py reads it); "
                                        "with --repeat, the last run's")

@@ -15,6 +15,9 @@ NONE_FOUND = "no DiT checkpoint found (put one in models/modit)"
 # The Sample Expression node's default share of the starting noise's slow part (sampling.shape_start_noise); also
 # what an API prompt saved before the input existed gets.
 SLOW_NOISE = 0.0
+# Its default share of the mouth opening's slow part taken from the opening regressor (dit/opening_regressor.py);
+# also what a prompt saved before the input existed gets.
+OPENING_PRIOR = 0.5
 # The bundled DiTs by dropdown name, the default first. v5, v4, v3 and v2 learned from real talking-head video whose
 # terms are research use (NOTICE), and say so in their names; v5, v4 and v3 hear Whisper base's features beside mel80
 # (MoDiT Load Audio Encoder "built-in whisper base + mel"), v4 trained on clips whose sound was put back in step with
@@ -145,6 +148,13 @@ class MoDiTSampleExpression(io.ComfyNode):
                     "wide-open portraits we measured; 1 closed a speaker who talks with her mouth open too far. "
                     "Leave it at 0 for a smile that shows its teeth: the lips close over them, less like the "
                     "person. Lips already together are not changed. Free.")),
+                io.Float.Input("opening_prior", default=OPENING_PRIOR, min=0.0, max=1.0, step=0.05, optional=True,
+                               tooltip=(
+                    "How far the slow course of the mouth's opening is moved toward a small regressor's, trained on "
+                    "the same real clips to predict the opening from the speech: it follows the words of speakers "
+                    "it never heard more closely than the DiT, but too smoothly to use alone, so the DiT's quick "
+                    "movements are kept. 0: the DiT's mouth alone. Needs the Whisper + mel features (other "
+                    "features: ignored). A few ms per second of speech.")),
             ],
             outputs=[sockets.Motion.Output("motion", tooltip=(
                 "Expression [T, K] from the DiT, zero pose and eye closure, at the features' fps."))],
@@ -152,11 +162,13 @@ class MoDiTSampleExpression(io.ComfyNode):
 
     @classmethod
     def execute(cls, dit_model, audio_features, face, seed, steps, sampler, phase_threshold, guidance_scale,
-                expression_scale, slow_noise=SLOW_NOISE, close_parted_lips=0.0) -> io.NodeOutput:
+                expression_scale, slow_noise=SLOW_NOISE, close_parted_lips=0.0,
+                opening_prior=OPENING_PRIOR) -> io.NodeOutput:
         options = SamplingOptions(sampler=sampler, num_steps=steps, phase_threshold=phase_threshold,
                                   guidance_scale=guidance_scale, seed=seed, slow_noise=slow_noise,
                                   **checkpoint_bias(dit_model.info.bias))
-        return io.NodeOutput(dit_model.sample(audio_features, face, options, expression_scale, close_parted_lips))
+        return io.NodeOutput(dit_model.sample(audio_features, face, options, expression_scale, close_parted_lips,
+                                              opening_prior))
 
 
 NODES = (MoDiTLoadDiT, MoDiTSampleExpression)

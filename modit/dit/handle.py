@@ -8,6 +8,7 @@ from .. import comfy_adapter
 from ..face.components import JAW_OPEN, SPACE_NAME
 from ..face.expression import close_parted_lips
 from ..types import AudioFeatures, Face, Motion
+from . import opening_regressor
 from .checkpoint import DiTInfo, load_dit
 from .sampling import SamplingOptions, count_chunks, sample_expression, take_back_guidance
 from .schedule import NoiseSchedule
@@ -59,7 +60,7 @@ class DiTHandle:
                              f"(K={face.beta_0.shape[0]}); analyse the face with a model of space {info.space!r}")
 
     def sample(self, features: AudioFeatures, face: Face, options: SamplingOptions,
-               expression_scale: float = 1.0, close_lips: float = 0.0) -> Motion:
+               expression_scale: float = 1.0, close_lips: float = 0.0, opening_prior: float = 0.0) -> Motion:
         """Motion for the audio: expression [T, K] from the DiT, pose and eye closure zero (other stages add them).
 
         The motion is sampled around the source expression beta_0, or, with close_lips > 0 (a portrait caught
@@ -67,13 +68,17 @@ class DiTHandle:
         (expression.close_parted_lips): the DiT learned its motion from speakers' first frames, most of them near
         closed (41 of the 49 talking clips' first frames read a lip gap under 0.10), and around a wide-open mouth it
         rarely closes it. Guidance's extra pull off that expression is taken back from the course of every channel
-        but the mouth opening, whose widest openings are compressed instead (take_back_guidance); then
+        but the mouth opening, whose widest openings are compressed instead (take_back_guidance). With
+        opening_prior > 0 the opening's slow part is moved that share of the way to the opening regressor's
+        (opening_regressor.py: it follows unseen speakers' words more closely, the DiT keeps the crispness). Then
         expression_scale multiplies the motion around it: reference + s (beta - reference).
         """
         self.check_inputs(features, face)
         if not 0 <= close_lips <= 1:
             raise ValueError(f"close_parted_lips must be in 0..1 (0: the portrait's own mouth, 1: its lips together), "
                              f"got {close_lips}")
+        if not 0 <= opening_prior <= 1:
+            raise ValueError(f"opening_prior must be in 0..1 (0: the DiT's mouth alone), got {opening_prior}")
         if not 0 <= options.phase_threshold <= self.num_train_steps:
             raise ValueError(f"phase_threshold must be in 0..{self.num_train_steps} for this DiT, "
                              f"got {options.phase_threshold}")
@@ -92,7 +97,29 @@ class DiTHandle:
         if self.info.space == SPACE_NAME:
             expression = take_back_guidance(expression, reference, options.guidance_scale, features.fps,
                                             mouth=(JAW_OPEN,))
+            if opening_prior > 0:
+                expression = self._with_opening_prior(expression, features, opening_prior)
         expression = reference + expression_scale * (expression - reference)
         device = comfy_adapter.intermediate_device()
         return Motion(expression=expression.to(device), pose=torch.zeros(T, 6, device=device),
                       eye_closure=torch.zeros(T, 2, device=device), fps=features.fps, space=self.info.space)
+
+    @staticmethod
+    def _with_opening_prior(expression: torch.Tensor, features: AudioFeatures, share: float) -> torch.Tensor:
+        """expression [T, K] with its mouth opening's slow part moved `share` of the way to the regressor's."""
+        if features.kind != opening_regressor.FEATURE_KIND:
+            log.info("opening prior: the regressor reads %r features, these are %r; the DiT's mouth is used alone",
+                     opening_regressor.FEATURE_KIND, features.kind)
+            return expression
+        regressor = opening_regressor.load_bundled()
+        if regressor is None:
+            return expression
+        if regressor.dim != features.dim or regressor.opening_map.numel() != expression.shape[1]:
+            log.warning("opening prior: %s reads features %d wide into %d expression channels, these are %d and %d; "
+                        "the DiT's mouth is used alone", opening_regressor.WEIGHTS_FILE, regressor.dim,
+                        regressor.opening_map.numel(), features.dim, expression.shape[1])
+            return expression
+        predicted = regressor.predict(features.track)  # [T]
+        sigma = opening_regressor.SLOW_SIGMA * features.fps / 25.0
+        return opening_regressor.with_opening_prior(expression, predicted, regressor.opening_map.cpu(), share,
+                                                    JAW_OPEN, sigma)
