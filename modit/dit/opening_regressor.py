@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import comfy_adapter
 from ..audio.normalization import utterance_centre
 from ..checkpoints import LoadedOnce, user_or_bundled
 
@@ -57,7 +58,8 @@ class OpeningRegressor(nn.Module):
                  width: int = WIDTH):
         super().__init__()
         if dim <= MEL_COLUMNS:
-            raise ValueError(f"opening regressor: expected {FEATURE_KIND!r} features wider than {MEL_COLUMNS}, got {dim}")
+            raise ValueError(f"opening regressor: expected {FEATURE_KIND!r} features wider than {MEL_COLUMNS}, "
+                             f"got {dim}")
         self.context = context
         self.members = nn.ModuleList(ConvOpening(dim, context, width) for _ in range(members))
         self.register_buffer("rest_mean", torch.zeros(dim - MEL_COLUMNS))
@@ -89,6 +91,7 @@ class OpeningRegressor(nn.Module):
         out = torch.zeros(T)
         reach = self.context
         for start in range(0, T, WINDOW):
+            comfy_adapter.check_interrupt()  # a lazy track encodes its speech again: minutes of audio take seconds
             end = min(start + WINDOW, T)
             first, last = max(start - reach, 0), min(end + reach, T)
             x = self.units(track[first:last].float().to(parameter.device), centre)
@@ -129,7 +132,8 @@ def with_opening_prior(expression: torch.Tensor, predicted: torch.Tensor, openin
     (blend_slow_opening); the change is made by the jaw channel alone. The other channels are untouched."""
     weight = float(opening_map[jaw])
     if weight <= 0:
-        raise ValueError(f"opening prior: the opening map gives the jaw channel weight {weight}; it must open the mouth")
+        raise ValueError(f"opening prior: the opening map gives the jaw channel weight {weight}; it must open the "
+                         f"mouth")
     opening = expression.float() @ opening_map.float()
     out = expression.clone()
     out[:, jaw] += (blend_slow_opening(opening, predicted, share, sigma) - opening) / weight

@@ -91,7 +91,8 @@ def train_member(member: torch.nn.Module, inputs: list[torch.Tensor], targets: l
     member.eval()
 
 
-def train_regressor(utterances: list[dict], members: int = 4, epochs: int = 10, first_seed: int = 0) -> OpeningRegressor:
+def train_regressor(utterances: list[dict], members: int = 4, epochs: int = 10,
+                    first_seed: int = 0) -> OpeningRegressor:
     """An OpeningRegressor trained on shard utterances (load_shard_utterances), member k with seed first_seed + k."""
     torch.manual_seed(first_seed)  # the members' initial weights
     model = OpeningRegressor(utterances[0]["features"].shape[1], utterances[0]["expression"].shape[1], members)

@@ -48,6 +48,13 @@ def test_the_slow_part_moves_toward_the_prediction_in_the_sampled_units():
         prior.blend_slow_opening(sampled, predicted, 1.5)
 
 
+def test_a_mouth_at_rest_stays_at_rest_whatever_the_prediction():
+    """Silence: the DiT holds the portrait's mouth; matched to a still slow part, the prediction moves nothing."""
+    _, predicted = curves()
+    still = torch.full_like(predicted, 0.27)
+    assert torch.allclose(prior.blend_slow_opening(still, predicted, 1.0), still, atol=1e-6)
+
+
 def test_only_the_jaw_carries_the_change_and_the_opening_is_the_blended_one():
     sampled, predicted = curves()
     expression = torch.randn(len(sampled), NUM_COMPONENTS, generator=torch.Generator().manual_seed(1)) * 0.1
