@@ -18,12 +18,9 @@ import torch
 
 from ..modit.dit.opening_regressor import FEATURE_KIND, save_regressor
 from ..modit.train.opening import load_shard_utterances, train_regressor
+from .train_mouth import TERMS  # the same clips, the same terms
 
 log = logging.getLogger(__name__)
-
-TERMS = ("research use only: trained on real talking-head clips gathered from public research repositories "
-         "(HDTF, VoxCeleb2, LRS2 / BBC, MEAD, VidTIMIT, GRID footage; see modit/train/real/manifest); do not use "
-         "commercially or redistribute outside those terms")
 
 
 def val_r(model, utterances: list[dict]) -> tuple[float, float]:
