@@ -165,7 +165,7 @@ def load_regressor(path: str, device: str | torch.device = "cpu") -> OpeningRegr
     model = OpeningRegressor(int(metadata.get("dim", 832)), int(metadata.get("expression_dim", 12)),
                              int(metadata.get("members", 4)), int(metadata.get("context", CONTEXT)),
                              int(metadata.get("width", WIDTH)))
-    check_state_dict(state, {k: v.shape for k, v in model.state_dict().items()}, path, "opening regressor",
+    check_state_dict(state, {k: v.shape for k, v in model.state_dict().items()}, path, "mouth-opening regressor",
                      "train it with python -m modit_app train-opening")
     model.load_state_dict(state)
     model.metadata = metadata
