@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from comfyui_modit.modit.render.overlays import saturation
+from comfyui_modit.modit.render import renderer as renderer_module
 from comfyui_modit.modit.render.renderer import FlowRenderer, RenderOptions, chunk_frames, render_frames
 from comfyui_modit.modit.render.topology import render_topology
 from comfyui_modit.modit.types import Face, Motion
@@ -409,3 +410,59 @@ def test_chunk_frames_per_device():
     assert chunk_frames(0, cpu, 64 * 64) == chunk_frames(0, cpu, 4096 * 4096) == 8
     sizes = [chunk_frames(0, gpu, side * side) for side in (128, 512, 1024, 2048, 8192)]
     assert sizes[0] == sizes[1] == 64 and sizes == sorted(sizes, reverse=True) and sizes[-1] == 8
+
+
+def test_chunks_rendered_side_by_side_give_the_same_frames_in_order(astronaut_face, monkeypatch):
+    """MODIT_CPU_RENDER_WORKERS=2 renders two chunks at a time on threads; the frames are those of one chunk at a
+    time, bit for bit."""
+    T = 11
+    ramp = torch.linspace(0, 1, T)
+    moving = motion(T, jaw=0.6 * ramp, closure=ramp.flip(0), yaw=0.1 * ramp)
+    options = RenderOptions(chunk_size=2)
+    monkeypatch.delenv(renderer_module.WORKERS_VARIABLE, raising=False)
+    alone, alone_masks = render_frames(astronaut_face, moving, options)
+    monkeypatch.setenv(renderer_module.WORKERS_VARIABLE, "2")
+    if renderer_module.render_workers(torch.device("cpu")) < 2:
+        pytest.skip("this process may use one core only")
+    together, together_masks = render_frames(astronaut_face, moving, options)
+    assert torch.equal(alone, together) and torch.equal(alone_masks, together_masks)
+
+
+def test_work_runs_ahead_on_threads_by_at_most_the_workers_and_stops_when_closed():
+    import threading
+    import time
+
+    running, most, lock, started = [0], [0], threading.Lock(), []
+
+    def work(item):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            started.append(item)
+        time.sleep(0.02)
+        with lock:
+            running[0] -= 1
+        return item * item
+
+    assert list(renderer_module._in_order(work, range(7), 2)) == [(i, i * i) for i in range(7)]
+    assert most[0] == 2
+    assert list(renderer_module._in_order(work, range(3), 1)) == [(0, 0), (1, 1), (2, 4)]
+    started.clear()
+    taken = renderer_module._in_order(work, range(100), 2)
+    assert next(taken) == (0, 0)
+    taken.close()  # an error or Cancel in the caller: nothing more starts
+    assert len(started) <= 3 and running[0] == 0
+
+
+def test_render_workers_per_device(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.delenv(renderer_module.WORKERS_VARIABLE, raising=False)
+    assert renderer_module.render_workers(cpu) == renderer_module.CPU_RENDER_WORKERS == 1
+    monkeypatch.setenv(renderer_module.WORKERS_VARIABLE, "64")
+    monkeypatch.setattr(renderer_module.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert renderer_module.render_workers(cpu) == 2  # no more than the cores this process may use
+    assert renderer_module.render_workers(torch.device("cuda")) == 1
+    for bad in ("two", "0", "-1", "1.5"):
+        monkeypatch.setenv(renderer_module.WORKERS_VARIABLE, bad)
+        with pytest.raises(ValueError, match="MODIT_CPU_RENDER_WORKERS.*whole number of 1 or more"):
+            renderer_module.render_workers(cpu)
