@@ -10,8 +10,9 @@ reports below the bench's own peak (own_peak_mib), so the bench never holds a cl
 Real-time factor (RTF) = wall seconds per second of video (<= 1.0 is real time); it includes process
 start-up and model loading. CPU s adds up every thread's time. --workflow: "basic" (frames as IMAGE ->
 CreateVideo -> SaveVideo), "streaming" (MoDiT Render To Video) or a path to an API workflow. --device sets
-MODIT_DEVICE for the run (cpu, cuda, cuda:1, mps). The stage split is seconds per second of video per stage
-(the run's median), from the CLI's --timings: start-up = wall minus every node's own time.
+MODIT_DEVICE for the run (cpu, cuda, cuda:1, mps); MODIT_CPU_RENDER_WORKERS=2 in the bench's environment renders
+two chunks at once on a CPU (modit/render/renderer.py; the header says so). The stage split is seconds per second
+of video per stage (the run's median), from the CLI's --timings: start-up = wall minus every node's own time.
 --warm runs the workflow twice per process (generate --repeat 2) and adds the second run's RTF: what a running
 ComfyUI server spends per queued clip once Python, the device and the file caches are warm (its nodes' own
 seconds); the split is then that run's, and wall and RTF are the first run's (the process less the second run).
@@ -126,6 +127,7 @@ def main() -> int:
                                                             "server's cost per clip)")
     args = parser.parse_args()
     workflow = workflow_path(args.workflow)
+    workers = os.environ.get("MODIT_CPU_RENDER_WORKERS")  # generate runs inherit it
     import torch
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -133,7 +135,8 @@ def main() -> int:
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"python {platform.python_version()}, device {device}{gpu}, "
           f"workflow {os.path.basename(workflow) if workflow else WORKFLOWS['streaming'] + ' (the CLI default)'}"
-          f"{f', --steps {args.steps}' if args.steps else ''}")
+          f"{f', --steps {args.steps}' if args.steps else ''}"
+          f"{f', MODIT_CPU_RENDER_WORKERS={workers}' if workers else ''}")
     warm_header = f" {'warm RTF':>9}" if args.warm else ""
     print(f"{'audio s':>8} {'size':>5} {'median wall s':>14} {'RTF':>6}{warm_header} {'CPU s':>7} "
           f"{'peak RSS MiB':>13}  split{' (warm run)' if args.warm else ''}, s per video s")
