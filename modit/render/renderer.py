@@ -618,7 +618,7 @@ def render_workers(device: torch.device) -> int:
     process may use; on a GPU 1 (the device already runs one chunk's ops in parallel)."""
     if device.type != "cpu":
         return 1
-    raw = os.environ.get(WORKERS_VARIABLE, "").strip()
+    raw = (os.environ.get(WORKERS_VARIABLE) or "").strip()
     workers = CPU_RENDER_WORKERS
     if raw:
         try:
