@@ -51,6 +51,9 @@ def _progress_printer():
 
 
 def generate(args) -> int:
+    from ..modit.render.renderer import requested_render_workers
+
+    requested_render_workers()  # a bad MODIT_CPU_RENDER_WORKERS fails here, not after minutes of sampling
     with open(args.workflow) as f:
         graph = json.load(f)
     for kind, key, path in (("LoadImage", "image", args.image), ("LoadAudio", "audio", args.audio)):

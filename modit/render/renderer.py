@@ -613,22 +613,28 @@ def chunk_frames(chunk_size: int, device: torch.device, box_pixels: int) -> int:
     return max(low, min(high, GPU_CHUNK_PIXELS // max(box_pixels, 1)))
 
 
+def requested_render_workers() -> int:
+    """Chunks at once that MODIT_CPU_RENDER_WORKERS asks for (CPU_RENDER_WORKERS when unset). Raises ValueError on a
+    value that is not a whole number of 1 or more, naming the variable; the CLI calls it before any work starts."""
+    raw = (os.environ.get(WORKERS_VARIABLE) or "").strip()
+    if not raw:
+        return CPU_RENDER_WORKERS
+    try:
+        workers = int(raw)
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise ValueError(f"{WORKERS_VARIABLE}={raw!r}: expected a whole number of 1 or more (1, the default, renders "
+                         f"one chunk at a time; 2 renders two at once on a CPU, faster and with more memory)")
+    return workers
+
+
 def render_workers(device: torch.device) -> int:
-    """Chunks rendered at once: on a CPU, MODIT_CPU_RENDER_WORKERS (default CPU_RENDER_WORKERS) up to the cores this
-    process may use; on a GPU 1 (the device already runs one chunk's ops in parallel)."""
+    """Chunks rendered at once: on a CPU, requested_render_workers() up to the cores this process may use; on a GPU
+    1 (the device already runs one chunk's ops in parallel)."""
     if device.type != "cpu":
         return 1
-    raw = (os.environ.get(WORKERS_VARIABLE) or "").strip()
-    workers = CPU_RENDER_WORKERS
-    if raw:
-        try:
-            workers = int(raw)
-        except ValueError:
-            workers = 0
-        if workers < 1:
-            raise ValueError(f"{WORKERS_VARIABLE}={raw!r}: expected a whole number of 1 or more (1, the default, "
-                             f"renders one chunk at a time; 2 renders two at once on a CPU, faster and with more "
-                             f"memory)")
+    workers = requested_render_workers()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return min(workers, cores)
 

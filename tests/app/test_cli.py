@@ -148,3 +148,19 @@ def test_mouth_style_picks_the_render_nodes_choice(tmp_path, monkeypatch):
     refused = _generate("--image", PORTRAIT, "--audio", speech, "--out", str(tmp_path / "b.mp4"), "--mouth-style",
                         "toothless")
     assert refused.returncode == 2 and "cavity (no teeth)" in refused.stderr and not (tmp_path / "b.mp4").exists()
+
+
+@pytest.mark.parametrize("value", ["two", "0"])
+def test_a_bad_render_workers_variable_is_refused_before_anything_runs(tmp_path, monkeypatch, capsys, value):
+    """MODIT_CPU_RENDER_WORKERS is read when the render starts; the CLI checks it first, so a typo does not cost the
+    audio and sampling stages of a long clip before the error."""
+    from comfyui_modit.modit_app import cli, graph_runner
+
+    ran = []
+    monkeypatch.setattr(graph_runner, "run_graph", lambda *args, **kwargs: ran.append(1))
+    monkeypatch.setenv("MODIT_CPU_RENDER_WORKERS", value)
+    out = tmp_path / "clip.mp4"
+    assert cli.main(["--image", PORTRAIT, "--audio", os.path.join(ROOT, "samples", "speech.wav"),
+                     "--out", str(out)]) == 2
+    assert not ran and not out.exists() and not os.listdir(tmp_path)
+    assert f"MODIT_CPU_RENDER_WORKERS={value!r}" in capsys.readouterr().err
