@@ -46,7 +46,7 @@ class MoDiTBlinkPose(io.ComfyNode):
                     "(blinks continue).")),
                 io.Float.Input("pose_amount", default=1.0, min=0.0, max=3.0, step=0.05, tooltip=(
                     "Scales head motion: 1 = as much as real speakers' heads move (turns, nods and tilts of 2-3 "
-                    "degrees, measured on 40 speakers; yaw a little less), about 0.4 = the calmer head of earlier "
+                    "degrees, measured on 40 speakers; yaw a little less), about 0.3 = the calmer head of earlier "
                     "versions, 0 = still. Above 1.5 a turn can pass 15 degrees, where the far cheek shows a seam. A "
                     "portrait already turned past 15 degrees gets less turning (0.4 of it from 30 degrees), except "
                     "from reference_frames, whose motion is taken as it is.")),
