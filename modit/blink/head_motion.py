@@ -32,9 +32,9 @@ class HeadMotionConfig:
     way on our renders of 14 of them, against 2.6 / 2.0 / 1.7 on the real videos: a head held nearly still. Yaw
     stays below the real speakers' (a turn past about 15 degrees shows a seam at the far cheek).
     Stop 49 raised pitch (idle 1.6, speech 3.6, nod 3.0 before) and roll (1.6, 2.8 before): read by a meter the pack
-    does not use (dlib 68 + cv2.solvePnP), our renders of the 14 clips moved 0.56x / 0.64x the real speakers' pitch /
-    roll over 3 s (now 0.60x / 0.82x); real speakers' roll over 20-30 s varies by 3.3-5.4 degrees (seven clips),
-    ours by 2.6 before.
+    does not use (bench/head_motion_meter.py: dlib 68 + cv2.solvePnP), our renders of the 14 clips moved 0.57x /
+    0.83x the real speakers' pitch / roll over 3 s (now 0.63x / 1.09x); over whole clips (10-30 s) real roll varies by
+    2.1-5.4 degrees (median 4.1), a 30 s render of ours by 2.6 before and 3.65 now.
     """
 
     amount: float = 1.0  # scales every amplitude; 0 = still head
