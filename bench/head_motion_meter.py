@@ -126,12 +126,11 @@ def measure_gallery(face: DlibFace, folder: str, talking: str, first: int, last:
         real_sd, ours_sd = spread(real), spread(ours)
         real_all.append(real_sd)
         ours_all.append(ours_sd)
-        print(_row(name[-24:], real_sd) + "".join(f"{v:8.2f}" for v in ours_sd) + f"   {real_out} / {ours_out}",
-              flush=True)
+        print(_row(name[-24:], [*real_sd, *ours_sd]) + f"   {real_out} / {ours_out}", flush=True)
     if not real_all:
         raise SystemExit(f"{folder}: no clip folders with render.mp4 matching a video in {talking}")
     real_median, ours_median = np.nanmedian(real_all, axis=0), np.nanmedian(ours_all, axis=0)
-    print(_row("median clip", real_median) + "".join(f"{v:8.2f}" for v in ours_median))
+    print(_row("median clip", [*real_median, *ours_median]))
     print("ours / real (median clips): " + " / ".join(f"{v:.2f}x" for v in ours_median / real_median))
 
 
