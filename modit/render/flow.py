@@ -7,10 +7,22 @@ is interpolated the same way. Pixels no triangle covers keep zero flow.
 
 Vectorised over the frames of a chunk and all triangles at once: each triangle enumerates the grid pixels of its
 bounding box, a barycentric test keeps those inside, and a per-pixel depth minimum picks the visible one.
+
+Over the face's outline the flow is then smoothed (smooth_contour). The mesh's outline is not the head's silhouette,
+and a turning head moves its points differently from the rows inside it and from the anchor ring outside it: each
+long triangle there takes its own affine map, so a sharp edge of the source that crosses them (the cheek against the
+background, an ear) comes out kinked into stair-steps or torn into two (a ghost cheek beside the real one), and where
+the far cheek folds under the face the flow jumps and draws a straight hard line. Smoothed there, the outline bends as
+one piece; the features well inside it keep their exact flow.
 """
 from dataclasses import dataclass
 
 import torch
+
+from .overlays import gaussian_blur, polygon_distance, smoothstep
+
+CONTOUR_SIGMA = 0.05  # face widths: the Gaussian that smooths the flow over the face's outline and beyond
+CONTOUR_DEPTH = 0.15  # face widths inside the outline from where the flow is the mesh's own (eyes, nose, mouth)
 
 
 @dataclass(frozen=True)
@@ -92,3 +104,31 @@ def backward_flow(driven: torch.Tensor, depth: torch.Tensor, source: torch.Tenso
     value = torch.zeros(T * cells, device=device)
     value[hit] = value_hit
     return flow.reshape(T, grid.height, grid.width, 2), value.reshape(T, grid.height, grid.width)
+
+
+@dataclass(frozen=True)
+class ContourSmoothing:
+    """Where and how much the flow over the face's outline is smoothed, on a grid."""
+
+    weight: torch.Tensor  # [1, 1, h, w]: 0 from CONTOUR_DEPTH inside the outline inward, 1 on it and outside it
+    sigma: float  # grid cells
+
+
+def contour_smoothing(grid: Grid, outline: torch.Tensor) -> ContourSmoothing:
+    """The smoothing for a face whose source outline (the face oval, in order) is outline [E, 2] output px."""
+    sx, sy = grid.step
+    xs = grid.x0 + (torch.arange(grid.width, device=outline.device) + 0.5) * sx
+    ys = grid.y0 + (torch.arange(grid.height, device=outline.device) + 0.5) * sy
+    cells = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1)  # [h, w, 2] cell centres, output px
+    face_width = float(outline[:, 0].max() - outline[:, 0].min())
+    inside = polygon_distance(outline[None].float(), cells)[0]  # px, positive inside
+    weight = smoothstep(CONTOUR_DEPTH * face_width, CONTOUR_DEPTH * face_width / 3, inside)
+    return ContourSmoothing(weight[None, None], CONTOUR_SIGMA * face_width / (0.5 * (sx + sy)))
+
+
+def smooth_contour(flow: torch.Tensor, smoothing: ContourSmoothing) -> torch.Tensor:
+    """flow [T, h, w, 2] on the smoothing's grid, with the outline's band smoothed. Zero flow (no
+    motion) stays exactly zero."""
+    field = flow.permute(0, 3, 1, 2)
+    field = field + smoothing.weight * (gaussian_blur(field, smoothing.sigma) - field)
+    return field.permute(0, 2, 3, 1)

@@ -26,7 +26,7 @@ from .. import comfy_adapter
 from ..face.components import SPACE_NAME
 from ..types import Face, Motion
 from . import mouth, overlays
-from .flow import Grid, backward_flow
+from .flow import Grid, backward_flow, contour_smoothing, smooth_contour
 from .geometry import close_eyelids, driven_vertices, drive_landmarks, source_geometry
 from .topology import NUM_LANDMARKS, render_topology
 
@@ -145,6 +145,7 @@ class FlowRenderer:
         near_oval = oval.clone()
         near_oval[self.triangles[oval[self.triangles].any(1)].flatten()] = True
         self.band_triangles = self.triangles[near_oval[self.triangles].any(1)]
+        self.contour = contour_smoothing(self.grid, self.vertices[self.topology.face_oval.to(self.device)])
         self.box = box
         self.box_pixels = overlays.pixel_centres(box, self.device)  # [h, w, 2]
         self.mouth_weight, self.mouth_triangles = self._mouth_patch()
@@ -253,6 +254,7 @@ class FlowRenderer:
         band_mask = F.interpolate(band_mask[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
         face = covered > 0  # the face mask value is 1 on every face vertex
         flow = torch.where(face[..., None], flow, band_flow.permute(0, 2, 3, 1))  # [T, h, w, 2]
+        flow = smooth_contour(flow, self.contour)  # the outline bends as one piece (flow.py)
         mask = torch.where(face, covered, band_mask)
         _, _, bw, bh = self.box
         flow = F.interpolate(flow.permute(0, 3, 1, 2), size=(bh, bw), mode="bilinear", align_corners=False)
