@@ -47,7 +47,8 @@ class MoDiTBlinkPose(io.ComfyNode):
                 io.Float.Input("pose_amount", default=1.0, min=0.0, max=3.0, step=0.05, tooltip=(
                     "Scales head motion: 1 = as much as real speakers' heads move (turns, nods and tilts of 2-3 "
                     "degrees, measured on 40 speakers; yaw a little less), about 0.3 = the calmer head of earlier "
-                    "versions, 0 = still. Above 1.5 a turn can pass 15 degrees, where the far cheek shows a seam. A "
+                    "versions, 0 = still. Above about 1.2 a turn can pass 15 degrees, where the near ear stretches and "
+                    "the far cheek's edge shows as a thin line. A "
                     "portrait already turned past 15 degrees gets less turning (0.4 of it from 30 degrees), except "
                     "from reference_frames, whose motion is taken as it is.")),
                 io.Combo.Input("pose_model", options=_pose_models(), default=STATISTICAL, advanced=True, tooltip=(

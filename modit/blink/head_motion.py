@@ -30,16 +30,18 @@ class HeadMotionConfig:
     yaw / pitch / roll 3.0 / 2.6 / 2.0 degrees (median speaker); the amplitudes before (1.0 / 0.7 / 0.4 idle, 1.8 /
     1.2 / 0.7 speech, nod 1.2, translation 0.004 / 0.003 / 0.006) gave 0.85 / 0.58 / 0.30 degrees measured the same
     way on our renders of 14 of them, against 2.6 / 2.0 / 1.7 on the real videos: a head held nearly still. Yaw
-    stays below the real speakers' (a turn past about 15 degrees shows a seam at the far cheek).
+    stays below the real speakers' (past about 15 degrees the near ear stretches and the far cheek's fold shows).
     Stop 49 raised pitch (idle 1.6, speech 3.6, nod 3.0 before) and roll (1.6, 2.8 before): read by a meter the pack
     does not use (bench/head_motion_meter.py: dlib 68 + cv2.solvePnP), our renders of the 14 clips moved 0.57x /
     0.83x the real speakers' pitch / roll over 3 s (now 0.63x / 1.09x); over whole clips (10-30 s) real roll varies by
     2.1-5.4 degrees (median 4.1), a 30 s render of ours by 2.6 before and 3.65 now.
+    Stop 50 raised yaw 1.3x (idle 2.0, speech 3.6 before) once the renderer's outline bent as one piece
+    (render/flow.py: smooth_contour): over a minute of speech it peaks at 9-13 degrees (eight seeds; 7-10 before).
     """
 
     amount: float = 1.0  # scales every amplitude; 0 = still head
-    idle_deg: tuple = (2.0, 2.0, 2.2)  # yaw, pitch, roll sway with or without speech
-    speech_deg: tuple = (3.6, 4.5, 4.0)  # yaw, pitch, roll added at full speech activity
+    idle_deg: tuple = (2.6, 2.0, 2.2)  # yaw, pitch, roll sway with or without speech
+    speech_deg: tuple = (4.7, 4.5, 4.0)  # yaw, pitch, roll added at full speech activity
     nod_deg: float = 3.75  # chin dip on a rise of speech activity
     idle_time_s: float = 1.6  # smoothing sigma of the sway: slow
     speech_time_s: float = 0.3  # smoothing sigma of speech moves: up to about one per second

@@ -30,15 +30,15 @@ def test_pose_is_smooth_and_moves_as_much_as_a_real_speaker(seed):
     """Over a minute of speech the head turns, nods and tilts about as far as real speakers' heads do (the talking
     clips' median speaker peaks at yaw / pitch / roll 7.7 / 8.5 / 4.3 degrees from the first frame within 6 s; over
     10-30 s, read by bench/head_motion_meter.py, 1st-99th percentile roll spans -11..+12 degrees), not held nearly
-    still (the amplitudes before stop 46 gave 0.5-0.8 degrees of pitch and roll); yaw stays clear of the 15 degrees
-    past which the renderer shows a seam."""
+    still (the amplitudes before stop 46 gave 0.5-0.8 degrees of pitch and roll); yaw stays under 15 degrees, where
+    the renderer still stretches the near ear and draws the folded far cheek as a thin line (bench/outline_meter.py)."""
     pose = head_pose(MINUTE, FPS, activity_of(speech_like(MINUTE)), seed=seed).numpy()
     degrees = np.degrees(np.abs(pose[:, :3])).max(axis=0)
-    assert degrees[0] < 12 and degrees[1] < 12 and degrees[2] < 12, f"yaw/pitch/roll peaks {degrees}"
+    assert degrees[0] < 15 and degrees[1] < 12 and degrees[2] < 12, f"yaw/pitch/roll peaks {degrees}"
     spread = np.degrees(pose[:, :3].std(axis=0))
     assert (spread > 1.0).all(), f"yaw/pitch/roll standard deviation {spread}"
-    # translation (crop units) and scale (log): real speakers' 90th percentile peaks 0.06-0.10 and 0.09
-    assert np.abs(pose[:, 3:5]).max() < 0.08 and np.abs(pose[:, 5]).max() < 0.08
+    # translation (crop units) and scale (log): within real speakers' 90th percentile peaks (0.06-0.10 and 0.09)
+    assert np.abs(pose[:, 3:5]).max() < 0.1 and np.abs(pose[:, 5]).max() < 0.08
     jerk = np.diff(pose[:, :3], n=3, axis=0) * FPS ** 3
     assert np.abs(jerk).max() < MAX_JERK
     assert np.abs(pose[0]).max() == 0.0, "the first frame shows the source pose"
