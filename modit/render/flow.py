@@ -127,8 +127,8 @@ def contour_smoothing(grid: Grid, outline: torch.Tensor) -> ContourSmoothing:
 
 
 def smooth_contour(flow: torch.Tensor, smoothing: ContourSmoothing) -> torch.Tensor:
-    """flow [T, h, w, 2] on the smoothing's grid, with the outline's band smoothed. Zero flow (no
-    motion) stays exactly zero."""
+    """flow [T, h, w, 2] on the smoothing's grid, with the outline's band smoothed. Zero flow (no motion) stays
+    exactly zero."""
     field = flow.permute(0, 3, 1, 2)
     field = field + smoothing.weight * (gaussian_blur(field, smoothing.sigma) - field)
     return field.permute(0, 2, 3, 1)

@@ -3,10 +3,11 @@
 MoDiT predicts optical flow from the 3DMM coefficients, pose, blink and the Wav2Lip lip reference and warps the
 source. Here the flow comes from geometry instead of a network: the driven render mesh (geometry.py: lips that
 never cross or fold, eyes and nose moved only by the pose) is rasterised on a coarse grid over the head box
-(flow.py), upsampled, refined around the lips at output resolution (so the lip line stays crisp), and used with
-grid_sample; eyeballs and lids are painted over (overlays.py) and the gap between the inner lips is filled
-(mouth.py); the head box is pasted into the full-resolution source with a feathered mask that follows the
-head's anchor rings and is exactly 0 outside ring B, so those pixels are the source's own.
+(flow.py), smoothed over the face's outline (so a turning cheek bends as one piece), upsampled, refined around the
+lips at output resolution (so the lip line stays crisp), and used with grid_sample; eyeballs and lids are painted
+over (overlays.py) and the gap between the inner lips is filled (mouth.py); the head box is pasted into the
+full-resolution source with a feathered mask that follows the head's anchor rings and is exactly 0 outside ring B,
+so those pixels are the source's own.
 
 Notation: T frames, V render-mesh vertices, (h, w) the head box at output resolution, (H, W) the output.
 """
