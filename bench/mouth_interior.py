@@ -16,6 +16,14 @@ each lip's inner edge it also prints the luma profile (over the skin's), from th
 the line from the inner-lip point to the outer one (dlib 62 -> 51 for the upper lip, 66 -> 57 for the lower, and
 their neighbours), in lip thicknesses from the inner edge: negative inside the opening, positive in the lip. A dark
 line drawn along the edge shows as a dip at 0 below both the lip and the interior.
+
+    python bench/mouth_interior.py /work/out/gallery/<label> --every-clip [--videos ../shared/data/talking]
+
+weighs every person alike: the reference is every clip in the talking folder (not only the 14
+the gallery renders), and ours every render under the folder (the faces gallery, or a --real one). Per clip the
+median of each bin, then the median over the clips that open that far on at least MIN_FRAMES frames. Frame-weighted
+over the 14, speakers who show their teeth on every syllable (andrew_clip_1, May_5s, fadg0_sa1) set the figures:
+0.95 / 0.92 of the skin's luma halfway down a medium opening, where the median person reads about 0.6.
 """
 import argparse
 import glob
@@ -32,6 +40,8 @@ ACROSS = ((62, 66), (61, 67), (63, 65))
 EDGES = {"upper": ((62, 51), (61, 50), (63, 52)), "lower": ((66, 57), (65, 56), (67, 58))}  # inner, outer points
 BINS = ((0.08, 0.16), (0.16, 0.26), (0.26, 1.0))  # narrow, medium, wide: inner-lip gap in inter-ocular distances
 FRAMES = 100
+MIN_FRAMES = 3  # a clip counts in a bin (--every-clip) where it opens that far on this many frames
+VIDEO_TYPES = ("*.mp4", "*.mov", "*.mpg")
 
 
 def read_frames(path: str, count: int = FRAMES) -> list[np.ndarray]:
@@ -113,13 +123,48 @@ def cell(values: np.ndarray) -> str:
     return f"{np.median(values):5.2f} ({len(values):3d})" if len(values) else f"{'-':>5} (  0)"
 
 
+def clip_medians(rows: np.ndarray) -> dict:
+    """Per bin, the median over a clip's frames of (interior over skin, the profile down the opening) [1 + len(DOWN)],
+    for the bins it opens into on at least MIN_FRAMES frames."""
+    out = {}
+    for bin_ in BINS:
+        frames = in_bin(rows, *bin_)
+        if len(frames) >= MIN_FRAMES:
+            out[bin_] = np.median(frames[:, 1:2 + len(DOWN)], 0)
+    return out
+
+
+def every_clip(face: DlibFace, renders: str, videos: str) -> None:
+    """Print the clip-weighted figures: every real clip in `videos` against every render.mp4 under `renders`."""
+    real = sorted(path for pattern in VIDEO_TYPES for path in glob.glob(os.path.join(videos, pattern)))
+    ours = sorted(glob.glob(os.path.join(renders, "*", "render.mp4")))
+    print("down the middle of the opening (clip-weighted median, luma / skin's) at shares "
+          + " ".join(f"{t:.2f}" for t in DOWN) + " of the gap from the upper inner lip")
+    for who, paths in (("real", real), ("ours", ours)):
+        per_bin = {bin_: [] for bin_ in BINS}
+        for path in paths:
+            for bin_, medians in clip_medians(measure(face, path)).items():
+                per_bin[bin_].append(medians)
+        for bin_, medians in per_bin.items():
+            if not medians:
+                continue
+            m = np.median(np.array(medians), 0)
+            print(f"{bin_[0]:.2f}-{bin_[1]:.2f} {who:<4} ({len(medians):2d} of {len(paths)} clips): interior "
+                  f"{m[0]:.2f} | " + " ".join(f"{v:5.2f}" for v in m[1:]), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("renders", help="a bench/gallery.py --real output folder")
+    parser.add_argument("renders", help="a bench/gallery.py output folder (a --real one unless --every-clip)")
     parser.add_argument("--videos", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data",
                                                          "talking"))
+    parser.add_argument("--every-clip", action="store_true",
+                        help="every real clip against every render, each clip weighed alike")
     args = parser.parse_args()
     face = DlibFace()
+    if args.every_clip:
+        every_clip(face, args.renders, args.videos)
+        return
     binned = {bin_: ([], []) for bin_ in BINS}  # per bin: the real clips' rows, ours
     print(f"{'clip':<22}" + "".join(f"   {low:.2f}-{high:.2f} real / ours     " for low, high in BINS))
     for folder in sorted(glob.glob(os.path.join(args.renders, "*", ""))):
