@@ -23,7 +23,13 @@ from .overlays import (gaussian_blur, interp_rows, luma_weights, mouth_coordinat
 TEETH_OVER_SKIN = 1.05  # generic teeth's luma over the skin's (renderer.SKIN_POINTS; a real portrait's: 0.85-1.38)
 IVORY = (0.86, 0.80, 0.74)  # generic teeth's own colour, before the warmth of the mouth (TEETH_WARM)
 TEETH_WARM = 0.35  # how far generic teeth take the gums' pink (PINK) at their own luma
-PINK = (1.25, 0.82, 0.82)  # the tongue's and gums' own colour (tinted by how colourful the photo is)
+PINK = (1.25, 0.82, 0.82)  # a gum's pink: it warms generic teeth and tints the lower ones (as coloured as the photo)
+# The tongue's and the mouth's floor own colour per unit luma, and the share of the lower lip's hue it takes (lipstick
+# must not colour it). Half the lips' hue and half PINK read grey-mauve in the mouth's shade (1.34 / 0.87 / 0.79 per
+# unit luma on the closed-lip gallery faces, the darker half of the opening; these read 1.44 / 0.82 / 0.74), where the
+# darker half of real open mouths reads 1.56 / 0.79 / 0.57 (median over the real clips' colour videos).
+TONGUE = (1.5, 0.78, 0.68)
+TONGUE_LIP = 0.35
 # Skin per unit luma in neutral light: from the 10th to the 90th percentile of the gallery's and the real clips' 89
 # colour sources (median 1.29 / 0.91 / 0.77). Within that range a skin's hue is its own as much as the light's.
 SKIN_HUES = ((1.15, 0.84, 0.64), (1.41, 0.95, 0.88))
@@ -319,14 +325,17 @@ CORNER_EDGE = 1.0  # how much wider that edge is at the corners (0: the same eve
 # re-reading rendered frames recovers the jaw less well: tests/extraction, r 0.90 against 0.94)
 UPPER_TOOTH = 0.11  # mouth widths: an upper central incisor's width (the side teeth are narrower)
 LOWER_TOOTH = 0.075  # a lower incisor's
-UPPER_TEETH_DOWN = 0.65  # generic upper teeth reach this share of the opening down, in the middle of the mouth...
-UPPER_TEETH_LONG = 0.15  # ...but no more than this many mouth widths (the lip's inner edge covers their roots)
+# Generic upper teeth reach this share of the opening down, in the middle of the mouth, but no more than this many
+# mouth widths: in speech the upper lip covers all but their edge. Weighed person by person (bench/mouth_interior.py
+# --every-clip), real medium openings read 0.61-0.69 of the skin's luma all the way down; teeth hanging to 0.65 of the
+# opening, at most 0.15 widths long, filled it (1.0-1.2 on closed-lip gallery faces: a grille of clenched teeth).
+UPPER_TEETH_DOWN = 0.4
+UPPER_TEETH_LONG = 0.09
 GUM_DOWN, GUM_LONG = 0.3, 0.06  # without teeth, the upper gum reaches this share of the opening down, at most so long
 # The tongue's top in the middle of the mouth: this share of the opening above its floor, but no higher than
 # TONGUE_HIGH mouth widths above it. Up to medium openings it fills the mouth up to the upper teeth; wider open, the
-# jaw drops away from it and the throat shows between them. Real speakers' medium openings are lit down the middle
-# (bench/mouth_interior.py: 0.95 / 0.92 / 0.88 of the skin's luma at 0.38 / 0.5 / 0.62 of the gap), where a tongue
-# at half the opening left a dark band under the upper teeth (0.74 / 0.56 / 0.55).
+# jaw drops away from it and the throat shows between them. A tongue at half the opening left a dark band under the
+# upper teeth (0.74 / 0.56 / 0.55 of the skin's luma at 0.38 / 0.5 / 0.62 of the gap).
 TONGUE_REACH = 0.85
 TONGUE_HIGH = 0.2
 TONGUE_EDGE = 0.05  # mouth widths: the soft edge of its top
@@ -340,8 +349,11 @@ TONGUE_WIDE = 0.35  # wide open, the tongue fills this share of the opening abov
 THROAT_DARK = 0.1
 THROAT_REACH = 0.35
 # Its light at its front (times the skin's luma), (narrow, wide): it shows more of itself, lit, as the jaw drops;
-# toward its top it falls into the upper teeth's and the palate's shade by TONGUE_BACK_SHADE.
-TONGUE_LIGHT = (0.7, 0.9)
+# toward its top it falls into the upper teeth's and the palate's shade by TONGUE_BACK_SHADE. Real medium openings
+# read 0.61-0.69 of the skin's luma down their middle person by person (bench/mouth_interior.py --every-clip); with
+# (0.7, 0.9) and the old teeth the closed-lip gallery faces read 0.79 / 0.99 inside at narrow / medium openings, with
+# (0.5, 0.65) and these teeth eight of them 0.44 / 0.57, with these 0.63 / 0.69.
+TONGUE_LIGHT = (0.72, 0.8)
 TONGUE_BACK_SHADE = 0.15
 TONGUE_OPENS = (0.1, 0.3)  # mouth widths opened past the source's own over which it goes from narrow to wide
 GAP_DARK = (0.7, 0.45)  # the interior carried on the lower lip yields to the drawn one from this share of luma to that
@@ -557,9 +569,9 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     throat = red * (level * (THROAT_DARK + (0.4 - THROAT_DARK) * light))[..., None]
     rgb = throat
     # Tongue: the floor of the mouth, a broad hump behind the lower lip that shows more of itself as the jaw drops,
-    # lit from the front and falling into the throat's shadow at its back. Real speakers' open mouths are mostly
-    # tongue and teeth: inside dlib's inner lips on the 14 real clips the median luma is 0.69 / 0.76 / 0.81 of the
-    # skin's at narrow / medium / wide openings; the throat shows as a dark band under the upper lip and teeth.
+    # lit from the front and falling into the throat's shadow at its back. Inside dlib's inner lips, person by person
+    # over the real clips, an open mouth reads 0.62 / 0.67 / 0.67 of the skin's luma at narrow / medium / wide openings
+    # (bench/mouth_interior.py --every-clip); wide open, the throat shows as a darker band under the upper teeth.
     # Behind a narrow gap it stays in the lips' shadow.
     above_floor = below - floor
     wide = smoothstep(*TONGUE_OPENS, beyond)
@@ -572,12 +584,13 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     front_light = TONGUE_LIGHT[0] + (TONGUE_LIGHT[1] - TONGUE_LIGHT[0]) * wide
     tongue_light = ((front_light - TONGUE_BACK_SHADE * back) * (1 - 0.35 * side ** 2)
                     * (0.6 + 0.4 * smoothstep(0.05, 0.3, opening)))
-    # Pink, halfway between the lower lip's hue and a tongue's own (lipstick must not colour it).
+    # A warm pink, mostly a tongue's own and partly the lower lip's hue (TONGUE, TONGUE_LIP).
     upper_lip, lower_lip = (source.lip, source.lip) if source.lips is None else source.lips
     lower_hue = lower_lip / (lower_lip @ luma).clamp_min(0.05)
     pink = _tinted(torch.tensor(PINK, device=device), source.colourful)
     tongue_hue = pink / (pink @ luma)  # at unit luma
-    tongue_rgb = 0.5 * (lower_hue + pink)
+    own = _tinted(torch.tensor(TONGUE, device=device), source.colourful)
+    tongue_rgb = TONGUE_LIP * lower_hue + (1 - TONGUE_LIP) * own
     rgb = rgb + tongue[..., None] * (tongue_rgb * (level * tongue_light)[..., None] - rgb)
     soft = (0.012 * W).clamp_min(0.6)  # the teeth's edges, px: blurred like the photo's own, never a step
     # Seen through a narrow gap the teeth are in the lips' shadow; they catch the light as the mouth opens.
@@ -595,9 +608,8 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
         rgb = rgb + (generic * gum)[..., None] * (gum_rgb - rgb)
     elif generic > 0:
         # Upper teeth hang from the upper lip, a little shorter toward the corners; each tooth's edge rounds off
-        # toward its neighbours, so the row ends in a scalloped edge, not a ruler-straight bar. Down to past the
-        # middle of a medium opening, as real speakers' (bench/mouth_interior.py; at half of it a dark band stayed
-        # between the rows), and never longer than UPPER_TEETH_LONG.
+        # toward its neighbours, so the row ends in a scalloped edge, not a ruler-straight bar. Their edge shows under
+        # the upper lip, above the middle of the opening (UPPER_TEETH_DOWN, UPPER_TEETH_LONG).
         middle, gap = _teeth(u, UPPER_TOOTH)
         upper_h = torch.minimum(UPPER_TEETH_DOWN * height, UPPER_TEETH_LONG * W) * shorter * (1 - 0.12 * (1 - middle))
         upper = smoothstep(upper_h + soft, upper_h - soft, depth) * ends
@@ -653,15 +665,16 @@ def lower_teeth(u: torch.Tensor, below: torch.Tensor, height: torch.Tensor, W: t
                 opened: torch.Tensor | None = None):
     """Cover [T, h, w] of the lower teeth above the lower lip (`below` px above it, opening `height` px, mouth
     `W` px wide) and their shade (times the teeth's colour; `lit`: how far the opening lets light in): from medium
-    openings on (they grow in as the mouth opens 0.03-0.15 mouth widths past the portrait's own opening, `opened`;
+    openings on (they grow in as the mouth opens 0.06-0.2 mouth widths past the portrait's own opening, `opened`;
     default the whole opening), as real speakers show theirs (bench/mouth_interior.py), narrower than the upper
-    arch, each tooth rounded and its top edge catching some light, faded in as they grow from 2 to 3.5 px tall (a
-    thinner strip reads as a grey wire)."""
+    arch, each tooth rounded and its top edge catching some light, each column faded in as it grows from 2 to 3.5 px
+    tall (a thinner strip reads as a grey wire; faded by the row's middle height, the corners, half as tall, drew one
+    where they start later, at 0.06 widths)."""
     side = (2 * (u - 0.5)).abs()
     middle, gap = _teeth(u, LOWER_TOOTH)
     soft = (0.012 * W).clamp_min(0.6)
     full_h = (torch.minimum(0.35 * height, 0.09 * W)
-              * smoothstep(0.03, 0.15, height / W if opened is None else opened))
+              * smoothstep(0.06, 0.2, height / W if opened is None else opened))
     # Each tooth shows once the row is a few px tall; shorter, one tooth a px or two wide drew a row of dots.
     detail = smoothstep(3.0, 6.0, full_h)
     # A little shorter toward the corners, and there the row turns away into the mouth's shadow: it fades out
@@ -669,7 +682,7 @@ def lower_teeth(u: torch.Tensor, below: torch.Tensor, height: torch.Tensor, W: t
     # in a square step either side, a block pasted on).
     lower_h = full_h * (1 - 0.5 * smoothstep(0.25, 0.7, side)) * (1 - 0.2 * detail * (1 - middle))
     ends = 1 - smoothstep(0.3, 0.6, side)
-    cover = smoothstep(lower_h + soft, lower_h - soft, below) * smoothstep(2.0, 3.5, full_h) * ends
+    cover = smoothstep(lower_h + soft, lower_h - soft, below) * smoothstep(2.0, 3.5, lower_h) * ends
     crown = smoothstep(0.4 * lower_h, lower_h.clamp_min(1e-3), below)
     shade = (0.85 + 0.15 * crown) * (1 - detail * (0.08 * (1 - middle) + 0.08 * gap))
     return cover, lit * shade * (1 - 0.35 * smoothstep(0.15, 0.55, side))

@@ -343,12 +343,13 @@ def test_teeth_are_separate_and_lower_teeth_no_thin_line():
         assert (drawn.max() > 0) == (opening > 0.1), (opening, float(drawn.max()))
 
 
-def test_generic_upper_teeth_reach_past_the_middle_of_a_medium_opening(monkeypatch):
-    """Real speakers' medium openings (0.16-0.26 mouth widths) are bright down past their middle: upper teeth, then
-    lower teeth (bench/mouth_interior.py, 14 real clips: 0.95 / 0.92 of the skin's luma at 0.38 / 0.5 of the
-    gap). Generic upper teeth reach past the middle of such an opening (at half of it they left a dark band there),
-    and on a wide opening stay a tooth's length, not a third of the face. (The lower teeth are left out, to see
-    where the upper ones end.)"""
+def test_generic_upper_teeth_show_their_edges_not_a_wall(monkeypatch):
+    """Weighed person by person (bench/mouth_interior.py --every-clip, 42 real clips that open that far), a medium
+    opening (0.16-0.26 inter-ocular distances) reads 0.61-0.69 of the skin's luma all the way down: the upper teeth
+    show as a lit edge under the upper lip, over a shaded mouth. Generic upper teeth hanging to 0.65 of the opening
+    filled it with teeth (1.0-1.2 of the skin's luma on eight closed-lip gallery faces: a grille of clenched teeth by
+    eye). They end above the middle of a medium opening, yet still show (a few px under the lip's shade), and on a
+    wide opening stay a tooth's edge. (The lower teeth are left out, to see where the upper ones end.)"""
     monkeypatch.setattr(mouth, "lower_teeth", lambda u, *args, **kwargs: (torch.zeros_like(u), torch.ones_like(u)))
     image = torch.full((1, 3, 160, 160), 0.6)
     upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
@@ -364,8 +365,8 @@ def test_generic_upper_teeth_reach_past_the_middle_of_a_medium_opening(monkeypat
         end = peak + int((column[peak:] < 0.75 * column[peak]).float().argmax())
         return end / 200 * opening
 
-    assert reach(0.2) > 0.55 * 0.2, f"upper teeth end at {reach(0.2) / 0.2:.2f} of a medium opening"
-    assert reach(0.45) < 0.16, f"upper teeth {reach(0.45):.3f} mouth widths long on a wide opening"
+    assert 0.2 * 0.2 < reach(0.2) < 0.5 * 0.2, f"upper teeth end at {reach(0.2) / 0.2:.2f} of a medium opening"
+    assert reach(0.45) < 0.1, f"upper teeth {reach(0.45):.3f} mouth widths long on a wide opening"
 
 
 def test_lower_teeth_fade_into_the_corners_not_a_block_with_square_ends():
@@ -429,10 +430,11 @@ def test_a_wide_opening_shows_a_tongue_under_a_dark_throat():
     assert narrow[10:50].max() < tongue, "behind a narrow gap the tongue stays in shadow"
 
 
-def test_a_medium_opening_is_lit_down_the_middle_not_banded_by_the_throat():
-    """Real speakers' medium openings (a fifth to a third of the mouth's width) show upper teeth over a lit tongue
-    (bench/mouth_interior.py: about 0.9 of the skin's luma halfway down the gap); a tongue reaching half the
-    opening left a dark band of throat between them (0.38-0.46 of the skin's). Wider open, the throat shows."""
+def test_a_medium_opening_is_shaded_like_a_real_one_neither_black_nor_a_wall_of_teeth():
+    """A real medium opening (a fifth to a third of the mouth's width) reads about 0.6-0.7 of the skin's luma down its
+    middle, person by person (bench/mouth_interior.py --every-clip): a shaded tongue under the upper teeth's edge. No
+    band there goes black (a tongue reaching half the opening once left throat at 0.38-0.46 of the skin's), and none
+    is lit like teeth. Wider open, the throat shows."""
     image = torch.full((1, 3, 160, 160), 0.6)
     upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
     source = mouth.source_mouth(image, upper, upper.clone(), torch.tensor([0.55, 0.3, 0.3]), torch.tensor(0.6))
@@ -445,7 +447,9 @@ def test_a_medium_opening_is_lit_down_the_middle_not_banded_by_the_throat():
         return luma(mouth._synthetic(u, depth, torch.full_like(u, height), W, source)[0])[18:42, 0] / skin
 
     for opening in (0.2, 0.25, 0.3):
-        assert middle_of_the_gap(opening).min() > 0.5, opening
+        middle = middle_of_the_gap(opening)
+        assert middle.min() > 0.35 and middle.max() < 0.85, (opening, middle.min(), middle.max())
+        assert 0.5 < middle.median() < 0.8, (opening, middle.median())
     assert middle_of_the_gap(0.45).min() < 0.25, "wide open, the throat shows between the teeth and the tongue"
 
 
@@ -953,7 +957,7 @@ def test_a_very_wide_opening_is_shaded_not_a_flat_black_hole():
     assert below_teeth > column[throat] + 0.05, "shaded: lighter toward the lips, darkest at the back"
     tongue = column[throat:84].max()
     assert tongue > 2 * column[throat]
-    top = throat + int((column[throat:] > 0.5).float().argmax())  # the tongue's lit top
+    top = throat + int(column[throat:84].diff().argmax())  # the tongue's top: where the column brightens fastest
     assert depth[0, top, 0] < height - 0.25 * 80, "it rises more than a quarter of the mouth's width (0.2 before)"
 
 
