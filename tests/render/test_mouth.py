@@ -345,10 +345,10 @@ def test_teeth_are_separate_and_lower_teeth_no_thin_line():
 
 def test_generic_upper_teeth_show_their_edges_not_a_wall(monkeypatch):
     """Weighed person by person (bench/mouth_interior.py --every-clip, 42 real clips that open that far), a medium
-    opening (0.16-0.26 inter-ocular distances) reads 0.61-0.69 of the skin's luma all the way down: the upper teeth
-    show as a lit edge under the upper lip, over a shaded mouth. Generic upper teeth hanging to 0.65 of the opening
-    filled it with teeth (1.0-1.2 of the skin's luma on eight closed-lip gallery faces: a grille of clenched teeth by
-    eye). They end above the middle of a medium opening, yet still show (a few px under the lip's shade), and on a
+    opening (the meter's 0.16-0.26 inter-ocular distances) reads 0.61-0.69 of the skin's luma all the way down: the
+    upper teeth show as a lit edge under the upper lip, over a shaded mouth. Generic upper teeth hanging to 0.65 of
+    the opening filled it with teeth (0.99 of the skin's luma inside on the 22 closed-lip gallery faces: a grille of
+    clenched teeth by eye). They end above the middle of a medium opening, yet still show (a few px under the lip's shade), and on a
     wide opening stay a tooth's edge. (The lower teeth are left out, to see where the upper ones end.)"""
     monkeypatch.setattr(mouth, "lower_teeth", lambda u, *args, **kwargs: (torch.zeros_like(u), torch.ones_like(u)))
     image = torch.full((1, 3, 160, 160), 0.6)
