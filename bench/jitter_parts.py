@@ -56,7 +56,7 @@ def rigid_warp(source: np.ndarray, landmarks: np.ndarray, pose: np.ndarray, crop
     for _yaw, _pitch, roll, tx, ty, _tz in pose:
         M = cv2.getRotationMatrix2D((float(cx), float(cy)), -math.degrees(roll), 1.0)
         M[:, 2] += np.array([tx, ty]) * crop_scale
-        out.append(cv2.warpAffine(source, M, (source.shape[1], source.shape[0]), flags=cv2.INTER_LINEAR,
+        out.append(cv2.warpAffine(source, M, (source.shape[1], source.shape[0]), flags=cv2.INTER_CUBIC,
                                   borderMode=cv2.BORDER_REFLECT))
     return np.stack(out)
 

@@ -142,6 +142,22 @@ def test_artifact_score_follows_the_head():
     assert score(moved, landmarks) < 1.0
 
 
+def stubbled_face(seed=0, size=256) -> np.ndarray:
+    """textured_face with fine grain a pixel across (stubble, pores): one-pixel luminance steps of its own."""
+    grain = cv2.GaussianBlur(np.random.default_rng(seed).normal(0, 0.08, (size, size)).astype(np.float32), (0, 0), 0.5)
+    return (np.clip(textured_face(seed) / 255 + grain[..., None], 0, 1) * 255).round().astype(np.uint8)
+
+
+def test_a_sharp_face_moved_by_half_a_pixel_is_not_an_artifact():
+    """The source is moved to the frame's head with a sharp (cubic) interpolation: moved by a bilinear one it lost
+    the grain's steps, and a render that kept them sharp read them all as new (13.5 on this face)."""
+    for seed in (0, 1, 2):
+        source = stubbled_face(seed)
+        M = np.float32([[1, 0, 0.5], [0, 1, 0.5]])
+        moved = cv2.warpAffine(source, M, (256, 256), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        assert score(moved, face_landmarks() + 0.5, reference=source) < 0.5
+
+
 def test_blurred_opening_scores_far_below_a_painted_one():
     """A shaded, soft-edged mouth opening (what a real mouth looks like) against the same opening painted flat."""
     landmarks = face_landmarks(mouth_gap=16)
