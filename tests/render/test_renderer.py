@@ -157,6 +157,34 @@ def test_smooth_motion_changes_frames_smoothly(astronaut_face):
     assert steps.max() < 2.0 * steps.median(), steps.tolist()
 
 
+def test_supersampled_samples_are_the_photo_at_its_pixel_centres_and_sharp_between_them(monkeypatch):
+    from comfyui_modit.modit.render import overlays
+
+    image = torch.rand(1, 3, 40, 50, generator=torch.Generator().manual_seed(0))
+    sharp = overlays.Supersampled(image, (5, 6, 30, 25))
+    centres = overlays.pixel_centres((5, 6, 30, 25), "cpu")[None]
+    assert torch.allclose(sharp.sample(centres), overlays.sample(image, centres), atol=1e-5)
+    # Half a pixel off on both axes, white noise keeps far more of its contrast than under bilinear weights.
+    between = centres + 0.5
+    kept = lambda x: float((x - x.mean()).std())  # noqa: E731
+    assert kept(sharp.sample(between)) > 1.3 * kept(overlays.sample(image, between))
+    # A head box too large to upsample is sampled as it is.
+    monkeypatch.setattr(overlays, "SUPERSAMPLED_PIXELS", 30 * 25 * 8)
+    plain = overlays.Supersampled(image, (5, 6, 30, 25))
+    assert plain.factor == 1 and torch.allclose(plain.sample(between), overlays.sample(image, between), atol=1e-5)
+
+
+def test_a_turning_head_keeps_its_fine_detail(astronaut_face):
+    """The warp samples the photo between its pixels, and that must not blur it: a head turned a little keeps the
+    skin's grain (luma minus its 3x3 mean) where the mask is solid. Sampled bilinearly from the photo itself, it
+    kept 0.85-0.87 of it here; bicubic sampling keeps 0.95-0.96."""
+    for yaw in (0.05, 0.1):
+        frames, masks = render_frames(astronaut_face, motion(1, yaw=yaw), RenderOptions())
+        inner = masks[0] > 0.99
+        kept = grain(frames[0])[inner].std() / grain(astronaut_face.image)[inner].std()
+        assert kept > 0.91, (yaw, float(kept))
+
+
 def test_output_size_caps_the_longest_side(astronaut_face):
     frames, masks = render_frames(astronaut_face, motion(1, jaw=[0.5]), RenderOptions(max_side=256))
     assert frames.shape == (1, 256, 256, 3) and masks.shape == (1, 256, 256)
