@@ -150,7 +150,8 @@ def artifact_parts(image: np.ndarray, landmarks: np.ndarray, reference: np.ndarr
     area = max(int(region.sum()), 1)
     ours = artifact_maps(image)
     # Moved sharply (cubic): a bilinear move blurred the source's fine grain off its one-pixel steps, and then every
-    # step a frame kept read as new (13.5 on a stubbled test face moved by half a pixel; 2.1 on a still photo).
+    # step a frame kept read as new (13.5 on a stubbled test face moved by half a pixel; 0.99 on the gallery faces'
+    # still re-encodes, median, where nothing moves).
     moved = cv2.warpAffine(reference, M, (image.shape[1], image.shape[0]), flags=cv2.INTER_CUBIC,
                            borderMode=cv2.BORDER_REPLICATE)
     theirs = artifact_maps(moved)

@@ -150,7 +150,7 @@ class FlowRenderer:
         self.box = box
         self.box_pixels = overlays.pixel_centres(box, self.device)  # [h, w, 2]
         # Every driven pixel samples the source inside the head box: where a source vertex or its own cell was.
-        self.sharp = overlays.Supersampled(self.image, box)
+        self.supersampled = overlays.Supersampled(self.image, box)
         self.mouth_weight, self.mouth_triangles = self._mouth_patch()
         self.mouth = self._source_mouth()
         # Lid skin: its colour (blurred over a few px, so lashes and pores average out) and its finest grain.
@@ -264,7 +264,7 @@ class FlowRenderer:
         flow = self._refine_mouth(flow, vertices, depth)
         mask = F.interpolate(mask[:, None], size=(bh, bw), mode="bilinear", align_corners=False)[:, 0]
         positions = self.box_pixels + flow.permute(0, 2, 3, 1)  # [T, h, w, 2] where each pixel samples
-        rgb = self.sharp.sample(positions)  # [T, h, w, 3]
+        rgb = self.supersampled.sample(positions)  # [T, h, w, 3]
         open_vertices = open_vertices.to(self.device)
         self._paint_eyes(rgb, vertices, open_vertices, eye_closure.float().clamp(0, 1).to(self.device))
         if self.options.mouth_style in CAVITIES or reference is not None:
@@ -314,7 +314,7 @@ class FlowRenderer:
                 continue
             pixels = overlays.pixel_centres(box, self.device)
             affine = overlays.fit_affine(open_vertices[:, fit_points], self.vertices[fit_points])
-            eyeball = self.sharp.sample(overlays.apply_affine(affine, pixels))
+            eyeball = self.supersampled.sample(overlays.apply_affine(affine, pixels))
             # The eyeball fills the whole open eye, not only the driven opening: the warp squashes the iris and
             # the lashes into a closing opening, and any of it left under the lids' soft edges shows through them.
             open_alpha = overlays.between_curves_alpha(open_vertices[:, upper], open_vertices[:, lower], pixels)
