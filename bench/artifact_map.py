@@ -38,8 +38,7 @@ def flag_rows(folder: str, indices: list[int]) -> np.ndarray:
         found = face.shape(frame)
         landmarks = face.points(found) if found is not None else reference_lm
         M = meters.rigid_alignment(reference_lm, landmarks)
-        moved = cv2.warpAffine(reference, M, (frame.shape[1], frame.shape[0]), flags=cv2.INTER_CUBIC,
-                               borderMode=cv2.BORDER_REPLICATE)
+        moved = meters.moved_with_head(reference, M, frame.shape[:2])
         moved_lm = reference_lm @ M[:, :2].T + M[:, 2]
         region = (meters.mouth_region(frame.shape[:2], landmarks, meters.NORM_IOD)
                   | meters.mouth_region(frame.shape[:2], moved_lm, meters.NORM_IOD))

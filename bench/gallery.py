@@ -210,15 +210,15 @@ def moved_still(path: str, source: np.ndarray, render: Measured, reference, scal
     moves (the similarity from the source's rigid points to the render's, as the artifact meter aligns them), and
     encoded like the render. Nothing in it is animated, so what the meters read on it beyond the still is what
     resampling and encoding a moving photo costs (beard and stubble texture re-sampled at new sub-pixel offsets,
-    the landmark detector on a moved face), not anything a renderer adds. Moved with a cubic interpolation, as the
-    artifact meter moves its reference."""
+    the landmark detector on a moved face), not anything a renderer adds. Moved as the artifact meter moves its
+    reference (meters.moved_with_head)."""
     if not (reuse and os.path.isfile(path)):
         H, W = source.shape[:2]
         frames = []
         for landmarks in render.landmarks:
             M = meters.rigid_alignment(reference[1], landmarks)  # in normalised px: x_norm = scale * x
             M = np.concatenate([M[:, :2], M[:, 2:] / scale], 1)
-            frames.append(cv2.warpAffine(source, M, (W, H), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE))
+            frames.append(meters.moved_with_head(source, M, (H, W)))
         video.encode(path, np.stack(frames), fps)
     return video.decode(path)[0]
 

@@ -133,6 +133,14 @@ def rigid_alignment(reference_landmarks: np.ndarray, landmarks: np.ndarray) -> n
     return np.array([[1, 0, 0], [0, 1, 0]], np.float64) if M is None else M
 
 
+def moved_with_head(image: np.ndarray, M: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """image moved by the similarity M [2, 3] onto an image of shape (height, width): the source as the head carries
+    it, for the artifact meter's reference and the moved still. Moved sharply (cubic): a bilinear move blurred the
+    source's fine grain off its one-pixel steps, and then every step a frame kept read as new (13.5 on a stubbled
+    test face moved by half a pixel; 0.99 on the gallery faces' still re-encodes, median, where nothing moves)."""
+    return cv2.warpAffine(image, M, (shape[1], shape[0]), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+
+
 def artifact_parts(image: np.ndarray, landmarks: np.ndarray, reference: np.ndarray, reference_landmarks: np.ndarray,
                    iod: float = NORM_IOD) -> dict:
     """Fractions (0..1) of the mouth region of one normalised frame that are flat dark fill, one-pixel step edges
@@ -149,11 +157,7 @@ def artifact_parts(image: np.ndarray, landmarks: np.ndarray, reference: np.ndarr
     region = mouth_region(image.shape[:2], landmarks, iod) | mouth_region(image.shape[:2], moved_landmarks, iod)
     area = max(int(region.sum()), 1)
     ours = artifact_maps(image)
-    # Moved sharply (cubic): a bilinear move blurred the source's fine grain off its one-pixel steps, and then every
-    # step a frame kept read as new (13.5 on a stubbled test face moved by half a pixel; 0.99 on the gallery faces'
-    # still re-encodes, median, where nothing moves).
-    moved = cv2.warpAffine(reference, M, (image.shape[1], image.shape[0]), flags=cv2.INTER_CUBIC,
-                           borderMode=cv2.BORDER_REPLICATE)
+    moved = moved_with_head(reference, M, image.shape[:2])
     theirs = artifact_maps(moved)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * NEW_RADIUS + 1, 2 * NEW_RADIUS + 1))
     out = {}
