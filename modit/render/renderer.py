@@ -319,6 +319,10 @@ class FlowRenderer:
             # the lashes into a closing opening, and any of it left under the lids' soft edges shows through them.
             open_alpha = overlays.between_curves_alpha(open_vertices[:, upper], open_vertices[:, lower], pixels)
             self._paste(rgb, box, eyeball, open_alpha)
+            if not bool((closure[:, eye] > 0).any()):
+                # Open all chunk long, the margins have not moved: both lids and the lashes below would be pasted
+                # with zero cover (an exact no-op), so most chunks, between blinks, skip their cost.
+                continue
             # The lowered lid: the source's own lid skin (between the crease and the margin, clear of the lashes)
             # stretched down to the lowered margin, with a lash line along it. Sampled by the eye's affine, so the
             # lid keeps the photo's grain; nothing outside the eye opening (brows, glasses) is read or painted.
