@@ -85,17 +85,25 @@ def polygon_distance(ring: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     """
     T, E, _ = ring.shape
     h, w = points.shape[:2]
-    px, py = points[..., 0].reshape(1, 1, -1), points[..., 1].reshape(1, 1, -1)  # [1, 1, N]
-    nearest = torch.full((T, h * w), float("inf"), device=points.device)
-    crossings = torch.zeros(T, h * w, dtype=torch.int32, device=points.device)
+    x, y = points[..., 0], points[..., 1]
+    if torch.equal(x, x[:1].expand(h, w)) and torch.equal(y, y[:, :1].expand(h, w)):
+        # A regular grid (pixel or cell centres): what depends on a pixel's y alone (which edges a row's ray crosses,
+        # and where) is computed once per row, what depends on x alone once per column.
+        px, py = x[:1].reshape(1, 1, 1, w), y[:, :1].reshape(1, 1, h, 1)
+    else:
+        px, py = x.reshape(1, 1, 1, -1), y.reshape(1, 1, 1, -1)  # [1, 1, 1, N]
+    shape = (T, py.shape[2], px.shape[3])
+    nearest = torch.full(shape, float("inf"), device=points.device)
+    crossings = torch.zeros(shape, dtype=torch.int32, device=points.device)
     elements = POLYGON_BLOCK_ELEMENTS["cpu" if points.device.type == "cpu" else "gpu"]
     block = max(1, min(E, elements // max(T * h * w, 1)))
     following = torch.roll(ring, -1, dims=1)  # each edge's end: the next vertex, the last joining the first
     for first in range(0, E, block):
-        a, b = ring[:, first:first + block, :, None], following[:, first:first + block, :, None]  # [T, B, 2, 1]
-        ax, ay, bx, by = a[:, :, 0], a[:, :, 1], b[:, :, 0], b[:, :, 1]  # [T, B, 1]
+        a = ring[:, first:first + block, :, None, None]  # [T, B, 2, 1, 1]
+        b = following[:, first:first + block, :, None, None]
+        ax, ay, bx, by = a[:, :, 0], a[:, :, 1], b[:, :, 0], b[:, :, 1]  # [T, B, 1, 1]
         dx, dy = bx - ax, by - ay
-        rx, ry = px - ax, py - ay  # [T, B, N]
+        rx, ry = px - ax, py - ay  # [T, B, 1 or h, w or 1]
         t = ((rx * dx + ry * dy) / (dx * dx + dy * dy).clamp_min(1e-9)).clamp(0, 1)
         nearest = torch.minimum(nearest, ((rx - t * dx) ** 2 + (ry - t * dy) ** 2).amin(dim=1))
         # Even-odd rule: a ray toward +x from the pixel crosses the edges an odd number of times when inside.
