@@ -77,8 +77,9 @@ def backward_flow(driven: torch.Tensor, depth: torch.Tensor, source: torch.Tenso
     start, stop = torch.maximum(start, _take(x_lo, owner)), torch.minimum(stop, _take(x_hi, owner))
     row, px = _expand((stop - start + 1).clamp_min(0).long(), start)  # [C] candidate -> row, cell column
     # The barycentric weights, with row-wise factors gathered per cell (the same float operations per cell).
-    l1 = ((px - _take(a_x, row)) * _take(c_y - a_y, row) - _take((py - a_y) * (c_x - a_x), row)) / _take(ar, row)
-    l2 = (_take((b_x - a_x) * (py - a_y), row) - _take(b_y - a_y, row) * (px - _take(a_x, row))) / _take(ar, row)
+    from_a, ar_row = px - _take(a_x, row), _take(ar, row)  # each only once per cell
+    l1 = (from_a * _take(c_y - a_y, row) - _take((py - a_y) * (c_x - a_x), row)) / ar_row
+    l2 = (_take((b_x - a_x) * (py - a_y), row) - _take(b_y - a_y, row) * from_a) / ar_row
     l0 = 1 - l1 - l2
     keep = ((l0 >= INSIDE) & (l1 >= INSIDE) & (l2 >= INSIDE)).nonzero()[:, 0]
     row, px, l0, l1, l2 = (_take(t, keep) for t in (row, px, l0, l1, l2))
