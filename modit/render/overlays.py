@@ -139,10 +139,14 @@ def gaussian_blur(images: torch.Tensor, sigma: float, truncate: float = 3.0) -> 
 def sample(image: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
     """Bilinear samples of image [B or 1, C, H, W] at output-pixel positions [T, h, w, 2] -> [T, h, w, C]."""
     H, W = image.shape[-2:]
-    norm = torch.stack([positions[..., 0] * (2 / W) - 1, positions[..., 1] * (2 / H) - 1], -1)
-    if image.shape[0] != positions.shape[0]:
-        image = image.expand(positions.shape[0], -1, -1, -1)
-    out = F.grid_sample(image, norm, mode="bilinear", padding_mode="border", align_corners=False)
+    return sample_normalised(image, torch.stack([positions[..., 0] * (2 / W) - 1, positions[..., 1] * (2 / H) - 1], -1))
+
+
+def sample_normalised(image: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """sample() at positions [T, h, w, 2] given in grid_sample's units (-1 and 1: the image's outer edges)."""
+    if image.shape[0] != grid.shape[0]:
+        image = image.expand(grid.shape[0], -1, -1, -1)
+    out = F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)
     return out.permute(0, 2, 3, 1)
 
 
@@ -175,6 +179,15 @@ class Supersampled:
         """Samples at output-pixel positions [T, h, w, 2] -> [T, h, w, C] (outside the part: its border)."""
         origin = torch.tensor([self.x0, self.y0], dtype=positions.dtype, device=positions.device)
         return sample(self.image, (positions - origin) * self.factor)
+
+    def normalised(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """positions [h, w, 2] output px in sample_normalised's units for this part, and the scale [2] by which a
+        move in output px moves them: a flow over fixed positions is then one multiply-add per chunk."""
+        origin = torch.tensor([self.x0, self.y0], dtype=positions.dtype, device=positions.device)
+        moved = (positions - origin) * self.factor
+        H, W = self.image.shape[-2:]
+        grid = torch.stack([moved[..., 0] * (2 / W) - 1, moved[..., 1] * (2 / H) - 1], -1)
+        return grid, torch.tensor([2 * self.factor / W, 2 * self.factor / H], device=positions.device)
 
 
 def apply_affine(affine: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
