@@ -136,6 +136,25 @@ def gaussian_blur(images: torch.Tensor, sigma: float, truncate: float = 3.0) -> 
     return F.conv2d(out, kernel.view(1, 1, -1, 1).expand(C, 1, -1, 1).contiguous(), groups=C)
 
 
+def gaussian_blur_each(images: torch.Tensor, sigma: float, truncate: float = 3.0) -> torch.Tensor:
+    """gaussian_blur, summed tap by tap in the same order for every pixel of every image: a frame's result does not
+    depend on the batch it came in (a batched convolution may sum in another order for another chunk length), so a
+    chunk of frames is blurred in one pass instead of one convolution per frame."""
+    if sigma <= 0:
+        return images
+    radius = max(1, int(math.ceil(truncate * sigma)))
+    taps = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, dtype=torch.float64) / sigma) ** 2)
+    taps = (taps / taps.sum()).tolist()
+    H, W = images.shape[-2:]
+    padded = F.pad(images, (radius, radius, radius, radius), mode="replicate")
+    rows = padded[..., :, 0:W] * taps[0]
+    for k in range(1, len(taps)):
+        rows.add_(padded[..., :, k:k + W], alpha=taps[k])
+    out = rows[..., 0:H, :] * taps[0]
+    for k in range(1, len(taps)):
+        out.add_(rows[..., k:k + H, :], alpha=taps[k])
+    return out
+
 def sample(image: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
     """Bilinear samples of image [B or 1, C, H, W] at output-pixel positions [T, h, w, 2] -> [T, h, w, C]."""
     H, W = image.shape[-2:]

@@ -526,10 +526,9 @@ class FlowRenderer:
         ring = torch.cat([upper, lower[:, 1:-1].flip(1)], 1)
         outside = (overlays.polygon_distance(ring, pixels) < -1.0).float()[:, None]  # [T, 1, h, w]
         sigma = max(AROUND_BLUR * float(self.mouth.width), 1.0)  # the source's: the same in every chunk
-        # Frame by frame: a batched convolution may sum in another order for another chunk length, and a constant
-        # motion must give identical frames whatever the chunks.
-        blur = lambda x: torch.cat([overlays.gaussian_blur(f[None], sigma) for f in x])  # noqa: E731
-        total, weight = blur(region.permute(0, 3, 1, 2) * outside), blur(outside)
+        # Summed alike in every frame (a constant motion gives identical frames whatever the chunks).
+        blurred = overlays.gaussian_blur_each(torch.cat([region.permute(0, 3, 1, 2) * outside, outside], 1), sigma)
+        total, weight = blurred[:, :3], blurred[:, 3:]
         lip = self.mouth.lip[None, :, None, None]
         return ((total + 0.02 * lip) / (weight + 0.02)).permute(0, 2, 3, 1)
 

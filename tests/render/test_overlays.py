@@ -1,7 +1,7 @@
-"""Geometry the masks are drawn from: the signed distance from pixels to a polygon."""
+"""Geometry the masks are drawn from (the signed distance from pixels to a polygon), and the blur of a chunk."""
 import torch
 
-from comfyui_modit.modit.render.overlays import pixel_centres, polygon_distance
+from comfyui_modit.modit.render.overlays import gaussian_blur, gaussian_blur_each, pixel_centres, polygon_distance
 
 
 def test_the_distance_to_a_square_is_signed_and_exact_on_a_grid_and_at_scattered_points():
@@ -22,3 +22,11 @@ def test_the_distance_to_a_square_is_signed_and_exact_on_a_grid_and_at_scattered
     # The same pixels given one by one (no grid to share rows and columns) give the same figures.
     scattered = polygon_distance(ring, grid.reshape(-1, 1, 2)).reshape(2, 31, 41)
     assert torch.equal(scattered, distance)
+
+
+def test_a_frame_is_blurred_alike_in_any_batch():
+    frames = torch.rand(6, 4, 30, 50, generator=torch.Generator().manual_seed(0))
+    blurred = gaussian_blur_each(frames, 1.7)
+    assert torch.allclose(blurred, gaussian_blur(frames, 1.7), atol=1e-6)  # the same Gaussian, edges replicated
+    for first, count in ((0, 1), (2, 3), (5, 1)):  # what a chunk boundary can cut out of a clip
+        assert torch.equal(gaussian_blur_each(frames[first:first + count], 1.7), blurred[first:first + count])
