@@ -247,7 +247,7 @@ def taper_mouth_corners(driven: torch.Tensor, still: torch.Tensor, topology: Ren
 
 def _signed_areas(xy: torch.Tensor, triangles: torch.Tensor) -> torch.Tensor:
     """[T, F] twice the signed area of each triangle of [T, V, 2] points."""
-    a, b, c = (xy[:, triangles[:, k]] for k in range(3))
+    a, b, c = (xy.index_select(1, triangles[:, k]) for k in range(3))
     return (b[..., 0] - a[..., 0]) * (c[..., 1] - a[..., 1]) - (b[..., 1] - a[..., 1]) * (c[..., 0] - a[..., 0])
 
 
@@ -291,15 +291,20 @@ def untangle(driven: torch.Tensor, still: torch.Tensor, neutral: torch.Tensor, t
     movable = torch.ones(NUM_LANDMARKS, dtype=torch.bool)
     movable[topology.inner_lip_upper[[0, -1]]] = False  # the mouth corners hold
     change = driven - still
+    active = torch.arange(driven.shape[0])  # the frames still folded (each frame is smoothed on its own)
     for _ in range(iterations):
-        area = _signed_areas((still + change)[..., :2], triangles)
-        folded = (area * rest.sign() < 0.05 * rest.abs()) & usable  # flipped or collapsed to 5 %
-        if not folded.any():
+        area = _signed_areas((still[active] + change[active])[..., :2], triangles)
+        folded = (area * rest[active].sign() < 0.05 * rest[active].abs()) & usable[active]  # flipped or collapsed to 5 %
+        still_folded = folded.any(1)
+        if not still_folded.any():
             break
-        touched = torch.zeros(change.shape[:2])
+        active, folded = active[still_folded], folded[still_folded]
+        touched = torch.zeros(len(active), change.shape[1])
         for k in range(3):
             touched.index_add_(1, triangles[:, k], folded.float())
         touched = (touched > 0) & movable
-        smoothed = (change[:, index] * weight[None, :, :, None]).sum(2)  # [T, 468, 3] neighbour means
-        change = torch.where(touched[..., None], 0.5 * (change + smoothed), change)
+        moving = change[active]
+        neighbours = moving.index_select(1, index.reshape(-1)).reshape(len(active), *index.shape, 3)  # [t, 468, D, 3]
+        smoothed = (neighbours * weight[:, :, None]).sum(2)  # [t, 468, 3] neighbour means
+        change[active] = torch.where(touched[..., None], 0.5 * (moving + smoothed), moving)
     return still + change
