@@ -294,7 +294,8 @@ def untangle(driven: torch.Tensor, still: torch.Tensor, neutral: torch.Tensor, t
     active = torch.arange(driven.shape[0])  # the frames still folded (each frame is smoothed on its own)
     for _ in range(iterations):
         area = _signed_areas((still[active] + change[active])[..., :2], triangles)
-        folded = (area * rest[active].sign() < 0.05 * rest[active].abs()) & usable[active]  # flipped or collapsed to 5 %
+        # Flipped or collapsed to 5 %.
+        folded = (area * rest[active].sign() < 0.05 * rest[active].abs()) & usable[active]
         still_folded = folded.any(1)
         if not still_folded.any():
             break

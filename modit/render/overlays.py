@@ -155,6 +155,7 @@ def gaussian_blur_each(images: torch.Tensor, sigma: float, truncate: float = 3.0
         out.add_(rows[..., k:k + H, :], alpha=taps[k])
     return out
 
+
 def sample(image: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
     """Bilinear samples of image [B or 1, C, H, W] at output-pixel positions [T, h, w, 2] -> [T, h, w, C]."""
     H, W = image.shape[-2:]
