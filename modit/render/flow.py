@@ -127,10 +127,12 @@ def _row_span(a_x, a_y, b_x, b_y, c_x, c_y, ar, py) -> tuple[torch.Tensor, torch
     """The first and last cell column [R] (floats, possibly empty: last < first) whose centre on row py [R] may be
     inside the triangle: each barycentric weight is affine along the row, and each bounds the span on one side.
 
-    Computed in float64 and widened by SPAN_MARGIN, so the span holds every cell that backward_flow's exact test
-    (float32, INSIDE) keeps; cells it adds are dropped by that test.
+    Computed in float64 (on the CPU for a device without it, MPS) and widened by SPAN_MARGIN, so the span holds every
+    cell that backward_flow's exact test (float32, INSIDE) keeps; cells it adds are dropped by that test.
     """
-    a_x, a_y, b_x, b_y, c_x, c_y, ar, py = (t.double() for t in (a_x, a_y, b_x, b_y, c_x, c_y, ar, py))
+    device = py.device
+    exact = torch.device("cpu") if device.type == "mps" else device
+    a_x, a_y, b_x, b_y, c_x, c_y, ar, py = (t.to(exact, torch.float64) for t in (a_x, a_y, b_x, b_y, c_x, c_y, ar, py))
     # l1 = s1 * x + q1, l2 = s2 * x + q2, l0 = 1 - l1 - l2 (the same weights as the exact test).
     s1, q1 = (c_y - a_y) / ar, (-a_x * (c_y - a_y) - (py - a_y) * (c_x - a_x)) / ar
     s2, q2 = -(b_y - a_y) / ar, ((b_x - a_x) * (py - a_y) + (b_y - a_y) * a_x) / ar
@@ -143,7 +145,7 @@ def _row_span(a_x, a_y, b_x, b_y, c_x, c_y, ar, py) -> tuple[torch.Tensor, torch
         upper = torch.where((s == 0) & (q < INSIDE - SPAN_MARGIN), torch.full_like(upper, -float("inf")), upper)
     start = (lower - SPAN_MARGIN).clamp(-1.0, 1e9).ceil()
     stop = (upper + SPAN_MARGIN).clamp(-2.0, 1e9).floor()
-    return start.float(), stop.float()
+    return start.to(device, torch.float32), stop.to(device, torch.float32)
 
 
 @dataclass(frozen=True)
