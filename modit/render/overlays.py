@@ -121,15 +121,20 @@ def fit_affine(driven: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
     return torch.linalg.lstsq(X, source.double().expand_as(driven)).solution.float()
 
 
+def gaussian_kernel(sigma: float, truncate: float, dtype: torch.dtype, device) -> tuple[int, torch.Tensor]:
+    """(radius, weights [2 * radius + 1] summing to 1) of a Gaussian of `sigma` px cut at `truncate` sigmas."""
+    radius = max(1, int(math.ceil(truncate * sigma)))
+    x = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
+    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
+    return radius, kernel / kernel.sum()
+
+
 def gaussian_blur(images: torch.Tensor, sigma: float, truncate: float = 3.0) -> torch.Tensor:
     """images [N, C, H, W] blurred by a Gaussian of `sigma` px (separable, edges replicated, cut at `truncate`
     sigmas); sigma <= 0: unchanged."""
     if sigma <= 0:
         return images
-    radius = max(1, int(math.ceil(truncate * sigma)))
-    x = torch.arange(-radius, radius + 1, device=images.device, dtype=images.dtype)
-    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
-    kernel = kernel / kernel.sum()
+    radius, kernel = gaussian_kernel(sigma, truncate, images.dtype, images.device)
     C = images.shape[1]
     out = F.pad(images, (radius, radius, radius, radius), mode="replicate")
     out = F.conv2d(out, kernel.view(1, 1, 1, -1).expand(C, 1, 1, -1).contiguous(), groups=C)
@@ -142,9 +147,8 @@ def gaussian_blur_each(images: torch.Tensor, sigma: float, truncate: float = 3.0
     chunk of frames is blurred in one pass instead of one convolution per frame."""
     if sigma <= 0:
         return images
-    radius = max(1, int(math.ceil(truncate * sigma)))
-    taps = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, dtype=torch.float64) / sigma) ** 2)
-    taps = (taps / taps.sum()).tolist()
+    radius, taps = gaussian_kernel(sigma, truncate, torch.float64, torch.device("cpu"))
+    taps = taps.tolist()
     H, W = images.shape[-2:]
     padded = F.pad(images, (radius, radius, radius, radius), mode="replicate")
     rows = padded[..., :, 0:W] * taps[0]
@@ -158,8 +162,12 @@ def gaussian_blur_each(images: torch.Tensor, sigma: float, truncate: float = 3.0
 
 def sample(image: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
     """Bilinear samples of image [B or 1, C, H, W] at output-pixel positions [T, h, w, 2] -> [T, h, w, C]."""
-    H, W = image.shape[-2:]
-    return sample_normalised(image, torch.stack([positions[..., 0] * (2 / W) - 1, positions[..., 1] * (2 / H) - 1], -1))
+    return sample_normalised(image, normalised(positions, *image.shape[-2:]))
+
+
+def normalised(positions: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Pixel positions [..., 2] in an image of height x width, in grid_sample's units (-1 and 1: its outer edges)."""
+    return torch.stack([positions[..., 0] * (2 / width) - 1, positions[..., 1] * (2 / height) - 1], -1)
 
 
 def sample_normalised(image: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
@@ -194,20 +202,18 @@ class Supersampled:
         self.factor = SUPERSAMPLING if fits else 1
         self.image = crop if self.factor == 1 else F.interpolate(
             crop, scale_factor=self.factor, mode="bicubic", align_corners=False).clamp(0, 1).contiguous()
+        H, W = self.image.shape[-2:]
+        # What a move of one output px is in grid()'s units: a flow over fixed positions is one multiply-add.
+        self.scale = torch.tensor([2 * self.factor / W, 2 * self.factor / H], device=image.device)
+
+    def grid(self, positions: torch.Tensor) -> torch.Tensor:
+        """Output-pixel positions [..., 2] in sample_normalised's units for this part."""
+        origin = torch.tensor([self.x0, self.y0], dtype=positions.dtype, device=positions.device)
+        return normalised((positions - origin) * self.factor, *self.image.shape[-2:])
 
     def sample(self, positions: torch.Tensor) -> torch.Tensor:
         """Samples at output-pixel positions [T, h, w, 2] -> [T, h, w, C] (outside the part: its border)."""
-        origin = torch.tensor([self.x0, self.y0], dtype=positions.dtype, device=positions.device)
-        return sample(self.image, (positions - origin) * self.factor)
-
-    def normalised(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """positions [h, w, 2] output px in sample_normalised's units for this part, and the scale [2] by which a
-        move in output px moves them: a flow over fixed positions is then one multiply-add per chunk."""
-        origin = torch.tensor([self.x0, self.y0], dtype=positions.dtype, device=positions.device)
-        moved = (positions - origin) * self.factor
-        H, W = self.image.shape[-2:]
-        grid = torch.stack([moved[..., 0] * (2 / W) - 1, moved[..., 1] * (2 / H) - 1], -1)
-        return grid, torch.tensor([2 * self.factor / W, 2 * self.factor / H], device=positions.device)
+        return sample_normalised(self.image, self.grid(positions))
 
 
 def apply_affine(affine: torch.Tensor, points: torch.Tensor) -> torch.Tensor:

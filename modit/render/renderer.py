@@ -151,7 +151,7 @@ class FlowRenderer:
         self.box_pixels = overlays.pixel_centres(box, self.device)  # [h, w, 2]
         # Every driven pixel samples the source inside the head box: where a source vertex or its own cell was.
         self.supersampled = overlays.Supersampled(self.image, box)
-        self.box_grid, self.flow_scale = self.supersampled.normalised(self.box_pixels)
+        self.box_grid = self.supersampled.grid(self.box_pixels)  # [h, w, 2] in grid_sample's units
         self.mouth_weight, self.mouth_triangles = self._mouth_patch()
         self.mouth = self._source_mouth()
         # Lid skin: its colour (blurred over a few px, so lashes and pores average out) and its finest grain.
@@ -265,7 +265,7 @@ class FlowRenderer:
         flow = self._refine_mouth(flow, vertices, depth)
         mask = F.interpolate(mask[:, None], size=(bh, bw), mode="bilinear", align_corners=False)[:, 0]
         # Where each pixel samples (its centre plus the flow), in grid_sample's units: one multiply-add.
-        positions = torch.addcmul(self.box_grid, flow.permute(0, 2, 3, 1), self.flow_scale)  # [T, h, w, 2]
+        positions = torch.addcmul(self.box_grid, flow.permute(0, 2, 3, 1), self.supersampled.scale)  # [T, h, w, 2]
         rgb = overlays.sample_normalised(self.supersampled.image, positions)  # [T, h, w, 3]
         open_vertices = open_vertices.to(self.device)
         self._paint_eyes(rgb, vertices, open_vertices, eye_closure.float().clamp(0, 1).to(self.device))
