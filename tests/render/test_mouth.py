@@ -430,11 +430,13 @@ def test_a_wide_opening_shows_a_tongue_under_a_dark_throat():
     assert narrow[10:50].max() < tongue, "behind a narrow gap the tongue stays in shadow"
 
 
-def test_a_medium_opening_is_shaded_like_a_real_one_neither_black_nor_a_wall_of_teeth():
-    """A real medium opening (a fifth to a third of the mouth's width) reads about 0.6-0.7 of the skin's luma down its
-    middle, person by person (bench/mouth_interior.py --every-clip): a shaded tongue under the upper teeth's edge. No
-    band there goes black (a tongue reaching half the opening once left throat at 0.38-0.46 of the skin's), and none
-    is lit like teeth. Wider open, the throat shows."""
+def test_a_medium_opening_is_in_the_lips_shade_until_it_opens_neither_black_nor_a_wall_of_teeth():
+    """Real openings have a dark part at every size: inside dlib's inner lips their darkest tenth reads 0.35-0.37 of the
+    skin's luma from narrow to wide (bench/mouth_interior.py, the 14 real clips the gallery renders). A tongue lit
+    almost fully behind a narrow gap filled it with a pale pink-grey that read as lips, not an opening (0.43-0.44 in
+    our renders of the same clips). So down the middle of the gap the tongue stays in the lips' shade through a
+    narrow gap and comes into the light as the mouth opens; no band there goes black (a tongue reaching half the
+    opening once left throat at 0.38-0.46 of the skin's), and none is lit like teeth. Wider open, the throat shows."""
     image = torch.full((1, 3, 160, 160), 0.6)
     upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
     source = mouth.source_mouth(image, upper, upper.clone(), torch.tensor([0.55, 0.3, 0.3]), torch.tensor(0.6))
@@ -446,10 +448,13 @@ def test_a_medium_opening_is_shaded_like_a_real_one_neither_black_nor_a_wall_of_
         depth = torch.linspace(0, height, 60)[None, :, None]
         return luma(mouth._synthetic(u, depth, torch.full_like(u, height), W, source)[0])[18:42, 0] / skin
 
-    for opening in (0.2, 0.25, 0.3):
+    medians = []
+    for opening in (0.15, 0.2, 0.25, 0.3):
         middle = middle_of_the_gap(opening)
-        assert middle.min() > 0.35 and middle.max() < 0.85, (opening, middle.min(), middle.max())
-        assert 0.5 < middle.median() < 0.8, (opening, middle.median())
+        assert middle.min() > 0.25 and middle.max() < 0.85, (opening, middle.min(), middle.max())
+        medians.append(float(middle.median()))
+    assert medians[0] < 0.35 and medians[1] < 0.45, f"behind a narrow gap the tongue is in shade: {medians}"
+    assert medians == sorted(medians) and medians[-1] > 0.5, f"it comes into the light as the mouth opens: {medians}"
     assert middle_of_the_gap(0.45).min() < 0.25, "wide open, the throat shows between the teeth and the tongue"
 
 
