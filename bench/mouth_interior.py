@@ -76,12 +76,13 @@ def skin_luma(y: np.ndarray, points: np.ndarray) -> float:
     return max(float(np.median(y[skin])), 1e-6)
 
 
-def interior_over_skin(y: np.ndarray, points: np.ndarray, skin: float) -> float | None:
-    """Median luma inside the inner lips over the skin's; None when the opening covers under 8 px."""
+def interior_over_skin(y: np.ndarray, points: np.ndarray, skin: float) -> np.ndarray | None:
+    """Luma inside the inner lips over the skin's, its 10th, 50th and 90th percentiles (the dark gap, the median, the
+    teeth's edge); None when the opening covers under 8 px."""
     inner = _fill(y.shape, points[60:68], convex=False)
     if inner.sum() < 8:
         return None
-    return float(np.median(y[inner]) / skin)
+    return np.percentile(y[inner], (10, 50, 90)) / skin
 
 
 def profile(y: np.ndarray, points: np.ndarray, skin: float, pairs, steps: np.ndarray) -> np.ndarray:
@@ -94,9 +95,13 @@ def profile(y: np.ndarray, points: np.ndarray, skin: float, pairs, steps: np.nda
     return np.mean(rows, 0) / skin
 
 
+COLUMNS = 2 + len(DOWN) + 2 * len(EDGE_STEPS) + 2
+
+
 def measure(face: DlibFace, path: str) -> np.ndarray:
-    """[N, 2 + len(DOWN) + 2 * len(EDGE_STEPS)] (opening, interior over skin, the profile down the opening, the upper
-    and lower lip edge profiles) over the frames of a video where dlib finds the face with its mouth open."""
+    """[N, COLUMNS] (opening, interior over skin (median), the profile down the opening, the upper and lower lip edge
+    profiles, the interior's 10th and 90th percentiles) over the frames of a video where dlib finds the face with its
+    mouth open."""
     rows, previous = [], None
     for frame in read_frames(path):
         shape = face.shape(frame, previous)
@@ -106,12 +111,12 @@ def measure(face: DlibFace, path: str) -> np.ndarray:
         points = face.points(shape)
         y = luminance(frame)
         skin = skin_luma(y, points)
-        value = interior_over_skin(y, points, skin)
-        if value is not None:
+        spread = interior_over_skin(y, points, skin)
+        if spread is not None:
             down = profile(y, points, skin, ACROSS, DOWN)
             edges = [profile(y, points, skin, pairs, EDGE_STEPS) for pairs in EDGES.values()]
-            rows.append(np.concatenate([[mouth_opening(points), value], down, *edges]))
-    return np.array(rows).reshape(-1, 2 + len(DOWN) + 2 * len(EDGE_STEPS))
+            rows.append(np.concatenate([[mouth_opening(points), spread[1]], down, *edges, spread[[0, 2]]]))
+    return np.array(rows).reshape(-1, COLUMNS)
 
 
 def in_bin(rows: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -124,13 +129,13 @@ def cell(values: np.ndarray) -> str:
 
 
 def clip_medians(rows: np.ndarray) -> dict:
-    """Per bin, the median over a clip's frames of (interior over skin, the profile down the opening) [1 + len(DOWN)],
-    for the bins it opens into on at least MIN_FRAMES frames."""
+    """Per bin, the median over a clip's frames of (interior over skin, the profile down the opening, the interior's
+    10th and 90th percentiles) [3 + len(DOWN)], for the bins it opens into on at least MIN_FRAMES frames."""
     out = {}
     for bin_ in BINS:
         frames = in_bin(rows, *bin_)
         if len(frames) >= MIN_FRAMES:
-            out[bin_] = np.median(frames[:, 1:2 + len(DOWN)], 0)
+            out[bin_] = np.median(np.concatenate([frames[:, 1:2 + len(DOWN)], frames[:, -2:]], 1), 0)
     return out
 
 
@@ -150,7 +155,8 @@ def every_clip(face: DlibFace, renders: str, videos: str) -> None:
                 continue
             m = np.median(np.array(medians), 0)
             print(f"{bin_[0]:.2f}-{bin_[1]:.2f} {who:<4} ({len(medians):2d} of {len(paths)} clips): interior "
-                  f"{m[0]:.2f} | " + " ".join(f"{v:5.2f}" for v in m[1:]), flush=True)
+                  f"{m[0]:.2f} (p10 {m[-2]:.2f}, p90 {m[-1]:.2f}) | " + " ".join(f"{v:5.2f}" for v in m[1:-2]),
+                  flush=True)
 
 
 def main() -> None:
