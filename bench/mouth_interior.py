@@ -8,7 +8,9 @@ polygon (60-67) and the opening (gallery_meters.mouth_opening, in inter-ocular d
 luma inside the polygon over the median luma of the face's skin (inside the jaw and brow hull, away from the eyes
 and the mouth). Frames are binned by opening; per clip and over all clips, the median of each bin is printed for the
 real video and for ours. A mouth drawn mostly as dark throat reads low; real open mouths are mostly lit tongue and
-teeth.
+teeth. Over all clips it also prints the 10th and 90th percentiles of the same luma (each frame's, then the median):
+the dark part every real opening has (about 0.35 of the skin's at every size) and the teeth's edge. A pale fill
+between the lips reads like a real median and fails the first.
 
 Down the middle of the opening it prints the luma profile (over the skin's) at shares of the gap from the upper
 inner lip to the lower (dlib 62 -> 66, 61 -> 67, 63 -> 65, averaged): teeth, throat and tongue in their order. Across
@@ -189,6 +191,8 @@ def main() -> None:
         print(line, flush=True)
     frames = {bin_: [np.concatenate(parts) for parts in binned[bin_]] for bin_ in BINS}
     print(f"{'all clips':<22}" + "".join(f"   {cell(r[:, 1])} / {cell(o[:, 1])}" for r, o in frames.values()))
+    print(f"{'  its p10':<22}" + "".join(f"   {cell(r[:, -2])} / {cell(o[:, -2])}" for r, o in frames.values()))
+    print(f"{'  its p90':<22}" + "".join(f"   {cell(r[:, -1])} / {cell(o[:, -1])}" for r, o in frames.values()))
     print("\ndown the middle of the opening (median over frames, luma / skin's) at shares "
           + " ".join(f"{t:.2f}" for t in DOWN) + " of the gap from the upper inner lip")
     for bin_ in BINS:
