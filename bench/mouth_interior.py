@@ -9,7 +9,7 @@ luma inside the polygon over the median luma of the face's skin (inside the jaw 
 and the mouth). Frames are binned by opening; per clip and over all clips, the median of each bin is printed for the
 real video and for ours. A mouth drawn mostly as dark throat reads low; real open mouths are mostly lit tongue and
 teeth. Over all clips it also prints the 10th and 90th percentiles of the same luma (each frame's, then the median):
-the dark part every real opening has (about 0.35 of the skin's at every size) and the teeth's edge. A pale fill
+the dark part every real opening has (0.35-0.38 of the skin's at every size, by person) and the teeth's edge. A pale fill
 between the lips reads like a real median and fails the first.
 
 Down the middle of the opening it prints the luma profile (over the skin's) at shares of the gap from the upper

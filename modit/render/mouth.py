@@ -357,13 +357,13 @@ TONGUE_LIGHT = (0.72, 0.8)
 TONGUE_BACK_SHADE = 0.15
 # How far the light reaches the tongue through the gap between the lips, by the opening (mouth widths): TONGUE_SHADE[0]
 # of its light through the narrowest gap, rising to all of it from TONGUE_SHADE[1] to TONGUE_SHADE[2]. Real openings
-# have a dark part at every size: inside dlib's inner lips their darkest tenth reads 0.35 / 0.35 / 0.37 of the skin's
-# luma at narrow / medium / wide openings (0.10-0.16 / 0.16-0.26 / 0.26+ inter-ocular distances), on 13 / 10 / 5 of
-# the 14 real clips the gallery renders (bench/mouth_interior.py: p10). Our renders of them (first frame, own speech)
-# read 0.43 / 0.44 / 0.35 with the tongue at 0.6 of its light through a narrow gap, lit fully from 0.3 widths: a pale
-# fill between the lips, the opening hard to see (0.37 / 0.36 / 0.35 with these). Their median and teeth (p50 / p90)
-# were 0.73 / 0.95 and 0.76 / 1.03 at narrow and medium openings and are 0.58 / 0.94 and 0.66 / 1.02 (real 0.69 /
-# 1.07 and 0.80 / 1.27 for these 14 people, 0.63 / 0.87 and 0.67 / 0.93 for the median person over all 61 clips).
+# have a dark part at every size: inside dlib's inner lips their darkest tenth reads 0.35-0.38 of the skin's luma
+# from narrow to wide over the 61 real clips (bench/mouth_interior.py --every-clip: p10), 0.35 / 0.37 at narrow /
+# medium openings (0.10-0.16 / 0.16-0.26 inter-ocular distances) on the 14 the gallery renders. Our renders of those
+# 14 (first frame, own speech) read 0.43 / 0.44 with the tongue at 0.6 of its light through a narrow gap, lit fully
+# from 0.3 widths: a pale fill between the lips, the opening hard to see; 0.36 / 0.37 with these. Their median and
+# teeth (p50 / p90) were 0.73 / 0.95 and 0.76 / 1.03 and are 0.58 / 0.94 and 0.66 / 1.02 (real 0.69 / 1.07 and
+# 0.80 / 1.27 for these 14 people, 0.63 / 0.87 and 0.67 / 0.93 for the median person over all 61 clips).
 TONGUE_SHADE = (0.35, 0.08, 0.4)
 TONGUE_OPENS = (0.1, 0.3)  # mouth widths opened past the source's own over which it goes from narrow to wide
 GAP_DARK = (0.7, 0.45)  # the interior carried on the lower lip yields to the drawn one from this share of luma to that

@@ -431,8 +431,8 @@ def test_a_wide_opening_shows_a_tongue_under_a_dark_throat():
 
 
 def test_a_medium_opening_is_in_the_lips_shade_until_it_opens_neither_black_nor_a_wall_of_teeth():
-    """Real openings have a dark part at every size: inside dlib's inner lips their darkest tenth reads 0.35-0.37 of the
-    skin's luma from narrow to wide (bench/mouth_interior.py, the 14 real clips the gallery renders). A tongue lit
+    """Real openings have a dark part at every size: inside dlib's inner lips their darkest tenth reads 0.35-0.38 of the
+    skin's luma from narrow to wide (bench/mouth_interior.py --every-clip, all 61 real clips). A tongue lit
     almost fully behind a narrow gap filled it with a pale pink-grey that read as lips, not an opening (0.43-0.44 in
     our renders of the same clips). So down the middle of the gap the tongue stays in the lips' shade through a
     narrow gap and comes into the light as the mouth opens; no band there goes black (a tongue reaching half the
