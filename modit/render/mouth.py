@@ -365,6 +365,7 @@ TONGUE_BACK_SHADE = 0.15
 # teeth (p50 / p90) were 0.73 / 0.95 and 0.76 / 1.03 and are 0.58 / 0.94 and 0.66 / 1.02 (real 0.69 / 1.07 and
 # 0.80 / 1.27 for these 14 people, 0.63 / 0.87 and 0.67 / 0.93 for the median person over all 61 clips).
 TONGUE_SHADE = (0.35, 0.08, 0.4)
+TEETH_SHADE = (0.5, 0.05, 0.3)  # the same for generic teeth: in the lips' shadow behind a narrow gap
 TONGUE_OPENS = (0.1, 0.3)  # mouth widths opened past the source's own over which it goes from narrow to wide
 GAP_DARK = (0.7, 0.45)  # the interior carried on the lower lip yields to the drawn one from this share of luma to that
 AROUND_DARK = (0.8, 0.5)  # the lips' edge takes the colour around it from this share of the lip's luma to that one
@@ -593,7 +594,7 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     back = smoothstep(0.3, 1.0, above_floor / arc.clamp_min(1e-3))  # 0 at its front, 1 at the hump's top
     front_light = TONGUE_LIGHT[0] + (TONGUE_LIGHT[1] - TONGUE_LIGHT[0]) * wide
     tongue_light = ((front_light - TONGUE_BACK_SHADE * back) * (1 - 0.35 * side ** 2)
-                    * (TONGUE_SHADE[0] + (1 - TONGUE_SHADE[0]) * smoothstep(*TONGUE_SHADE[1:], opening)))
+                    * _through_gap(opening, TONGUE_SHADE))
     # A warm pink, mostly a tongue's own and partly the lower lip's hue (TONGUE, TONGUE_LIP).
     upper_lip, lower_lip = (source.lip, source.lip) if source.lips is None else source.lips
     lower_hue = lower_lip / (lower_lip @ luma).clamp_min(0.05)
@@ -604,7 +605,7 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     rgb = rgb + tongue[..., None] * (tongue_rgb * (level * tongue_light)[..., None] - rgb)
     soft = (0.012 * W).clamp_min(0.6)  # the teeth's edges, px: blurred like the photo's own, never a step
     # Seen through a narrow gap the teeth are in the lips' shadow; they catch the light as the mouth opens.
-    lit = 0.5 + 0.5 * smoothstep(0.05, 0.3, opening)
+    lit = _through_gap(opening, TEETH_SHADE)
     # Upper teeth only where the source showed none of its own (those come with its interior).
     generic = 1.0 - source.shows_teeth
     front = 1 - smoothstep(0.35, 0.8, side)  # the front teeth catch the light; the side ones fall away
@@ -669,6 +670,13 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     # darkened alone reads olive.
     lower_rgb = source.teeth + 0.3 * source.colourful * (tongue_hue * (source.teeth @ luma) - source.teeth)
     return rgb + lower[..., None] * (lower_rgb * lower_shade[..., None] - rgb)
+
+
+def _through_gap(opening: torch.Tensor, shade: tuple[float, float, float]) -> torch.Tensor:
+    """The share of the mouth's light that reaches behind a gap `opening` mouth widths tall: shade[0] through the
+    narrowest, rising to all of it from shade[1] to shade[2] mouth widths (TONGUE_SHADE, TEETH_SHADE)."""
+    narrowest, start, full = shade
+    return narrowest + (1 - narrowest) * smoothstep(start, full, opening)
 
 
 def lower_teeth(u: torch.Tensor, below: torch.Tensor, height: torch.Tensor, W: torch.Tensor, lit=1.0,
