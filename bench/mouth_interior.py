@@ -12,6 +12,10 @@ teeth. Over all clips it also prints the 10th and 90th percentiles of the same l
 the dark part every real opening has (0.35-0.38 of the skin's at every size, by person) and the teeth's edge. A pale fill
 between the lips reads like a real median and fails the first.
 
+In the lower half of the opening it prints the colour of the lit, saturated pixels (a tongue, or the lower lip's wet
+edge; not teeth, not the throat) per unit luma, and their luma over the skin's: a tongue drawn orange or in shadow shows
+there.
+
 Down the middle of the opening it prints the luma profile (over the skin's) at shares of the gap from the upper
 inner lip to the lower (dlib 62 -> 66, 61 -> 67, 63 -> 65, averaged): teeth, throat and tongue in their order. Across
 each lip's inner edge it also prints the luma profile (over the skin's), from the opening into the lip along
@@ -97,13 +101,31 @@ def profile(y: np.ndarray, points: np.ndarray, skin: float, pairs, steps: np.nda
     return np.mean(rows, 0) / skin
 
 
-COLUMNS = 2 + len(DOWN) + 2 * len(EDGE_STEPS) + 2
+TONGUE_LIT = (0.45, 1.2)  # a lit tongue's luma, times the skin's
+TONGUE_SATURATED = 0.25  # and its saturation ((max - min) / max): teeth and a grey throat are less saturated
+COLUMNS = 2 + len(DOWN) + 2 * len(EDGE_STEPS) + 4 + 2
+
+
+def lit_tongue(frame: np.ndarray, points: np.ndarray, skin: float) -> np.ndarray:
+    """The lower half of the inner lips' lit, saturated pixels (a tongue, or the lower lip's wet edge): their median
+    colour per unit luma and their median luma over the skin's [4]; NaN where under 4 such pixels show."""
+    rgb = frame.astype(np.float32) / 255.0
+    y = luminance(frame)
+    inner = _fill(y.shape, points[60:68], convex=False)
+    rows = np.arange(y.shape[0])[:, None]
+    lower = inner & (rows >= 0.5 * (points[62, 1] + points[66, 1]))
+    pixels, luma = rgb[lower], y[lower]
+    saturation = (pixels.max(1) - pixels.min(1)) / np.maximum(pixels.max(1), 1e-3)
+    lit = (luma > TONGUE_LIT[0] * skin) & (luma < TONGUE_LIT[1] * skin) & (saturation > TONGUE_SATURATED)
+    if lit.sum() < 4:
+        return np.full(4, np.nan)
+    return np.append(np.median(pixels[lit] / luma[lit, None], 0), np.median(luma[lit]) / skin)
 
 
 def measure(face: DlibFace, path: str) -> np.ndarray:
     """[N, COLUMNS] (opening, interior over skin (median), the profile down the opening, the upper and lower lip edge
-    profiles, the interior's 10th and 90th percentiles) over the frames of a video where dlib finds the face with its
-    mouth open."""
+    profiles, the lit tongue's colour and luma (lit_tongue), the interior's 10th and 90th percentiles) over the frames
+    of a video where dlib finds the face with its mouth open."""
     rows, previous = [], None
     for frame in read_frames(path):
         shape = face.shape(frame, previous)
@@ -117,7 +139,8 @@ def measure(face: DlibFace, path: str) -> np.ndarray:
         if spread is not None:
             down = profile(y, points, skin, ACROSS, DOWN)
             edges = [profile(y, points, skin, pairs, EDGE_STEPS) for pairs in EDGES.values()]
-            rows.append(np.concatenate([[mouth_opening(points), spread[1]], down, *edges, spread[[0, 2]]]))
+            tongue = lit_tongue(frame, points, skin)
+            rows.append(np.concatenate([[mouth_opening(points), spread[1]], down, *edges, tongue, spread[[0, 2]]]))
     return np.array(rows).reshape(-1, COLUMNS)
 
 
@@ -147,11 +170,17 @@ def every_clip(face: DlibFace, renders: str, videos: str) -> None:
     ours = sorted(glob.glob(os.path.join(renders, "*", "render.mp4")))
     print("down the middle of the opening (clip-weighted median, luma / skin's) at shares "
           + " ".join(f"{t:.2f}" for t in DOWN) + " of the gap from the upper inner lip")
+    tongues = {}
     for who, paths in (("real", real), ("ours", ours)):
         per_bin = {bin_: [] for bin_ in BINS}
+        tongues[who] = []
         for path in paths:
-            for bin_, medians in clip_medians(measure(face, path)).items():
+            rows = measure(face, path)
+            for bin_, medians in clip_medians(rows).items():
                 per_bin[bin_].append(medians)
+            tongue = rows[rows[:, 0] >= BINS[1][0], -6:-2]
+            if np.isfinite(tongue[:, 0]).sum() >= MIN_FRAMES:
+                tongues[who].append(np.nanmedian(tongue, 0))
         for bin_, medians in per_bin.items():
             if not medians:
                 continue
@@ -159,6 +188,12 @@ def every_clip(face: DlibFace, renders: str, videos: str) -> None:
             print(f"{bin_[0]:.2f}-{bin_[1]:.2f} {who:<4} ({len(medians):2d} of {len(paths)} clips): interior "
                   f"{m[0]:.2f} (p10 {m[-2]:.2f}, p90 {m[-1]:.2f}) | " + " ".join(f"{v:5.2f}" for v in m[1:-2]),
                   flush=True)
+    print(f"the lit tongue from {BINS[1][0]:.2f} open (lit_tongue; the median clip): colour per unit luma r / g / b, "
+          "luma over the skin's")
+    for who, values in tongues.items():
+        if values:
+            m = np.median(values, 0)
+            print(f"{who:<4} ({len(values):2d} clips): {m[0]:.2f} / {m[1]:.2f} / {m[2]:.2f}, luma {m[3]:.2f}")
 
 
 def main() -> None:
@@ -199,6 +234,18 @@ def main() -> None:
         for who, values in zip(("real", "ours"), frames[bin_]):
             print(f"{bin_[0]:.2f}-{bin_[1]:.2f} {who:<4} ({len(values):3d}): "
                   + " ".join(f"{v:5.2f}" for v in np.median(values[:, 2:2 + len(DOWN)], 0)))
+    print("\nthe lit tongue in the lower half of the opening (median over frames; then over clips, each by its own median):"
+          " colour per unit luma (r / g / b) and luma over the skin's")
+    start = 2 + len(DOWN) + 2 * len(EDGE_STEPS)
+    for bin_ in BINS[1:]:
+        for who, parts in zip(("real", "ours"), binned[bin_]):
+            frames_ = np.concatenate(parts)[:, start:start + 4]
+            clips = [np.nanmedian(part[:, start:start + 4], 0) for part in parts
+                     if np.isfinite(part[:, start]).sum() >= MIN_FRAMES]
+            by_frame, by_clip = np.nanmedian(frames_, 0), np.median(clips, 0) if clips else np.full(4, np.nan)
+            print(f"{bin_[0]:.2f}-{bin_[1]:.2f} {who:<4}: frames {' / '.join(f'{v:.2f}' for v in by_frame[:3])}, "
+                  f"luma {by_frame[3]:.2f} | {len(clips):2d} clips {' / '.join(f'{v:.2f}' for v in by_clip[:3])}, "
+                  f"luma {by_clip[3]:.2f}")
     n = len(EDGE_STEPS)
     print("\nacross the inner lip edge (median over frames, luma / skin's) at lip thicknesses "
           + " ".join(f"{t:+.2f}" for t in EDGE_STEPS) + " (< 0: inside the opening)")

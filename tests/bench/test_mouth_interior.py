@@ -35,3 +35,21 @@ def test_a_clip_counts_in_a_bin_by_its_median_once_it_opens_that_far_often_enoug
     assert medians[narrow][-2:] == pytest.approx([0.3, 0.9]), "the dark part and the teeth's edge, each its median"
     many = meter.clip_medians(_rows([0.2] * 40, [0.3] * 40))
     assert many[medium][0] == pytest.approx(0.3), "forty frames make one median, not forty votes"
+
+
+def test_the_lit_tongue_is_read_from_the_lit_saturated_pixels_of_the_openings_lower_half():
+    """lit_tongue: in the lower half of the inner lips, the pink pixels' colour per unit luma and luma over the skin's,
+    neither the teeth above them (grey-white) nor the throat (dark) nor anything outside the lips."""
+    frame = np.full((100, 100, 3), 200, np.uint8)  # outside the lips: lit and grey
+    points = np.zeros((68, 2))
+    points[60:68] = [(30, 50), (40, 40), (50, 38), (60, 40), (70, 50), (60, 62), (50, 64), (40, 62)]
+    frame[36:50] = (235, 232, 228)  # the upper half: teeth
+    frame[50:66] = (200, 120, 120)  # the lower half: tongue
+    frame[50:54, 45:55] = (30, 15, 15)  # and a patch of throat
+    pink = np.array([200, 120, 120]) / 255
+    luma = pink @ [0.299, 0.587, 0.114]
+    colour = meter.lit_tongue(frame, points, skin=0.7)
+    assert colour[:3] == pytest.approx(pink / luma, abs=0.02)
+    assert colour[3] == pytest.approx(luma / 0.7, abs=0.02)
+    frame[50:66] = (235, 232, 228)  # teeth all the way down: no tongue
+    assert np.isnan(meter.lit_tongue(frame, points, skin=0.7)).all()
