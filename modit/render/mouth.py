@@ -26,9 +26,13 @@ TEETH_WARM = 0.35  # how far generic teeth take the gums' pink (PINK) at their o
 PINK = (1.25, 0.82, 0.82)  # a gum's pink: it warms generic teeth and tints the lower ones (as coloured as the photo)
 # The tongue's and the mouth's floor own colour per unit luma, and the share of the lower lip's hue it takes (lipstick
 # must not colour it). Half the lips' hue and half PINK read grey-mauve in the mouth's shade (1.34 / 0.87 / 0.79 per
-# unit luma on the closed-lip gallery faces, the darker half of the opening; these read 1.44 / 0.82 / 0.74), where the
-# darker half of real open mouths reads 1.56 / 0.79 / 0.57 (median over the real clips' colour videos).
-TONGUE = (1.5, 0.78, 0.68)
+# unit luma on the closed-lip gallery faces, the darker half of the opening), where the darker half of real open
+# mouths reads 1.56 / 0.79 / 0.57 (median over the real clips' colour videos). The lit tongue itself (bench/
+# mouth_interior.py: the lower half's lit, saturated pixels, from medium openings on) reads 1.36 / 0.87 / 0.73 for the
+# median real person (42 of the 61 clips open that far) and 1.35 / 0.86 / 0.81 in the videos of the 14 people the
+# gallery renders; (1.5, 0.78, 0.68) drew it redder, 1.38 / 0.84 / 0.80 on the gallery's faces and 1.42 / 0.83 / 0.78
+# on our renders of those 14 (an orange-salmon band wide open), these 1.36 / 0.87 / 0.80 and 1.39 / 0.84 / 0.78.
+TONGUE = (1.4, 0.83, 0.68)
 TONGUE_LIP = 0.35
 # Skin per unit luma in neutral light: from the 10th to the 90th percentile of the gallery's and the real clips' 89
 # colour sources (median 1.29 / 0.91 / 0.77). Within that range a skin's hue is its own as much as the light's.
@@ -319,6 +323,14 @@ def _tinted(rgb: torch.Tensor, colourful: float) -> torch.Tensor:
     return grey + colourful * (rgb - grey)
 
 
+# The light comes from above. The upper lip's wet inner edge is in its own shade and casts a soft one on what lies
+# under it (0.7 of the lip's colour, the interior LIP_SHADOW darker); the lower lip's faces the light. Shaded like the
+# upper one it outlined the bottom of wide openings (Obama_clip2, KristiNoem) where real ones show no dark line
+# (bench/mouth_interior.py, across the lower lip's inner edge). At the lip's own colour the face stack, run again on
+# rendered frames, finds the lips' parting less well (tests/extraction: mouth opening r 0.89, under its 0.9 bar); at
+# 0.9 of it, with the tongue's front lit, 0.957 / 0.930 for jaw / opening (0.972 / 0.936 at 0.7).
+INNER_EDGE_SHADE = (0.7, 0.9)  # the inner edge's colour (times the lip's): along the upper lip, along the lower
+LIP_SHADOW = 0.35
 CORNER_LIT = (0.85, 1.0)  # side (0 mid-mouth, 1 at a corner) over which the inner edge's shade fades into the lip
 INNER_EDGE = 0.04  # mouth widths: the lips' wet inner edge, shading from the lip's colour into the interior
 CORNER_EDGE = 1.0  # how much wider that edge is at the corners (0: the same everywhere; at 2 the face stack
@@ -352,9 +364,13 @@ THROAT_REACH = 0.35
 # toward its top it falls into the upper teeth's and the palate's shade by TONGUE_BACK_SHADE. Real medium openings
 # read 0.61-0.69 of the skin's luma down their middle person by person (bench/mouth_interior.py --every-clip); with
 # (0.7, 0.9) and the old teeth the closed-lip gallery faces read 0.79 / 0.99 inside at narrow / medium openings, with
-# (0.5, 0.65) and these teeth eight of them 0.44 / 0.57, with these 0.63 / 0.69.
-TONGUE_LIGHT = (0.72, 0.8)
-TONGUE_BACK_SHADE = 0.15
+# (0.5, 0.65) and these teeth eight of them 0.44 / 0.57, with these 0.63 / 0.69. Wide open the light falls on its
+# front, behind the lower lip, and its back falls into the throat's shade: at (0.72, 0.8) and one back shade (0.15)
+# it was one flat salmon band between a portrait's rows of teeth (older_woman_talking_teeth_earrings), and the lower
+# part of wide real openings is lit (0.85-0.97 of the skin's luma at 0.75-1.0 of the gap, the median person; ours
+# 0.76-0.88).
+TONGUE_LIGHT = (0.72, 0.95)
+TONGUE_BACK_SHADE = (0.15, 0.3)  # narrow, wide
 # How far the light reaches the tongue through the gap between the lips, by the opening (mouth widths): TONGUE_SHADE[0]
 # of its light through the narrowest gap, rising to all of it from TONGUE_SHADE[1] to TONGUE_SHADE[2]. Real openings
 # have a dark part at every size: inside dlib's inner lips their darkest tenth reads 0.35-0.38 of the skin's luma
@@ -593,7 +609,8 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
               * (1 - side ** 2).clamp_min(0).sqrt())
     back = smoothstep(0.3, 1.0, above_floor / arc.clamp_min(1e-3))  # 0 at its front, 1 at the hump's top
     front_light = TONGUE_LIGHT[0] + (TONGUE_LIGHT[1] - TONGUE_LIGHT[0]) * wide
-    tongue_light = ((front_light - TONGUE_BACK_SHADE * back) * (1 - 0.35 * side ** 2)
+    back_shade = TONGUE_BACK_SHADE[0] + (TONGUE_BACK_SHADE[1] - TONGUE_BACK_SHADE[0]) * wide
+    tongue_light = ((front_light - back_shade * back) * (1 - 0.35 * side ** 2)
                     * _through_gap(opening, TONGUE_SHADE))
     # A warm pink, mostly a tongue's own and partly the lower lip's hue (TONGUE, TONGUE_LIP).
     upper_lip, lower_lip = (source.lip, source.lip) if source.lips is None else source.lips
@@ -638,8 +655,9 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     lower = (lower * (1.0 - source.shows_teeth * float(source.split < 1.0)) * (1.0 - source.teeth_on_lip)
              * float(source.generic_teeth))
     unshaded = rgb
-    # A soft shadow under each lip's edge.
-    shadow = 0.65 + 0.35 * smoothstep(0.0, (0.03 * W).clamp_min(1.0), to_lip)
+    # A soft shadow under the upper lip's edge (LIP_SHADOW). The light comes from above: over the lower lip the tongue's
+    # front and the lower teeth face it.
+    shadow = 1 - LIP_SHADOW * smoothstep((0.03 * W).clamp_min(1.0), 0.0, depth)
     rgb = rgb * shadow[..., None]
     # The lips' wet inner edge, shaded: a ramp from the lip's colour over INNER_EDGE, so no hard line marks it.
     # Toward the corners it widens: there the lips' inner surfaces meet at the commissure, and the narrow wedge
@@ -656,7 +674,8 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
         lip_edge = lip_edge + darker[..., None] * (around - lip_edge)
     # At the corners themselves the lips meet: the shade fades into the lip's own colour there (at 0.7 of it a corner
     # point the opening's outline dips around drew a dark speck beside the closing mouth, VoxCeleb2 00015).
-    rim = lip_edge * (0.7 + 0.3 * smoothstep(CORNER_LIT[0], CORNER_LIT[1], side))[..., None]
+    edge_shade = INNER_EDGE_SHADE[0] + lower_side * (INNER_EDGE_SHADE[1] - INNER_EDGE_SHADE[0])
+    rim = lip_edge * (edge_shade + (1 - edge_shade) * smoothstep(CORNER_LIT[0], CORNER_LIT[1], side)[..., None])
     rgb = rim + edge * (rgb - rim)
     if source.teeth_on_lip > 0:
         # Where the portrait's own lower teeth ride on the lower lip, the opening's lower edge is their lit top, not

@@ -430,6 +430,28 @@ def test_a_wide_opening_shows_a_tongue_under_a_dark_throat():
     assert narrow[10:50].max() < tongue, "behind a narrow gap the tongue stays in shadow"
 
 
+def test_a_wide_open_tongue_is_lit_at_its_front_and_falls_into_shade_toward_its_back():
+    """The light comes from above and in front: wide open, the tongue's front, behind the lower lip, is lit about as
+    brightly as real tongues (bench/mouth_interior.py, the lit tongue: 0.89 of the skin's luma wide open in the
+    videos of the 14 people the gallery renders, 0.76 in our renders of them at 0.8 of its light), and it falls into
+    the throat's shade toward its top. (No teeth here: a toothless source draws a gum and no lower row.)"""
+    image = torch.full((1, 3, 160, 160), 0.6)
+    upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
+    source = mouth.source_mouth(image, upper, upper.clone(), torch.tensor([0.55, 0.3, 0.3]), torch.tensor(0.6))
+    source = dataclasses.replace(source, generic_teeth=False)
+    height = 0.45 * 80.0
+    u = torch.full((1, 60, 1), 0.5)
+    depth = torch.linspace(0, height, 60)[None, :, None]
+    column = luma(mouth._synthetic(u, depth, torch.full_like(u, height), torch.tensor([[[80.0]]]), source)[0])[:, 0]
+    column = column / float(source.skin_luma)
+    front = column[40:].max()
+    top = int(column[:40].argmin())  # the throat above the tongue
+    assert front > 0.85, f"the tongue's front is lit: {float(front):.2f} of the skin's luma"
+    back = column[top:40 + int(column[40:].argmax())]
+    assert (back[1:] >= back[:-1] - 1e-4).all(), "from the throat down to its front the tongue only brightens"
+    assert back[len(back) // 2] < 0.8 * front, "its back is in shade"
+
+
 def test_a_medium_opening_is_in_the_lips_shade_until_it_opens_neither_black_nor_a_wall_of_teeth():
     """Real openings have a dark part at every size: inside dlib's inner lips their darkest tenth reads 0.35-0.38 of the
     skin's luma from narrow to wide (bench/mouth_interior.py --every-clip, all 61 real clips). A tongue lit
@@ -469,7 +491,9 @@ def test_each_lips_inner_edge_takes_its_own_colour():
     u = torch.full((1, 2, 1), 0.15)  # beside the lower teeth (in front of the lower edge where they show)
     depth = torch.tensor([0.0, 30.0])[None, :, None]  # on the upper lip's edge, on the lower lip's
     edges = mouth._synthetic(u, depth, torch.full_like(u, 30.0), torch.tensor([[[80.0]]]), source)[0, :, 0]
-    assert torch.allclose(edges[0], 0.7 * brown, atol=0.02) and torch.allclose(edges[1], 0.7 * pink, atol=0.02)
+    upper_shade, lower_shade = mouth.INNER_EDGE_SHADE
+    assert torch.allclose(edges[0], upper_shade * brown, atol=0.02)
+    assert torch.allclose(edges[1], lower_shade * pink, atol=0.02)
 
 
 def test_a_beard_in_the_mouth_corners_gets_no_lip_coloured_edge():
@@ -637,17 +661,20 @@ def test_lit_lip_under_a_dark_gap_goes_with_the_lower_lip_as_the_mouth_closes():
 
 
 def test_the_inner_edge_shade_fades_into_the_lip_at_the_corners():
-    """The lips' inner edge is shaded along the opening (0.7 of the lip's colour), but at the corners the lips meet in
-    their own colour: shaded there, a corner point that the opening's outline dipped around drew a dark speck beside
-    a closing mouth (VoxCeleb2 00015)."""
+    """The upper lip's inner edge is shaded along the opening (0.7 of the lip's colour), but at the corners the lips
+    meet in their own colour: shaded there, a corner point that the opening's outline dipped around drew a dark speck
+    beside a closing mouth (VoxCeleb2 00015). The lower lip's inner edge faces the light: shaded like the upper one it
+    drew a dark outline along the bottom of the opening."""
     lip, skin = torch.tensor([0.7, 0.4, 0.4]), torch.tensor(0.65)
     image, upper, lower = _opening_image([(50, 70, (0.08, 0.04, 0.04))])
     source = mouth.source_mouth(image, upper, lower, lip, skin)
-    points = torch.tensor([[[60.8, 50.5], [61.5, 50.5], [100.0, 69.5]]])  # beside the left corner; mid-mouth edge
+    # beside the left corner; the upper lip's edge and the lower lip's, mid-mouth
+    points = torch.tensor([[[60.8, 50.5], [61.5, 50.5], [100.0, 50.5], [100.0, 69.5]]])
     rgb, alpha = mouth.interior(upper[None], lower[None], points, image, source, opened=torch.ones(1))
-    corner, middle = luma(rgb[0, 0, :2]), luma(rgb[0, 0, 2])
+    corner, under_upper, over_lower = luma(rgb[0, 0, :2]), luma(rgb[0, 0, 2]), luma(rgb[0, 0, 3])
     assert (alpha == 1).all()
-    assert (corner > 0.9 * luma(lip)).all() and middle < 0.75 * luma(lip)
+    assert (corner > 0.9 * luma(lip)).all() and under_upper < 0.75 * luma(lip)
+    assert over_lower > 0.85 * luma(lip), "the lower lip's inner edge is lit"
 
 
 def test_an_opened_smile_hangs_no_band_of_lip_under_its_upper_teeth():
