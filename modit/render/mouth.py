@@ -328,7 +328,7 @@ def _tinted(rgb: torch.Tensor, colourful: float) -> torch.Tensor:
 # upper one it outlined the bottom of wide openings (Obama_clip2, KristiNoem) where real ones show no dark line
 # (bench/mouth_interior.py, across the lower lip's inner edge). At the lip's own colour the face stack, run again on
 # rendered frames, finds the lips' parting less well (tests/extraction: mouth opening r 0.89, under its 0.9 bar); at
-# 0.9 of it, with the tongue's front lit, 0.957 / 0.930 for jaw / opening (0.972 / 0.936 at 0.7).
+# 0.9 of it, with the tongue's front lit, 0.967 / 0.949 for jaw / opening (0.972 / 0.936 at 0.7).
 INNER_EDGE_SHADE = (0.7, 0.9)  # the inner edge's colour (times the lip's): along the upper lip, along the lower
 LIP_SHADOW = 0.35
 CORNER_LIT = (0.85, 1.0)  # side (0 mid-mouth, 1 at a corner) over which the inner edge's shade fades into the lip
@@ -368,8 +368,9 @@ THROAT_REACH = 0.35
 # front, behind the lower lip, and its back falls into the throat's shade: at (0.72, 0.8) and one back shade (0.15)
 # it was one flat salmon band between a portrait's rows of teeth (older_woman_talking_teeth_earrings), and the lower
 # part of wide real openings is lit (0.85-0.97 of the skin's luma at 0.75-1.0 of the gap, the median person; ours
-# 0.76-0.88).
-TONGUE_LIGHT = (0.72, 0.95)
+# 0.76-0.88). At 0.95 the tongue's front was as bright as the generic lower teeth in front of it, which then read as
+# pink (the bundled portrait at jaw +0.45-0.6).
+TONGUE_LIGHT = (0.72, 0.88)
 TONGUE_BACK_SHADE = (0.15, 0.3)  # narrow, wide
 # How far the light reaches the tongue through the gap between the lips, by the opening (mouth widths): TONGUE_SHADE[0]
 # of its light through the narrowest gap, rising to all of it from TONGUE_SHADE[1] to TONGUE_SHADE[2]. Real openings
