@@ -9,7 +9,8 @@ measured from both inner-lip curves:
 - where the driven opening is wider than the source's, the gap between the two halves is synthesised as real
   speakers' open mouths look: generic upper teeth (only where the source showed none) scaled to the mouth, a dark
   throat behind them, a tongue lit from the front filling the floor of the mouth, lower teeth from medium openings on,
-  and a soft shadow under each lip, in colours sampled from the face (each lip's inner edge in its own colour).
+  and a soft shadow under the upper lip (the light comes from above), in colours sampled from the face (each lip's
+  inner edge in its own colour).
 Everything is antialiased with edges measured across the opening, so it follows sub-pixel motion.
 """
 import math
