@@ -32,7 +32,7 @@ PINK = (1.25, 0.82, 0.82)  # a gum's pink: it warms generic teeth and tints the 
 # mouth_interior.py: the lower half's lit, saturated pixels, from medium openings on) reads 1.36 / 0.87 / 0.73 for the
 # median real person (42 of the 61 clips open that far) and 1.35 / 0.86 / 0.81 in the videos of the 14 people the
 # gallery renders; (1.5, 0.78, 0.68) drew it redder, 1.38 / 0.84 / 0.80 on the gallery's faces and 1.42 / 0.83 / 0.78
-# on our renders of those 14 (an orange-salmon band wide open), these 1.36 / 0.87 / 0.80 and 1.39 / 0.84 / 0.78.
+# on our renders of those 14 (an orange-salmon band wide open), these 1.35 / 0.87 / 0.80 and 1.39 / 0.84 / 0.78.
 TONGUE = (1.4, 0.83, 0.68)
 TONGUE_LIP = 0.35
 # Skin per unit luma in neutral light: from the 10th to the 90th percentile of the gallery's and the real clips' 89
