@@ -9,8 +9,8 @@ luma inside the polygon over the median luma of the face's skin (inside the jaw 
 and the mouth). Frames are binned by opening; per clip and over all clips, the median of each bin is printed for the
 real video and for ours. A mouth drawn mostly as dark throat reads low; real open mouths are mostly lit tongue and
 teeth. Over all clips it also prints the 10th and 90th percentiles of the same luma (each frame's, then the median):
-the dark part every real opening has (0.35-0.38 of the skin's at every size, by person) and the teeth's edge. A pale fill
-between the lips reads like a real median and fails the first.
+the dark part every real opening has (0.35-0.38 of the skin's at every size, by person) and the teeth's edge. A pale
+fill between the lips reads like a real median and fails the first.
 
 In the lower half of the opening it prints the colour of the lit, saturated pixels (a tongue, or the lower lip's wet
 edge; not teeth, not the throat) per unit luma, and their luma over the skin's: a tongue drawn orange or in shadow shows
@@ -103,14 +103,15 @@ def profile(y: np.ndarray, points: np.ndarray, skin: float, pairs, steps: np.nda
 
 TONGUE_LIT = (0.45, 1.2)  # a lit tongue's luma, times the skin's
 TONGUE_SATURATED = 0.25  # and its saturation ((max - min) / max): teeth and a grey throat are less saturated
-COLUMNS = 2 + len(DOWN) + 2 * len(EDGE_STEPS) + 4 + 2
+TONGUE_COLUMNS = slice(2 + len(DOWN) + 2 * len(EDGE_STEPS), 6 + len(DOWN) + 2 * len(EDGE_STEPS))  # lit_tongue's
+COLUMNS = TONGUE_COLUMNS.stop + 2
 
 
-def lit_tongue(frame: np.ndarray, points: np.ndarray, skin: float) -> np.ndarray:
+def lit_tongue(frame: np.ndarray, y: np.ndarray, points: np.ndarray, skin: float) -> np.ndarray:
     """The lower half of the inner lips' lit, saturated pixels (a tongue, or the lower lip's wet edge): their median
-    colour per unit luma and their median luma over the skin's [4]; NaN where under 4 such pixels show."""
+    colour per unit luma and their median luma over the skin's [4]; NaN where under 4 such pixels show. frame: uint8
+    RGB, y: its luma (gallery_meters.luminance)."""
     rgb = frame.astype(np.float32) / 255.0
-    y = luminance(frame)
     inner = _fill(y.shape, points[60:68], convex=False)
     rows = np.arange(y.shape[0])[:, None]
     lower = inner & (rows >= 0.5 * (points[62, 1] + points[66, 1]))
@@ -139,7 +140,7 @@ def measure(face: DlibFace, path: str) -> np.ndarray:
         if spread is not None:
             down = profile(y, points, skin, ACROSS, DOWN)
             edges = [profile(y, points, skin, pairs, EDGE_STEPS) for pairs in EDGES.values()]
-            tongue = lit_tongue(frame, points, skin)
+            tongue = lit_tongue(frame, y, points, skin)
             rows.append(np.concatenate([[mouth_opening(points), spread[1]], down, *edges, tongue, spread[[0, 2]]]))
     return np.array(rows).reshape(-1, COLUMNS)
 
@@ -164,6 +165,13 @@ def clip_medians(rows: np.ndarray) -> dict:
     return out
 
 
+def clip_tongue(rows: np.ndarray) -> np.ndarray | None:
+    """The median over a clip's rows (of `measure`) of the lit tongue's colour and luma [4], or None where it shows on
+    fewer than MIN_FRAMES of them."""
+    tongue = rows[:, TONGUE_COLUMNS]
+    return np.nanmedian(tongue, 0) if np.isfinite(tongue[:, 0]).sum() >= MIN_FRAMES else None
+
+
 def every_clip(face: DlibFace, renders: str, videos: str) -> None:
     """Print the clip-weighted figures: every real clip in `videos` against every render.mp4 under `renders`."""
     real = sorted(path for pattern in VIDEO_TYPES for path in glob.glob(os.path.join(videos, pattern)))
@@ -178,9 +186,9 @@ def every_clip(face: DlibFace, renders: str, videos: str) -> None:
             rows = measure(face, path)
             for bin_, medians in clip_medians(rows).items():
                 per_bin[bin_].append(medians)
-            tongue = rows[rows[:, 0] >= BINS[1][0], -6:-2]
-            if np.isfinite(tongue[:, 0]).sum() >= MIN_FRAMES:
-                tongues[who].append(np.nanmedian(tongue, 0))
+            tongue = clip_tongue(rows[rows[:, 0] >= BINS[1][0]])
+            if tongue is not None:
+                tongues[who].append(tongue)
         for bin_, medians in per_bin.items():
             if not medians:
                 continue
@@ -234,14 +242,12 @@ def main() -> None:
         for who, values in zip(("real", "ours"), frames[bin_]):
             print(f"{bin_[0]:.2f}-{bin_[1]:.2f} {who:<4} ({len(values):3d}): "
                   + " ".join(f"{v:5.2f}" for v in np.median(values[:, 2:2 + len(DOWN)], 0)))
-    print("\nthe lit tongue in the lower half of the opening (median over frames; then over clips, each by its own median):"
-          " colour per unit luma (r / g / b) and luma over the skin's")
-    start = 2 + len(DOWN) + 2 * len(EDGE_STEPS)
+    print("\nthe lit tongue in the lower half of the opening (median over frames; then over clips, each by its own"
+          " median): colour per unit luma (r / g / b) and luma over the skin's")
     for bin_ in BINS[1:]:
         for who, parts in zip(("real", "ours"), binned[bin_]):
-            frames_ = np.concatenate(parts)[:, start:start + 4]
-            clips = [np.nanmedian(part[:, start:start + 4], 0) for part in parts
-                     if np.isfinite(part[:, start]).sum() >= MIN_FRAMES]
+            frames_ = np.concatenate(parts)[:, TONGUE_COLUMNS]
+            clips = [tongue for tongue in map(clip_tongue, parts) if tongue is not None]
             by_frame, by_clip = np.nanmedian(frames_, 0), np.median(clips, 0) if clips else np.full(4, np.nan)
             print(f"{bin_[0]:.2f}-{bin_[1]:.2f} {who:<4}: frames {' / '.join(f'{v:.2f}' for v in by_frame[:3])}, "
                   f"luma {by_frame[3]:.2f} | {len(clips):2d} clips {' / '.join(f'{v:.2f}' for v in by_clip[:3])}, "

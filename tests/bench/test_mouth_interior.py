@@ -48,8 +48,8 @@ def test_the_lit_tongue_is_read_from_the_lit_saturated_pixels_of_the_openings_lo
     frame[50:54, 45:55] = (30, 15, 15)  # and a patch of throat
     pink = np.array([200, 120, 120]) / 255
     luma = pink @ [0.299, 0.587, 0.114]
-    colour = meter.lit_tongue(frame, points, skin=0.7)
+    colour = meter.lit_tongue(frame, meter.luminance(frame), points, skin=0.7)
     assert colour[:3] == pytest.approx(pink / luma, abs=0.02)
     assert colour[3] == pytest.approx(luma / 0.7, abs=0.02)
     frame[50:66] = (235, 232, 228)  # teeth all the way down: no tongue
-    assert np.isnan(meter.lit_tongue(frame, points, skin=0.7)).all()
+    assert np.isnan(meter.lit_tongue(frame, meter.luminance(frame), points, skin=0.7)).all()
