@@ -31,23 +31,16 @@ def flag_rows(folder: str, indices: list[int]) -> np.ndarray:
     scale = meters.NORM_IOD / meters.inter_ocular(face.points(shape))
     reference = _resize(still[0], scale)
     reference_lm = face.points(face.shape(reference))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * meters.NEW_RADIUS + 1,) * 2)
     rows = []
     for i in indices:
         frame = _resize(rendered[i], scale)
         found = face.shape(frame)
         landmarks = face.points(found) if found is not None else reference_lm
-        M = meters.rigid_alignment(reference_lm, landmarks)
-        moved = meters.moved_with_head(reference, M, frame.shape[:2])
-        moved_lm = reference_lm @ M[:, :2].T + M[:, 2]
-        region = (meters.mouth_region(frame.shape[:2], landmarks, meters.NORM_IOD)
-                  | meters.mouth_region(frame.shape[:2], moved_lm, meters.NORM_IOD))
-        ours, theirs = meters.artifact_maps(frame), meters.artifact_maps(moved)
-        painted, parts = frame.copy(), {}
+        region, maps, moved = meters.new_artifacts(frame, landmarks, reference, reference_lm)
+        painted = frame.copy()
         for name, colour in COLOURS.items():
-            new = ours[name] & ~(cv2.dilate(theirs[name].astype(np.uint8), kernel) > 0) & region
-            parts[name] = 100.0 * new.sum() / max(region.sum(), 1)
-            painted[new] = colour
+            painted[maps[name]] = colour
+        parts = {name: 100.0 * maps[name].sum() / max(region.sum(), 1) for name in COLOURS}
         ys, xs = np.nonzero(region)
         box = (slice(ys.min(), ys.max()), slice(xs.min(), xs.max()))
         zoom = lambda image: cv2.resize(image[box], None, fx=ZOOM, fy=ZOOM, interpolation=cv2.INTER_NEAREST)  # noqa: E731

@@ -141,11 +141,12 @@ def moved_with_head(image: np.ndarray, M: np.ndarray, shape: tuple[int, int]) ->
     return cv2.warpAffine(image, M, (shape[1], shape[0]), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
 
 
-def artifact_parts(image: np.ndarray, landmarks: np.ndarray, reference: np.ndarray, reference_landmarks: np.ndarray,
-                   iod: float = NORM_IOD) -> dict:
-    """Fractions (0..1) of the mouth region of one normalised frame that are flat dark fill, one-pixel step edges
-    and hard corners which the source (moved by the similarity that aligns the rigid points, i.e. the head's own
-    motion) does not have within NEW_RADIUS px.
+def new_artifacts(image: np.ndarray, landmarks: np.ndarray, reference: np.ndarray, reference_landmarks: np.ndarray,
+                  iod: float = NORM_IOD) -> tuple[np.ndarray, dict, np.ndarray]:
+    """(region, maps, moved) for one normalised frame: the mouth region (bool [H, W]); per ARTIFACT_PARTS a bool map
+    of the flat dark fill, one-pixel step edges and hard corners in that region which the source, moved by the
+    similarity that aligns the rigid points (the head's own motion), does not have within NEW_RADIUS px; and that
+    moved source.
 
     The source's own beard, teeth, wrinkles and dark corners therefore cost nothing, wherever they are; what the
     renderer adds does. Real lips moving add soft edges, which none of the three maps fire on.
@@ -155,16 +156,22 @@ def artifact_parts(image: np.ndarray, landmarks: np.ndarray, reference: np.ndarr
     # The frame's own lips and the source's lips carried by the head: dlib can misplace the lips of a broken
     # frame, and the damage must not escape the region because of that.
     region = mouth_region(image.shape[:2], landmarks, iod) | mouth_region(image.shape[:2], moved_landmarks, iod)
-    area = max(int(region.sum()), 1)
     ours = artifact_maps(image)
     moved = moved_with_head(reference, M, image.shape[:2])
     theirs = artifact_maps(moved)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * NEW_RADIUS + 1, 2 * NEW_RADIUS + 1))
-    out = {}
-    for name in ARTIFACT_PARTS:
-        known = cv2.dilate(theirs[name].astype(np.uint8), kernel) > 0
-        out[name] = float((ours[name] & ~known & region).sum()) / area
-    return out
+    maps = {name: ours[name] & ~(cv2.dilate(theirs[name].astype(np.uint8), kernel) > 0) & region
+            for name in ARTIFACT_PARTS}
+    return region, maps, moved
+
+
+def artifact_parts(image: np.ndarray, landmarks: np.ndarray, reference: np.ndarray, reference_landmarks: np.ndarray,
+                   iod: float = NORM_IOD) -> dict:
+    """Fractions (0..1) of the mouth region of one normalised frame that are new flat dark fill, one-pixel step
+    edges and hard corners (new_artifacts)."""
+    region, maps, _ = new_artifacts(image, landmarks, reference, reference_landmarks, iod)
+    area = max(int(region.sum()), 1)
+    return {name: float(maps[name].sum()) / area for name in ARTIFACT_PARTS}
 
 
 def artifact_score(parts: dict) -> float:
