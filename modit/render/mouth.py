@@ -338,6 +338,10 @@ CORNER_EDGE = 1.0  # how much wider that edge is at the corners (0: the same eve
 # re-reading rendered frames recovers the jaw less well: tests/extraction, r 0.90 against 0.94)
 UPPER_TOOTH = 0.11  # mouth widths: an upper central incisor's width (the side teeth are narrower)
 LOWER_TOOTH = 0.075  # a lower incisor's
+# Lower incisors have nearly flat biting edges that meet in small notches: this share of the row's height is cut
+# away at each gap. Rounded a fifth of their height down toward each gap, with a dark line between each two, they read
+# as a grille of tombstones on a large sharp portrait (large_elderly_man_closed_smile at 512 px).
+LOWER_NOTCH = 0.12
 # Generic upper teeth reach this share of the opening down, in the middle of the mouth, but no more than this many
 # mouth widths: in speech the upper lip covers all but their edge. Weighed person by person (bench/mouth_interior.py
 # --every-clip), real medium openings read 0.61-0.69 of the skin's luma all the way down; teeth hanging to 0.65 of the
@@ -688,8 +692,8 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     # a row of pale dots over a lip-coloured band; shaded at their roots they sat on a dark line (both read as a
     # zipper). Real speakers' lower lips meet their lower teeth without a dark line (bench/mouth_interior.py).
     # In the mouth's shade they take more of the light reflected off the tongue than the upper teeth do: ivory
-    # darkened alone reads olive.
-    lower_rgb = source.teeth + 0.3 * source.colourful * (tongue_hue * (source.teeth @ luma) - source.teeth)
+    # darkened alone reads olive, and with 0.3 of the tongue's hue, grey-lavender (May_5s, large_elderly_man).
+    lower_rgb = source.teeth + 0.5 * source.colourful * (tongue_hue * (source.teeth @ luma) - source.teeth)
     return rgb + lower[..., None] * (lower_rgb * lower_shade[..., None] - rgb)
 
 
@@ -714,23 +718,37 @@ def lower_teeth(u: torch.Tensor, below: torch.Tensor, height: torch.Tensor, W: t
     soft = (0.012 * W).clamp_min(0.6)
     full_h = (torch.minimum(0.35 * height, 0.09 * W)
               * smoothstep(0.06, 0.2, height / W if opened is None else opened))
-    # Each tooth shows once the row is a few px tall; shorter, one tooth a px or two wide drew a row of dots.
-    detail = smoothstep(3.0, 6.0, full_h)
+    # Each tooth shows once the row is a few px tall (shorter, one tooth a px or two wide drew a row of dots) and
+    # its teeth several px wide: at 6 px a dark line between each two drew a grille under the tongue (May_5s at 256 px).
+    detail = smoothstep(3.0, 6.0, full_h) * smoothstep(5.0, 10.0, LOWER_TOOTH * W)
     # A little shorter toward the corners, and there the row turns away into the mouth's shadow: it fades out
     # over 0.15 of the mouth's width either side and darkens on the way (cut off where it fell under 2 px, it ended
     # in a square step either side, a block pasted on).
-    lower_h = full_h * (1 - 0.5 * smoothstep(0.25, 0.7, side)) * (1 - 0.2 * detail * (1 - middle))
+    notch = _notch(u, LOWER_TOOTH)
+    lower_h = full_h * (1 - 0.5 * smoothstep(0.25, 0.7, side)) * (1 - detail * LOWER_NOTCH * notch)
     ends = 1 - smoothstep(0.3, 0.6, side)
     cover = smoothstep(lower_h + soft, lower_h - soft, below) * smoothstep(2.0, 3.5, lower_h) * ends
     crown = smoothstep(0.4 * lower_h, lower_h.clamp_min(1e-3), below)
-    shade = (0.85 + 0.15 * crown) * (1 - detail * (0.08 * (1 - middle) + 0.08 * gap))
+    shade = (0.85 + 0.15 * crown) * (1 - detail * (0.04 * (1 - middle) + 0.06 * gap))
     return cover, lit * shade * (1 - 0.35 * smoothstep(0.15, 0.55, side))
 
 
-def _teeth(u: torch.Tensor, tooth: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Where a pixel sits on its tooth, across the mouth at u: (1 in a tooth's middle falling to 0 at the gaps on
-    either side, a narrow dark line 1 on a gap). Teeth are `tooth` mouth widths wide in the middle of the mouth
-    (a gap there) and narrower toward the corners, as the arch turns away."""
+def _to_gap(u: torch.Tensor, tooth: float) -> torch.Tensor:
+    """Across the mouth at u, how far a pixel is from the nearest gap between teeth, in tooth widths (0 on a gap, 0.5
+    in a tooth's middle). Teeth are `tooth` mouth widths wide in the middle of the mouth (a gap there) and narrower
+    toward the corners, as the arch turns away."""
     x = ((u - 0.5) / tooth).abs() ** 1.15  # tooth widths from the middle
-    to_gap = (x - x.round()).abs()  # 0 on a gap, 0.5 in a tooth's middle
+    return (x - x.round()).abs()
+
+
+def _notch(u: torch.Tensor, tooth: float) -> torch.Tensor:
+    """1 at each gap between teeth, falling to 0 a fifth of a tooth either side: where the biting edges of two
+    neighbouring teeth round off into a small V."""
+    return torch.exp(-(_to_gap(u, tooth) / 0.12) ** 2)
+
+
+def _teeth(u: torch.Tensor, tooth: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where a pixel sits on its tooth, across the mouth at u (_to_gap): (1 in a tooth's middle falling to 0 at the
+    gaps on either side, a narrow dark line 1 on a gap)."""
+    to_gap = _to_gap(u, tooth)
     return torch.sin(torch.pi * to_gap).clamp_min(0).sqrt(), torch.exp(-(to_gap / 0.07) ** 2)

@@ -387,6 +387,32 @@ def test_lower_teeth_fade_into_the_corners_not_a_block_with_square_ends():
     assert (shade[ends] < 0.85 * shade[400]).all(), "darker toward the corners than in front"
 
 
+def test_lower_teeth_are_a_row_of_flat_edged_teeth_large_and_one_band_small():
+    """Lower incisors have nearly flat biting edges that meet in small notches; drawn with tops rounded a fifth of
+    their height down to each gap and a dark line between each two, a large sharp portrait's lower row read as a
+    grille of tombstones (large_elderly_man_closed_smile at 512 px). Where the mouth is small, teeth 6 px wide with a
+    dark line between each two drew a grille under the tongue (May_5s at 256 px): there the row is one band."""
+    u = torch.linspace(0.4, 0.6, 1001)[None, None, :]  # the middle teeth, before the row turns into the corners
+
+    def row(width: float, rows: int = 400) -> tuple[torch.Tensor, torch.Tensor]:
+        W = torch.tensor([[[width]]])
+        height = 0.45 * width  # wide open: the row at its full height
+        below = torch.linspace(0, 0.12 * width, rows)[None, :, None].expand(1, rows, u.shape[-1])
+        cover, shade = mouth.lower_teeth(u.expand(1, rows, -1), below, torch.full_like(below, height), W)
+        return cover[0], shade[0]
+
+    cover, shade = row(300.0)  # teeth 22 px wide
+    tops = cover.gt(0.5).sum(0).float()  # each column's height, in rows
+    middle = tops[tops > 0.5 * tops.max()]
+    dip = 1 - middle.min() / middle.max()
+    assert 0.04 < dip < 0.15, f"nearly flat edges with a small notch at each gap: {dip:.2f} of the height"
+    halfway = shade[100][cover[100] > 0.99]  # a quarter of the way up the row
+    assert halfway.max() - halfway.min() > 0.05, "large, each tooth shows"
+    cover, shade = row(80.0)  # teeth 6 px wide
+    halfway = shade[100][cover[100] > 0.99]
+    assert halfway.max() - halfway.min() < 0.03, "small, one band: no line between each two"
+
+
 def test_lower_teeth_show_in_front_of_the_lower_lips_inner_edge():
     """On a wide opening the lower teeth stand from the lower lip's edge up, a few px tall: the lip edge's shade
     is behind them, not over them (over them only the teeth's tips showed, a row of pale dots), nor a shadow line
@@ -452,13 +478,15 @@ def test_a_wide_open_tongue_is_lit_at_its_front_and_falls_into_shade_toward_its_
     assert back[len(back) // 2] < 0.8 * front, "its back is in shade"
 
 
-def test_a_medium_opening_is_in_the_lips_shade_until_it_opens_neither_black_nor_a_wall_of_teeth():
+def test_a_medium_opening_is_in_the_lips_shade_until_it_opens_neither_black_nor_a_wall_of_teeth(monkeypatch):
     """Real openings have a dark part at every size: inside dlib's inner lips their darkest tenth reads 0.35-0.38 of the
     skin's luma from narrow to wide (bench/mouth_interior.py --every-clip, all 61 real clips). A tongue lit
     almost fully behind a narrow gap filled it with a pale pink-grey that read as lips, not an opening (0.43-0.44 in
     our renders of the same clips). So down the middle of the gap the tongue stays in the lips' shade through a
     narrow gap and comes into the light as the mouth opens; no band there goes black (a tongue reaching half the
-    opening once left throat at 0.38-0.46 of the skin's), and none is lit like teeth. Wider open, the throat shows."""
+    opening once left throat at 0.38-0.46 of the skin's), and none is lit like teeth. Wider open, the throat shows.
+    (The lower teeth are left out: the column runs through the gap between the two middle ones.)"""
+    monkeypatch.setattr(mouth, "lower_teeth", lambda u, *args, **kwargs: (torch.zeros_like(u), torch.ones_like(u)))
     image = torch.full((1, 3, 160, 160), 0.6)
     upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
     source = mouth.source_mouth(image, upper, upper.clone(), torch.tensor([0.55, 0.3, 0.3]), torch.tensor(0.6))
@@ -970,11 +998,13 @@ def test_a_soft_portraits_synthesised_opening_is_as_soft_as_the_portrait():
     assert mouth.edge_blur(image, upper, 40.0) < 1.0  # the test portrait itself is sharp: drawn as before
 
 
-def test_a_very_wide_opening_is_shaded_not_a_flat_black_hole():
+def test_a_very_wide_opening_is_shaded_not_a_flat_black_hole(monkeypatch):
     """The jaw of real speech drops to three quarters of the mouth's width on its widest vowels: there the throat
     filled a third of the opening with one flat near-black (0.07 of the skin's luma; May_5s, 517600055 by eye, a
     black hole). Light from the lips reaches deeper into a wider mouth, so the throat is shaded (darkest at the back,
-    lighter toward the lips) and never black, and the tongue fills more of the floor. Still darker than the tongue."""
+    lighter toward the lips) and never black, and the tongue fills more of the floor. Still darker than the tongue.
+    (The lower teeth are left out: their top edge, not the tongue's, would be where the column brightens fastest.)"""
+    monkeypatch.setattr(mouth, "lower_teeth", lambda u, *args, **kwargs: (torch.zeros_like(u), torch.ones_like(u)))
     image = torch.full((1, 3, 160, 160), 0.6)
     upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
     source = mouth.source_mouth(image, upper, upper.clone(), torch.tensor([0.55, 0.3, 0.3]), torch.tensor(0.6))
