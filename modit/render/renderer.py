@@ -46,6 +46,9 @@ SKIN_POINTS = (50, 280, 101, 330, 151, 9, 6, 197, 195, 5, 117, 346, 205, 425, 36
 # cavity: the gap between the driven inner lips is filled (mouth.py): the source's own interior carried by each lip,
 # and a shaded throat, teeth and tongue where it opens beyond the source's opening.
 # stretch: no interior; the warp alone (the lips' inner edge stretches), useful to compare or for closed mouths.
+# Face widths from the image's edge over which the warp fades to nothing: past the edge there is no source to sample,
+# and a face cut by the border, moving, dragged the edge's last column across the frame in streaks.
+EDGE_MARGIN = 0.15
 LID_BLUR = 0.02  # inter-ocular distances: the blur that separates the lid skin's colour from its grain
 GRAIN_BLUR = 0.006  # inter-ocular distances: the grain is what varies faster (pores), not folds or lashes
 LASH_HEIGHT = 0.35  # of the crease-to-margin band: how far the upper lashes reach above the open margin
@@ -152,6 +155,8 @@ class FlowRenderer:
         # Every driven pixel samples the source inside the head box: where a source vertex or its own cell was.
         self.supersampled = overlays.Supersampled(self.image, box)
         self.box_grid = self.supersampled.grid(self.box_pixels)  # [h, w, 2] in grid_sample's units
+        self.edge_weight = self._edge_weight(self.box_pixels)  # [h, w] or None
+        self.vertex_weight = self._edge_weight(self.vertices) if self.edge_weight is not None else None
         self.mouth_weight, self.mouth_triangles = self._mouth_patch()
         self.mouth = self._source_mouth()
         # Lid skin: its colour (blurred over a few px, so lashes and pores average out) and its finest grain.
@@ -161,6 +166,23 @@ class FlowRenderer:
         _, self.skin_grain = overlays.split_detail(self.image, sigma=max(GRAIN_BLUR * iod, 0.7))
         self.iris_under = self._iris_under_margins()
         self.sclera_over = self._sclera_over_margin()
+
+    def _edge_weight(self, points: torch.Tensor) -> torch.Tensor | None:
+        """[...] the share of its motion each point [..., 2] (output px) keeps: 0 on the image's outermost pixels
+        and beyond them, 1 from EDGE_MARGIN face widths inside them; None where all stay that far inside."""
+        x, y = points[..., 0], points[..., 1]
+        to_edge = torch.minimum(torch.minimum(x, self.width - x), torch.minimum(y, self.height - y))  # px
+        oval = self.vertices[self.topology.face_oval.to(self.device)]
+        margin = EDGE_MARGIN * float(oval[:, 0].max() - oval[:, 0].min())
+        weight = overlays.smoothstep(0.5, max(margin, 1.5), to_edge)
+        return None if bool((weight == 1).all()) else weight
+
+    def _held_at_edge(self, vertices: torch.Tensor) -> torch.Tensor:
+        """Driven vertices [T, V, 2] with their motion faded out toward the image's edge (_edge_weight): the eyes
+        and lips painted over the warp move with it there."""
+        if self.vertex_weight is None:
+            return vertices
+        return self.vertices + self.vertex_weight[:, None] * (vertices - self.vertices)
 
     def _seam_ends(self, vertices: torch.Tensor) -> torch.Tensor:
         """Where the inner mouth corners go (mouth.seam_ends), from the source image."""
@@ -248,7 +270,7 @@ class FlowRenderer:
         closed = close_eyelids(landmarks, eye_closure.float().cpu(), self.topology)
         vertices, depth = driven_vertices(closed, self.source, self.topology)
         open_vertices, _ = driven_vertices(landmarks, self.source, self.topology)
-        vertices, depth = vertices.to(self.device), depth.to(self.device)
+        vertices, depth = self._held_at_edge(vertices.to(self.device)), depth.to(self.device)
         flow, covered = backward_flow(vertices, depth, self.vertices, self.mask_value, self.face_triangles,
                                       self.grid)
         band_flow, band_mask = backward_flow(vertices, depth, self.vertices, self.mask_value, self.band_triangles,
@@ -263,11 +285,13 @@ class FlowRenderer:
         _, _, bw, bh = self.box
         flow = F.interpolate(flow.permute(0, 3, 1, 2), size=(bh, bw), mode="bilinear", align_corners=False)
         flow = self._refine_mouth(flow, vertices, depth)
+        if self.edge_weight is not None:
+            flow = flow * self.edge_weight
         mask = F.interpolate(mask[:, None], size=(bh, bw), mode="bilinear", align_corners=False)[:, 0]
         # Where each pixel samples (its centre plus the flow), in grid_sample's units: one multiply-add.
         positions = torch.addcmul(self.box_grid, flow.permute(0, 2, 3, 1), self.supersampled.scale)  # [T, h, w, 2]
         rgb = overlays.sample_normalised(self.supersampled.image, positions)  # [T, h, w, 3]
-        open_vertices = open_vertices.to(self.device)
+        open_vertices = self._held_at_edge(open_vertices.to(self.device))
         self._paint_eyes(rgb, vertices, open_vertices, eye_closure.float().clamp(0, 1).to(self.device))
         if self.options.mouth_style in CAVITIES or reference is not None:
             self._paint_mouth(rgb, vertices, reference)

@@ -72,6 +72,27 @@ def test_outside_mask_is_the_source(astronaut_face):
     assert (frames - source).abs().amax(-1)[masks > 0.5].max() > 0.05, "the head should move"
 
 
+def test_a_face_cut_by_the_images_edge_moves_without_dragging_the_edge_across_the_frame(astronaut_face):
+    """A tight crop cuts the face at the image's edge. Turned and shifted, the head's warp sampled past that edge,
+    where there is no source: the edge's last column was dragged across the frame in streaks (0.38-0.69 from the
+    source in the first three columns; a large portrait cropped through the cheek, by eye). The warp fades out
+    toward the edge, so the edge stays the source's while the rest of the head moves."""
+    from .astronaut import analyse, astronaut_image
+
+    x0 = int(image_points(astronaut_face)[:, 0].min()) + 15  # through the left cheek
+    image = astronaut_image(512)[:, x0:].contiguous()
+    face = analyse(image)
+    pose = torch.zeros(3, 6)
+    pose[:, 0] = torch.tensor([0.0, 0.2, -0.2])  # yaw
+    pose[:, 3] = torch.tensor([0.0, 0.03, -0.03])  # sideways shift
+    frames, _ = render_frames(face, Motion(face.beta_0.float().repeat(3, 1), pose, torch.zeros(3, 2), 25.0,
+                                           face.space), RenderOptions())
+    change = (frames - image).abs().amax(-1)
+    assert change[:, :, 0].max() < 0.01, "the edge column is the source's"
+    assert change[:, :, :3].max() < 0.05, f"no streak along the edge: {float(change[:, :, :3].max()):.2f}"
+    assert change[1:].amax((1, 2)).min() > 0.3, "the head still moves"
+
+
 def test_jaw_opens_the_mouth(astronaut_face):
     frames, _ = render_frames(astronaut_face, motion(2, jaw=[1.0, 1.0]), RenderOptions())
     frames = torch.stack([astronaut_face.image, frames[1]])
