@@ -48,7 +48,7 @@ SKIN_POINTS = (50, 280, 101, 330, 151, 9, 6, 197, 195, 5, 117, 346, 205, 425, 36
 # stretch: no interior; the warp alone (the lips' inner edge stretches), useful to compare or for closed mouths.
 # Face widths from the image's edge over which the warp fades to nothing: past the edge there is no source to sample,
 # and a face cut by the border, moving, dragged the edge's last column across the frame in streaks.
-EDGE_MARGIN = 0.15
+EDGE_MARGIN = 0.1
 LID_BLUR = 0.02  # inter-ocular distances: the blur that separates the lid skin's colour from its grain
 GRAIN_BLUR = 0.006  # inter-ocular distances: the grain is what varies faster (pores), not folds or lashes
 LASH_HEIGHT = 0.35  # of the crease-to-margin band: how far the upper lashes reach above the open margin
@@ -156,7 +156,14 @@ class FlowRenderer:
         self.supersampled = overlays.Supersampled(self.image, box)
         self.box_grid = self.supersampled.grid(self.box_pixels)  # [h, w, 2] in grid_sample's units
         self.edge_weight = self._edge_weight(self.box_pixels)  # [h, w] or None
-        self.vertex_weight = self._edge_weight(self.vertices) if self.edge_weight is not None else None
+        # Only the face's own vertices: the anchor rings past the edge keep following the outline as before, so
+        # the hair and ears between them still move as one piece with the head.
+        self.vertex_weight = None
+        if self.edge_weight is not None:
+            face_weight = self._edge_weight(self.vertices[:NUM_LANDMARKS])
+            if face_weight is not None:
+                self.vertex_weight = torch.ones(self.vertices.shape[0], device=self.device)
+                self.vertex_weight[:NUM_LANDMARKS] = face_weight
         self.mouth_weight, self.mouth_triangles = self._mouth_patch()
         self.mouth = self._source_mouth()
         # Lid skin: its colour (blurred over a few px, so lashes and pores average out) and its finest grain.

@@ -74,9 +74,9 @@ def test_outside_mask_is_the_source(astronaut_face):
 
 def test_a_face_cut_by_the_images_edge_moves_without_dragging_the_edge_across_the_frame(astronaut_face):
     """A tight crop cuts the face at the image's edge. Turned and shifted, the head's warp sampled past that edge,
-    where there is no source: the edge's last column was dragged across the frame in streaks (0.38-0.69 from the
-    source in the first three columns; a large portrait cropped through the cheek, by eye). The warp fades out
-    toward the edge, so the edge stays the source's while the rest of the head moves."""
+    where there is no source, and every pixel that did took the edge column's colour: the edge was dragged across
+    the frame in streaks (13 % of the first 8 columns repeating the edge pixel of their row, against 0.6 % in the
+    portrait). The warp fades out toward the edge, so the edge stays the source's and nothing smears."""
     from .astronaut import analyse, astronaut_image
 
     x0 = int(image_points(astronaut_face)[:, 0].min()) + 15  # through the left cheek
@@ -87,9 +87,13 @@ def test_a_face_cut_by_the_images_edge_moves_without_dragging_the_edge_across_th
     pose[:, 3] = torch.tensor([0.0, 0.03, -0.03])  # sideways shift
     frames, _ = render_frames(face, Motion(face.beta_0.float().repeat(3, 1), pose, torch.zeros(3, 2), 25.0,
                                            face.space), RenderOptions())
+
+    def smeared(x: torch.Tensor) -> float:  # share of the first 8 columns that repeat their row's edge pixel
+        return float(((x[..., 1:8, :] - x[..., :1, :]).abs().amax(-1) < 2e-3).float().mean())
+
+    assert max(smeared(f) for f in frames) < smeared(image) + 0.01, [smeared(f) for f in frames]
     change = (frames - image).abs().amax(-1)
     assert change[:, :, 0].max() < 0.01, "the edge column is the source's"
-    assert change[:, :, :3].max() < 0.05, f"no streak along the edge: {float(change[:, :, :3].max()):.2f}"
     assert change[1:].amax((1, 2)).min() > 0.3, "the head still moves"
 
 
