@@ -33,6 +33,9 @@ from .topology import NUM_LANDMARKS, render_topology
 
 log = logging.getLogger(__name__)
 
+# cavity: the gap between the driven inner lips is filled (mouth.py): the source's own interior carried by each lip,
+# and a shaded throat, teeth and tongue where it opens beyond the source's opening.
+# stretch: no interior; the warp alone (the lips' inner edge stretches), useful to compare or for closed mouths.
 NO_TEETH = "cavity (no teeth)"  # the cavity with gums where the portrait shows no teeth (a baby, a toothless mouth)
 CAVITIES = ("cavity", NO_TEETH)  # the styles that fill the opening
 MOUTH_STYLES = (*CAVITIES, "stretch")
@@ -43,9 +46,6 @@ MOUTH_GRID_CELLS = 224  # longest side of the lips' own flow grid (output px up 
 # stay a minority: with the first six alone, bangs and blushed cheeks read a pale face at 0.44 (0.61 here) and its
 # teeth came out grey.
 SKIN_POINTS = (50, 280, 101, 330, 151, 9, 6, 197, 195, 5, 117, 346, 205, 425, 36, 266, 10, 108, 337)
-# cavity: the gap between the driven inner lips is filled (mouth.py): the source's own interior carried by each lip,
-# and a shaded throat, teeth and tongue where it opens beyond the source's opening.
-# stretch: no interior; the warp alone (the lips' inner edge stretches), useful to compare or for closed mouths.
 # Face widths from the image's edge over which the warp fades to nothing: past the edge there is no source to sample,
 # and a face cut by the border, moving, dragged the edge's last column across the frame in streaks.
 EDGE_MARGIN = 0.1
