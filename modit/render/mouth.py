@@ -718,9 +718,9 @@ def lower_teeth(u: torch.Tensor, below: torch.Tensor, height: torch.Tensor, W: t
     `W` px wide) and their shade (times the teeth's colour; `lit`: how far the opening lets light in): from medium
     openings on (they grow in as the mouth opens 0.06-0.2 mouth widths past the portrait's own opening, `opened`;
     default the whole opening), as real speakers show theirs (bench/mouth_interior.py), narrower than the upper
-    arch, each tooth with a nearly flat top edge catching some light (LOWER_NOTCH), each column faded in as it grows from 2 to 3.5 px
-    tall (a thinner strip reads as a grey wire; faded by the row's middle height, the corners, half as tall, drew one
-    where they start later, at 0.06 widths)."""
+    arch, each tooth with a nearly flat top edge catching some light (LOWER_NOTCH), each column faded in as it grows
+    from 2 to 3.5 px tall (a thinner strip reads as a grey wire; faded by the row's middle height, the corners, half
+    as tall, drew one where they start later, at 0.06 widths)."""
     side = (2 * (u - 0.5)).abs()
     middle, gap = _teeth(u, LOWER_TOOTH)
     soft = (0.012 * W).clamp_min(0.6)
