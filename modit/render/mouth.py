@@ -652,7 +652,7 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
         # Upper teeth hang from the upper lip, a little shorter toward the corners; each tooth's edge rounds off
         # toward its neighbours, so the row ends in a scalloped edge, not a ruler-straight bar. Their edge shows under
         # the upper lip, above the middle of the opening (UPPER_TEETH_DOWN, UPPER_TEETH_LONG).
-        middle, gap = _teeth(u, UPPER_TOOTH)
+        middle, gap = _teeth(_to_gap(u, UPPER_TOOTH))
         upper_h = torch.minimum(UPPER_TEETH_DOWN * height, UPPER_TEETH_LONG * W) * shorter * (1 - 0.12 * (1 - middle))
         upper = smoothstep(upper_h + soft, upper_h - soft, depth) * ends
         rounded = (0.9 + 0.1 * middle) * (1 - 0.08 * gap)  # each tooth lit in its middle, darker toward a gap
@@ -722,7 +722,8 @@ def lower_teeth(u: torch.Tensor, below: torch.Tensor, height: torch.Tensor, W: t
     from 2 to 3.5 px tall (a thinner strip reads as a grey wire; faded by the row's middle height, the corners, half
     as tall, drew one where they start later, at 0.06 widths)."""
     side = (2 * (u - 0.5)).abs()
-    middle, gap = _teeth(u, LOWER_TOOTH)
+    to_gap = _to_gap(u, LOWER_TOOTH)
+    middle, gap = _teeth(to_gap)
     soft = (0.012 * W).clamp_min(0.6)
     full_h = (torch.minimum(0.35 * height, 0.09 * W)
               * smoothstep(0.06, 0.2, height / W if opened is None else opened))
@@ -732,7 +733,7 @@ def lower_teeth(u: torch.Tensor, below: torch.Tensor, height: torch.Tensor, W: t
     # A little shorter toward the corners, and there the row turns away into the mouth's shadow: it fades out
     # over 0.15 of the mouth's width either side and darkens on the way (cut off where it fell under 2 px, it ended
     # in a square step either side, a block pasted on).
-    notch = _notch(u, LOWER_TOOTH)
+    notch = _notch(to_gap)
     lower_h = full_h * (1 - 0.5 * smoothstep(0.25, 0.7, side)) * (1 - detail * LOWER_NOTCH * notch)
     ends = 1 - smoothstep(0.3, 0.6, side)
     cover = smoothstep(lower_h + soft, lower_h - soft, below) * smoothstep(2.0, 3.5, lower_h) * ends
@@ -749,14 +750,13 @@ def _to_gap(u: torch.Tensor, tooth: float) -> torch.Tensor:
     return (x - x.round()).abs()
 
 
-def _notch(u: torch.Tensor, tooth: float) -> torch.Tensor:
-    """1 at each gap between teeth, falling to 0 a fifth of a tooth either side: where the biting edges of two
-    neighbouring teeth round off into a small V."""
-    return torch.exp(-(_to_gap(u, tooth) / 0.12) ** 2)
+def _notch(to_gap: torch.Tensor) -> torch.Tensor:
+    """From _to_gap: 1 at each gap between teeth, falling to 0 a fifth of a tooth either side, where the biting edges
+    of two neighbouring teeth round off into a small V."""
+    return torch.exp(-(to_gap / 0.12) ** 2)
 
 
-def _teeth(u: torch.Tensor, tooth: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Where a pixel sits on its tooth, across the mouth at u (_to_gap): (1 in a tooth's middle falling to 0 at the
-    gaps on either side, a narrow dark line 1 on a gap)."""
-    to_gap = _to_gap(u, tooth)
+def _teeth(to_gap: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """From _to_gap, where a pixel sits on its tooth: (1 in a tooth's middle falling to 0 at the gaps on either side,
+    a narrow dark line 1 on a gap)."""
     return torch.sin(torch.pi * to_gap).clamp_min(0).sqrt(), torch.exp(-(to_gap / 0.07) ** 2)
