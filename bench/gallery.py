@@ -5,6 +5,7 @@ a contact sheet and one table row (identity drift, rigid-point jitter, artifact 
     OMP_NUM_THREADS=1 nice -n 10 python bench/gallery.py       # this checkout -> /work/out/gallery/<git hash>/
     python bench/gallery.py --pack /path/to/other/checkout     # measure another checkout with these meters
     python bench/gallery.py --real                             # real clips: first frame + own speech, beside the video
+    python bench/gallery.py --real --held-out                  # the talking clips the renderer was not tuned on
     python bench/gallery.py --only glasses,lowres              # faces whose file name contains a word
 
 The speech: the first 4.0 s of samples/speech.wav (a pause, phrases, a short pause near 1.1 s: closed and open
@@ -23,6 +24,8 @@ nothing animated reads, a floor reported beside the targets), and, in --real mod
 - artifact: in the mouth region (lips' hull grown by 0.3 IOD), the percentage of pixels that are flat dark fill,
   one-pixel step edges or hard corners where the source (moved by the head's rigid motion) has none within 2 px,
   summed over the three; mean and max over frames. The source against itself reads 0.
+- sync_r (--real): Pearson r of dlib's inner-lip opening on the render with the same on the real video (taken at
+  the render's frame times), best of lags -1 / 0 / +1 frames: how closely the mouth follows the speaker's own.
 
 Contact sheets (source, mouth closed, half open, wide open, mid-blink, worst artifact frame; a face row and a
 mouth close-up row) and the rendered mp4s go to the output folder, never into git: they show third-party faces.
@@ -224,8 +227,8 @@ def moved_still(path: str, source: np.ndarray, render: Measured, reference, scal
 
 
 def measure_item(name: str, portrait_path: str, audio_path: str, fps_hint: float, pipeline, face, args, outdir,
-                 real_frames: np.ndarray | None = None) -> dict:
-    """Render, encode, decode and measure one portrait (and, in --real mode, the real clip beside it)."""
+                 real_frames: np.ndarray | None = None, real_fps: float = 25.0) -> dict:
+    """Render, encode, decode and measure one portrait (and, in --real mode, the real clip beside it, at real_fps)."""
     os.makedirs(outdir, exist_ok=True)
     started = time.time()
     render_mp4, still_mp4 = os.path.join(outdir, "render.mp4"), os.path.join(outdir, "still.mp4")
@@ -279,6 +282,8 @@ def measure_item(name: str, portrait_path: str, audio_path: str, fps_hint: float
         real_m = Measured(face, real_frames, reference, scale, iod, identity_ref)
         real_m.add_identity(face, identity_ref, real_m.pick().values())
         row.update(real_m.summary("real_"))
+        # An independent lip-sync figure: dlib's inner-lip opening of the render against the speaker's own.
+        row["sync_r"] = meters.sync_r(render_m.mouth, real_m.mouth, real_fps)
         sheets.append(("real", real_m))
     for kind, clip in sheets:
         title = (f"{name} [{kind}, {args.label}]  id mean {np.nanmean(clip.identity):.3f} max "
@@ -289,7 +294,8 @@ def measure_item(name: str, portrait_path: str, audio_path: str, fps_hint: float
     np.savez_compressed(os.path.join(outdir, "per_frame.npz"), identity=render_m.identity, jitter=render_m.jitter,
                         artifact=render_m.artifact, mouth=render_m.mouth, eyes=render_m.eyes,
                         still_jitter=still_m.jitter, still_artifact=still_m.artifact,
-                        moved_jitter=moved_m.jitter, moved_artifact=moved_m.artifact)
+                        moved_jitter=moved_m.jitter, moved_artifact=moved_m.artifact,
+                        **({} if real_frames is None else {"real_mouth": real_m.mouth}))
     row["total_s"] = round(time.time() - started, 1)
     return row
 
@@ -336,6 +342,10 @@ def targets_report(rows: list[dict], real_median: float | None) -> dict:
             f"{sum(r['jitter'] <= 1.3 * r['moved_jitter'] for r in rows)}/{len(rows)} faces"
         out["(floor) artifact mean <= moved still + 1"] = \
             f"{sum(r['art_mean'] <= r['moved_art_mean'] + 1 for r in rows)}/{len(rows)} faces"
+    synced = [r["sync_r"] for r in rows if "sync_r" in r]
+    if synced:
+        out["lip sync: dlib's mouth opening, render vs real, r best of +-1 frame >= 0.6"] = \
+            f"{sum(r >= 0.6 for r in synced)}/{len(synced)} clips (median {np.median(synced):.2f})"
     return out
 
 
@@ -369,6 +379,8 @@ def main() -> int:
     parser.add_argument("--max-side", type=int, default=1024, help="portraits larger than this are downscaled")
     parser.add_argument("--only", help="comma-separated words: faces (or clips) whose name contains one")
     parser.add_argument("--real", action="store_true", help="real clips: first frame + own speech vs the video")
+    parser.add_argument("--held-out", action="store_true", help="with --real: the talking clips the renderer was not "
+                        "tuned on (all but the 14 picked), to check it on people it has not seen")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--close-parted-lips", type=float, help="the Sample Expression node's close_parted_lips "
                         "(default: the workflow's own, 0)")
@@ -416,8 +428,9 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as work:
         if args.real:
-            clips = [p for p in sorted(glob.glob(os.path.join(args.talking, "*.mp4")))
-                     if any(k in os.path.basename(p) for k in REAL_PICK)]
+            clips = [p for p in sorted(glob.glob(os.path.join(args.talking, "*")))
+                     if p.lower().endswith((".mp4", ".mov", ".mpg"))
+                     and any(k in os.path.basename(p) for k in REAL_PICK) != args.held_out]
             items = [(os.path.basename(p).split("__")[-1], p) for p in clips]
         else:
             files = sorted(f for f in glob.glob(os.path.join(args.faces, "*"))
@@ -436,7 +449,7 @@ def main() -> int:
                     portrait = os.path.join(work, "first_frame.png")
                     cv2.imwrite(portrait, cv2.cvtColor(real[0], cv2.COLOR_RGB2BGR))
                     speech = crop_audio(wav if os.path.isfile(wav) else path, len(real) / fps, work)
-                    row = measure_item(name, portrait, speech, 25.0, pipeline, face, args, outdir, real)
+                    row = measure_item(name, portrait, speech, 25.0, pipeline, face, args, outdir, real, fps)
                     row["real_fps"] = fps
                 else:
                     row = measure_item(name, path, speech, 25.0, pipeline, face, args, outdir)

@@ -254,6 +254,20 @@ def mouth_opening(landmarks: np.ndarray) -> float:
     return float(gap / max(inter_ocular(lm), 1e-6))
 
 
+def sync_r(generated: np.ndarray, real: np.ndarray, real_fps: float, fps: float = 25.0, lags=(-1, 0, 1)) -> float:
+    """How closely a rendered mouth opening follows the real one: Pearson r of the two curves, the real one taken at
+    the render's frame times, best of `lags` (frames; positive: the render later than the real mouth). A mouth that
+    does not move follows nothing: 0."""
+    t = np.arange(len(generated)) / fps
+    real = np.interp(t, np.arange(len(real)) / real_fps, real)
+    found = []
+    for lag in lags:
+        a, b = (generated[lag:], real[:len(real) - lag]) if lag >= 0 else (generated[:lag], real[-lag:])
+        if len(a) > 2 and a.std() > 1e-6 and b.std() > 1e-6:
+            found.append(float(np.corrcoef(a, b)[0, 1]))
+    return max(found, default=0.0)
+
+
 def eye_aspect(landmarks: np.ndarray) -> float:
     """Mean eye aspect ratio of both eyes (lid gap over eye width): ~0.3 open, < 0.15 closed."""
     lm = np.asarray(landmarks, np.float64)

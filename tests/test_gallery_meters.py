@@ -190,3 +190,17 @@ def test_mouth_opening_and_eye_aspect_follow_the_landmarks():
         centre_y = shut[list(eye)][:, 1].mean()
         shut[list(eye), 1] = centre_y
     assert meters.eye_aspect(shut) < 0.02 < 0.2 < meters.eye_aspect(face_landmarks())
+
+
+def test_sync_r_follows_the_real_mouth_at_its_own_frame_rate_and_forgives_one_frame_of_lag():
+    t = np.arange(120) / 30.0  # 4 s of a real clip at 30 fps
+    real = 0.05 + 0.05 * np.sin(2 * np.pi * 1.7 * t) ** 2
+    times = np.arange(100) / 25.0  # the render's 25 fps
+    same = 0.05 + 0.05 * np.sin(2 * np.pi * 1.7 * times) ** 2
+    assert meters.sync_r(same, real, 30.0) > 0.99
+    late = np.concatenate([same[:1], same[:-1]])  # one render frame behind the speaker
+    assert meters.sync_r(late, real, 30.0) > 0.99
+    assert meters.sync_r(late, real, 30.0, lags=(0,)) < meters.sync_r(late, real, 30.0)
+    unrelated = np.random.default_rng(0).random(100)
+    assert meters.sync_r(unrelated, real, 30.0) < 0.4
+    assert meters.sync_r(np.full(100, 0.1), real, 30.0) == 0.0  # a mouth that never moves follows nothing
