@@ -23,6 +23,7 @@ MIN_PRESENCE = 0.5  # mesh "face present" probability below which the crop is no
 # photos (tiles of at least 512 px): a 70 px face in a 4000 x 3000 photo scores 0.5 in a 1000 px tile and 0.85 in a
 # 666 px one.
 TILE_LEVELS = ((2, MIN_SIDE), (3, MIN_SIDE), (5, 512), (8, 512))
+ABOUT_AS_LARGE = 0.8  # another face at least this share of the largest one's area: which one is meant is a guess
 LARGE_PHOTO = 1000  # px, long side: the detectors see the whole image shrunk to 128 / 192 px, so a small face there
 # is a few detector px (the tiles find faces down to about 50 px in 4000); a "no face" error there also says to crop
 
@@ -155,7 +156,7 @@ def analyse_portrait(image: torch.Tensor, face_index: int = -1, min_score: float
     """
     image = prepare_image(image)
     stack = stack if stack is not None else default_stack()
-    score = 1.0
+    score, rivals = 1.0, 0
     hint = _hint_points(face_landmarks, face_index) if face_landmarks is not None else None
     if hint is not None:
         roi = roi_from_landmarks(hint)
@@ -173,6 +174,8 @@ def analyse_portrait(image: torch.Tensor, face_index: int = -1, min_score: float
                              f"Face Landmarker")
         chosen = detections[0] if face_index < 0 else _by_index(detections, face_index,
                                                                  lambda d: float(d.box_xyxy[0]))
+        # Two people side by side (an interview's split screen): "the largest" is then a few px of box.
+        rivals = sum(d.area >= ABOUT_AS_LARGE * chosen.area for d in detections[1:]) if face_index < 0 else 0
         score = float(chosen.score)
         roi = roi_from_detection(chosen.box_xyxy, chosen.keypoints)
 
@@ -198,6 +201,10 @@ def analyse_portrait(image: torch.Tensor, face_index: int = -1, min_score: float
         raise ValueError(f"source image: the face mesh does not see a human face in {found}: presence "
                          f"{presence:.2f} < {MIN_PRESENCE}; use a clearer, more frontal photo of a person, pick "
                          f"another face with face_index, or raise min_score to skip weak detections")
+    if rivals:
+        log.warning("face detection: %d faces of about the same size; animating the one centred at %d %% of the "
+                    "image's width. Set face_index (0, 1, ... from the left) to choose another.", rivals + 1,
+                    round(100 * float(points[:, 0].mean()) / image.shape[1]))
     contours, irises = run_iris(stack, image, points)  # image px, (subject's right, subject's left)
 
     crop_roi = roi_from_landmarks(points, scale=1.0 + 2.0 * margin)

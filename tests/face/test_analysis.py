@@ -1,4 +1,5 @@
 """analyse_portrait on a real photo: jaw_open follows an opened mouth, openness follows a closed eye, pose mirrors."""
+import logging
 import math
 
 import cv2
@@ -180,3 +181,20 @@ def test_preview_draws(astronaut_face):
     shown = preview(astronaut_face)
     assert shown.shape == (512, 512, 3) and 0 <= shown.min() and shown.max() <= 1
     assert (shown - astronaut_face.crop).abs().sum(-1).gt(0.1).float().mean() > 0.01, "annotations are visible"
+
+
+def test_two_faces_of_about_the_same_size_say_which_one_is_animated(stack, astronaut, caplog):
+    # An interview's split screen: "the largest" face is then a matter of a few px of box, so the log says which one
+    # moves and how to pick the other. One face alone says nothing.
+    pair = torch.cat([astronaut, astronaut.flip(1)], 1)  # [512, 1024, 3]
+    with caplog.at_level(logging.WARNING, logger="comfyui_modit.modit.face.analysis"):
+        face = analyse_portrait(pair, stack=stack)
+    warned = [r.getMessage() for r in caplog.records if "about the same size" in r.getMessage()]
+    assert len(warned) == 1 and "face_index" in warned[0], warned
+    centre = float(image_landmarks(face)[:, 0].mean()) / 1024
+    assert f"{round(100 * centre)} %" in warned[0], (warned, centre)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="comfyui_modit.modit.face.analysis"):
+        analyse_portrait(astronaut, stack=stack)
+        analyse_portrait(pair, face_index=1, stack=stack)
+    assert not [r for r in caplog.records if "about the same size" in r.getMessage()]
