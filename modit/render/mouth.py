@@ -65,6 +65,7 @@ class SourceMouth:
     # False: no generic teeth where the source shows none (a baby's mouth, or a toothless one): a gum ridge under the
     # upper lip instead, and the tongue up to the lower lip. The source's own teeth still show.
     generic_teeth: bool = True
+    light: torch.Tensor | None = None  # [3] the colour of the light on the face (light_of); None: neutral
 
     @property
     def width(self) -> torch.Tensor:
@@ -97,8 +98,8 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
     warm = _tinted(torch.tensor(PINK, device=image.device), colourful)
     warm = warm / (warm @ to_luma) * (teeth @ to_luma)  # that pink at the teeth's luma
     teeth = teeth + TEETH_WARM * colourful * (warm - teeth)
-    if skin is not None:
-        teeth = _in_the_light(teeth, skin, colourful)
+    light = None if skin is None else light_of(skin, colourful)
+    teeth = _in_the_light(teeth, light)
     shows = float(smoothstep(0.05, 0.12, opening))
     split = 0.5
     if opening > 0.02:
@@ -138,19 +139,26 @@ def source_mouth(image: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor, 
     on_lip, top = (0.0, 0.0) if outer_lower is None else _teeth_on_lip(
         image, upper, lower, outer_lower, lower_lip, skin_luma, colourful)
     return SourceMouth(upper, lower, lip, skin_luma, teeth, shows, split, colourful, rim, under_gap, lips,
-                       edge_blur(image, torch.cat([upper, lower]), float(width)), on_lip, top)
+                       edge_blur(image, torch.cat([upper, lower]), float(width)), on_lip, top, light=light)
 
 
-def _in_the_light(rgb: torch.Tensor, skin: torch.Tensor, colourful: float) -> torch.Tensor:
-    """rgb [3] lit by the light the skin [3] is lit by, at its own luma: a white tooth under red studio light is
-    red, and neutral it read teal beside red skin (VoxCeleb2 00086, 00098); under yellow light, yellow (LipNet).
-    Only the skin's hue beyond the range real skins span in neutral light (SKIN_HUES) is taken for the light's: within
-    it, a pale face's cooler skin turned its teeth blue-grey (large_frontal_man)."""
+def light_of(skin: torch.Tensor, colourful: float) -> torch.Tensor:
+    """Per channel [3], the colour of the light the skin [3] is lit by: 1 in neutral light. A white tooth under red
+    studio light is red, and neutral it read teal beside red skin (VoxCeleb2 00086, 00098); under yellow light, yellow
+    (LipNet). Only the skin's hue beyond the range real skins span in neutral light (SKIN_HUES) is taken for the
+    light's: within it, a pale face's cooler skin turned its teeth blue-grey (large_frontal_man)."""
+    hue = skin / (skin @ luma_weights(skin.device)).clamp_min(1e-3)
+    low, high = (torch.tensor(h, device=skin.device) for h in SKIN_HUES)
+    light = 1 + (hue - hue.clamp(low, high)) / (0.5 * (low + high))
+    return 1 + colourful * (light.clamp(0.5, 1.5) - 1)
+
+
+def _in_the_light(rgb: torch.Tensor, light: torch.Tensor | None) -> torch.Tensor:
+    """rgb [3] lit by `light` (light_of; None: neutral), at its own luma."""
+    if light is None:
+        return rgb
+    lit = rgb * light
     to_luma = luma_weights(rgb.device)
-    hue = skin / (skin @ to_luma).clamp_min(1e-3)
-    low, high = (torch.tensor(h, device=rgb.device) for h in SKIN_HUES)
-    light = 1 + (hue - hue.clamp(low, high)) / (0.5 * (low + high))  # per channel, 1 inside the range
-    lit = rgb * (1 + colourful * (light.clamp(0.5, 1.5) - 1))
     return lit * (rgb @ to_luma) / (lit @ to_luma).clamp_min(1e-6)
 
 
@@ -629,9 +637,10 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
     # A warm pink, mostly a tongue's own and partly the lower lip's hue (TONGUE, TONGUE_LIP).
     upper_lip, lower_lip = (source.lip, source.lip) if source.lips is None else source.lips
     lower_hue = lower_lip / (lower_lip @ luma).clamp_min(0.05)
-    pink = _tinted(torch.tensor(PINK, device=device), source.colourful)
+    # Lit as the face is: an orange tongue under the lavender cast of andrew_clip_2, whose real one reads bluer.
+    pink = _in_the_light(_tinted(torch.tensor(PINK, device=device), source.colourful), source.light)
     tongue_hue = pink / (pink @ luma)  # at unit luma
-    own = _tinted(torch.tensor(TONGUE, device=device), source.colourful)
+    own = _in_the_light(_tinted(torch.tensor(TONGUE, device=device), source.colourful), source.light)
     tongue_rgb = TONGUE_LIP * lower_hue + (1 - TONGUE_LIP) * own
     rgb = rgb + tongue[..., None] * (tongue_rgb * (level * tongue_light)[..., None] - rgb)
     soft = (0.012 * W).clamp_min(0.6)  # the teeth's edges, px: blurred like the photo's own, never a step

@@ -478,6 +478,28 @@ def test_a_wide_open_tongue_is_lit_at_its_front_and_falls_into_shade_toward_its_
     assert back[len(back) // 2] < 0.8 * front, "its back is in shade"
 
 
+def test_the_tongue_is_lit_by_the_light_the_skin_is_lit_by():
+    """The whole mouth is lit by one light: under the lavender cast of a studio video (andrew_clip_2) the tongue takes
+    its blue as the teeth do, instead of staying orange, at the same luma; in neutral light it is as it was."""
+    image = torch.full((1, 3, 160, 160), 0.6)
+    upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
+    lip, skin_luma = torch.tensor([0.55, 0.3, 0.3]), torch.tensor(0.6)
+    height, u = 0.45 * 80.0, torch.full((1, 60, 1), 0.5)
+    depth = torch.linspace(0, height, 60)[None, :, None]
+
+    def tongue_front(skin_hue=None):
+        skin = None if skin_hue is None else skin_hue / (skin_hue @ overlays.luma_weights("cpu")) * skin_luma
+        source = dataclasses.replace(mouth.source_mouth(image, upper, upper.clone(), lip, skin_luma, skin=skin),
+                                     generic_teeth=False)
+        return mouth._synthetic(u, depth, torch.full_like(u, height), torch.tensor([[[80.0]]]), source)[0, 50, 0]
+
+    neutral = tongue_front(torch.tensor([1.29, 0.91, 0.77]))  # the median skin's hue, in neutral light
+    lavender = tongue_front(torch.tensor([1.12, 0.94, 0.97]))  # andrew_clip_2's skin
+    assert torch.allclose(neutral, tongue_front(), atol=1e-5)
+    assert float(lavender[2] / lavender[0]) > 1.08 * float(neutral[2] / neutral[0]), (lavender, neutral)
+    assert abs(float(luma(lavender[None]) - luma(neutral[None]))) < 0.03 * float(luma(neutral[None]))
+
+
 def test_the_tongues_front_comes_into_the_light_before_its_back(monkeypatch):
     """Light reaches the tongue through the gap between the lips from above and in front: as the mouth opens, its
     front, just behind the lower lip, is lit first, its back under the upper teeth last. Lit alike through the gap,
