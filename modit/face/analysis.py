@@ -5,6 +5,8 @@ through `FaceStack` (modit/face/mediapipe), loaded once per device and kept at m
 """
 import functools
 import logging
+import math
+from dataclasses import replace
 
 import torch
 
@@ -19,6 +21,7 @@ log = logging.getLogger(__name__)
 CROP_SIZE = 512  # side of Face.crop; the renderer warps at this resolution
 MIN_SIDE = 32  # smaller images cannot hold a face the 128-px detector can see
 MIN_PRESENCE = 0.5  # mesh "face present" probability below which the crop is not a face
+UPRIGHT_PRESENCE = 0.9  # below this on the detector's box the mesh also looks at the box turned upside down
 # (n, the least tile side in px): n x n tiles tried in turn while faces are missing. 5 x 5 and 8 x 8 only on large
 # photos (tiles of at least 512 px): a 70 px face in a 4000 x 3000 photo scores 0.5 in a 1000 px tile and 0.85 in a
 # 666 px one.
@@ -139,7 +142,13 @@ def detect_faces(stack, image: torch.Tensor, min_score: float, detector: str, wa
 def _mesh_from(stack, image: torch.Tensor, roi):
     """Two mesh passes: the first ROI comes from a coarse box; the second from the mesh itself (tight, level eyes).
     Returns (points [468, 3] image px, presence)."""
-    points, _ = run_mesh(stack, image, roi)
+    points, presence = run_mesh(stack, image, roi)
+    if presence < UPRIGHT_PRESENCE:
+        # A face upside down (a photo turned 180 degrees): the detector's keypoints take it for upright, with its eyes
+        # where its mouth is, and the mesh run that way round drew a mouth on the forehead. Turned, it finds the face.
+        turned_points, turned = run_mesh(stack, image, replace(roi, angle=roi.angle + math.pi))
+        if turned > presence:
+            points = turned_points
     return run_mesh(stack, image, roi_from_landmarks(points))
 
 

@@ -198,3 +198,14 @@ def test_two_faces_of_about_the_same_size_say_which_one_is_animated(stack, astro
         analyse_portrait(astronaut, stack=stack)
         analyse_portrait(pair, face_index=1, stack=stack)
     assert not [r for r in caplog.records if "about the same size" in r.getMessage()]
+
+
+def test_a_portrait_turned_upside_down_is_meshed_the_right_way_round(stack, astronaut):
+    # Turned 180 degrees, the detector's keypoints take the face for upright, eyes where its mouth is; the mesh run
+    # that way round found a face there (presence 0.7) and the render drew a mouth on the forehead.
+    upright = image_landmarks(analyse_portrait(astronaut, stack=stack))[:, :2]
+    turned = analyse_portrait(astronaut.flip(0).flip(1), stack=stack)
+    H, W = astronaut.shape[:2]
+    back = torch.tensor([W - 1.0, H - 1.0], dtype=upright.dtype) - image_landmarks(turned)[:, :2]
+    for point in (1, 13, 14, 33, 263):  # nose tip, inner lips, outer eye corners
+        assert (back[point] - upright[point]).norm() < 6.0, (point, back[point].tolist(), upright[point].tolist())
