@@ -22,9 +22,8 @@ class MoDiTExtract3DMM(io.ComfyNode):
                 io.Int.Input("face_index", default=-1, min=-1, max=31, tooltip=(
                     "Which face to animate: -1 = the largest (where another is about as large, as in an "
                     "interview's split screen, the log says which one moves), 0, 1, ... = counted left to right. "
-                    "A number also "
-                    "searches 2x2 and 3x3 tiles so small faces in a group photo count (about 1 s more); the error "
-                    "lists how many were found.")),
+                    "A number also searches 2x2 and 3x3 tiles so small faces in a group photo count (about 1 s "
+                    "more); the error lists how many were found.")),
                 io.Float.Input("min_score", default=0.5, min=0.05, max=1.0, step=0.01, tooltip=(
                     "BlazeFace detection threshold. Lower it to accept small, dark or turned faces (more false "
                     "detections); no effect on cost.")),
