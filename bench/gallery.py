@@ -389,6 +389,8 @@ def main() -> int:
     parser.add_argument("--reuse", action="store_true",
                         help="measure the render.mp4/still.mp4 an earlier run left in --out instead of rendering")
     args = parser.parse_args()
+    if args.held_out and not args.real:
+        parser.error("--held-out picks real talking clips: use it with --real")
 
     import torch
 
