@@ -40,7 +40,7 @@ def openings(face: DlibFace, frames: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
-def reenact(path: str) -> np.ndarray:
+def reenact(dlib_face: DlibFace, path: str) -> np.ndarray:
     """[T, 3]: (dlib on the real frame, dlib on its reenactment, the tracker's reading of the real frame)."""
     import cv2
     import torch
@@ -62,7 +62,6 @@ def reenact(path: str) -> np.ndarray:
     still = Motion(m.expression, torch.zeros_like(m.pose), torch.zeros_like(m.eye_closure), m.fps, m.space)
     rendered, _ = render_frames(face, still, RenderOptions())
     rendered = (rendered.numpy() * 255).round().clip(0, 255).astype(np.uint8)
-    dlib_face = DlibFace()
     return np.stack([openings(dlib_face, real), openings(dlib_face, rendered), extracted.mouth_open.numpy()], 1)
 
 
@@ -83,12 +82,13 @@ def main() -> int:
     if not paths:
         parser.error("no clip named; give clip names (e.g. Obama_clip2) or --all")
     load_pack()
+    dlib_face = DlibFace()  # its models load once, not once per clip
     rows = []
     print(f"{'clip':24s} real  render  ratio  tracker  (medians of dlib's opening over the frames, IOD)")
     for path in paths:
         name = os.path.splitext(os.path.basename(path))[0].split("__")[-1]
         try:
-            measured = reenact(path)
+            measured = reenact(dlib_face, path)
         except Exception as error:  # one clip without a face must not cost the others their figures
             print(f"{name:24s} FAILED: {type(error).__name__}: {error}", flush=True)
             continue
