@@ -24,3 +24,19 @@ def frame_mean_square(waveform, sample_rate: int, fps: float, num_frames: int) -
         sums = np.add.reduceat(chunk, bounds[start:stop] - bounds[start])  # [frames in chunk]
         mean_square[start:stop] = sums / (bounds[start + 1:stop + 1] - bounds[start:stop])
     return mean_square
+
+
+def speech_activity(waveform: torch.Tensor, sample_rate: int, fps: float, num_frames: int) -> torch.Tensor:
+    """How much speech each frame carries: [T] float32 in 0..1 (0 for silence).
+
+    Per-frame RMS level in dBFS, mapped linearly from 35 dB below the clip's loud level (its 95th percentile,
+    at least -40 dBFS so quiet noise never counts as speech) to that level; below -55 dBFS is silence.
+    """
+    if num_frames == 0:
+        return torch.zeros(0)
+    mean_square = frame_mean_square(waveform, sample_rate, fps, num_frames)
+    level = 10.0 * np.log10(np.maximum(mean_square, 0.0) + 1e-18)  # dBFS; silence reads -180
+    loud = max(float(np.percentile(level, 95)), -40.0)
+    activity = np.clip((level - (loud - 35.0)) / 35.0, 0.0, 1.0)
+    activity[level < -55.0] = 0.0
+    return torch.from_numpy(activity).float()

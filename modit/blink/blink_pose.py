@@ -10,9 +10,10 @@ import math
 
 import torch
 
+from ..audio.loudness import speech_activity
 from ..types import AudioFeatures, Face, Motion
 from .blink_sequence import BlinkConfig, blink_sequence
-from .head_motion import HeadMotionConfig, head_pose, speech_activity, turned_rotation_share
+from .head_motion import HeadMotionConfig, head_pose, turned_rotation_share
 from .mapping_net import BlinkMappingModel
 from .reference import REFERENCE_USES, ReferenceTrack, fit_length
 

@@ -176,7 +176,7 @@ def blink_sequence(num_frames: int, fps: float, config: BlinkConfig | None = Non
                    activity: torch.Tensor | None = None) -> torch.Tensor:
     """The statistical blink sequence: eye closure [T, 2] float32 in 0..1, deterministic per seed.
 
-    activity: optional speech activity [T] 0..1 (head_motion.speech_activity); blinks then favour pauses.
+    activity: optional speech activity [T] 0..1 (audio/loudness.py: speech_activity); blinks then favour pauses.
     """
     config = config or BlinkConfig()
     return render_blinks(sample_blinks(num_frames, fps, config, seed, activity), num_frames)

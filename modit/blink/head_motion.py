@@ -18,7 +18,6 @@ import numpy as np
 import torch
 
 from ..motion.filters import gaussian_smooth
-from ..audio.loudness import frame_mean_square
 
 
 @dataclass(frozen=True)
@@ -73,22 +72,6 @@ def turned_rotation_share(source_yaw: float) -> float:
     return 1.0 - (1.0 - TURNED_SCALE) * share
 
 
-def speech_activity(waveform: torch.Tensor, sample_rate: int, fps: float, num_frames: int) -> torch.Tensor:
-    """How much speech each frame carries: [T] float32 in 0..1 (0 for silence).
-
-    Per-frame RMS level in dBFS, mapped linearly from 35 dB below the clip's loud level (its 95th percentile,
-    at least -40 dBFS so quiet noise never counts as speech) to that level; below -55 dBFS is silence.
-    """
-    if num_frames == 0:
-        return torch.zeros(0)
-    mean_square = frame_mean_square(waveform, sample_rate, fps, num_frames)
-    level = 10.0 * np.log10(np.maximum(mean_square, 0.0) + 1e-18)  # dBFS; silence reads -180
-    loud = max(float(np.percentile(level, 95)), -40.0)
-    activity = np.clip((level - (loud - 35.0)) / 35.0, 0.0, 1.0)
-    activity[level < -55.0] = 0.0
-    return torch.from_numpy(activity).float()
-
-
 def smooth_noise(rng: np.random.Generator, num_frames: int, channels: int, sigma_frames: float) -> np.ndarray:
     """Unit-variance Gaussian-smoothed white noise [T, channels]: smooth in all derivatives, any length."""
     radius = max(1, int(math.ceil(4 * sigma_frames)))
@@ -108,7 +91,7 @@ def head_pose(num_frames: int, fps: float, activity: torch.Tensor | None = None,
               config: HeadMotionConfig | None = None, seed: int = 0) -> torch.Tensor:
     """Statistical head pose offsets [T, 6] float32 (POSE_CHANNELS), deterministic per seed.
 
-    activity: [T] speech activity in 0..1 (speech_activity), or None for silence (idle sway only).
+    activity: [T] speech activity in 0..1 (audio/loudness.py: speech_activity), or None for silence (idle sway only).
     """
     config = config or HeadMotionConfig()
     if num_frames == 0 or config.amount == 0:

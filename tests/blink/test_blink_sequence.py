@@ -110,7 +110,7 @@ def test_blinks_never_merge_even_at_very_high_rates():
 
 
 def test_blinks_favour_pauses_in_speech_and_keep_their_rate():
-    from comfyui_modit.modit.blink.head_motion import speech_activity
+    from comfyui_modit.modit.audio.loudness import speech_activity
 
     from .conftest import speech_like
 

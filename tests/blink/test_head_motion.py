@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from comfyui_modit.modit.blink.head_motion import HeadMotionConfig, head_pose, speech_activity
+from comfyui_modit.modit.audio.loudness import speech_activity
+from comfyui_modit.modit.blink.head_motion import HeadMotionConfig, head_pose
 
 from .conftest import FPS, speech_like
 
