@@ -61,7 +61,8 @@ def generate(args) -> int:
             raise SystemExit(f"{path}: no such file")
         if not _set_inputs({k: v for k, v in graph.items() if v["class_type"] == kind}, key, os.path.abspath(path)):
             raise SystemExit(f"{args.workflow}: has no {kind} node for --{key}")
-    for name in ("seed", "steps", "fps", "mouth_style", "close_parted_lips", "opening_prior"):
+    for name in ("seed", "steps", "fps", "mouth_style", "close_parted_lips", "opening_prior",
+                 "speech_lift"):
         value = getattr(args, name)
         if value is not None and not _set_inputs(graph, name, value):
             log.warning("--%s: no node in %s has that widget", name, os.path.basename(args.workflow))
@@ -113,6 +114,9 @@ def main(argv=None) -> int:
     gen.add_argument("--opening-prior", type=float, metavar="0..1",
                      help="how far the mouth opening's slow course follows the opening regressor (the Sample "
                           "Expression node's opening_prior; 0: the DiT's mouth alone)")
+    gen.add_argument("--speech-lift", type=float, metavar="0..0.3",
+                     help="for a portrait whose lips are together: how far its jaw is lifted in speech (the Sample "
+                          "Expression node's speech_lift; 0: the DiT's jaw alone)")
     gen.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     gen.add_argument("--timings", help="write seconds per node as JSON here (bench/bench_end_to_end.py reads it); "
                                        "with --repeat, the last run's")

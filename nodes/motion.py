@@ -5,6 +5,7 @@ import os
 from ..modit import comfy_adapter
 from ..modit.checkpoints import BUNDLED_WEIGHTS_DIR
 from ..modit.dit.handle import DiTHandle
+from ..modit.dit.speech_opening import MAX_LIFT, SPEECH_LIFT
 from ..modit.dit.sampling import SamplingOptions, checkpoint_bias
 from ..modit.dit.samplers import SAMPLERS
 from . import sockets
@@ -155,6 +156,13 @@ class MoDiTSampleExpression(io.ComfyNode):
                     "it never heard more closely than the DiT, but too smoothly to use alone, so the DiT's quick "
                     "movements are kept. 0: the DiT's mouth alone. Needs the Whisper + mel features (other "
                     "features: ignored). A few ms per second of speech.")),
+                io.Float.Input("speech_lift", default=SPEECH_LIFT, min=0.0, max=MAX_LIFT, step=0.01, optional=True,
+                               tooltip=(
+                    "For a portrait whose lips are together: how far its jaw is lifted while the audio carries "
+                    "speech (pauses and silence keep the portrait's own mouth). Around a closed mouth the DiT "
+                    "opens it about half as far as real speakers do; the default closes most of that gap and "
+                    "still lets the lips meet on quiet sounds. 0: the DiT's jaw alone. Lips already apart are "
+                    "not lifted. Free.")),
             ],
             outputs=[sockets.Motion.Output("motion", tooltip=(
                 "Expression [T, K] from the DiT, zero pose and eye closure, at the features' fps."))],
@@ -163,12 +171,12 @@ class MoDiTSampleExpression(io.ComfyNode):
     @classmethod
     def execute(cls, dit_model, audio_features, face, seed, steps, sampler, phase_threshold, guidance_scale,
                 expression_scale, slow_noise=SLOW_NOISE, close_parted_lips=0.0,
-                opening_prior=OPENING_PRIOR) -> io.NodeOutput:
+                opening_prior=OPENING_PRIOR, speech_lift=SPEECH_LIFT) -> io.NodeOutput:
         options = SamplingOptions(sampler=sampler, num_steps=steps, phase_threshold=phase_threshold,
                                   guidance_scale=guidance_scale, seed=seed, slow_noise=slow_noise,
                                   **checkpoint_bias(dit_model.info.bias))
         return io.NodeOutput(dit_model.sample(audio_features, face, options, expression_scale, close_parted_lips,
-                                              opening_prior))
+                                              opening_prior, speech_lift))
 
 
 NODES = (MoDiTLoadDiT, MoDiTSampleExpression)

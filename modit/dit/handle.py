@@ -8,7 +8,7 @@ from .. import comfy_adapter
 from ..face.components import JAW_OPEN, SPACE_NAME
 from ..face.expression import close_parted_lips
 from ..types import AudioFeatures, Face, Motion
-from . import opening_regressor
+from . import opening_regressor, speech_opening
 from .checkpoint import DiTInfo, load_dit
 from .sampling import SamplingOptions, count_chunks, sample_expression, take_back_guidance
 from .schedule import NoiseSchedule
@@ -60,7 +60,8 @@ class DiTHandle:
                              f"(K={face.beta_0.shape[0]}); analyse the face with a model of space {info.space!r}")
 
     def sample(self, features: AudioFeatures, face: Face, options: SamplingOptions,
-               expression_scale: float = 1.0, close_lips: float = 0.0, opening_prior: float = 0.0) -> Motion:
+               expression_scale: float = 1.0, close_lips: float = 0.0, opening_prior: float = 0.0,
+               speech_lift: float = 0.0) -> Motion:
         """Motion for the audio: expression [T, K] from the DiT, pose and eye closure zero (other stages add them).
 
         The motion is sampled around the source expression beta_0, or, with close_lips > 0 (a portrait caught
@@ -70,7 +71,9 @@ class DiTHandle:
         rarely closes it. Guidance's extra pull off that expression is taken back from the course of every channel
         but the mouth opening, whose widest openings are compressed instead (take_back_guidance). With
         opening_prior > 0 the opening's slow part is moved that share of the way to the opening regressor's
-        (opening_regressor.py: it follows unseen speakers' words more closely, the DiT keeps the crispness). Then
+        (opening_regressor.py: it follows unseen speakers' words more closely, the DiT keeps the crispness). With
+        speech_lift > 0 a portrait whose lips are together has its jaw lifted by up to that much while the audio
+        carries speech (speech_opening.py): around a closed mouth the DiT opens it too little. Then
         expression_scale multiplies the motion around it: reference + s (beta - reference).
         """
         self.check_inputs(features, face)
@@ -79,6 +82,9 @@ class DiTHandle:
                              f"got {close_lips}")
         if not 0 <= opening_prior <= 1:
             raise ValueError(f"opening_prior must be in 0..1 (0: the DiT's mouth alone), got {opening_prior}")
+        if not 0 <= speech_lift <= speech_opening.MAX_LIFT:
+            raise ValueError(f"speech_lift must be in 0..{speech_opening.MAX_LIFT} (0: the DiT's jaw alone), "
+                             f"got {speech_lift}")
         if not 0 <= options.phase_threshold <= self.num_train_steps:
             raise ValueError(f"phase_threshold must be in 0..{self.num_train_steps} for this DiT, "
                              f"got {options.phase_threshold}")
@@ -99,6 +105,9 @@ class DiTHandle:
                                             mouth=(JAW_OPEN,))
             if opening_prior > 0:
                 expression = self._with_opening_prior(expression, features, opening_prior)
+            if speech_lift > 0:
+                expression[:, JAW_OPEN] += speech_opening.speech_lift(features, face.landmarks.float().cpu(),
+                                                                      speech_lift)
         expression = reference + expression_scale * (expression - reference)
         device = comfy_adapter.intermediate_device()
         return Motion(expression=expression.to(device), pose=torch.zeros(T, 6, device=device),

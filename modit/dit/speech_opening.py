@@ -1,0 +1,69 @@
+"""The jaw in speech for a portrait whose lips are together.
+
+Sampled around a closed mouth, the DiT keeps the jaw near the portrait's own while the speaker talks: over the first
+4 s of 11 real talking clips whose first frame has its lips together (bench/gallery.py --real, with and without
+--held-out), the jaw the face stack tracks in the real video sits a median 0.15 above the first frame's, the DiT's
+0.06. The renderer shows the opening the tracker reads (bench/reenact_opening.py: 0.85-0.95 of it over the 61
+clips), so on 12 such clips the rendered mouth opened a median 0.44x as far as the speaker's (dlib) and sat closed
+on 2-4x as many frames. Portraits with their lips apart agree with the real tracks (median difference 0.00) and are
+left alone.
+
+While the audio carries speech (audio/loudness.py: speech_activity, smoothed over a few frames), the jaw of a
+closed-lip portrait is lifted by up to SPEECH_LIFT times the activity: about half of the gap, so the lips still meet
+on quiet sounds and the quick articulation stays the DiT's. Pauses and silence keep the sampled mouth, and with it the
+portrait's own. On those 12 clips the rendered mouth then opens a median 0.59x as far as the speaker's (0.44x
+without); 0.1 closed more of the gap but moved the gallery's meters further (README, stop 58).
+"""
+import numpy as np
+import torch
+
+from ..audio.loudness import frame_mean_square, speech_activity
+from ..face import landmarks as lm
+from ..motion.filters import gaussian_smooth
+from ..types import AudioFeatures
+
+SPEECH_LIFT = 0.07  # jaw_open (embedded-v1) added at full speech activity: the nodes' default
+MAX_LIFT = 0.3  # the most a user may ask for: a mouth about half as wide as the widest speech opening
+LIPS_TOGETHER = (0.03, 0.08)  # lips apart (inner-lip gap over the outer eye corners' distance): lifted fully up to
+# the first, not at all from the second (the tracker reads lips that touch at 0.00-0.04, a mouth caught mid-word
+# at 0.10-0.21)
+ACTIVITY_SIGMA = 2.0  # frames at 25 fps: the lift follows words and pauses, not single loud frames
+ABOVE_FLOOR_DB = (4.0, 12.0)  # a frame's level over the recording's floor (its FLOOR_PERCENTILE): no lift up to the
+# first, full lift from the second. Steady noise (room tone, hum, a fan) sits at its own floor and never lifts the
+# jaw, however loud; speech rises 20-40 dB over its pauses
+FLOOR_PERCENTILE = 10.0
+
+
+def lips_apart(landmarks: torch.Tensor) -> float:
+    """The face mesh's inner-lip gap over its outer eye corners' distance (modit/data/tracking.py's mouth opening),
+    landmarks [468, 2+] in any pixel frame."""
+    points = landmarks[:, :2].double()
+    gap = (points[lm.LOWER_LIP_MID_INNER] - points[lm.UPPER_LIP_MID_INNER]).norm()
+    eyes = (points[lm.RIGHT_EYE_CORNERS[0]] - points[lm.LEFT_EYE_CORNERS[0]]).norm().clamp_min(1e-6)
+    return float(gap / eyes)
+
+
+def lips_together(landmarks: torch.Tensor) -> float:
+    """1 for a portrait whose lips are together, falling to 0 where they are apart (LIPS_TOGETHER)."""
+    low, high = LIPS_TOGETHER
+    return float(np.clip((high - lips_apart(landmarks)) / (high - low), 0.0, 1.0))
+
+
+def above_floor(mean_square: np.ndarray) -> np.ndarray:
+    """[T] 0..1 per frame: how far its level rises over the recording's floor (ABOVE_FLOOR_DB)."""
+    level = 10.0 * np.log10(np.maximum(mean_square, 0.0) + 1e-18)
+    low, high = ABOVE_FLOOR_DB
+    return np.clip((level - np.percentile(level, FLOOR_PERCENTILE) - low) / (high - low), 0.0, 1.0)
+
+
+def speech_lift(features: AudioFeatures, landmarks: torch.Tensor, lift: float = SPEECH_LIFT) -> torch.Tensor:
+    """[T] jaw_open to add: lift x speech activity x its rise over the floor (smoothed) for a closed-lip portrait,
+    zeros for one with its lips apart, in silence or in steady noise."""
+    T = features.num_frames
+    together = lips_together(landmarks)
+    if together == 0 or lift == 0 or T == 0:
+        return torch.zeros(T)
+    samples, rate, fps = features.samples, features.sample_rate, features.fps
+    activity = speech_activity(samples, rate, fps, T).numpy() * above_floor(frame_mean_square(samples, rate, fps, T))
+    activity = gaussian_smooth(activity, ACTIVITY_SIGMA * fps / 25.0)
+    return torch.from_numpy(lift * together * activity).float()
