@@ -384,6 +384,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--close-parted-lips", type=float, help="the Sample Expression node's close_parted_lips "
                         "(default: the workflow's own, 0)")
+    parser.add_argument("--speech-lift", type=float, help="the Sample Expression node's speech_lift (default: the "
+                        "workflow's own; 0: a closed-lip portrait's jaw as the DiT samples it)")
     parser.add_argument("--mouth-style", help="the render node's mouth_style (default: the workflow's own), e.g. "
                                               "'learned (research use)'")
     parser.add_argument("--reuse", action="store_true",
@@ -413,10 +415,11 @@ def main() -> int:
                 self.built = DefaultPipeline(args.pack)
                 if args.mouth_style:
                     self.built.graph[self.built.render_node]["inputs"]["mouth_style"] = args.mouth_style
-                if args.close_parted_lips is not None:
-                    for node in self.built.graph.values():
-                        if node["class_type"] == "MoDiTSampleExpression":
-                            node["inputs"]["close_parted_lips"] = args.close_parted_lips
+                for name in ("close_parted_lips", "speech_lift"):
+                    if getattr(args, name) is not None:
+                        for node in self.built.graph.values():
+                            if node["class_type"] == "MoDiTSampleExpression":
+                                node["inputs"][name] = getattr(args, name)
             return self.built
 
         def render(self, *a):
