@@ -5,9 +5,9 @@ import os
 from ..modit import comfy_adapter
 from ..modit.checkpoints import BUNDLED_WEIGHTS_DIR
 from ..modit.dit.handle import DiTHandle
-from ..modit.dit.speech_opening import MAX_LIFT, SPEECH_LIFT
 from ..modit.dit.sampling import SamplingOptions, checkpoint_bias
 from ..modit.dit.samplers import SAMPLERS
+from ..modit.dit.speech_opening import MAX_LIFT, SPEECH_LIFT
 from . import sockets
 from .comfy_io import io
 
@@ -159,10 +159,10 @@ class MoDiTSampleExpression(io.ComfyNode):
                 io.Float.Input("speech_lift", default=SPEECH_LIFT, min=0.0, max=MAX_LIFT, step=0.01, optional=True,
                                tooltip=(
                     "For a portrait whose lips are together: how far its jaw is lifted while the audio carries "
-                    "speech (pauses and silence keep the portrait's own mouth). Around a closed mouth the DiT "
-                    "opens it about half as far as real speakers do; the default closes most of that gap and "
-                    "still lets the lips meet on quiet sounds. 0: the DiT's jaw alone. Lips already apart are "
-                    "not lifted. Free.")),
+                    "speech (pauses, silence and steady background noise keep the portrait's own mouth). Around a "
+                    "closed mouth the DiT opens it about half as far as real speakers do; the default makes up "
+                    "about half of that gap and still lets the lips meet on quiet sounds. 0: the DiT's jaw alone. "
+                    "Lips already apart are not lifted. Free.")),
             ],
             outputs=[sockets.Motion.Output("motion", tooltip=(
                 "Expression [T, K] from the DiT, zero pose and eye closure, at the features' fps."))],
