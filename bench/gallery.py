@@ -26,6 +26,8 @@ nothing animated reads, a floor reported beside the targets), and, in --real mod
   summed over the three; mean and max over frames. The source against itself reads 0.
 - sync_r (--real): Pearson r of dlib's inner-lip opening on the render with the same on the real video (taken at
   the render's frame times), best of lags -1 / 0 / +1 frames: how closely the mouth follows the speaker's own.
+- open_share (--real): the render's median inner-lip opening over the real video's; the target list gives its median
+  over the clips whose first frame has the lips together (dlib < 0.04 IODs: source_open) and over the others.
 
 Contact sheets (source, mouth closed, half open, wide open, mid-blink, worst artifact frame; a face row and a
 mouth close-up row) and the rendered mp4s go to the output folder, never into git: they show third-party faces.
@@ -284,6 +286,9 @@ def measure_item(name: str, portrait_path: str, audio_path: str, fps_hint: float
         row.update(real_m.summary("real_"))
         # An independent lip-sync figure: dlib's inner-lip opening of the render against the speaker's own.
         row["sync_r"] = meters.sync_r(render_m.mouth, real_m.mouth, real_fps)
+        # How far it opens against the speaker's own, and whether the first frame's lips are together.
+        row["open_share"] = meters.opening_share(render_m.mouth, real_m.mouth)
+        row["source_open"] = float(real_m.mouth[0])
         sheets.append(("real", real_m))
     for kind, clip in sheets:
         title = (f"{name} [{kind}, {args.label}]  id mean {np.nanmean(clip.identity):.3f} max "
@@ -346,6 +351,13 @@ def targets_report(rows: list[dict], real_median: float | None) -> dict:
     if synced:
         out["lip sync: dlib's mouth opening, render vs real, r best of +-1 frame >= 0.6"] = \
             f"{sum(r >= 0.6 for r in synced)}/{len(synced)} clips (median {np.median(synced):.2f})"
+    shares = [(r["source_open"] < meters.LIPS_TOGETHER, r["open_share"]) for r in rows
+              if np.isfinite(r.get("open_share", np.nan)) and np.isfinite(r.get("source_open", np.nan))]
+    for together, kind in ((True, "lips together"), (False, "lips apart")):
+        picked = [share for closed, share in shares if closed == together]
+        if picked:
+            out[f"mouth opening, render over real (median of clips), first frame's {kind}"] = \
+                f"{np.median(picked):.2f} ({len(picked)} clips)"
     return out
 
 

@@ -268,6 +268,19 @@ def sync_r(generated: np.ndarray, real: np.ndarray, real_fps: float, fps: float 
     return max(found, default=0.0)
 
 
+LIPS_TOGETHER = 0.04  # dlib's inner-lip opening (IODs) under which a first frame's lips count as together: lips
+# that touch read 0.00-0.04 on the talking clips, a mouth caught mid-word 0.10-0.21
+
+
+def opening_share(generated: np.ndarray, real: np.ndarray) -> float:
+    """How far a rendered mouth opens against the speaker's own: the median opening of the render over the real
+    video's (NaN frames, where dlib found no face, left out). NaN where the real mouth's median is 0."""
+    real_median = float(np.nanmedian(real)) if np.isfinite(real).any() else 0.0
+    if real_median <= 0:
+        return float("nan")
+    return float(np.nanmedian(generated)) / real_median
+
+
 def eye_aspect(landmarks: np.ndarray) -> float:
     """Mean eye aspect ratio of both eyes (lid gap over eye width): ~0.3 open, < 0.15 closed."""
     lm = np.asarray(landmarks, np.float64)

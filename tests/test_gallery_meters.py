@@ -204,3 +204,13 @@ def test_sync_r_follows_the_real_mouth_at_its_own_frame_rate_and_forgives_one_fr
     unrelated = np.random.default_rng(0).random(100)
     assert meters.sync_r(unrelated, real, 30.0) < 0.4
     assert meters.sync_r(np.full(100, 0.1), real, 30.0) == 0.0  # a mouth that never moves follows nothing
+
+
+def test_opening_share_is_how_far_the_render_opens_against_the_speaker():
+    real = 0.05 + 0.05 * np.sin(np.linspace(0, 12, 100)) ** 2
+    assert meters.opening_share(real, real) == pytest.approx(1.0)
+    assert meters.opening_share(0.5 * real, real) == pytest.approx(0.5)
+    gaps = real.copy()
+    gaps[::7] = np.nan  # frames where dlib found no face
+    assert meters.opening_share(real, gaps) == pytest.approx(1.0, abs=0.05)
+    assert np.isnan(meters.opening_share(real, np.zeros(100)))  # a speaker whose lips never part: no share
