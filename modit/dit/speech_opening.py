@@ -18,15 +18,15 @@ import numpy as np
 import torch
 
 from ..audio.loudness import frame_mean_square, speech_activity
-from ..face import landmarks as lm
+from ..data.tracking import mouth_opening
 from ..motion.filters import gaussian_smooth
 from ..types import AudioFeatures
 
 SPEECH_LIFT = 0.07  # jaw_open (embedded-v1) added at full speech activity: the nodes' default
 MAX_LIFT = 0.3  # the most a user may ask for: a mouth about half as wide as the widest speech opening
-LIPS_TOGETHER = (0.03, 0.08)  # lips apart (inner-lip gap over the outer eye corners' distance): lifted fully up to
-# the first, not at all from the second (the tracker reads lips that touch at 0.00-0.04, a mouth caught mid-word
-# at 0.10-0.21)
+LIPS_TOGETHER = (0.03, 0.08)  # lips apart (data/tracking.py: mouth_opening, the inner-lip gap over the outer eye
+# corners' distance): lifted fully up to the first, not at all from the second (the tracker reads lips that touch at
+# 0.00-0.04, a mouth caught mid-word at 0.10-0.21)
 ACTIVITY_SIGMA = 2.0  # frames at 25 fps: the lift follows words and pauses, not single loud frames
 ABOVE_FLOOR_DB = (4.0, 12.0)  # a frame's level over the recording's floor (its FLOOR_PERCENTILE): no lift up to the
 # first, full lift from the second. Steady noise (room tone, hum, a fan) sits at its own floor and never lifts the
@@ -34,19 +34,11 @@ ABOVE_FLOOR_DB = (4.0, 12.0)  # a frame's level over the recording's floor (its 
 FLOOR_PERCENTILE = 10.0
 
 
-def lips_apart(landmarks: torch.Tensor) -> float:
-    """The face mesh's inner-lip gap over its outer eye corners' distance (modit/data/tracking.py's mouth opening),
-    landmarks [468, 2+] in any pixel frame."""
-    points = landmarks[:, :2].double()
-    gap = (points[lm.LOWER_LIP_MID_INNER] - points[lm.UPPER_LIP_MID_INNER]).norm()
-    eyes = (points[lm.RIGHT_EYE_CORNERS[0]] - points[lm.LEFT_EYE_CORNERS[0]]).norm().clamp_min(1e-6)
-    return float(gap / eyes)
-
-
 def lips_together(landmarks: torch.Tensor) -> float:
     """1 for a portrait whose lips are together, falling to 0 where they are apart (LIPS_TOGETHER)."""
     low, high = LIPS_TOGETHER
-    return float(np.clip((high - lips_apart(landmarks)) / (high - low), 0.0, 1.0))
+    apart = mouth_opening(landmarks.detach().cpu().double().numpy())
+    return float(np.clip((high - apart) / (high - low), 0.0, 1.0))
 
 
 def above_floor(mean_square: np.ndarray) -> np.ndarray:
