@@ -26,6 +26,12 @@ def frame_mean_square(waveform, sample_rate: int, fps: float, num_frames: int) -
     return mean_square
 
 
+def frame_level(waveform, sample_rate: int, fps: float, num_frames: int) -> np.ndarray:
+    """[T] float64 RMS level per frame in dBFS (frame_mean_square); digital silence reads -180."""
+    mean_square = frame_mean_square(waveform, sample_rate, fps, num_frames)
+    return 10.0 * np.log10(np.maximum(mean_square, 0.0) + 1e-18)
+
+
 def speech_activity(waveform: torch.Tensor, sample_rate: int, fps: float, num_frames: int) -> torch.Tensor:
     """How much speech each frame carries: [T] float32 in 0..1 (0 for silence).
 
@@ -34,8 +40,11 @@ def speech_activity(waveform: torch.Tensor, sample_rate: int, fps: float, num_fr
     """
     if num_frames == 0:
         return torch.zeros(0)
-    mean_square = frame_mean_square(waveform, sample_rate, fps, num_frames)
-    level = 10.0 * np.log10(np.maximum(mean_square, 0.0) + 1e-18)  # dBFS; silence reads -180
+    return activity_of_level(frame_level(waveform, sample_rate, fps, num_frames))
+
+
+def activity_of_level(level: np.ndarray) -> torch.Tensor:
+    """speech_activity from the frames' levels [T] in dBFS (frame_level), for callers that also need the levels."""
     loud = max(float(np.percentile(level, 95)), -40.0)
     activity = np.clip((level - (loud - 35.0)) / 35.0, 0.0, 1.0)
     activity[level < -55.0] = 0.0

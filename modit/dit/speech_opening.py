@@ -8,16 +8,17 @@ clips), so on 12 such clips the rendered mouth opened a median 0.44x as far as t
 on 2-4x as many frames. Portraits with their lips apart agree with the real tracks (median difference 0.00) and are
 left alone.
 
-While the audio carries speech (audio/loudness.py: speech_activity, smoothed over a few frames), the jaw of a
-closed-lip portrait is lifted by up to SPEECH_LIFT times the activity: about half of the gap, so the lips still meet
-on quiet sounds and the quick articulation stays the DiT's. Pauses and silence keep the sampled mouth, and with it the
-portrait's own. On those 12 clips the rendered mouth then opens a median 0.59x as far as the speaker's (0.44x
+While the audio carries speech, the jaw of a closed-lip portrait is lifted by up to SPEECH_LIFT times the speech
+activity (audio/loudness.py) times how far the frame rises over the recording's own floor, smoothed over a few frames:
+about half of the gap, so the lips still meet on quiet sounds and the quick articulation stays the DiT's. Pauses,
+silence and steady noise (which the speech activity alone reads as speech) keep the sampled mouth, and with it the
+portrait's own. On those 12 clips the rendered mouth then opens a median 0.54x as far as the speaker's (0.44x
 without); 0.1 closed more of the gap but moved the gallery's meters further (README, stop 58).
 """
 import numpy as np
 import torch
 
-from ..audio.loudness import frame_mean_square, speech_activity
+from ..audio.loudness import activity_of_level, frame_level
 from ..data.tracking import mouth_opening
 from ..motion.filters import gaussian_smooth
 from ..types import AudioFeatures
@@ -41,9 +42,9 @@ def lips_together(landmarks: torch.Tensor) -> float:
     return float(np.clip((high - apart) / (high - low), 0.0, 1.0))
 
 
-def above_floor(mean_square: np.ndarray) -> np.ndarray:
-    """[T] 0..1 per frame: how far its level rises over the recording's floor (ABOVE_FLOOR_DB)."""
-    level = 10.0 * np.log10(np.maximum(mean_square, 0.0) + 1e-18)
+def above_floor(level: np.ndarray) -> np.ndarray:
+    """[T] 0..1 per frame: how far its level (dBFS, audio/loudness.py: frame_level) rises over the recording's floor
+    (ABOVE_FLOOR_DB)."""
     low, high = ABOVE_FLOOR_DB
     return np.clip((level - np.percentile(level, FLOOR_PERCENTILE) - low) / (high - low), 0.0, 1.0)
 
@@ -55,7 +56,7 @@ def speech_lift(features: AudioFeatures, landmarks: torch.Tensor, lift: float = 
     together = lips_together(landmarks)
     if together == 0 or lift == 0 or T == 0:
         return torch.zeros(T)
-    samples, rate, fps = features.samples, features.sample_rate, features.fps
-    activity = speech_activity(samples, rate, fps, T).numpy() * above_floor(frame_mean_square(samples, rate, fps, T))
-    activity = gaussian_smooth(activity, ACTIVITY_SIGMA * fps / 25.0)
+    level = frame_level(features.samples, features.sample_rate, features.fps, T)  # the recording read once
+    activity = activity_of_level(level).numpy() * above_floor(level)
+    activity = gaussian_smooth(activity, ACTIVITY_SIGMA * features.fps / 25.0)
     return torch.from_numpy(lift * together * activity).float()
