@@ -26,6 +26,11 @@ nothing animated reads, a floor reported beside the targets), and, in --real mod
   summed over the three; mean and max over frames. The source against itself reads 0.
 - sync_r (--real): Pearson r of dlib's inner-lip opening on the render with the same on the real video (taken at
   the render's frame times), best of lags -1 / 0 / +1 frames: how closely the mouth follows the speaker's own.
+- sync_r_av (--real): the same with the clip's own sound put in step with its picture first: best of the lags
+  around the offset bench/av_offsets.py measured for that clip (modit/train/real/av_offsets*: the frames its sound
+  is late by, found by a lip-reading regressor that never heard the speaker). The render follows the sound it was
+  given, so where a clip's sound runs 5 frames late (uncrop_Obama) sync_r compares the mouth with the wrong words.
+  Equal to sync_r on clips measured in step.
 - open_share (--real): the render's median inner-lip opening over the real video's; the target list gives its median
   over the clips whose first frame has the lips together (dlib < 0.04 IODs: source_open) and over the others.
 
@@ -229,8 +234,9 @@ def moved_still(path: str, source: np.ndarray, render: Measured, reference, scal
 
 
 def measure_item(name: str, portrait_path: str, audio_path: str, fps_hint: float, pipeline, face, args, outdir,
-                 real_frames: np.ndarray | None = None, real_fps: float = 25.0) -> dict:
-    """Render, encode, decode and measure one portrait (and, in --real mode, the real clip beside it, at real_fps)."""
+                 real_frames: np.ndarray | None = None, real_fps: float = 25.0, real_offset: int = 0) -> dict:
+    """Render, encode, decode and measure one portrait (and, in --real mode, the real clip beside it, at real_fps;
+    real_offset: the frames its own sound is late by)."""
     os.makedirs(outdir, exist_ok=True)
     started = time.time()
     render_mp4, still_mp4 = os.path.join(outdir, "render.mp4"), os.path.join(outdir, "still.mp4")
@@ -264,6 +270,9 @@ def measure_item(name: str, portrait_path: str, audio_path: str, fps_hint: float
     iod = meters.NORM_IOD
     reference_frame = _resize(still[0], scale)
     reference_shape = face.shape(reference_frame)
+    if reference_shape is None:
+        raise RuntimeError(f"{name}: dlib finds the source's face but not at the meters' scale ({meters.NORM_IOD:.0f} px "
+                           f"between the eyes, x{scale:.2f}); the meters need it there")
     reference = (reference_frame, face.points(reference_shape))
     identity_ref = (reference_frame, reference_shape)
 
@@ -286,6 +295,8 @@ def measure_item(name: str, portrait_path: str, audio_path: str, fps_hint: float
         row.update(real_m.summary("real_"))
         # An independent lip-sync figure: dlib's inner-lip opening of the render against the speaker's own.
         row["sync_r"] = meters.sync_r(render_m.mouth, real_m.mouth, real_fps)
+        row["sync_r_av"] = meters.sync_r(render_m.mouth, real_m.mouth, real_fps,
+                                         lags=(real_offset - 1, real_offset, real_offset + 1))
         # How far it opens against the speaker's own, and whether the first frame's lips are together.
         row["open_share"] = meters.opening_share(render_m.mouth, real_m.mouth)
         row["source_open"] = float(real_m.mouth[0])
@@ -351,6 +362,10 @@ def targets_report(rows: list[dict], real_median: float | None) -> dict:
     if synced:
         out["lip sync: dlib's mouth opening, render vs real, r best of +-1 frame >= 0.6"] = \
             f"{sum(r >= 0.6 for r in synced)}/{len(synced)} clips (median {np.median(synced):.2f})"
+    in_step = [r["sync_r_av"] for r in rows if "sync_r_av" in r]
+    if in_step:
+        out["the same with each clip's own sound put in step (bench/av_offsets.py's offsets)"] = \
+            f"{sum(r >= 0.6 for r in in_step)}/{len(in_step)} clips (median {np.median(in_step):.2f})"
     shares = [(r["source_open"] < meters.LIPS_TOGETHER, r["open_share"]) for r in rows
               if np.isfinite(r.get("open_share", np.nan)) and np.isfinite(r.get("source_open", np.nan))]
     for together, kind in ((True, "lips together"), (False, "lips apart")):
@@ -362,6 +377,21 @@ def targets_report(rows: list[dict], real_median: float | None) -> dict:
 
 
 # ---- main -------------------------------------------------------------------------------------------------------
+
+def clip_offsets(pack_root: str) -> dict[str, int]:
+    """{clip file name without extension: frames its sound is late by}, from the pack's modit/train/real/av_offsets*
+    (bench/av_offsets.py; clips not listed are in step)."""
+    from importlib import import_module
+
+    from gallery_render import PACK_NAME, load_pack_from
+
+    load_pack_from(pack_root)
+    read_offsets = import_module(f"{PACK_NAME}.modit.data.featurise").read_offsets
+    offsets = {}
+    for path in sorted(glob.glob(os.path.join(pack_root, "modit", "train", "real", "av_offsets*"))):
+        offsets.update(read_offsets(path))
+    return offsets
+
 
 def git_label(path: str) -> str:
     try:
@@ -449,6 +479,7 @@ def main() -> int:
                      if p.lower().endswith((".mp4", ".mov", ".mpg"))
                      and any(k in os.path.basename(p) for k in REAL_PICK) != args.held_out]
             items = [(os.path.basename(p).split("__")[-1], p) for p in clips]
+            offsets = clip_offsets(args.pack)
         else:
             files = sorted(f for f in glob.glob(os.path.join(args.faces, "*"))
                            if f.lower().endswith((".jpg", ".jpeg", ".png", ".webp")))
@@ -466,7 +497,8 @@ def main() -> int:
                     portrait = os.path.join(work, "first_frame.png")
                     cv2.imwrite(portrait, cv2.cvtColor(real[0], cv2.COLOR_RGB2BGR))
                     speech = crop_audio(wav if os.path.isfile(wav) else path, len(real) / fps, work)
-                    row = measure_item(name, portrait, speech, 25.0, pipeline, face, args, outdir, real, fps)
+                    row = measure_item(name, portrait, speech, 25.0, pipeline, face, args, outdir, real, fps,
+                                       offsets.get(os.path.splitext(os.path.basename(path))[0], 0))
                     row["real_fps"] = fps
                 else:
                     row = measure_item(name, path, speech, 25.0, pipeline, face, args, outdir)
