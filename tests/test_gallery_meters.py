@@ -206,6 +206,16 @@ def test_sync_r_follows_the_real_mouth_at_its_own_frame_rate_and_forgives_one_fr
     assert meters.sync_r(np.full(100, 0.1), real, 30.0) == 0.0  # a mouth that never moves follows nothing
 
 
+def test_sync_r_around_a_clip_offset_credits_a_render_that_follows_late_sound():
+    # gallery.py's sync_r_av: where a clip's own sound is 5 frames late, the render (which follows that sound) is 5
+    # frames behind the speaker's mouth; around lag 5 it follows it, around 0 it does not
+    rng = np.random.default_rng(1)
+    real = np.convolve(rng.random(130), np.ones(4) / 4, mode="same")[:125]  # syllables, no period to alias on
+    render = np.concatenate([real[:1].repeat(5), real[:-5]])[:100]
+    assert meters.sync_r(render, real, 25.0) < 0.5
+    assert meters.sync_r(render, real, 25.0, lags=(4, 5, 6)) > 0.99
+
+
 def test_opening_share_is_how_far_the_render_opens_against_the_speaker():
     real = 0.05 + 0.05 * np.sin(np.linspace(0, 12, 100)) ** 2
     assert meters.opening_share(real, real) == pytest.approx(1.0)
