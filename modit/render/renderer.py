@@ -99,6 +99,31 @@ class RenderOptions:
     mouth_net: object = None
 
 
+def measure_mouth(image: torch.Tensor, vertices: torch.Tensor, topology) -> mouth.SourceMouth:
+    """The source's inner-lip opening with lip, skin and teeth colours sampled from image [1, 3, H, W] at the render
+    mesh's vertices [V, 2] (that image's px)."""
+    t = topology
+    at = lambda xy: overlays.sample(image, xy[None, None])[0, 0]  # noqa: E731
+    v = lambda idx: vertices[idx.to(vertices.device)]  # noqa: E731
+    upper, lower = v(t.inner_lip_upper), v(t.inner_lip_lower)
+    # Mid-lip points (between the outer and inner contours): lip, not moustache or teeth.
+    mid_upper, mid_lower = (v(t.outer_lip_upper) + upper) / 2, (v(t.outer_lip_lower) + lower) / 2
+    lip = at(torch.cat([mid_upper, mid_lower])[2:-2]).median(0).values
+    lips = torch.stack([at(mid_upper[2:-2]).median(0).values, at(mid_lower[2:-2]).median(0).values])
+    skin = at(v(torch.tensor(SKIN_POINTS)))
+    skin_luma = (skin @ overlays.luma_weights(image.device)).median()
+    # The interior is drawn between the rows as curves (overlays.smooth_row), the source's as the driven ones.
+    return mouth.source_mouth(image, overlays.smooth_row(upper), overlays.smooth_row(lower), lip, skin_luma, lips,
+                              overlays.smooth_row(v(t.outer_lip_lower)), skin.median(0).values)
+
+
+def portrait_mouth(face: Face) -> mouth.SourceMouth:
+    """What the renderer finds in the portrait's mouth (measure_mouth on the face crop and its mesh), without
+    building a renderer: whether it shows teeth, how far it is open."""
+    image = face.crop.float().permute(2, 0, 1)[None].contiguous()
+    return measure_mouth(image, face.landmarks[:, :2].float(), render_topology())
+
+
 class FlowRenderer:
     """Renders frames of one source face; build once per (face, options), then call render() per chunk."""
 
@@ -247,20 +272,7 @@ class FlowRenderer:
 
     def _source_mouth(self) -> mouth.SourceMouth:
         """The source's inner-lip opening with lip, skin and teeth colours sampled from the source image."""
-        t = self.topology
-        at = lambda xy: overlays.sample(self.image, xy[None, None])[0, 0]  # noqa: E731
-        v = lambda idx: self.vertices[idx.to(self.device)]  # noqa: E731
-        upper, lower = v(t.inner_lip_upper), v(t.inner_lip_lower)
-        # Mid-lip points (between the outer and inner contours): lip, not moustache or teeth.
-        mid_upper, mid_lower = (v(t.outer_lip_upper) + upper) / 2, (v(t.outer_lip_lower) + lower) / 2
-        lip = at(torch.cat([mid_upper, mid_lower])[2:-2]).median(0).values
-        lips = torch.stack([at(mid_upper[2:-2]).median(0).values, at(mid_lower[2:-2]).median(0).values])
-        skin = at(v(torch.tensor(SKIN_POINTS)))
-        skin_luma = (skin @ self._luma).median()
-        # The interior is drawn between the rows as curves (overlays.smooth_row), the source's as the driven ones.
-        measured = mouth.source_mouth(self.image, overlays.smooth_row(upper), overlays.smooth_row(lower), lip,
-                                      skin_luma, lips, overlays.smooth_row(v(t.outer_lip_lower)),
-                                      skin.median(0).values)
+        measured = measure_mouth(self.image, self.vertices, self.topology)
         return replace(measured, generic_teeth=self.options.mouth_style != NO_TEETH)
 
     # --------------------------------------------------------------------------------------------- per chunk

@@ -519,3 +519,13 @@ def test_render_workers_per_device(monkeypatch):
         monkeypatch.setenv(renderer_module.WORKERS_VARIABLE, bad)
         with pytest.raises(ValueError, match="MODIT_CPU_RENDER_WORKERS.*whole number of 1 or more"):
             renderer_module.render_workers(cpu)
+
+
+def test_portrait_mouth_finds_what_the_renderer_finds(astronaut_face):
+    """MoDiT Sample Expression asks whether a portrait's open mouth shows teeth (close_dark_mouth) before any
+    renderer exists: measured on the face crop, the answer is the renderer's own (her smile shows its teeth)."""
+    rendered = FlowRenderer(astronaut_face, RenderOptions()).mouth
+    measured = renderer_module.portrait_mouth(astronaut_face)
+    assert rendered.shows_teeth > 0.9 and abs(measured.shows_teeth - rendered.shows_teeth) < 0.05
+    assert abs(measured.split - rendered.split) < 0.1
+    assert abs(float(measured.skin_luma) - float(rendered.skin_luma)) < 0.03
