@@ -428,6 +428,8 @@ def main() -> int:
                         "(default: the workflow's own, 0)")
     parser.add_argument("--speech-lift", type=float, help="the Sample Expression node's speech_lift (default: the "
                         "workflow's own; 0: a closed-lip portrait's jaw as the DiT samples it)")
+    parser.add_argument("--close-dark-mouth", type=float, help="the Sample Expression node's close_dark_mouth "
+                        "(default: the workflow's own; 0: a mouth caught open over a dark interior as it is)")
     parser.add_argument("--mouth-style", help="the render node's mouth_style (default: the workflow's own), e.g. "
                                               "'learned (research use)'")
     parser.add_argument("--reuse", action="store_true",
@@ -457,7 +459,7 @@ def main() -> int:
                 self.built = DefaultPipeline(args.pack)
                 if args.mouth_style:
                     self.built.graph[self.built.render_node]["inputs"]["mouth_style"] = args.mouth_style
-                for name in ("close_parted_lips", "speech_lift"):
+                for name in ("close_parted_lips", "speech_lift", "close_dark_mouth"):
                     if getattr(args, name) is not None:
                         for node in self.built.graph.values():
                             if node["class_type"] == "MoDiTSampleExpression":

@@ -62,7 +62,7 @@ def generate(args) -> int:
         if not _set_inputs({k: v for k, v in graph.items() if v["class_type"] == kind}, key, os.path.abspath(path)):
             raise SystemExit(f"{args.workflow}: has no {kind} node for --{key}")
     for name in ("seed", "steps", "fps", "mouth_style", "close_parted_lips", "opening_prior",
-                 "speech_lift"):
+                 "speech_lift", "close_dark_mouth"):
         value = getattr(args, name)
         if value is not None and not _set_inputs(graph, name, value):
             log.warning("--%s: no node in %s has that widget", name, os.path.basename(args.workflow))
@@ -117,6 +117,9 @@ def main(argv=None) -> int:
     gen.add_argument("--speech-lift", type=float, metavar="0..0.3",
                      help="for a portrait whose lips are together: how far its jaw is lifted in speech (the Sample "
                           "Expression node's speech_lift; 0: the DiT's jaw alone)")
+    gen.add_argument("--close-dark-mouth", type=float, metavar="0..1",
+                     help="for a portrait caught with its mouth wide open and no teeth showing: close_parted_lips "
+                          "on its own, this far (the Sample Expression node's close_dark_mouth; 0: off)")
     gen.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     gen.add_argument("--timings", help="write seconds per node as JSON here (bench/bench_end_to_end.py reads it); "
                                        "with --repeat, the last run's")

@@ -1,5 +1,6 @@
 """Expression sampling with the diffusion transformer (paper §3.2-3.4): MoDiT Load DiT, MoDiT Sample Expression."""
 import glob
+import logging
 import os
 
 from ..modit import comfy_adapter
@@ -7,9 +8,13 @@ from ..modit.checkpoints import BUNDLED_WEIGHTS_DIR
 from ..modit.dit.handle import DiTHandle
 from ..modit.dit.sampling import SamplingOptions, checkpoint_bias
 from ..modit.dit.samplers import SAMPLERS
-from ..modit.dit.speech_opening import MAX_LIFT, SPEECH_LIFT
+from ..modit.dit.speech_opening import CLOSE_CAUGHT_OPEN, MAX_LIFT, SPEECH_LIFT, caught_open
+from ..modit.face.components import SPACE_NAME
+from ..modit.render.renderer import portrait_mouth
 from . import sockets
 from .comfy_io import io
+
+log = logging.getLogger(__name__)
 
 BUNDLED_SUFFIX = " (bundled)"
 NONE_FOUND = "no DiT checkpoint found (put one in models/modit)"
@@ -148,7 +153,8 @@ class MoDiTSampleExpression(io.ComfyNode):
                     "closed). 1: around the portrait with its lips as near as a closed mouth's. 0.5 suited the "
                     "wide-open portraits we measured; 1 closed a speaker who talks with her mouth open too far. "
                     "Leave it at 0 for a smile that shows its teeth: the lips close over them, less like the "
-                    "person. Lips already together are not changed. Free.")),
+                    "person. Lips already together are not changed. A mouth caught wide open with no teeth showing "
+                    "gets close_dark_mouth's share on its own. Free.")),
                 io.Float.Input("opening_prior", default=OPENING_PRIOR, min=0.0, max=1.0, step=0.05, optional=True,
                                tooltip=(
                     "How far the slow course of the mouth's opening is moved toward a small regressor's, trained on "
@@ -163,6 +169,14 @@ class MoDiTSampleExpression(io.ComfyNode):
                     "closed mouth the DiT opens it about half as far as real speakers do; the default makes up "
                     "about half of that gap and still lets the lips meet on quiet sounds. 0: the DiT's jaw alone. "
                     "Lips already apart are not lifted. Free.")),
+                io.Float.Input("close_dark_mouth", default=CLOSE_CAUGHT_OPEN, min=0.0, max=1.0, step=0.05,
+                               optional=True, tooltip=(
+                    "For a portrait caught with its mouth wide open over a dark interior, no teeth showing (a "
+                    "frame grabbed mid-word or mid-shout): close_parted_lips applied to it on its own, this far. "
+                    "Around such a mouth the DiT seldom closes it; the default brought three real clips' openings "
+                    "nearer their speakers' own (one of them to it). Lips less than about 0.12 of the eye corners' distance apart and "
+                    "smiles that show their teeth are not changed; where close_parted_lips is higher, it wins. "
+                    "0: off. Free.")),
             ],
             outputs=[sockets.Motion.Output("motion", tooltip=(
                 "Expression [T, K] from the DiT, zero pose and eye closure, at the features' fps."))],
@@ -171,12 +185,28 @@ class MoDiTSampleExpression(io.ComfyNode):
     @classmethod
     def execute(cls, dit_model, audio_features, face, seed, steps, sampler, phase_threshold, guidance_scale,
                 expression_scale, slow_noise=SLOW_NOISE, close_parted_lips=0.0,
-                opening_prior=OPENING_PRIOR, speech_lift=SPEECH_LIFT) -> io.NodeOutput:
+                opening_prior=OPENING_PRIOR, speech_lift=SPEECH_LIFT,
+                close_dark_mouth=CLOSE_CAUGHT_OPEN) -> io.NodeOutput:
+        close_parted_lips = max(close_parted_lips, dark_mouth_share(face, close_dark_mouth))
         options = SamplingOptions(sampler=sampler, num_steps=steps, phase_threshold=phase_threshold,
                                   guidance_scale=guidance_scale, seed=seed, slow_noise=slow_noise,
                                   **checkpoint_bias(dit_model.info.bias))
         return io.NodeOutput(dit_model.sample(audio_features, face, options, expression_scale, close_parted_lips,
                                               opening_prior, speech_lift))
+
+
+def dark_mouth_share(face, close_dark_mouth: float) -> float:
+    """The close_parted_lips share close_dark_mouth asks for this portrait (0 unless its mouth is caught open over a
+    dark interior: speech_opening.caught_open, with what the renderer finds in the mouth)."""
+    if not 0 <= close_dark_mouth <= 1:
+        raise ValueError(f"close_dark_mouth must be in 0..1 (0: off), got {close_dark_mouth}")
+    if close_dark_mouth == 0 or face.space != SPACE_NAME or caught_open(face.landmarks, 0.0) == 0:
+        return 0.0  # off, no jaw basis to close it with, or lips not that far apart (no teeth test needed)
+    share = close_dark_mouth * caught_open(face.landmarks, portrait_mouth(face).shows_teeth)
+    if share > 0:
+        log.info("the portrait's mouth is caught open over a dark interior: sampled around its lips brought %.2f of "
+                 "the way together (close_dark_mouth; 0 keeps the portrait's own mouth)", share)
+    return share
 
 
 NODES = (MoDiTLoadDiT, MoDiTSampleExpression)

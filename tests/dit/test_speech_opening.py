@@ -93,3 +93,43 @@ def test_a_lift_out_of_range_is_refused_naming_the_range(trained_tiny, models_di
                   phase_threshold=500, guidance_scale=1.0, expression_scale=1.0)
     with pytest.raises(ValueError, match=r"speech_lift must be in 0\.\.0\.3.*got 0\.5"):
         run_node("MoDiTSampleExpression", speech_lift=0.5, **kwargs)
+
+
+def test_a_mouth_caught_open_over_a_dark_interior_and_no_other_counts_as_caught_open():
+    caught = speech_opening.caught_open
+    assert caught(mesh(0.0), 0.0) == 0 and caught(mesh(0.10), 0.0) == 0, "lips together or slightly apart"
+    assert caught(mesh(0.20), 0.0) == 1.0 and caught(mesh(0.20), 0.15) == 1.0, "wide open, dark (00002, 00015)"
+    assert caught(mesh(0.20), 1.0) == 0 and caught(mesh(0.20), 0.89) == 0, "a smile, or a mouth full of teeth"
+    assert caught(mesh(0.15), 0.0) == pytest.approx(0.5)
+    shares = [caught(mesh(0.20), teeth) for teeth in (0.0, 0.3, 0.5, 0.7, 1.0)]
+    assert shares == sorted(shares, reverse=True), shares
+
+
+def test_the_node_closes_a_dark_open_mouth_on_its_own_and_leaves_a_smile(trained_tiny, models_dir, monkeypatch):
+    """close_dark_mouth (default 0.5) samples a portrait caught open over a dark interior as close_parted_lips at
+    that share would; with teeth showing (what the renderer finds: portrait_mouth) nothing changes; 0 turns it off;
+    a higher close_parted_lips wins."""
+    from types import SimpleNamespace
+
+    from comfyui_modit.modit.face import expression as embedded
+    from comfyui_modit.nodes import motion
+
+    handle = _load(trained_tiny, models_dir)
+    beta_0 = torch.zeros(12)
+    beta_0[JAW_OPEN] = 0.8
+    source = replace(face(), beta_0=beta_0, neutral_mesh=embedded.neutral_template(), landmarks=mesh(0.2))
+    kwargs = dict(dit_model=handle, audio_features=audio_features(30), face=source, seed=4, steps=6, sampler="ddim",
+                  phase_threshold=500, guidance_scale=1.0, expression_scale=1.0)
+
+    def sampled(teeth: float, **widgets) -> torch.Tensor:
+        monkeypatch.setattr(motion, "portrait_mouth", lambda f: SimpleNamespace(shows_teeth=teeth))
+        return run_node("MoDiTSampleExpression", **kwargs, **widgets)[0].expression
+
+    own = sampled(0.0, close_dark_mouth=0.0)
+    half = sampled(0.0, close_parted_lips=0.5, close_dark_mouth=0.0)
+    assert not torch.equal(own, half)
+    assert torch.equal(sampled(0.0), half), "a dark open mouth: close_parted_lips 0.5 on its own"
+    assert torch.equal(sampled(1.0), own), "teeth showing: the portrait's own mouth"
+    assert torch.equal(sampled(0.0, close_parted_lips=1.0), sampled(0.0, close_parted_lips=1.0, close_dark_mouth=0.0))
+    with pytest.raises(ValueError, match=r"close_dark_mouth must be in 0\.\.1.*got 2"):
+        sampled(0.0, close_dark_mouth=2.0)
