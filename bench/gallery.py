@@ -271,8 +271,8 @@ def measure_item(name: str, portrait_path: str, audio_path: str, fps_hint: float
     reference_frame = _resize(still[0], scale)
     reference_shape = face.shape(reference_frame)
     if reference_shape is None:
-        raise RuntimeError(f"{name}: dlib finds the source's face but not at the meters' scale ({meters.NORM_IOD:.0f} px "
-                           f"between the eyes, x{scale:.2f}); the meters need it there")
+        raise RuntimeError(f"{name}: dlib finds the source's face but not at the meters' scale "
+                           f"({meters.NORM_IOD:.0f} px between the eyes, x{scale:.2f}); the meters need it there")
     reference = (reference_frame, face.points(reference_shape))
     identity_ref = (reference_frame, reference_shape)
 
@@ -451,7 +451,7 @@ def main() -> int:
     face = meters.DlibFace()
     from gallery_render import DefaultPipeline
 
-    class LazyPipeline:  # imported on first use: a --reuse run never imports the pack
+    class LazyPipeline:  # built on first use: a --reuse run builds none (--real still imports the pack: offsets)
         built = None
 
         def build(self):

@@ -174,8 +174,9 @@ class MoDiTSampleExpression(io.ComfyNode):
                     "For a portrait caught with its mouth wide open over a dark interior, no teeth showing (a "
                     "frame grabbed mid-word or mid-shout): close_parted_lips applied to it on its own, this far. "
                     "Around such a mouth the DiT seldom closes it; the default brought three real clips' openings "
-                    "nearer their speakers' own (one of them to it). Lips less than about 0.12 of the eye corners' distance apart and "
-                    "smiles that show their teeth are not changed; where close_parted_lips is higher, it wins. "
+                    "nearer their speakers' own (one of them to it). Lips less than about 0.12 of the eye "
+                    "corners' distance apart and smiles that show their teeth are not changed; where "
+                    "close_parted_lips is higher, it wins. "
                     "0: off. Free.")),
             ],
             outputs=[sockets.Motion.Output("motion", tooltip=(

@@ -1,5 +1,7 @@
-"""A closed-lip portrait's jaw in speech (modit/dit/speech_opening.py): lifted while the audio carries speech, never
-in pauses or silence, never for a portrait whose lips are apart; through the node, on the jaw alone."""
+"""The portrait's own mouth against speakers' (modit/dit/speech_opening.py): a closed-lip portrait's jaw is lifted
+while the audio carries speech, never in pauses or silence, never for a portrait whose lips are apart, and through the
+node on the jaw alone; a mouth caught wide open over a dark interior, and no other, is sampled with its lips brought
+part of the way together (close_dark_mouth)."""
 import math
 from dataclasses import replace
 
