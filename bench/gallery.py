@@ -31,6 +31,8 @@ nothing animated reads, a floor reported beside the targets), and, in --real mod
   is late by, found by a lip-reading regressor that never heard the speaker). The render follows the sound it was
   given, so where a clip's sound runs 5 frames late (uncrop_Obama) sync_r compares the mouth with the wrong words.
   Equal to sync_r on clips measured in step.
+- loud_r_av (--real): the same r, in step, for the clip's loudness alone (the pack's speech envelope, the predictor
+  bench/real_motion.py sets beside the generated mouth): what a mouth that opened with the volume would read.
 - open_share (--real): the render's median inner-lip opening over the real video's; the target list gives its median
   over the clips whose first frame has the lips together (dlib < 0.04 IODs: source_open) and over the others.
 
@@ -295,8 +297,11 @@ def measure_item(name: str, portrait_path: str, audio_path: str, fps_hint: float
         row.update(real_m.summary("real_"))
         # An independent lip-sync figure: dlib's inner-lip opening of the render against the speaker's own.
         row["sync_r"] = meters.sync_r(render_m.mouth, real_m.mouth, real_fps)
-        row["sync_r_av"] = meters.sync_r(render_m.mouth, real_m.mouth, real_fps,
-                                         lags=(real_offset - 1, real_offset, real_offset + 1))
+        in_step = (real_offset - 1, real_offset, real_offset + 1)
+        row["sync_r_av"] = meters.sync_r(render_m.mouth, real_m.mouth, real_fps, lags=in_step)
+        # What the clip's loudness alone predicts of the same mouth, by the same meter: the floor to clear.
+        row["loud_r_av"] = meters.sync_r(speech_loudness(args.pack, audio_path, T), real_m.mouth, real_fps,
+                                         lags=in_step)
         # How far it opens against the speaker's own, and whether the first frame's lips are together.
         row["open_share"] = meters.opening_share(render_m.mouth, real_m.mouth)
         row["source_open"] = float(real_m.mouth[0])
@@ -366,6 +371,10 @@ def targets_report(rows: list[dict], real_median: float | None) -> dict:
     if in_step:
         out["the same with each clip's own sound put in step (bench/av_offsets.py's offsets)"] = \
             f"{sum(r >= 0.6 for r in in_step)}/{len(in_step)} clips (median {np.median(in_step):.2f})"
+    loud = [r["loud_r_av"] for r in rows if "loud_r_av" in r]
+    if loud:
+        out["the same for the clip's loudness alone (a predictor with no mouth)"] = \
+            f"{sum(r >= 0.6 for r in loud)}/{len(loud)} clips (median {np.median(loud):.2f})"
     shares = [(r["source_open"] < meters.LIPS_TOGETHER, r["open_share"]) for r in rows
               if np.isfinite(r.get("open_share", np.nan)) and np.isfinite(r.get("source_open", np.nan))]
     for together, kind in ((True, "lips together"), (False, "lips apart")):
@@ -391,6 +400,18 @@ def clip_offsets(pack_root: str) -> dict[str, int]:
     for path in sorted(glob.glob(os.path.join(pack_root, "modit", "train", "real", "av_offsets*"))):
         offsets.update(read_offsets(path))
     return offsets
+
+
+def speech_loudness(pack_root: str, audio_path: str, frames: int, fps: float = 25.0) -> np.ndarray:
+    """[frames] the pack's loudness predictor for a clip's sound (quality/lip_sync.speech_envelope: dB above the
+    clip's floor, per frame at the render's rate), the one bench/real_motion.py sets beside the generated mouth."""
+    from importlib import import_module
+
+    from gallery_render import PACK_NAME, load_pack_from
+
+    load_pack_from(pack_root)
+    waveform, rate = video.read_audio(audio_path)
+    return import_module(f"{PACK_NAME}.modit.quality.lip_sync").speech_envelope(waveform, rate, frames, fps)
 
 
 def git_label(path: str) -> str:
