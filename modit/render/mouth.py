@@ -355,6 +355,12 @@ LOWER_NOTCH = 0.12
 # --every-clip), real medium openings read 0.61-0.69 of the skin's luma all the way down; teeth hanging to 0.65 of the
 # opening, at most 0.15 widths long, filled it (1.0-1.2 on closed-lip gallery faces: a grille of clenched teeth).
 UPPER_TEETH_DOWN = 0.4
+# In speech the upper lip and the palate shade the upper teeth: generic ones are lit at this share of the light a
+# smile's teeth get (TEETH_OVER_SKIN). Clip by clip (bench/mouth_interior.py, each talking clip's real video against
+# our render of its first frame), 0.12 of the way down a medium opening reads a median 0.68 of the skin's luma on the
+# real speakers and 1.02 on our renders of the closed-lip ones, the brightest tenth of the opening 0.88 against 1.05:
+# a white band across every opening. At 0.8: 0.73 and 0.87. The lower teeth face the light and keep all of it.
+UPPER_TEETH_LIT = 0.8
 UPPER_TEETH_LONG = 0.09
 GUM_DOWN, GUM_LONG = 0.3, 0.06  # without teeth, the upper gum reaches this share of the opening down, at most so long
 # The tongue's top in the middle of the mouth: this share of the opening above its floor, but no higher than
@@ -665,7 +671,8 @@ def _synthetic(u: torch.Tensor, depth: torch.Tensor, height: torch.Tensor, W: to
         upper_h = torch.minimum(UPPER_TEETH_DOWN * height, UPPER_TEETH_LONG * W) * shorter * (1 - 0.12 * (1 - middle))
         upper = smoothstep(upper_h + soft, upper_h - soft, depth) * ends
         rounded = (0.9 + 0.1 * middle) * (1 - 0.08 * gap)  # each tooth lit in its middle, darker toward a gap
-        shade = lit * (0.6 + 0.4 * front) * (0.78 + 0.22 * smoothstep(0.0, 0.35 * upper_h, depth)) * rounded
+        shade = (UPPER_TEETH_LIT * lit * (0.6 + 0.4 * front) * (0.78 + 0.22 * smoothstep(0.0, 0.35 * upper_h, depth))
+                 * rounded)
         tip = smoothstep(0.6 * upper_h, upper_h, depth)  # translucent edge
         upper_rgb = source.teeth * shade[..., None] * (1 - 0.25 * tip[..., None])
         rgb = rgb + (generic * upper)[..., None] * (upper_rgb - rgb)
