@@ -23,6 +23,10 @@ the line from the inner-lip point to the outer one (dlib 62 -> 51 for the upper 
 their neighbours), in lip thicknesses from the inner edge: negative inside the opening, positive in the lip. A dark
 line drawn along the edge shows as a dip at 0 below both the lip and the interior.
 
+The profile is printed twice: frame-weighted, and clip by clip (each clip's median, then the median over the clips
+that open that far in both its real video and our render), which sets each person against our render of that person
+and weighs people alike.
+
     python bench/mouth_interior.py /work/out/gallery/<label> --every-clip [--videos ../shared/data/talking]
 
 weighs every person alike: the reference is every clip in the talking folder (not only the 14
@@ -217,14 +221,19 @@ def main() -> None:
         every_clip(face, args.renders, args.videos)
         return
     binned = {bin_: ([], []) for bin_ in BINS}  # per bin: the real clips' rows, ours
+    paired = {bin_: [] for bin_ in BINS}  # per bin: (the real clip's medians, ours) where both open that far
     print(f"{'clip':<22}" + "".join(f"   {low:.2f}-{high:.2f} real / ours     " for low, high in BINS))
     for folder in sorted(glob.glob(os.path.join(args.renders, "*", ""))):
         name = os.path.basename(folder.rstrip(os.sep))
-        videos = glob.glob(os.path.join(args.videos, f"*{name}.mp4"))
+        videos = [path for pattern in VIDEO_TYPES
+                  for path in glob.glob(os.path.join(args.videos, "*" + name + pattern[1:]))]
         render = os.path.join(folder, "render.mp4")
         if not videos or not os.path.exists(render):
             continue
         real, ours = measure(face, videos[0]), measure(face, render)
+        real_medians, our_medians = clip_medians(real), clip_medians(ours)
+        for bin_ in set(real_medians) & set(our_medians):
+            paired[bin_].append((real_medians[bin_], our_medians[bin_]))
         line = f"{name[:22]:<22}"
         for bin_ in BINS:
             r, o = in_bin(real, *bin_), in_bin(ours, *bin_)
@@ -242,6 +251,14 @@ def main() -> None:
         for who, values in zip(("real", "ours"), frames[bin_]):
             print(f"{bin_[0]:.2f}-{bin_[1]:.2f} {who:<4} ({len(values):3d}): "
                   + " ".join(f"{v:5.2f}" for v in np.median(values[:, 2:2 + len(DOWN)], 0)))
+    print("\nthe same clip by clip: each clip's median, then the median over the clips whose real video and render "
+          f"both open that far on {MIN_FRAMES} frames or more (interior, its p10 / p90 | the profile down the opening)")
+    for bin_ in BINS:
+        if paired[bin_]:
+            for who, medians in zip(("real", "ours"), map(np.array, zip(*paired[bin_]))):
+                m = np.median(medians, 0)
+                print(f"{bin_[0]:.2f}-{bin_[1]:.2f} {who:<4} ({len(medians):2d} clips): {m[0]:.2f}, {m[-2]:.2f} / "
+                      f"{m[-1]:.2f} | " + " ".join(f"{v:5.2f}" for v in m[1:-2]))
     print("\nthe lit tongue in the lower half of the opening (median over frames; then over clips, each by its own"
           " median): colour per unit luma (r / g / b) and luma over the skin's")
     for bin_ in BINS[1:]:
