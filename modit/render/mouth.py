@@ -357,9 +357,10 @@ LOWER_NOTCH = 0.12
 UPPER_TEETH_DOWN = 0.4
 # In speech the upper lip and the palate shade the upper teeth: generic ones are lit at this share of the light a
 # smile's teeth get (TEETH_OVER_SKIN). Clip by clip (bench/mouth_interior.py, each talking clip's real video against
-# our render of its first frame), 0.12 of the way down a medium opening reads a median 0.68 of the skin's luma on the
-# real speakers and 1.02 on our renders of the closed-lip ones, the brightest tenth of the opening 0.88 against 1.05:
-# a white band across every opening. At 0.8: 0.73 and 0.87. The lower teeth face the light and keep all of it.
+# our render of its first frame, 59 clips), 0.12 of the way down a medium opening reads a median 0.68 of the skin's
+# luma on the real speakers; on our renders it read 0.94 (0.9-1.1 on most closed-lip sources, which get generic
+# teeth), and the opening's brightest tenth 0.96 against 0.91: a white band across every opening. At 0.8: 0.74, and
+# 0.89 against 0.89. The lower teeth face the light and keep all of it.
 UPPER_TEETH_LIT = 0.8
 UPPER_TEETH_LONG = 0.09
 GUM_DOWN, GUM_LONG = 0.3, 0.06  # without teeth, the upper gum reaches this share of the opening down, at most so long

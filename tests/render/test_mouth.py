@@ -374,7 +374,7 @@ def test_generic_upper_teeth_in_speech_are_in_the_upper_lips_shade_not_a_white_b
     that far, 0.12 of the way down a medium opening (under the upper inner lip, where teeth show) reads a median 0.68
     of the skin's luma, the brightest tenth of the opening 0.91 (bench/mouth_interior.py, each clip's real video
     against our render of its first frame). Generic upper teeth lit like a smile's (1.05 of the skin's luma) read
-    0.94-1.07 there on the closed-lip sources: a white band across every opening. Lit at UPPER_TEETH_LIT they are
+    0.9-1.1 there on most closed-lip sources: a white band across every opening. Lit at UPPER_TEETH_LIT they are
     still teeth, brighter than the mouth around them, not a grey hole."""
     monkeypatch.setattr(mouth, "lower_teeth", lambda u, *args, **kwargs: (torch.zeros_like(u), torch.ones_like(u)))
     image = torch.full((1, 3, 160, 160), 0.6)
