@@ -151,12 +151,17 @@ def _track(face: meters.DlibFace, frame: np.ndarray, previous):
 
 def contact_sheet(path: str, title: str, tiles: list[tuple[str, np.ndarray, np.ndarray]], iod: float,
                   anchor: np.ndarray) -> str:
-    """One row of face tiles and one row of mouth close-ups; tiles = (label, normalised frame, landmarks)."""
-    cx, cy = anchor[list(range(17, 68))].mean(0)
-    mx, my = anchor[list(meters.OUTER_LIPS)].mean(0)
-    face_box = (cx - 1.6 * iod, cy - 1.7 * iod, 3.2 * iod, 3.6 * iod)
-    mouth_box = (mx - 0.9 * iod, my - 0.6 * iod, 1.8 * iod, 1.2 * iod)
+    """One row of face tiles and one row of mouth close-ups; tiles = (label, normalised frame, landmarks). Each tile
+    is cut around its own frame's face and mouth where dlib found them (a real speaker who leans out of the first
+    frame's place stays in view), else around the anchor's."""
     W = 300
+
+    def boxes(points):
+        points = anchor if points is None or not np.isfinite(points).all() else points
+        cx, cy = points[list(range(17, 68))].mean(0)
+        mx, my = points[list(meters.OUTER_LIPS)].mean(0)
+        face_box = (cx - 1.6 * iod, cy - 1.7 * iod, 3.2 * iod, 3.6 * iod)
+        return face_box, (mx - 0.9 * iod, my - 0.6 * iod, 1.8 * iod, 1.2 * iod)
 
     def crop(image, box, width):
         x, y, w, h = box
@@ -169,8 +174,8 @@ def contact_sheet(path: str, title: str, tiles: list[tuple[str, np.ndarray, np.n
         cv2.putText(bar, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
         return np.concatenate([image, bar], 0)
 
-    row1 = [label(crop(f, face_box, W), text) for text, f, _ in tiles]
-    row2 = [label(crop(f, mouth_box, W), "mouth close-up") for _, f, _ in tiles]
+    row1 = [label(crop(f, boxes(points)[0], W), text) for text, f, points in tiles]
+    row2 = [label(crop(f, boxes(points)[1], W), "mouth close-up") for _, f, points in tiles]
     def strip(tiles):
         gap = np.full((tiles[0].shape[0], 4, 3), 255, np.uint8)
         return np.concatenate(sum(([t, gap] for t in tiles), [])[:-1], 1)
