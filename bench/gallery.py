@@ -368,18 +368,12 @@ def targets_report(rows: list[dict], real_median: float | None) -> dict:
             f"{sum(r['jitter'] <= 1.3 * r['moved_jitter'] for r in rows)}/{len(rows)} faces"
         out["(floor) artifact mean <= moved still + 1"] = \
             f"{sum(r['art_mean'] <= r['moved_art_mean'] + 1 for r in rows)}/{len(rows)} faces"
-    synced = [r["sync_r"] for r in rows if "sync_r" in r]
-    if synced:
-        out["lip sync: dlib's mouth opening, render vs real, r best of +-1 frame >= 0.6"] = \
-            f"{sum(r >= 0.6 for r in synced)}/{len(synced)} clips (median {np.median(synced):.2f})"
-    in_step = [r["sync_r_av"] for r in rows if "sync_r_av" in r]
-    if in_step:
-        out["the same with each clip's own sound put in step (bench/av_offsets.py's offsets)"] = \
-            f"{sum(r >= 0.6 for r in in_step)}/{len(in_step)} clips (median {np.median(in_step):.2f})"
-    loud = [r["loud_r_av"] for r in rows if "loud_r_av" in r]
-    if loud:
-        out["the same for the clip's loudness alone (a predictor with no mouth)"] = \
-            f"{sum(r >= 0.6 for r in loud)}/{len(loud)} clips (median {np.median(loud):.2f})"
+    for key, text in (("sync_r", "lip sync: dlib's mouth opening, render vs real, r best of +-1 frame >= 0.6"),
+                      ("sync_r_av", "the same with each clip's own sound put in step (bench/av_offsets.py's offsets)"),
+                      ("loud_r_av", "the same for the clip's loudness alone (a predictor with no mouth)")):
+        values = [r[key] for r in rows if key in r]
+        if values:
+            out[text] = f"{sum(v >= 0.6 for v in values)}/{len(values)} clips (median {np.median(values):.2f})"
     shares = [(r["source_open"] < meters.LIPS_TOGETHER, r["open_share"]) for r in rows
               if np.isfinite(r.get("open_share", np.nan)) and np.isfinite(r.get("source_open", np.nan))]
     for together, kind in ((True, "lips together"), (False, "lips apart")):
@@ -392,15 +386,21 @@ def targets_report(rows: list[dict], real_median: float | None) -> dict:
 
 # ---- main -------------------------------------------------------------------------------------------------------
 
-def clip_offsets(pack_root: str) -> dict[str, int]:
-    """{clip file name without extension: frames its sound is late by}, from the pack's modit/train/real/av_offsets*
-    (bench/av_offsets.py; clips not listed are in step)."""
+def pack_module(pack_root: str, name: str):
+    """The pack's module `name` (e.g. "modit.data.featurise"), the pack at pack_root loaded once by the gallery's
+    loader."""
     from importlib import import_module
 
     from gallery_render import PACK_NAME, load_pack_from
 
     load_pack_from(pack_root)
-    read_offsets = import_module(f"{PACK_NAME}.modit.data.featurise").read_offsets
+    return import_module(f"{PACK_NAME}.{name}")
+
+
+def clip_offsets(pack_root: str) -> dict[str, int]:
+    """{clip file name without extension: frames its sound is late by}, from the pack's modit/train/real/av_offsets*
+    (bench/av_offsets.py; clips not listed are in step)."""
+    read_offsets = pack_module(pack_root, "modit.data.featurise").read_offsets
     offsets = {}
     for path in sorted(glob.glob(os.path.join(pack_root, "modit", "train", "real", "av_offsets*"))):
         offsets.update(read_offsets(path))
@@ -410,13 +410,8 @@ def clip_offsets(pack_root: str) -> dict[str, int]:
 def speech_loudness(pack_root: str, audio_path: str, frames: int, fps: float = 25.0) -> np.ndarray:
     """[frames] the pack's loudness predictor for a clip's sound (quality/lip_sync.speech_envelope: dB above the
     clip's floor, per frame at the render's rate), the one bench/real_motion.py sets beside the generated mouth."""
-    from importlib import import_module
-
-    from gallery_render import PACK_NAME, load_pack_from
-
-    load_pack_from(pack_root)
     waveform, rate = video.read_audio(audio_path)
-    return import_module(f"{PACK_NAME}.modit.quality.lip_sync").speech_envelope(waveform, rate, frames, fps)
+    return pack_module(pack_root, "modit.quality.lip_sync").speech_envelope(waveform, rate, frames, fps)
 
 
 def git_label(path: str) -> str:
