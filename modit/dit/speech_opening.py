@@ -54,11 +54,16 @@ TEETH_SHOWING = (0.25, 0.75)  # the renderer's shows_teeth over which a mouth st
 CLOSE_CAUGHT_OPEN = 0.5  # the nodes' default share of close_parted_lips for such a mouth (0.5 suited them, stop 45)
 
 
+def lips_apart(landmarks: torch.Tensor) -> float:
+    """The portrait's inner-lip gap over its outer eye corners' distance (data/tracking.py: mouth_opening), landmarks
+    [468, 2+] in any pixel frame."""
+    return float(mouth_opening(landmarks.detach().cpu().double().numpy()))
+
+
 def lips_together(landmarks: torch.Tensor) -> float:
     """1 for a portrait whose lips are together, falling to 0 where they are apart (LIPS_TOGETHER)."""
     low, high = LIPS_TOGETHER
-    apart = mouth_opening(landmarks.detach().cpu().double().numpy())
-    return float(np.clip((high - apart) / (high - low), 0.0, 1.0))
+    return float(np.clip((high - lips_apart(landmarks)) / (high - low), 0.0, 1.0))
 
 
 def above_floor(level: np.ndarray) -> np.ndarray:
@@ -86,6 +91,6 @@ def caught_open(landmarks: torch.Tensor, shows_teeth: float) -> float:
     no teeth showing (shows_teeth 0..1, render/renderer.py portrait_mouth: what the renderer finds there; from
     TEETH_SHOWING[0] the share falls, at TEETH_SHOWING[1] it is 0)."""
     low, high = CAUGHT_OPEN
-    apart = mouth_opening(landmarks.detach().cpu().double().numpy())
     teeth = float(np.clip((shows_teeth - TEETH_SHOWING[0]) / (TEETH_SHOWING[1] - TEETH_SHOWING[0]), 0.0, 1.0))
-    return float(np.clip((apart - low) / (high - low), 0.0, 1.0)) * (1.0 - teeth * teeth * (3.0 - 2.0 * teeth))
+    apart = float(np.clip((lips_apart(landmarks) - low) / (high - low), 0.0, 1.0))
+    return apart * (1.0 - teeth * teeth * (3.0 - 2.0 * teeth))
