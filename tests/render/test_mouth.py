@@ -291,10 +291,18 @@ def test_chunking_does_not_change_frames():
 # ------------------------------------------------------------------------------------------------ interior colour
 
 
+def _flat_source(lip: torch.Tensor | None = None, image: torch.Tensor | None = None) -> mouth.SourceMouth:
+    """The source mouth of a flat grey portrait (skin luma 0.6; `image` [1, 3, 160, 160] instead, where given) whose
+    inner lips lie together on one straight row 80 px wide, in `lip`'s colour (default a pink [0.55, 0.3, 0.3])."""
+    image = torch.full((1, 3, 160, 160), 0.6) if image is None else image
+    lip = torch.tensor([0.55, 0.3, 0.3]) if lip is None else lip
+    upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
+    return mouth.source_mouth(image, upper, upper.clone(), lip, torch.tensor(0.6))
+
+
 def _synthetic_interior(image: torch.Tensor, lip: torch.Tensor) -> torch.Tensor:
     """The synthesised interior of a closed source mouth opened wide, [T, h, w, 3]."""
-    upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
-    source = mouth.source_mouth(image, upper, upper.clone(), lip, torch.tensor(0.6))
+    source = _flat_source(lip, image)
     u = torch.linspace(0, 1, 40)[None, None, :].expand(1, 30, 40)
     depth = torch.linspace(0, 30, 30)[None, :, None].expand(1, 30, 40)
     return mouth._synthetic(u, depth, torch.full_like(u, 30.0), torch.tensor([[[80.0]]]), source)
@@ -317,10 +325,7 @@ def test_teeth_are_separate_and_lower_teeth_no_thin_line():
     scalloped even in the middle of the mouth. Lower teeth show on a wide opening, and wherever they show they are
     a few px tall (a thinner strip of them reads as a grey wire along the lower lip). A medium opening shows them
     too, as real speakers' do (bench/mouth_interior.py); a narrow one does not."""
-    image = torch.full((1, 3, 160, 160), 0.6)
-    lip = torch.tensor([0.55, 0.3, 0.3])
-    upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
-    source = mouth.source_mouth(image, upper, upper.clone(), lip, torch.tensor(0.6))
+    source = _flat_source()
     W = torch.tensor([[[80.0]]])
     u = torch.linspace(0.02, 0.98, 300)[None, None, :].expand(1, 120, 300)
     depth = torch.linspace(0, 30, 120)[None, :, None].expand(1, 120, 300)  # 4 rows per px
@@ -351,9 +356,7 @@ def test_generic_upper_teeth_show_their_edges_not_a_wall(monkeypatch):
     clenched teeth by eye). They end above the middle of a medium opening, yet still show (a few px under the lip's shade), and on a
     wide opening stay a tooth's edge. (The lower teeth are left out, to see where the upper ones end.)"""
     monkeypatch.setattr(mouth, "lower_teeth", lambda u, *args, **kwargs: (torch.zeros_like(u), torch.ones_like(u)))
-    image = torch.full((1, 3, 160, 160), 0.6)
-    upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
-    source = mouth.source_mouth(image, upper, upper.clone(), torch.tensor([0.55, 0.3, 0.3]), torch.tensor(0.6))
+    source = _flat_source()
     W = torch.tensor([[[80.0]]])
 
     def reach(opening: float) -> float:  # mouth widths down the middle column to where the upper teeth end
@@ -377,9 +380,7 @@ def test_generic_upper_teeth_in_speech_are_in_the_upper_lips_shade_not_a_white_b
     0.9-1.1 there on most closed-lip sources: a white band across every opening. Lit at UPPER_TEETH_LIT they are
     still teeth, brighter than the mouth around them, not a grey hole."""
     monkeypatch.setattr(mouth, "lower_teeth", lambda u, *args, **kwargs: (torch.zeros_like(u), torch.ones_like(u)))
-    image = torch.full((1, 3, 160, 160), 0.6)
-    upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
-    source = mouth.source_mouth(image, upper, upper.clone(), torch.tensor([0.55, 0.3, 0.3]), torch.tensor(0.6))
+    source = _flat_source()
     W, skin = torch.tensor([[[80.0]]]), float(source.skin_luma)
     height = 0.22 * 80.0  # a medium opening
     u = torch.full((1, 100, 1), 0.5 + 0.5 * mouth.UPPER_TOOTH)  # through a central incisor's middle
@@ -438,9 +439,7 @@ def test_lower_teeth_show_in_front_of_the_lower_lips_inner_edge():
     """On a wide opening the lower teeth stand from the lower lip's edge up, a few px tall: the lip edge's shade
     is behind them, not over them (over them only the teeth's tips showed, a row of pale dots), nor a shadow line
     between them and the lip (a dark line under a pale row: a zipper), and in a warmer shade than the upper teeth."""
-    image = torch.full((1, 3, 160, 160), 0.6)
-    upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
-    source = mouth.source_mouth(image, upper, upper.clone(), torch.tensor([0.35, 0.15, 0.15]), torch.tensor(0.6))
+    source = _flat_source(torch.tensor([0.35, 0.15, 0.15]))
     W, height = torch.tensor([[[80.0]]]), 40.0
     u = torch.full((1, 160, 1), 0.5)
     depth = torch.linspace(0, height, 160)[None, :, None]  # 4 rows per px, the lower lip at the last
@@ -457,9 +456,7 @@ def test_a_wide_opening_shows_a_tongue_under_a_dark_throat():
     """Real open mouths are mostly teeth and tongue, with the dark throat a band between them: down the middle of a
     wide synthesised opening the interior darkens below the upper teeth and lightens again toward the lower lip (a
     tongue), while a narrow gap stays in shadow."""
-    image = torch.full((1, 3, 160, 160), 0.6)
-    upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
-    source = mouth.source_mouth(image, upper, upper.clone(), torch.tensor([0.55, 0.3, 0.3]), torch.tensor(0.6))
+    source = _flat_source()
     W = torch.tensor([[[80.0]]])
 
     def centre_column(opening: float) -> torch.Tensor:
@@ -482,9 +479,7 @@ def test_a_wide_open_tongue_is_lit_at_its_front_and_falls_into_shade_toward_its_
     brightly as real tongues (bench/mouth_interior.py, the lit tongue: 0.89 of the skin's luma wide open in the
     videos of the 14 people the gallery renders, 0.76 in our renders of them at 0.8 of its light), and it falls into
     the throat's shade toward its top. (No teeth here: a toothless source draws a gum and no lower row.)"""
-    image = torch.full((1, 3, 160, 160), 0.6)
-    upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
-    source = mouth.source_mouth(image, upper, upper.clone(), torch.tensor([0.55, 0.3, 0.3]), torch.tensor(0.6))
+    source = _flat_source()
     source = dataclasses.replace(source, generic_teeth=False)
     height = 0.45 * 80.0
     u = torch.full((1, 60, 1), 0.5)
@@ -528,9 +523,7 @@ def test_the_tongues_front_comes_into_the_light_before_its_back(monkeypatch):
     people's videos 0.85 (bench/mouth_interior.py, by clip). Behind a narrow gap it stays in the lips' shade. (The
     lips' inner edge is narrowed to its least, to see the tongue right down to the lower lip.)"""
     monkeypatch.setattr(mouth, "INNER_EDGE", 0.001)
-    image = torch.full((1, 3, 160, 160), 0.6)
-    upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
-    source = mouth.source_mouth(image, upper, upper.clone(), torch.tensor([0.55, 0.3, 0.3]), torch.tensor(0.6))
+    source = _flat_source()
     source = dataclasses.replace(source, generic_teeth=False)
     W = 200.0
 
@@ -559,9 +552,7 @@ def test_a_medium_opening_is_in_the_lips_shade_until_it_opens_neither_black_nor_
     opening once left throat at 0.38-0.46 of the skin's), and none is lit like teeth. Wider open, the throat shows.
     (The lower teeth are left out: the column runs through the gap between the two middle ones.)"""
     monkeypatch.setattr(mouth, "lower_teeth", lambda u, *args, **kwargs: (torch.zeros_like(u), torch.ones_like(u)))
-    image = torch.full((1, 3, 160, 160), 0.6)
-    upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
-    source = mouth.source_mouth(image, upper, upper.clone(), torch.tensor([0.55, 0.3, 0.3]), torch.tensor(0.6))
+    source = _flat_source()
     W, skin = torch.tensor([[[80.0]]]), float(source.skin_luma)
 
     def middle_of_the_gap(opening: float) -> torch.Tensor:
@@ -1078,9 +1069,7 @@ def test_a_very_wide_opening_is_shaded_not_a_flat_black_hole(monkeypatch):
     lighter toward the lips) and never black, and the tongue fills more of the floor. Still darker than the tongue.
     (The lower teeth are left out: their top edge, not the tongue's, would be where the column brightens fastest.)"""
     monkeypatch.setattr(mouth, "lower_teeth", lambda u, *args, **kwargs: (torch.zeros_like(u), torch.ones_like(u)))
-    image = torch.full((1, 3, 160, 160), 0.6)
-    upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
-    source = mouth.source_mouth(image, upper, upper.clone(), torch.tensor([0.55, 0.3, 0.3]), torch.tensor(0.6))
+    source = _flat_source()
     W, skin = torch.tensor([[[80.0]]]), float(source.skin_luma)
     height = 0.75 * 80.0
     u = torch.full((1, 90, 1), 0.5)
@@ -1164,9 +1153,7 @@ def test_without_teeth_the_mouth_shows_gums_and_the_portraits_own_teeth_only(ast
     """mouth_style 'cavity (no teeth)' (a baby, a toothless mouth): a wide synthesised opening has no generic teeth,
     upper or lower, but a pink gum ridge under the upper lip; and a rendered portrait is still the source exactly at
     zero motion."""
-    image = torch.full((1, 3, 160, 160), 0.6)
-    upper = torch.stack([torch.linspace(40, 120, 11), torch.full((11,), 80.0)], -1)
-    source = mouth.source_mouth(image, upper, upper.clone(), torch.tensor([0.55, 0.3, 0.3]), torch.tensor(0.6))
+    source = _flat_source()
     gums = dataclasses.replace(source, generic_teeth=False)
     W = torch.tensor([[[80.0]]])
     u, depth = torch.linspace(0.2, 0.8, 31)[None, None, :].expand(1, 60, 31), torch.linspace(0, 32, 60)[None, :, None]
