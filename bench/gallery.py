@@ -174,8 +174,9 @@ def contact_sheet(path: str, title: str, tiles: list[tuple[str, np.ndarray, np.n
         cv2.putText(bar, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
         return np.concatenate([image, bar], 0)
 
-    row1 = [label(crop(f, boxes(points)[0], W), text) for text, f, points in tiles]
-    row2 = [label(crop(f, boxes(points)[1], W), "mouth close-up") for _, f, points in tiles]
+    cuts = [boxes(points) for _, _, points in tiles]  # (face box, mouth box) per tile
+    row1 = [label(crop(f, face_box, W), text) for (text, f, _), (face_box, _) in zip(tiles, cuts)]
+    row2 = [label(crop(f, mouth_box, W), "mouth close-up") for (_, f, _), (_, mouth_box) in zip(tiles, cuts)]
     def strip(tiles):
         gap = np.full((tiles[0].shape[0], 4, 3), 255, np.uint8)
         return np.concatenate(sum(([t, gap] for t in tiles), [])[:-1], 1)
