@@ -298,7 +298,11 @@ def measure_item(name: str, portrait_path: str, audio_path: str, fps_hint: float
                 "moved_jitter": float(moved_m.jitter.mean()), "moved_art_mean": float(moved_m.artifact.mean())})
     sheets = [("render", render_m)]
     if real_frames is not None:
-        real_m = Measured(face, real_frames, reference, scale, iod, identity_ref)
+        # The portrait is the first real frame, downscaled past --max-side (load_portrait): the real frames are
+        # measured at the scale of the portrait as rendered, or a 1920 px clip's meters and sheet read them at twice
+        # the normalised size (its close-ups cut from the background).
+        real_scale = scale * min(1.0, args.max_side / max(real_frames.shape[1:3]))
+        real_m = Measured(face, real_frames, reference, real_scale, iod, identity_ref)
         real_m.add_identity(face, identity_ref, real_m.pick().values())
         row.update(real_m.summary("real_"))
         # An independent lip-sync figure: dlib's inner-lip opening of the render against the speaker's own.
