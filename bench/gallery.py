@@ -35,6 +35,8 @@ nothing animated reads, a floor reported beside the targets), and, in --real mod
   bench/real_motion.py sets beside the generated mouth): what a mouth that opened with the volume would read.
 - open_share (--real): the render's median inner-lip opening over the real video's; the target list gives its median
   over the clips whose first frame has the lips together (dlib < 0.04 IODs: source_open) and over the others.
+- meet_share, real_meet_share (--real): the share of frames whose inner lips meet (dlib < 0.03 IODs), render and
+  real video: how often the mouth closes (its m, b and p sounds, its pauses); medians in the target list as above.
 
 Contact sheets (source, mouth closed, half open, wide open, mid-blink, worst artifact frame; a face row and a
 mouth close-up row) and the rendered mp4s go to the output folder, never into git: they show third-party faces.
@@ -315,6 +317,8 @@ def measure_item(name: str, portrait_path: str, audio_path: str, fps_hint: float
         # How far it opens against the speaker's own, and whether the first frame's lips are together.
         row["open_share"] = meters.opening_share(render_m.mouth, real_m.mouth)
         row["source_open"] = float(real_m.mouth[0])
+        row["meet_share"] = meters.lips_meet_share(render_m.mouth)
+        row["real_meet_share"] = meters.lips_meet_share(real_m.mouth)
         sheets.append(("real", real_m))
     for kind, clip in sheets:
         title = (f"{name} [{kind}, {args.label}]  id mean {np.nanmean(clip.identity):.3f} max "
@@ -386,6 +390,15 @@ def targets_report(rows: list[dict], real_median: float | None) -> dict:
         if picked:
             out[f"mouth opening, render over real (median of clips), first frame's {kind}"] = \
                 f"{np.median(picked):.2f} ({len(picked)} clips)"
+    meets = [(r["source_open"] < meters.LIPS_TOGETHER, r["meet_share"], r["real_meet_share"]) for r in rows
+             if np.isfinite(r.get("meet_share", np.nan)) and np.isfinite(r.get("real_meet_share", np.nan))
+             and np.isfinite(r.get("source_open", np.nan))]
+    for together, kind in ((True, "lips together"), (False, "lips apart")):
+        picked = np.array([(render, real) for closed, render, real in meets if closed == together]).reshape(-1, 2)
+        if len(picked):
+            out[f"lips meet (dlib < {meters.LIPS_MEET} IODs), share of frames, render / real (median of clips), "
+                f"first frame's {kind}"] = \
+                f"{np.median(picked[:, 0]):.2f} / {np.median(picked[:, 1]):.2f} ({len(picked)} clips)"
     return out
 
 

@@ -281,6 +281,17 @@ def opening_share(generated: np.ndarray, real: np.ndarray) -> float:
     return float(np.nanmedian(generated)) / real_median
 
 
+LIPS_MEET = 0.03  # dlib's inner-lip opening (IODs) under which a frame's lips count as meeting (an m, b or p; a pause)
+
+
+def lips_meet_share(mouth: np.ndarray) -> float:
+    """Share of the frames (NaN frames, where dlib found no face, left out) whose inner lips meet (LIPS_MEET): how often
+    the mouth closes. NaN where no frame was measured."""
+    mouth = np.asarray(mouth, np.float64)
+    found = mouth[np.isfinite(mouth)]
+    return float((found < LIPS_MEET).mean()) if found.size else float("nan")
+
+
 def eye_aspect(landmarks: np.ndarray) -> float:
     """Mean eye aspect ratio of both eyes (lid gap over eye width): ~0.3 open, < 0.15 closed."""
     lm = np.asarray(landmarks, np.float64)

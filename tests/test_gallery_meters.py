@@ -224,3 +224,15 @@ def test_opening_share_is_how_far_the_render_opens_against_the_speaker():
     gaps[::7] = np.nan  # frames where dlib found no face
     assert meters.opening_share(real, gaps) == pytest.approx(1.0, abs=0.05)
     assert np.isnan(meters.opening_share(real, np.zeros(100)))  # a speaker whose lips never part: no share
+
+
+def test_lips_meet_share_counts_the_frames_whose_lips_close():
+    # a speaker who closes on a fifth of the frames (m, b, p) and a render of him that never quite does
+    syllables = 0.02 + 0.1 * np.sin(np.linspace(0, 20 * np.pi, 100)) ** 2
+    assert meters.lips_meet_share(syllables) == pytest.approx(np.mean(syllables < meters.LIPS_MEET))
+    assert 0.1 < meters.lips_meet_share(syllables) < 0.3
+    assert meters.lips_meet_share(syllables + meters.LIPS_MEET) == 0.0
+    lost = syllables.copy()
+    lost[syllables < meters.LIPS_MEET] = np.nan  # dlib lost the face on exactly the closed frames: none measured closed
+    assert meters.lips_meet_share(lost) == 0.0
+    assert np.isnan(meters.lips_meet_share(np.full(10, np.nan)))  # no frame measured: no share
