@@ -394,11 +394,11 @@ def targets_report(rows: list[dict], real_median: float | None) -> dict:
              if np.isfinite(r.get("meet_share", np.nan)) and np.isfinite(r.get("real_meet_share", np.nan))
              and np.isfinite(r.get("source_open", np.nan))]
     for together, kind in ((True, "lips together"), (False, "lips apart")):
-        picked = np.array([(render, real) for closed, render, real in meets if closed == together]).reshape(-1, 2)
-        if len(picked):
+        picked = [(render, real) for closed, render, real in meets if closed == together]
+        if picked:
+            renders, reals = zip(*picked)
             out[f"lips meet (dlib < {meters.LIPS_MEET} IODs), share of frames, render / real (median of clips), "
-                f"first frame's {kind}"] = \
-                f"{np.median(picked[:, 0]):.2f} / {np.median(picked[:, 1]):.2f} ({len(picked)} clips)"
+                f"first frame's {kind}"] = f"{np.median(renders):.2f} / {np.median(reals):.2f} ({len(picked)} clips)"
     return out
 
 
