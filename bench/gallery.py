@@ -207,6 +207,11 @@ def sheet_tiles(source: np.ndarray, clip: Measured) -> list:
 
 # ---- one gallery item -------------------------------------------------------------------------------------------
 
+def downscale(size, max_side: int) -> float:
+    """The factor load_portrait shrinks a picture of this size (its sides, any order) by: 1 up to max_side px."""
+    return min(1.0, max_side / max(size))
+
+
 def load_portrait(path: str, max_side: int, workdir: str) -> tuple[str, np.ndarray]:
     """(path the pipeline should read, RGB uint8 as that file shows it)."""
     from PIL import Image, ImageOps
@@ -214,9 +219,9 @@ def load_portrait(path: str, max_side: int, workdir: str) -> tuple[str, np.ndarr
     with Image.open(path) as img:
         img = ImageOps.exif_transpose(img)
         rgb = img.convert("RGB")
-        if max(rgb.size) <= max_side:
+        scale = downscale(rgb.size, max_side)
+        if scale == 1.0:
             return path, np.asarray(rgb)
-        scale = max_side / max(rgb.size)
         rgb = rgb.resize((round(rgb.width * scale), round(rgb.height * scale)), Image.LANCZOS)
         rgba = img.convert("RGBA").resize(rgb.size, Image.LANCZOS) if "A" in img.getbands() else rgb
     small = os.path.join(workdir, os.path.splitext(os.path.basename(path))[0] + ".png")
@@ -303,7 +308,7 @@ def measure_item(name: str, portrait_path: str, audio_path: str, fps_hint: float
         # The portrait is the first real frame, downscaled past --max-side (load_portrait): the real frames are
         # measured at the scale of the portrait as rendered, or a 1920 px clip's meters and sheet read them at twice
         # the normalised size (its close-ups cut from the background).
-        real_scale = scale * min(1.0, args.max_side / max(real_frames.shape[1:3]))
+        real_scale = scale * downscale(real_frames.shape[1:3], args.max_side)
         real_m = Measured(face, real_frames, reference, real_scale, iod, identity_ref)
         real_m.add_identity(face, identity_ref, real_m.pick().values())
         row.update(real_m.summary("real_"))
@@ -383,23 +388,24 @@ def targets_report(rows: list[dict], real_median: float | None) -> dict:
         values = [r[key] for r in rows if key in r]
         if values:
             out[text] = f"{sum(v >= 0.6 for v in values)}/{len(values)} clips (median {np.median(values):.2f})"
-    shares = [(r["source_open"] < meters.LIPS_TOGETHER, r["open_share"]) for r in rows
-              if np.isfinite(r.get("open_share", np.nan)) and np.isfinite(r.get("source_open", np.nan))]
-    for together, kind in ((True, "lips together"), (False, "lips apart")):
-        picked = [share for closed, share in shares if closed == together]
-        if picked:
-            out[f"mouth opening, render over real (median of clips), first frame's {kind}"] = \
-                f"{np.median(picked):.2f} ({len(picked)} clips)"
-    meets = [(r["source_open"] < meters.LIPS_TOGETHER, r["meet_share"], r["real_meet_share"]) for r in rows
-             if np.isfinite(r.get("meet_share", np.nan)) and np.isfinite(r.get("real_meet_share", np.nan))
-             and np.isfinite(r.get("source_open", np.nan))]
-    for together, kind in ((True, "lips together"), (False, "lips apart")):
-        picked = [(render, real) for closed, render, real in meets if closed == together]
-        if picked:
-            renders, reals = zip(*picked)
-            out[f"lips meet (dlib < {meters.LIPS_MEET} IODs), share of frames, render / real (median of clips), "
-                f"first frame's {kind}"] = f"{np.median(renders):.2f} / {np.median(reals):.2f} ({len(picked)} clips)"
+    for kind, shares in by_first_frame_lips(rows, "open_share"):
+        out[f"mouth opening, render over real (median of clips), first frame's {kind}"] = \
+            f"{np.median(shares):.2f} ({len(shares)} clips)"
+    for kind, renders, reals in by_first_frame_lips(rows, "meet_share", "real_meet_share"):
+        out[f"lips meet (dlib < {meters.LIPS_MEET} IODs), share of frames, render / real (median of clips), "
+            f"first frame's {kind}"] = f"{np.median(renders):.2f} / {np.median(reals):.2f} ({len(renders)} clips)"
     return out
+
+
+def by_first_frame_lips(rows: list[dict], *keys: str):
+    """("lips together" | "lips apart", then one list per key of its values) for the clips whose first frame's lips
+    are together (dlib's source_open under meters.LIPS_TOGETHER), then the others; only rows where source_open and
+    every key are finite, and only groups that hold a clip."""
+    found = [r for r in rows if all(np.isfinite(r.get(k, np.nan)) for k in ("source_open", *keys))]
+    for together, kind in ((True, "lips together"), (False, "lips apart")):
+        picked = [r for r in found if (r["source_open"] < meters.LIPS_TOGETHER) == together]
+        if picked:
+            yield (kind, *([r[k] for r in picked] for k in keys))
 
 
 # ---- main -------------------------------------------------------------------------------------------------------
