@@ -22,13 +22,13 @@ import numpy as np
 import torch
 
 from attention_mesh import load_attention_mesh, refined_lips, with_refined_lips  # bench/ is sys.path[0]: siblings
-from gallery_meters import DlibFace, mouth_opening
+from gallery_meters import LIPS_TOGETHER, DlibFace, mouth_opening
 
 from comfyui_modit.modit.dit import speech_opening  # noqa: E402  (attention_mesh loaded the pack)
 from comfyui_modit.modit.face.analysis import analyse_portrait  # noqa: E402
 
 PAIRS = ((13, 14), (82, 87), (312, 317))  # Face Mesh's inner-lip pairs at dlib's 62-66, 61-67, 63-65
-TOGETHER, APART = 0.04, 0.1  # dlib's reading, inter-ocular distances
+APART = 0.1  # dlib's reading (inter-ocular distances) from which a first frame's lips count as well apart
 VIDEO_TYPES = (".mp4", ".mov", ".mpg", ".avi", ".mkv")
 
 
@@ -72,7 +72,7 @@ def main() -> None:
               f"{speech_opening.lips_together(face.landmarks):.2f} -> "
               f"{speech_opening.lips_together(refined):.2f}", flush=True)
     table = np.array(rows)
-    together, apart = table[:, 0] < TOGETHER, table[:, 0] >= APART
+    together, apart = table[:, 0] < LIPS_TOGETHER, table[:, 0] >= APART
     print(f"\n{len(table)} clips; r with dlib: mesh {np.corrcoef(table[:, 0], table[:, 1])[0, 1]:.3f}, "
           f"refined {np.corrcoef(table[:, 0], table[:, 2])[0, 1]:.3f}")
     for label, column in (("mesh", 1), ("refined", 2)):
